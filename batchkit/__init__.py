@@ -1,0 +1,63 @@
+"""batchkit: one client for remote batch-detection APIs (Hume, Resemble).
+
+>>> import batchkit
+>>> with batchkit.connect("hume") as client:          # doctest: +SKIP
+...     job = client.wait(client.submit(["clip.mp4"]))
+...     results = client.results(job)
+"""
+
+from batchkit._core.download import ExtractLimits
+from batchkit._core.polling import PollSchedule
+from batchkit._core.retry import RetryPolicy
+from batchkit.async_client import AsyncClient, connect_async
+from batchkit.client import Client, connect
+from batchkit.errors import (
+    AmbiguousSubmissionError,
+    AuthenticationError,
+    BadRequestError,
+    BatchkitError,
+    ConfigError,
+    InputError,
+    InsufficientBalanceError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProviderError,
+    RateLimitedError,
+    ResponseFormatError,
+    ServerError,
+    TransportError,
+    UnsupportedError,
+    WaitTimeoutError,
+)
+from batchkit.models import BatchJob, FileResult, JobStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AmbiguousSubmissionError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "BatchJob",
+    "BatchkitError",
+    "Client",
+    "ConfigError",
+    "ExtractLimits",
+    "FileResult",
+    "InputError",
+    "InsufficientBalanceError",
+    "JobStatus",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PollSchedule",
+    "ProviderError",
+    "RateLimitedError",
+    "ResponseFormatError",
+    "RetryPolicy",
+    "ServerError",
+    "TransportError",
+    "UnsupportedError",
+    "WaitTimeoutError",
+    "connect",
+    "connect_async",
+]

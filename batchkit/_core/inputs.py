@@ -1,0 +1,83 @@
+"""Local files as inputs: checked before anything is sent, streamed from disk when sent."""
+
+from __future__ import annotations
+
+import contextlib
+import mimetypes
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import attrs
+
+from batchkit.errors import InputError
+
+PathLike = str | os.PathLike[str]
+Paths = PathLike | Iterable[PathLike]
+
+
+@attrs.frozen
+class LocalFile:
+    """A readable regular file and its size at the time it was checked."""
+
+    path: Path
+    size: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def suffix(self) -> str:
+        return self.path.suffix.lower()
+
+
+def as_path_list(paths: Paths | None, what: str) -> list[Path]:
+    """Accept one path or an iterable of paths."""
+    if paths is None:
+        return []
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    if isinstance(paths, (bytes, bytearray)):
+        raise InputError(f"{what}: give paths, not bytes")
+    try:
+        items = list(paths)
+    except TypeError:
+        raise InputError(f"{what}: expected a path or a list of paths, got {type(paths).__name__}") from None
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            raise InputError(f"{what}: expected paths, got {type(item).__name__} {item!r}")
+    return [Path(p) for p in items]
+
+
+def check_file(path: Path) -> LocalFile:
+    """Stat and open ``path``: it must be an existing, readable regular file."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a file")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return LocalFile(path, st.st_size)
+
+
+def check_files(paths: Sequence[Path]) -> list[LocalFile]:
+    return [check_file(p) for p in paths]
+
+
+def open_parts(stack: contextlib.ExitStack, field: str, files: Sequence[LocalFile]) -> list[tuple[str, Any]]:
+    """Multipart parts for ``files``; httpx streams each from disk in 64 KiB chunks."""
+    parts: list[tuple[str, Any]] = []
+    for f in files:
+        handle: BinaryIO = stack.enter_context(open(f.path, "rb"))  # noqa: SIM115 - the stack closes it
+        content_type = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
+        parts.append((field, (f.name, handle, content_type)))
+    return parts

@@ -1,0 +1,103 @@
+"""Everything a client does, as I/O-free operations; both clients execute these."""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Callable, Generator, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from batchkit.config import Secret, Settings
+from batchkit.errors import InputError
+from batchkit.models import BatchJob, FileResult, JobRef, JobStatus, job_id
+from batchkit.providers import Submission
+
+from .download import AtomicFile, ExtractLimits, safe_extract
+from .polling import PollSchedule, wait
+from .retry import RetryPolicy
+from .steps import Operation
+
+log = logging.getLogger("batchkit")
+
+
+class KeyAuth(httpx.Auth):
+    """Adds the provider's key headers as each request leaves; the key lives nowhere else."""
+
+    def __init__(self, headers: Callable[[str], dict[str, str]], key: Secret) -> None:
+        self._headers = headers
+        self._key = key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(self._headers(self._key.reveal()))
+        yield request
+
+
+def _statuses(status: JobStatus | Iterable[JobStatus] | None) -> frozenset[JobStatus]:
+    items = [] if status is None else [status] if isinstance(status, JobStatus) else list(status)
+    for item in items:
+        if not isinstance(item, JobStatus):
+            raise InputError(f"status filter must be JobStatus values, got {item!r}")
+    return frozenset(items)
+
+
+class Session:
+    """A configured provider plus the client-level policies (retries, polling, concurrency)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        retry: RetryPolicy | None = None,
+        poll: PollSchedule | None = None,
+        concurrency: int = 8,
+    ) -> None:
+        timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
+        retry = retry or RetryPolicy(max_retries=settings.max_retries)
+        self.provider = settings.provider(settings.base_url, retry=retry, timeout=timeout)
+        self.auth = KeyAuth(settings.provider.auth_headers, settings.api_key)
+        self.poll = poll or PollSchedule()
+        self.concurrency = concurrency
+
+    def __repr__(self) -> str:
+        return f"{self.provider.name} at {self.provider.base_url}"
+
+    def submit(self, submission: Submission) -> Operation[BatchJob]:
+        job = yield from self.provider.submit(submission)
+        log.info("%s: created job %s", self.provider.name, job.id)
+        return job
+
+    def get(self, job: JobRef) -> Operation[BatchJob]:
+        return self.provider.get(job_id(job))
+
+    def list(
+        self, limit: int, status: JobStatus | Iterable[JobStatus] | None, filters: Mapping[str, Any]
+    ) -> Operation[list[BatchJob]]:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InputError(f"limit must be a positive integer, got {limit!r}")
+        return self.provider.list(limit, _statuses(status), filters)
+
+    def wait(self, job: JobRef, timeout: float | None, poll_interval: float | None) -> Operation[BatchJob]:
+        schedule = self.poll
+        if poll_interval is not None:
+            schedule = PollSchedule(initial=poll_interval, factor=1.0, maximum=poll_interval)
+        return wait(self.provider.get, job_id(job), schedule, timeout)
+
+    def results(self, job: JobRef) -> Operation[builtins.list[FileResult]]:
+        return self.provider.results(job)
+
+    def download_artifacts(
+        self, job: JobRef, dest: str | Path, extract: bool, limits: ExtractLimits
+    ) -> Operation[Path]:
+        ident = job_id(job)
+        folder = Path(dest)
+        sink = AtomicFile(folder / f"{ident}-artifacts.zip")
+        try:
+            yield from self.provider.artifacts(ident, sink)
+        except BaseException:
+            sink.discard()
+            raise
+        archive = sink.commit()
+        return safe_extract(archive, folder / ident, limits) if extract else archive

@@ -1,0 +1,80 @@
+"""What an operation asks its executor to do.
+
+An operation is a generator: it yields steps and receives their outcomes. The executors
+(sync and async) only carry steps out; every decision is made in the generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from typing import Any, Protocol, TypeVar
+
+import attrs
+import httpx
+
+T = TypeVar("T")
+
+Operation = Generator["Step", Any, T]
+
+
+class Sink(Protocol):
+    """Where a streamed response body goes."""
+
+    def restart(self) -> None: ...
+
+    def write(self, chunk: bytes) -> None: ...
+
+
+@attrs.frozen
+class Call:
+    """Send one HTTP request; the outcome is an ``httpx.Response`` or an ``httpx.TransportError``.
+
+    ``creates`` marks a job-creating request, which is never re-sent once it may have arrived.
+    With a ``sink``, a successful body is streamed into it instead of being read into memory.
+    """
+
+    method: str
+    url: str
+    timeout: httpx.Timeout
+    params: Sequence[tuple[str, str]] = ()
+    json: Any = None
+    data: dict[str, str] | None = None
+    files: Sequence[tuple[str, Any]] | None = None
+    creates: bool = False
+    sink: Sink | None = attrs.field(default=None, eq=False)
+
+    def sink_for(self, response: httpx.Response) -> Sink | None:
+        """The sink, restarted, if ``response``'s body goes there; None to read it into memory."""
+        if self.sink is None or not response.is_success:
+            return None
+        self.sink.restart()
+        return self.sink
+
+    def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        return http.build_request(
+            self.method,
+            self.url,
+            params=list(self.params) or None,
+            json=self.json,
+            data=self.data,
+            files=self.files,
+            timeout=self.timeout,
+        )
+
+
+@attrs.frozen
+class Sleep:
+    """Pause for ``seconds``; the outcome is ``None``."""
+
+    seconds: float
+
+
+@attrs.frozen
+class Parallel:
+    """Run operations concurrently, at most ``limit`` at a time; the outcome is their results in order."""
+
+    operations: Sequence[Operation[Any]]
+    limit: int
+
+
+Step = Call | Sleep | Parallel

@@ -1,0 +1,114 @@
+"""The one cattrs converter for provider replies: lenient, and keeping unknown fields.
+
+Models that declare an ``extra`` field receive every key they do not know there, so a newer
+API's additions are kept rather than lost or fatal. Numbers that arrive as strings are read
+as numbers, and ``null`` lists become empty tuples.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, get_args, get_origin
+
+import attrs
+import cattrs
+import httpx
+from cattrs.gen import make_dict_structure_fn, override
+
+from batchkit.errors import ResponseFormatError
+
+T = TypeVar("T")
+
+converter = cattrs.Converter(detailed_validation=False)
+
+
+def _number(value: Any, cls: type[Any]) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return cls(float(value)) if cls is int and isinstance(value, str) else cls(value)
+
+
+def _text(value: Any, _: type[Any]) -> str:
+    if isinstance(value, (dict, list)):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _strict_bool(value: Any, _: type[Any]) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected a boolean, got {type(value).__name__}")
+    return value
+
+
+def _as_dict(value: Any, _: type[Any]) -> Any:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return value
+
+
+converter.register_structure_hook(float, _number)
+converter.register_structure_hook(int, _number)
+converter.register_structure_hook(str, _text)
+converter.register_structure_hook(bool, _strict_bool)
+converter.register_structure_hook_func(lambda t: t is Mapping[str, Any] or t is dict[str, Any], _as_dict)
+
+
+def _is_homogeneous_tuple(t: Any) -> bool:
+    args = get_args(t)
+    return get_origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _tuple_hook(t: Any) -> Callable[[Any, Any], tuple[Any, ...]]:
+    item = get_args(t)[0]
+    structure_item = converter.get_structure_hook(item)
+
+    def structure(value: Any, _: Any) -> tuple[Any, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        return tuple([structure_item(v, item) for v in value])
+
+    return structure
+
+
+def _has_extra(t: Any) -> bool:
+    return attrs.has(t) and "extra" in attrs.fields_dict(t)
+
+
+def _extra_hook(cls: Any) -> Callable[[Any, Any], Any]:
+    base = make_dict_structure_fn(cls, converter, extra=override(omit=True))
+    known = frozenset(f.name for f in attrs.fields(cls) if f.name != "extra")
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected an object for {cls.__name__}, got {type(value).__name__}")
+        obj = base(value, cls)
+        if known.issuperset(value):
+            return obj
+        return attrs.evolve(obj, extra={k: v for k, v in value.items() if k not in known})
+
+    return structure
+
+
+converter.register_structure_hook_factory(_is_homogeneous_tuple, _tuple_hook)
+converter.register_structure_hook_factory(_has_extra, _extra_hook)
+
+
+def structure(data: Any, cls: type[T], what: str) -> T:
+    """Structure ``data`` into ``cls``; any mismatch is a :class:`ResponseFormatError`."""
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:
+        raise ResponseFormatError(f"unexpected {what} ({type(exc).__name__}: {exc})") from exc
+
+
+def read_json(response: httpx.Response, what: str) -> Any:
+    """The JSON body of a successful reply, or a :class:`ResponseFormatError` with a snippet."""
+    try:
+        return json.loads(response.content)
+    except ValueError as exc:
+        raise ResponseFormatError(
+            f"{what} is not JSON", status_code=response.status_code, snippet=response.text[:200]
+        ) from exc

@@ -1,0 +1,144 @@
+"""Where settings come from: arguments > environment > ``batchkit.toml`` > ``[tool.batchkit]``.
+
+A config file holds top-level keys (``provider``, ``base_url``, ``timeout``, ``max_retries``,
+``api_key``) and may override any of them per provider in a table named after it
+(``[hume]``, ``[resemble]``). Keys belong in the environment; a file key is read but discouraged.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+
+from batchkit.errors import ConfigError
+from batchkit.providers import Provider, get_provider
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 3
+
+
+class Secret:
+    """An API key that never shows itself in a repr, a log line or a traceback's locals."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+
+@attrs.frozen
+class Settings:
+    """Resolved settings; ``origins`` says where each one came from."""
+
+    provider: type[Provider]
+    api_key: Secret
+    base_url: str
+    timeout: float
+    max_retries: int
+    origins: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+        except ModuleNotFoundError:
+            raise ConfigError(f"{path}: reading TOML on Python 3.10 needs `pip install batchkit[toml]`") from None
+    try:
+        with open(path, "rb") as fh:
+            return dict(tomllib.load(fh))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+
+
+def _file_layers(config_file: str | os.PathLike[str] | None, cwd: Path) -> list[tuple[str, dict[str, Any]]]:
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return [(str(path), _read_toml(path))]
+    layers = []
+    toml = cwd / "batchkit.toml"
+    if toml.is_file():
+        layers.append((str(toml), _read_toml(toml)))
+    pyproject = cwd / "pyproject.toml"
+    if pyproject.is_file():
+        section = _read_toml(pyproject).get("tool", {}).get("batchkit")
+        if isinstance(section, dict):
+            layers.append((f"{pyproject} [tool.batchkit]", section))
+    return layers
+
+
+def resolve(
+    provider: str | None = None,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Resolve every setting, or raise :class:`ConfigError` saying what was looked at."""
+    env = os.environ if env is None else env
+    files = _file_layers(config_file, cwd or Path.cwd())
+    looked = ["the argument", "$BATCHKIT_PROVIDER"] + [name for name, _ in files]
+
+    def lookup(key: str, argument: Any, env_var: str | None, name: str | None) -> tuple[Any, str]:
+        if argument is not None:
+            return argument, "argument"
+        if env_var and env.get(env_var):
+            return env[env_var], f"${env_var}"
+        for origin, data in files:
+            table = data.get(name) if name else None
+            if isinstance(table, dict) and key in table:
+                return table[key], f"{origin} [{name}]"
+            if key in data:
+                return data[key], origin
+        return None, ""
+
+    name, name_origin = lookup("provider", provider, "BATCHKIT_PROVIDER", None)
+    if not name:
+        raise ConfigError(f"no provider configured; looked at {', '.join(looked)}")
+    if not isinstance(name, str):
+        raise ConfigError(f"provider must be a string, got {name!r} from {name_origin}")
+    cls = get_provider(name)
+    key, key_origin = lookup("api_key", api_key, cls.key_env, cls.name)
+    if not key or not isinstance(key, str):
+        sources = ["the api_key argument", f"${cls.key_env}"] + [n for n, _ in files]
+        raise ConfigError(f"no API key for {cls.name}; looked at {', '.join(sources)}")
+    url, url_origin = lookup("base_url", base_url, "BATCHKIT_BASE_URL", cls.name)
+    url = url or cls.default_base_url
+    try:
+        parsed = httpx.URL(str(url))
+    except Exception:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigError(f"base_url {url!r} (from {url_origin or 'default'}) is not an http(s) URL")
+    t, t_origin = lookup("timeout", timeout, None, cls.name)
+    r, r_origin = lookup("max_retries", max_retries, None, cls.name)
+    t = DEFAULT_TIMEOUT if t is None else t
+    r = DEFAULT_MAX_RETRIES if r is None else r
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0:
+        raise ConfigError(f"timeout must be a positive number of seconds, got {t!r} from {t_origin}")
+    if isinstance(r, bool) or not isinstance(r, int) or r < 0:
+        raise ConfigError(f"max_retries must be a non-negative integer, got {r!r} from {r_origin}")
+    origins = {"provider": name_origin, "api_key": key_origin, "base_url": url_origin or "default"}
+    return Settings(cls, Secret(key), str(url).rstrip("/"), float(t), r, origins)

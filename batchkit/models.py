@@ -1,0 +1,74 @@
+"""The provider-agnostic models: :class:`JobStatus`, :class:`BatchJob`, :class:`FileResult`."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from batchkit.errors import InputError
+
+
+class JobStatus(enum.Enum):
+    """One status vocabulary for every provider."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIALLY_FAILED = "partially_failed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    """A provider status this version does not know; never terminal."""
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.PARTIALLY_FAILED, JobStatus.FAILED})
+
+
+@attrs.frozen
+class BatchJob:
+    """A provider's batch job, normalised; ``raw`` keeps the provider's reply."""
+
+    provider: str
+    id: str
+    status: JobStatus
+    provider_status: str
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    total_count: int | None = None
+    succeeded_count: int | None = None
+    failed_count: int | None = None
+    message: str | None = None
+    children: tuple[str, ...] = ()
+    """Ids of per-file sub-jobs, where the provider has them (Resemble detects)."""
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+@attrs.frozen
+class FileResult:
+    """The outcome for one input of a job; ``prediction`` is typed per provider."""
+
+    source: str
+    status: JobStatus
+    error: str | None = None
+    prediction: Any = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+JobRef = BatchJob | str
+"""A job, or its id."""
+
+
+def job_id(job: JobRef) -> str:
+    if isinstance(job, BatchJob):
+        return job.id
+    if isinstance(job, str) and job:
+        return job
+    raise InputError(f"expected a BatchJob or a job id, got {job!r}")

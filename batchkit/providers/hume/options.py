@@ -1,0 +1,139 @@
+"""Hume job options: which models run and with what settings, transcription, notification."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+from attrs import validators as v
+
+Granularity = Literal["word", "sentence", "utterance", "conversational_turn"]
+_GRANULARITIES = ("word", "sentence", "utterance", "conversational_turn")
+_unit = v.optional(v.and_(v.ge(0.0), v.le(1.0)))
+
+
+def _opt(validator: Any = None) -> Any:
+    return attrs.field(default=None, validator=v.optional(validator) if validator else None, kw_only=True)
+
+
+def _wire(obj: Any, flags: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Set fields only; boolean ``flags`` are enabled on the wire as ``{}``."""
+    out: dict[str, Any] = {}
+    for field in attrs.fields(type(obj)):
+        value = getattr(obj, field.name)
+        if field.name in flags:
+            if value:
+                out[field.name] = {}
+        elif attrs.has(type(value)):
+            out[field.name] = _wire(value)
+        elif value is not None:
+            out[field.name] = value
+    return out
+
+
+@attrs.frozen(kw_only=True)
+class Face:
+    fps_pred: float | None = _opt(v.gt(0))
+    prob_threshold: float | None = attrs.field(default=None, validator=_unit)
+    identify_faces: bool | None = _opt(v.instance_of(bool))
+    min_face_size: int | None = _opt(v.ge(0))
+    facs: bool = False
+    descriptions: bool = False
+    save_faces: bool | None = _opt(v.instance_of(bool))
+
+    def to_wire(self) -> dict[str, Any]:
+        return _wire(self, ("facs", "descriptions"))
+
+
+@attrs.frozen
+class Burst:
+    def to_wire(self) -> dict[str, Any]:
+        return {}
+
+
+@attrs.frozen
+class Window:
+    length: float = attrs.field(validator=v.gt(0))
+    step: float = attrs.field(validator=v.gt(0))
+
+
+@attrs.frozen(kw_only=True)
+class Prosody:
+    granularity: Granularity | None = _opt(v.in_(_GRANULARITIES))
+    window: Window | None = None
+    identify_speakers: bool | None = _opt(v.instance_of(bool))
+
+    def to_wire(self) -> dict[str, Any]:
+        return _wire(self)
+
+
+@attrs.frozen(kw_only=True)
+class Language:
+    granularity: Granularity | None = _opt(v.in_(_GRANULARITIES))
+    sentiment: bool = False
+    toxicity: bool = False
+    identify_speakers: bool | None = _opt(v.instance_of(bool))
+
+    def to_wire(self) -> dict[str, Any]:
+        return _wire(self, ("sentiment", "toxicity"))
+
+
+@attrs.frozen(kw_only=True)
+class Ner:
+    identify_speakers: bool | None = _opt(v.instance_of(bool))
+
+    def to_wire(self) -> dict[str, Any]:
+        return _wire(self)
+
+
+@attrs.frozen
+class Facemesh:
+    def to_wire(self) -> dict[str, Any]:
+        return {}
+
+
+@attrs.frozen(kw_only=True)
+class Models:
+    """The models to run; leave all unset to run every model."""
+
+    face: Face | None = None
+    burst: Burst | None = None
+    prosody: Prosody | None = None
+    language: Language | None = None
+    ner: Ner | None = None
+    facemesh: Facemesh | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {f.name: m.to_wire() for f in attrs.fields(Models) if (m := getattr(self, f.name)) is not None}
+
+
+@attrs.frozen(kw_only=True)
+class Transcription:
+    language: str | None = _opt(v.instance_of(str))
+    identify_speakers: bool | None = _opt(v.instance_of(bool))
+    confidence_threshold: float | None = attrs.field(default=None, validator=_unit)
+
+    def to_wire(self) -> dict[str, Any]:
+        return _wire(self)
+
+
+@attrs.frozen(kw_only=True)
+class HumeOptions:
+    """Options for a Hume job. ``transcription_off`` sends ``"transcription": null``."""
+
+    models: Models | None = None
+    transcription: Transcription | None = None
+    transcription_off: bool = False
+    notify: bool | None = _opt(v.instance_of(bool))
+
+    def to_wire(self) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if self.models is not None:
+            body["models"] = self.models.to_wire()
+        if self.transcription_off:
+            body["transcription"] = None
+        elif self.transcription is not None:
+            body["transcription"] = self.transcription.to_wire()
+        if self.notify is not None:
+            body["notify"] = self.notify
+        return body

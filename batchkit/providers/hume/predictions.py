@@ -1,0 +1,224 @@
+"""Typed Hume job and prediction models; every model keeps unknown keys in ``extra``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+P = TypeVar("P")
+Extra = Mapping[str, Any]
+
+
+def _extra() -> Any:
+    return attrs.field(factory=dict, repr=False, eq=False)
+
+
+@attrs.frozen
+class Score:
+    """A named score: an emotion, a FACS unit, a description, a sentiment level or a toxicity kind."""
+
+    name: str
+    score: float
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class Box:
+    x: float | None = None
+    y: float | None = None
+    w: float | None = None
+    h: float | None = None
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class Span:
+    """A time (seconds) or text position interval."""
+
+    begin: float | None = None
+    end: float | None = None
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class FacePrediction:
+    frame: int | None = None
+    time: float | None = None
+    prob: float | None = None
+    box: Box | None = None
+    emotions: tuple[Score, ...] = ()
+    facs: tuple[Score, ...] = ()
+    descriptions: tuple[Score, ...] = ()
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class BurstPrediction:
+    time: Span | None = None
+    emotions: tuple[Score, ...] = ()
+    descriptions: tuple[Score, ...] = ()
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class ProsodyPrediction:
+    text: str | None = None
+    time: Span | None = None
+    confidence: float | None = None
+    speaker_confidence: float | None = None
+    emotions: tuple[Score, ...] = ()
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class LanguagePrediction:
+    text: str | None = None
+    position: Span | None = None
+    time: Span | None = None
+    confidence: float | None = None
+    speaker_confidence: float | None = None
+    emotions: tuple[Score, ...] = ()
+    sentiment: tuple[Score, ...] = ()
+    toxicity: tuple[Score, ...] = ()
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class NerPrediction:
+    entity: str | None = None
+    position: Span | None = None
+    entity_confidence: float | None = None
+    support: float | None = None
+    uri: str | None = None
+    link_word: str | None = None
+    time: Span | None = None
+    confidence: float | None = None
+    speaker_confidence: float | None = None
+    emotions: tuple[Score, ...] = ()
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class FacemeshPrediction:
+    emotions: tuple[Score, ...] = ()
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class Group(Generic[P]):
+    """Predictions grouped by speaker, face identity or ``"unknown"``."""
+
+    id: str | None = None
+    predictions: tuple[P, ...] = ()
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class ModelResult(Generic[P]):
+    metadata: Mapping[str, Any] | None = None
+    grouped_predictions: tuple[Group[P], ...] = ()
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class Models:
+    """One file's predictions per model; a model that did not run is None."""
+
+    face: ModelResult[FacePrediction] | None = None
+    burst: ModelResult[BurstPrediction] | None = None
+    prosody: ModelResult[ProsodyPrediction] | None = None
+    language: ModelResult[LanguagePrediction] | None = None
+    ner: ModelResult[NerPrediction] | None = None
+    facemesh: ModelResult[FacemeshPrediction] | None = None
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class FilePrediction:
+    file: str | None = None
+    models: Models = Models()
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class FileError:
+    file: str | None = None
+    message: str | None = None
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class SourceResults:
+    predictions: tuple[FilePrediction, ...] = ()
+    errors: tuple[FileError, ...] = ()
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class Source:
+    """Where an input came from: ``type`` is ``url``, ``file`` or ``text``."""
+
+    type: str | None = None
+    url: str | None = None
+    filename: str | None = None
+    content_type: str | None = None
+    md5sum: str | None = None
+    extra: Extra = _extra()
+
+    @property
+    def label(self) -> str:
+        return self.url or self.filename or self.type or "unknown"
+
+
+@attrs.frozen
+class SourcePrediction:
+    """Everything Hume predicted for one input (``prediction`` of a Hume ``FileResult``)."""
+
+    source: Source = Source()
+    results: SourceResults | None = None
+    error: str | None = None
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class JobFile:
+    filename: str | None = None
+    md5sum: str | None = None
+    content_type: str | None = None
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class JobRequest:
+    files: tuple[JobFile, ...] = ()
+    urls: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+    models: Mapping[str, Any] | None = None
+    callback_url: str | None = None
+    notify: bool | None = None
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class JobState:
+    status: str
+    created_timestamp_ms: int | None = None
+    started_timestamp_ms: int | None = None
+    ended_timestamp_ms: int | None = None
+    num_predictions: int | None = None
+    num_errors: int | None = None
+    message: str | None = None
+    extra: Extra = _extra()
+
+
+@attrs.frozen
+class Job:
+    """A Hume job as the API returns it."""
+
+    job_id: str
+    state: JobState
+    type: str | None = None
+    request: JobRequest | None = None
+    extra: Extra = _extra()

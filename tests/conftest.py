@@ -1,0 +1,79 @@
+"""Shared fixtures: keys, clients of both kinds behind one calling convention, media files."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import batchkit
+from batchkit import config
+
+HUME_KEY = "hume-test-key-SECRET-9f8e7d"
+RESEMBLE_KEY = "resemble-test-key-SECRET-1a2b3c"
+KEYS = {"hume": HUME_KEY, "resemble": RESEMBLE_KEY}
+BASES = {"hume": "https://api.hume.ai", "resemble": "https://app.resemble.ai"}
+FAST = batchkit.RetryPolicy(max_retries=3, backoff_base=0.0)
+FAST_POLL = batchkit.PollSchedule(initial=0.001, factor=1.0, maximum=0.001)
+
+
+class Blocking:
+    """Calls an AsyncClient's coroutine methods to completion, so one test drives both clients."""
+
+    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._client = client
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if self._loop is None or not inspect.iscoroutinefunction(attr):
+            return attr
+        loop = self._loop
+        return lambda *a, **kw: loop.run_until_complete(attr(*a, **kw))
+
+
+ClientFactory = Callable[..., Blocking]
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
+    """``make_client(provider, **settings)`` gives a Client or a (blocking-wrapped) AsyncClient."""
+    for var in ("BATCHKIT_PROVIDER", "BATCHKIT_BASE_URL", "HUME_API_KEY", "RESEMBLE_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    loop = asyncio.new_event_loop() if request.param == "async" else None
+    made: list[Any] = []
+
+    def factory(provider: str = "hume", *, retry: batchkit.RetryPolicy = FAST, **kwargs: Any) -> Blocking:
+        kwargs.setdefault("api_key", KEYS[provider])
+        settings = config.resolve(provider, **kwargs)
+        cls = batchkit.AsyncClient if loop else batchkit.Client
+        client = cls(settings, retry=retry, poll=FAST_POLL)
+        made.append(client)
+        return Blocking(client, loop)
+
+    factory.kind = request.param  # type: ignore[attr-defined]
+    yield factory
+    for client in made:
+        if loop:
+            loop.run_until_complete(client.aclose())
+        else:
+            client.close()
+    if loop:
+        loop.close()
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> Callable[..., Path]:
+    """``media("a.wav", size=10)`` writes a small file and returns its path."""
+
+    def write(name: str, size: int = 64, content: bytes | None = None) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if content is not None else bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+        return path
+
+    return write
