@@ -9,8 +9,8 @@
 from batchkit._core.download import ExtractLimits
 from batchkit._core.polling import PollSchedule
 from batchkit._core.retry import RetryPolicy
-from batchkit.async_client import AsyncClient, connect_async
-from batchkit.client import Client, connect
+from batchkit.async_client import AsyncClient
+from batchkit.client import Client
 from batchkit.errors import (
     AmbiguousSubmissionError,
     AuthenticationError,
@@ -32,6 +32,11 @@ from batchkit.errors import (
 from batchkit.models import BatchJob, FileResult, JobStatus
 
 __version__ = "0.1.0"
+
+connect = Client.connect
+"""A :class:`Client` for the given or configured provider (``batchkit.connect("hume")``)."""
+connect_async = AsyncClient.connect
+"""An :class:`AsyncClient`: ``async with batchkit.connect_async("resemble") as client: ...``."""
 
 __all__ = [
     "AmbiguousSubmissionError",

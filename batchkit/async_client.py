@@ -6,46 +6,30 @@ import asyncio
 import builtins
 import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from batchkit import config
+from batchkit._core.client_base import ClientBase
 from batchkit._core.download import ExtractLimits
 from batchkit._core.inputs import Paths
-from batchkit._core.polling import PollSchedule
-from batchkit._core.retry import RetryPolicy
-from batchkit._core.session import Session
-from batchkit._core.steps import Call, Operation, Parallel, Sleep, Step
+from batchkit._core.steps import Call, Done, Operation, Parallel, Sleep, Step, advance
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
-from batchkit.providers import Submission
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from batchkit._core.client_base import SubmitInputs
 
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(ClientBase[httpx.AsyncClient]):
     """The awaitable twin of :class:`batchkit.Client`; make one with :func:`batchkit.connect_async`."""
 
-    def __init__(
-        self,
-        settings: config.Settings,
-        *,
-        http_client: httpx.AsyncClient | None = None,
-        retry: RetryPolicy | None = None,
-        poll: PollSchedule | None = None,
-    ) -> None:
-        self._session = Session(settings, retry=retry, poll=poll)
-        self._http = http_client or httpx.AsyncClient()
-        self._owns_http = http_client is None
-
-    @property
-    def provider(self) -> str:
-        return self._session.provider.name
-
-    def __repr__(self) -> str:
-        return f"<batchkit.AsyncClient {self._session!r}>"
+    http_type = httpx.AsyncClient
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -57,18 +41,9 @@ class AsyncClient:
         if self._owns_http:
             await self._http.aclose()
 
-    async def submit(
-        self,
-        files: Paths | None = None,
-        *,
-        urls: Sequence[str] | None = None,
-        text: Sequence[str] | str | None = None,
-        zip: str | os.PathLike[str] | None = None,
-        callback_url: str | None = None,
-        options: Any = None,
-    ) -> BatchJob:
+    async def submit(self, files: Paths | None = None, **inputs: Unpack[SubmitInputs]) -> BatchJob:
         """See :meth:`batchkit.Client.submit`."""
-        return await self._run(self._session.submit(Submission(files, urls, text, zip, callback_url, options)))
+        return await self._run(self._session.submit(files, inputs))
 
     async def get(self, job: JobRef) -> BatchJob:
         """See :meth:`batchkit.Client.get`."""
@@ -92,17 +67,14 @@ class AsyncClient:
         self, job: JobRef, dest: str | os.PathLike[str], *, extract: bool = False, limits: ExtractLimits | None = None
     ) -> Path:
         """See :meth:`batchkit.Client.download_artifacts`."""
-        return await self._run(self._session.download_artifacts(job, Path(dest), extract, limits or ExtractLimits()))
+        return await self._run(self._session.download_artifacts(job, dest, extract, limits))
 
     async def _run(self, operation: Operation[T]) -> T:
         with contextlib.closing(operation):
-            outcome: Any = None
-            while True:
-                try:
-                    step = operation.send(outcome)
-                except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
-                outcome = await self._do(step)
+            step = advance(operation, None)
+            while not isinstance(step, Done):
+                step = advance(operation, await self._do(step))
+            return step.value
 
     async def _do(self, step: Step) -> Any:
         if isinstance(step, Sleep):
@@ -133,20 +105,3 @@ class AsyncClient:
         except httpx.RequestError as exc:
             return exc
         return response
-
-
-def connect_async(
-    provider: str | None = None,
-    *,
-    api_key: str | None = None,
-    base_url: str | None = None,
-    timeout: float | None = None,
-    max_retries: int | None = None,
-    config_file: str | os.PathLike[str] | None = None,
-    http_client: httpx.AsyncClient | None = None,
-) -> AsyncClient:
-    """An :class:`AsyncClient`; use it as ``async with batchkit.connect_async(...) as client``."""
-    settings = config.resolve(
-        provider, api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries, config_file=config_file
-    )
-    return AsyncClient(settings, http_client=http_client)

@@ -6,47 +6,31 @@ import builtins
 import contextlib
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from batchkit import config
+from batchkit._core.client_base import ClientBase
 from batchkit._core.download import ExtractLimits
 from batchkit._core.inputs import Paths
-from batchkit._core.polling import PollSchedule
-from batchkit._core.retry import RetryPolicy
-from batchkit._core.session import Session
-from batchkit._core.steps import Call, Operation, Parallel, Sleep, Step
+from batchkit._core.steps import Call, Done, Operation, Parallel, Sleep, Step, advance
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
-from batchkit.providers import Submission
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from batchkit._core.client_base import SubmitInputs
 
 T = TypeVar("T")
 
 
-class Client:
+class Client(ClientBase[httpx.Client]):
     """A provider client that blocks; make one with :func:`batchkit.connect`."""
 
-    def __init__(
-        self,
-        settings: config.Settings,
-        *,
-        http_client: httpx.Client | None = None,
-        retry: RetryPolicy | None = None,
-        poll: PollSchedule | None = None,
-    ) -> None:
-        self._session = Session(settings, retry=retry, poll=poll)
-        self._http = http_client or httpx.Client()
-        self._owns_http = http_client is None
-
-    @property
-    def provider(self) -> str:
-        return self._session.provider.name
-
-    def __repr__(self) -> str:
-        return f"<batchkit.Client {self._session!r}>"
+    http_type = httpx.Client
 
     def __enter__(self) -> Client:
         return self
@@ -58,18 +42,9 @@ class Client:
         if self._owns_http:
             self._http.close()
 
-    def submit(
-        self,
-        files: Paths | None = None,
-        *,
-        urls: Sequence[str] | None = None,
-        text: Sequence[str] | str | None = None,
-        zip: str | os.PathLike[str] | None = None,
-        callback_url: str | None = None,
-        options: Any = None,
-    ) -> BatchJob:
-        """Create a job; inputs are checked before anything is sent."""
-        return self._run(self._session.submit(Submission(files, urls, text, zip, callback_url, options)))
+    def submit(self, files: Paths | None = None, **inputs: Unpack[SubmitInputs]) -> BatchJob:
+        """Create a job from ``files``, ``urls``, ``text`` or a ``zip``; checked before anything is sent."""
+        return self._run(self._session.submit(files, inputs))
 
     def get(self, job: JobRef) -> BatchJob:
         """The job's current state."""
@@ -93,17 +68,14 @@ class Client:
         self, job: JobRef, dest: str | os.PathLike[str], *, extract: bool = False, limits: ExtractLimits | None = None
     ) -> Path:
         """Stream the job's artifacts zip into ``dest``; with ``extract``, unpack it safely."""
-        return self._run(self._session.download_artifacts(job, Path(dest), extract, limits or ExtractLimits()))
+        return self._run(self._session.download_artifacts(job, dest, extract, limits))
 
     def _run(self, operation: Operation[T]) -> T:
         with contextlib.closing(operation):
-            outcome: Any = None
-            while True:
-                try:
-                    step = operation.send(outcome)
-                except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
-                outcome = self._do(step)
+            step = advance(operation, None)
+            while not isinstance(step, Done):
+                step = advance(operation, self._do(step))
+            return step.value
 
     def _do(self, step: Step) -> Any:
         if isinstance(step, Sleep):
@@ -129,20 +101,3 @@ class Client:
         except httpx.RequestError as exc:
             return exc
         return response
-
-
-def connect(
-    provider: str | None = None,
-    *,
-    api_key: str | None = None,
-    base_url: str | None = None,
-    timeout: float | None = None,
-    max_retries: int | None = None,
-    config_file: str | os.PathLike[str] | None = None,
-    http_client: httpx.Client | None = None,
-) -> Client:
-    """A :class:`Client` for ``provider`` (or the configured one); see :mod:`batchkit.config`."""
-    settings = config.resolve(
-        provider, api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries, config_file=config_file
-    )
-    return Client(settings, http_client=http_client)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import mimetypes
 import os
+import zipfile
 from collections.abc import Iterable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 import attrs
@@ -81,3 +82,12 @@ def open_parts(stack: contextlib.ExitStack, field: str, files: Sequence[LocalFil
         content_type = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
         parts.append((field, (f.name, handle, content_type)))
     return parts
+
+
+def zip_file_names(archive: LocalFile) -> list[str]:
+    """Base names of the regular files in a zip, as a server that flattens folders sees them."""
+    try:
+        with zipfile.ZipFile(archive.path) as zf:
+            return [PurePosixPath(i.filename).name for i in zf.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{archive.path}: not a readable zip archive ({exc})") from None

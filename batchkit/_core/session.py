@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import os
 from collections.abc import Callable, Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from batchkit.models import BatchJob, FileResult, JobRef, JobStatus, job_id
 from batchkit.providers import Submission
 
 from .download import AtomicFile, ExtractLimits, safe_extract
+from .inputs import Paths
 from .polling import PollSchedule, wait
 from .retry import RetryPolicy
 from .steps import Operation
@@ -64,8 +66,8 @@ class Session:
     def __repr__(self) -> str:
         return f"{self.provider.name} at {self.provider.base_url}"
 
-    def submit(self, submission: Submission) -> Operation[BatchJob]:
-        job = yield from self.provider.submit(submission)
+    def submit(self, files: Paths | None, inputs: Mapping[str, Any]) -> Operation[BatchJob]:
+        job = yield from self.provider.submit(Submission(files=files, **inputs))
         log.info("%s: created job %s", self.provider.name, job.id)
         return job
 
@@ -89,7 +91,7 @@ class Session:
         return self.provider.results(job)
 
     def download_artifacts(
-        self, job: JobRef, dest: str | Path, extract: bool, limits: ExtractLimits
+        self, job: JobRef, dest: str | os.PathLike[str], extract: bool, limits: ExtractLimits | None
     ) -> Operation[Path]:
         ident = job_id(job)
         folder = Path(dest)
@@ -100,4 +102,4 @@ class Session:
             sink.discard()
             raise
         archive = sink.commit()
-        return safe_extract(archive, folder / ident, limits) if extract else archive
+        return safe_extract(archive, folder / ident, limits or ExtractLimits()) if extract else archive

@@ -7,7 +7,7 @@ An operation is a generator: it yields steps and receives their outcomes. The ex
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 import httpx
@@ -78,3 +78,18 @@ class Parallel:
 
 
 Step = Call | Sleep | Parallel
+
+
+@attrs.frozen
+class Done(Generic[T]):
+    """The operation finished with ``value``."""
+
+    value: T
+
+
+def advance(operation: Operation[T], outcome: Any) -> Step | Done[T]:
+    """Give ``operation`` the outcome of its last step; get its next step, or :class:`Done`."""
+    try:
+        return operation.send(outcome)
+    except StopIteration as stop:
+        return Done(stop.value)

@@ -22,6 +22,14 @@ T = TypeVar("T")
 
 converter = cattrs.Converter(detailed_validation=False)
 
+Extra = Mapping[str, Any]
+"""The keys of a reply that its model does not declare."""
+
+
+def extra_field() -> Any:
+    """The ``extra`` field of a wire model: filled by the converter, not compared or shown."""
+    return attrs.field(factory=dict, repr=False, eq=False)
+
 
 def _number(value: Any, cls: type[Any]) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):

@@ -7,12 +7,9 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from batchkit._core.wire import Extra, extra_field
+
 P = TypeVar("P")
-Extra = Mapping[str, Any]
-
-
-def _extra() -> Any:
-    return attrs.field(factory=dict, repr=False, eq=False)
 
 
 @attrs.frozen
@@ -21,7 +18,7 @@ class Score:
 
     name: str
     score: float
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
 
 @attrs.frozen
@@ -30,7 +27,7 @@ class Box:
     y: float | None = None
     w: float | None = None
     h: float | None = None
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
 
 @attrs.frozen
@@ -39,71 +36,68 @@ class Span:
 
     begin: float | None = None
     end: float | None = None
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
 
 @attrs.frozen
-class FacePrediction:
+class Scored:
+    """A prediction's emotion scores; the base of every model's prediction."""
+
+    emotions: tuple[Score, ...] = ()
+    extra: Extra = extra_field()
+
+
+@attrs.frozen
+class Spoken(Scored):
+    """A prediction over speech or text, located in time where known."""
+
+    time: Span | None = None
+    confidence: float | None = None
+    speaker_confidence: float | None = None
+
+
+@attrs.frozen
+class FacePrediction(Scored):
     frame: int | None = None
     time: float | None = None
     prob: float | None = None
     box: Box | None = None
-    emotions: tuple[Score, ...] = ()
     facs: tuple[Score, ...] = ()
     descriptions: tuple[Score, ...] = ()
-    extra: Extra = _extra()
 
 
 @attrs.frozen
-class BurstPrediction:
+class BurstPrediction(Scored):
     time: Span | None = None
-    emotions: tuple[Score, ...] = ()
     descriptions: tuple[Score, ...] = ()
-    extra: Extra = _extra()
 
 
 @attrs.frozen
-class ProsodyPrediction:
+class ProsodyPrediction(Spoken):
     text: str | None = None
-    time: Span | None = None
-    confidence: float | None = None
-    speaker_confidence: float | None = None
-    emotions: tuple[Score, ...] = ()
-    extra: Extra = _extra()
 
 
 @attrs.frozen
-class LanguagePrediction:
+class LanguagePrediction(Spoken):
     text: str | None = None
     position: Span | None = None
-    time: Span | None = None
-    confidence: float | None = None
-    speaker_confidence: float | None = None
-    emotions: tuple[Score, ...] = ()
     sentiment: tuple[Score, ...] = ()
     toxicity: tuple[Score, ...] = ()
-    extra: Extra = _extra()
 
 
 @attrs.frozen
-class NerPrediction:
+class NerPrediction(Spoken):
     entity: str | None = None
     position: Span | None = None
     entity_confidence: float | None = None
     support: float | None = None
     uri: str | None = None
     link_word: str | None = None
-    time: Span | None = None
-    confidence: float | None = None
-    speaker_confidence: float | None = None
-    emotions: tuple[Score, ...] = ()
-    extra: Extra = _extra()
 
 
 @attrs.frozen
-class FacemeshPrediction:
-    emotions: tuple[Score, ...] = ()
-    extra: Extra = _extra()
+class FacemeshPrediction(Scored):
+    pass
 
 
 @attrs.frozen
@@ -112,14 +106,14 @@ class Group(Generic[P]):
 
     id: str | None = None
     predictions: tuple[P, ...] = ()
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
 
 @attrs.frozen
 class ModelResult(Generic[P]):
     metadata: Mapping[str, Any] | None = None
     grouped_predictions: tuple[Group[P], ...] = ()
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
 
 @attrs.frozen
@@ -132,28 +126,28 @@ class Models:
     language: ModelResult[LanguagePrediction] | None = None
     ner: ModelResult[NerPrediction] | None = None
     facemesh: ModelResult[FacemeshPrediction] | None = None
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
 
 @attrs.frozen
 class FilePrediction:
     file: str | None = None
     models: Models = Models()
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
 
 @attrs.frozen
 class FileError:
     file: str | None = None
     message: str | None = None
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
 
 @attrs.frozen
 class SourceResults:
     predictions: tuple[FilePrediction, ...] = ()
     errors: tuple[FileError, ...] = ()
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
 
 @attrs.frozen
@@ -165,7 +159,7 @@ class Source:
     filename: str | None = None
     content_type: str | None = None
     md5sum: str | None = None
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
     @property
     def label(self) -> str:
@@ -179,7 +173,7 @@ class SourcePrediction:
     source: Source = Source()
     results: SourceResults | None = None
     error: str | None = None
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
 
 @attrs.frozen
@@ -187,7 +181,7 @@ class JobFile:
     filename: str | None = None
     md5sum: str | None = None
     content_type: str | None = None
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
 
 @attrs.frozen
@@ -198,7 +192,7 @@ class JobRequest:
     models: Mapping[str, Any] | None = None
     callback_url: str | None = None
     notify: bool | None = None
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
 
 @attrs.frozen
@@ -210,7 +204,7 @@ class JobState:
     num_predictions: int | None = None
     num_errors: int | None = None
     message: str | None = None
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
 
 
 @attrs.frozen
@@ -221,4 +215,4 @@ class Job:
     state: JobState
     type: str | None = None
     request: JobRequest | None = None
-    extra: Extra = _extra()
+    extra: Extra = extra_field()
