@@ -77,3 +77,23 @@ def media(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def emu(batchkit_emulator: Any) -> Any:
+    """The emulator, with jobs that finish in a few tens of milliseconds."""
+    from batchkit.emulator import EmulatorConfig
+
+    batchkit_emulator.reset(EmulatorConfig(queue_seconds=0.01, run_seconds=0.05))
+    return batchkit_emulator
+
+
+@pytest.fixture
+def emulated(make_client: ClientFactory, emu: Any) -> ClientFactory:
+    """``emulated(provider, **settings)``: a client of each kind talking to the emulator over a socket."""
+    from batchkit.emulator import EMULATOR_KEY
+
+    def factory(provider: str = "hume", **kwargs: Any) -> Blocking:
+        return make_client(provider, api_key=EMULATOR_KEY, base_url=emu.base_url, **kwargs)
+
+    return factory

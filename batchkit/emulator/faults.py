@@ -1,0 +1,87 @@
+"""Faults the emulator injects, per endpoint, a given number of times."""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import threading
+
+import attrs
+
+
+class FaultKind(enum.Enum):
+    STATUS = "status"
+    """Answer with ``status`` (a 5xx burst, say) and a JSON error body."""
+    RATE_LIMIT = "rate_limit"
+    """Answer 429 with ``Retry-After: retry_after``."""
+    DROP_BEFORE_BODY = "drop_before_body"
+    """Close the connection before reading the request body (nothing is created)."""
+    DROP_AFTER_BODY = "drop_after_body"
+    """Handle the request (a create does create), then close the connection with no reply."""
+    SLOW = "slow"
+    """Wait ``delay`` seconds, then answer normally."""
+    MALFORMED = "malformed"
+    """Answer 200 with truncated JSON."""
+    NOT_JSON = "not_json"
+    """Answer ``status`` with an HTML page."""
+
+
+@attrs.frozen
+class Fault:
+    """Inject ``kind`` on requests matching ``endpoint`` (``"METHOD /path/glob"``), ``times`` times."""
+
+    endpoint: str
+    kind: FaultKind
+    times: int = 1
+    status: int = 503
+    retry_after: float = 0.0
+    delay: float = 1.0
+
+    def matches(self, method: str, path: str) -> bool:
+        want_method, _, want_path = self.endpoint.partition(" ")
+        return want_method in ("*", method) and fnmatch.fnmatchcase(path, want_path or "*")
+
+
+@attrs.define
+class _Pending:
+    fault: Fault
+    left: int
+
+
+class FaultPlan:
+    """The faults still to inject; each matching request uses one up. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._pending: list[_Pending] = []
+        self._lock = threading.Lock()
+        self.injected = 0
+
+    def add(
+        self,
+        endpoint: str,
+        kind: FaultKind | str,
+        *,
+        times: int = 1,
+        status: int = 503,
+        retry_after: float = 0.0,
+        delay: float = 1.0,
+    ) -> Fault:
+        """Inject ``kind`` on the next ``times`` requests to ``endpoint``, e.g. ``"POST /v0/batch/jobs"``."""
+        fault = Fault(endpoint, FaultKind(kind), times, status, retry_after, delay)
+        with self._lock:
+            self._pending.append(_Pending(fault, times))
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending.clear()
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The next fault for this request, if any."""
+        with self._lock:
+            for pending in self._pending:
+                if pending.left > 0 and pending.fault.matches(method, path):
+                    pending.left -= 1
+                    self.injected += 1
+                    return pending.fault
+        return None

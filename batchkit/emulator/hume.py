@@ -1,0 +1,242 @@
+"""The fake Hume batch API: jobs, list filters, predictions and artifacts, as documented."""
+
+from __future__ import annotations
+
+import builtins
+import csv
+import io
+import json
+import time
+import zipfile
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from .fakes import hume_models, media_type, rng_for
+from .state import Part, Phase, Reply, State
+
+MODELS = ("face", "burst", "prosody", "language", "ner", "facemesh")
+MAX_INPUTS = 100
+STATUSES = ("QUEUED", "IN_PROGRESS", "COMPLETED", "FAILED")
+
+
+@attrs.define
+class Source:
+    kind: str  # url | file | text
+    name: str
+    content_type: str | None = None
+    md5: str | None = None
+
+
+@attrs.define
+class Job:
+    id: str
+    schedule: tuple[float, float]
+    created_ms: int
+    started_ms: int
+    ended_ms: int
+    request: dict[str, Any]
+    sources: list[Source]
+
+
+def _error(status: int, message: str) -> Reply:
+    return Reply(status, {"message": message})
+
+
+class HumeFake:
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.jobs: dict[str, Job] = {}
+
+    def reset(self) -> None:
+        self.jobs.clear()
+
+    # creation
+
+    def create_json(self, raw: bytes) -> Reply:
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return _error(400, "request body is not valid JSON")
+        if not isinstance(body, dict):
+            return _error(400, "request body must be a JSON object")
+        return self._create(body, [])
+
+    def create_multipart(self, parts: Sequence[Part]) -> Reply:
+        config: Any = {}
+        files = []
+        for part in parts:
+            if part.name == "json":
+                try:
+                    config = json.loads(part.value or (part.file.read() if part.file else b"{}"))
+                except ValueError:
+                    return _error(400, "the json part is not valid JSON")
+            elif part.name == "file" and part.filename is not None:
+                files.append(part)
+            else:
+                return _error(400, f"unexpected form field {part.name!r}")
+        if not isinstance(config, dict):
+            return _error(400, "the json part must be an object")
+        return self._create(config, files)
+
+    def _create(self, body: dict[str, Any], files: list[Part]) -> Reply:
+        urls, text = body.get("urls") or [], body.get("text") or []
+        if not isinstance(urls, list) or not isinstance(text, list):
+            return _error(400, "urls and text must be lists")
+        models = body.get("models")
+        if models is not None and (not isinstance(models, dict) or set(models) - set(MODELS)):
+            return _error(400, f"models must be an object with keys among {', '.join(MODELS)}")
+        if not (urls or text or files):
+            return _error(400, "no input: give urls, text or files")
+        if max(len(urls), len(text), len(files)) > MAX_INPUTS:
+            return _error(400, f"at most {MAX_INPUTS} urls, text items or files per job")
+        sources = [Source("url", str(u)) for u in urls]
+        sources += [Source("file", p.filename or "file", p.content_type, p.md5) for p in files]
+        sources += [Source("text", str(t)) for t in text]
+        request = {
+            "callback_url": body.get("callback_url"),
+            "files": [
+                {"filename": s.name, "md5sum": s.md5, "content_type": s.content_type}
+                for s in sources
+                if s.kind == "file"
+            ],
+            "models": models if models is not None else {m: {} for m in MODELS},
+            "notify": bool(body.get("notify", False)),
+            "text": list(text),
+            "urls": list(urls),
+        }
+        with self.state.lock:
+            now, cfg = int(time.time() * 1000), self.state.config
+            started, ended = (
+                now + int(cfg.queue_seconds * 1000),
+                now + int((cfg.queue_seconds + cfg.run_seconds) * 1000),
+            )
+            job = Job(self.state.new_id(), self.state.schedule(), now, started, ended, request, sources)
+            self.jobs[job.id] = job
+            self.state.creates["hume"] += 1
+        return Reply(200, {"job_id": job.id})
+
+    # reading
+
+    def _status(self, job: Job) -> str:
+        phase = self.state.phase(job.schedule)
+        if phase != Phase.DONE:
+            return "QUEUED" if phase == Phase.QUEUED else "IN_PROGRESS"
+        marker = self.state.config.fail_marker
+        everything_fails = bool(marker) and f"{marker}-job" in " ".join(s.name for s in job.sources)
+        return "FAILED" if everything_fails else "COMPLETED"
+
+    def job_body(self, job: Job) -> dict[str, Any]:
+        status = self._status(job)
+        state: dict[str, Any] = {"status": status, "created_timestamp_ms": job.created_ms}
+        if status != "QUEUED":
+            state["started_timestamp_ms"] = job.started_ms
+        if status in ("COMPLETED", "FAILED"):
+            state["ended_timestamp_ms"] = job.ended_ms
+        if status == "COMPLETED":
+            errors = sum(self.state.failing(s.name) for s in job.sources)
+            state.update(num_predictions=len(job.sources) - errors, num_errors=errors)
+        if status == "FAILED":
+            state["message"] = "job failed: emulated failure"
+        return {"job_id": job.id, "request": job.request, "state": state, "type": "INFERENCE"}
+
+    def get(self, job_id: str) -> Reply:
+        job = self.jobs.get(job_id)
+        return Reply(200, self.job_body(job)) if job else _error(404, "job not found")
+
+    def list(self, query: Sequence[tuple[str, str]]) -> Reply:
+        params: dict[str, list[str]] = {}
+        for key, value in query:
+            params.setdefault(key, []).append(value)
+        try:
+            limit = int(params.get("limit", ["50"])[0])
+            stamp = int(params.get("timestamp_ms", [str(int(time.time() * 1000))])[0])
+        except ValueError:
+            return _error(400, "limit and timestamp_ms must be integers")
+        statuses = params.get("status", [])
+        when = params.get("when", [None])[0]
+        sort_by = params.get("sort_by", ["created"])[0]
+        direction = params.get("direction", ["desc"])[0]
+        if set(statuses) - set(STATUSES) or when not in (None, "created_before", "created_after"):
+            return _error(400, "invalid status or when")
+        if sort_by not in ("created", "started", "ended") or direction not in ("asc", "desc"):
+            return _error(400, "invalid sort_by or direction")
+        bodies = [self.job_body(j) for j in list(self.jobs.values())]
+        if statuses:
+            bodies = [b for b in bodies if b["state"]["status"] in statuses]
+        if when == "created_before":
+            bodies = [b for b in bodies if b["state"]["created_timestamp_ms"] < stamp]
+        elif when == "created_after":
+            bodies = [b for b in bodies if b["state"]["created_timestamp_ms"] > stamp]
+        key = f"{sort_by}_timestamp_ms"
+        bodies.sort(key=lambda b: b["state"].get(key) or 0, reverse=direction == "desc")
+        return Reply(200, bodies[: max(0, limit)])
+
+    def _completed(self, job_id: str) -> Job | Reply:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return _error(404, "job not found")
+        if self._status(job) != "COMPLETED":
+            return _error(400, f"job {job_id} is not completed")
+        return job
+
+    def predictions(self, job_id: str) -> Reply:
+        job = self._completed(job_id)
+        if isinstance(job, Reply):
+            return job
+        models = list(job.request["models"])
+        return Reply(200, [self._source_result(job, s, models) for s in job.sources])
+
+    def _source_result(self, job: Job, source: Source, models: builtins.list[str]) -> dict[str, Any]:
+        described: dict[str, Any] = {"type": source.kind}
+        if source.kind == "url":
+            described["url"] = source.name
+        elif source.kind == "file":
+            described.update(filename=source.name, content_type=source.content_type, md5sum=source.md5)
+        if self.state.failing(source.name):
+            name = source.name if source.kind != "text" else "text"
+            return {
+                "source": described,
+                "results": {
+                    "predictions": [],
+                    "errors": [{"file": name, "message": "emulated failure: could not process input"}],
+                },
+            }
+        kind = "text" if source.kind == "text" else media_type(source.name) or "video"
+        rng = rng_for(self.state.config.seed, source.name)
+        prediction = {
+            "file": source.name if source.kind != "text" else "text",
+            "models": hume_models(rng, kind, models, self.state.config.frames),
+        }
+        return {"source": described, "results": {"predictions": [prediction], "errors": []}}
+
+    def artifacts(self, job_id: str) -> Reply:
+        job = self._completed(job_id)
+        if isinstance(job, Reply):
+            return job
+        predictions = self.predictions(job_id).body
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for model in job.request["models"]:
+                rows = io.StringIO()
+                writer = csv.writer(rows)
+                writer.writerow(["file", "id", "emotion", "score"])
+                for source in predictions:
+                    for file_prediction in source["results"]["predictions"]:
+                        block = file_prediction["models"].get(model) or {"grouped_predictions": []}
+                        for group in block["grouped_predictions"]:
+                            for p in group["predictions"]:
+                                for e in p.get("emotions", [])[:3]:
+                                    writer.writerow([file_prediction["file"], group["id"], e["name"], e["score"]])
+                zf.writestr(f"{model}.csv", rows.getvalue())
+        return Reply(200, buffer.getvalue(), {"content-type": "application/octet-stream"})
+
+    def callback_payload(self, job: Job) -> dict[str, Any]:
+        body = self.job_body(job)
+        payload: dict[str, Any] = {"job_id": job.id, "status": body["state"]["status"]}
+        if payload["status"] == "COMPLETED":
+            payload["predictions"] = self.predictions(job.id).body
+        else:
+            payload["message"] = body["state"].get("message")
+        return payload

@@ -1,0 +1,124 @@
+"""The emulator's shared state: settings, keys, ids, the clock, and the request log."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from .faults import FaultPlan
+
+
+@attrs.define
+class EmulatorConfig:
+    """How the emulated providers behave; change it at any time (``emu.config.run_seconds = 0``)."""
+
+    seed: int = 0
+    queue_seconds: float = 0.05
+    """How long a job stays queued."""
+    run_seconds: float = 0.3
+    """How long a job runs after that (Resemble detects finish one after another within it)."""
+    fail_marker: str = "fail"
+    """An input whose name contains this fails (a per-file error)."""
+    api_keys: Mapping[str, frozenset[str]] | None = None
+    """Accepted keys per provider; None accepts any non-empty key."""
+    wallet_cents: int | None = None
+    """Resemble wallet balance; None is unlimited. Creates are charged, 402 when short."""
+    cost_cents: Mapping[str, int] = attrs.field(factory=lambda: {"audio": 10, "video": 25, "image": 5})
+    intelligence_limit: int | None = None
+    """Resemble intelligence detects allowed; None is unlimited. 403 when exceeded."""
+    frames: int = 3
+    """Hume prediction frames (or utterances) per video or audio input."""
+
+
+@attrs.frozen
+class Part:
+    """One multipart part: a text field (``filename`` None) or an uploaded file."""
+
+    name: str
+    filename: str | None
+    size: int
+    value: str = ""
+    md5: str = ""
+    content_type: str | None = None
+    file: Any = attrs.field(default=None, repr=False, eq=False)
+
+
+@attrs.frozen
+class Reply:
+    """What to answer: JSON (any) or raw bytes, with status and headers."""
+
+    status: int
+    body: Any = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Recorded:
+    """One request as the emulator saw it; no header (so no key) is kept."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    parts: tuple[tuple[str, str | None, int], ...] = ()
+    fault: str | None = None
+
+
+class Phase:
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+
+
+class State:
+    """Ids, keys, time and the request log, shared by both fakes. Thread-safe."""
+
+    def __init__(self, config: EmulatorConfig | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config or EmulatorConfig()
+        self.clock = clock
+        self.faults = FaultPlan()
+        self.lock = threading.RLock()
+        self.requests: list[Recorded] = []
+        self.creates: dict[str, int] = {"hume": 0, "resemble": 0}
+        self._ids = random.Random(self.config.seed)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.creates = {"hume": 0, "resemble": 0}
+            self.faults.clear()
+            self._ids = random.Random(self.config.seed)
+
+    def new_id(self) -> str:
+        with self.lock:
+            return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    def key_ok(self, provider: str, key: str | None) -> bool:
+        if not key:
+            return False
+        keys = self.config.api_keys
+        return keys is None or key in keys.get(provider, frozenset())
+
+    def schedule(self, share: float = 1.0) -> tuple[float, float]:
+        """When a job created now starts running and when it is done (``share`` of the run time)."""
+        now, cfg = self.clock(), self.config
+        return now + cfg.queue_seconds, now + cfg.queue_seconds + cfg.run_seconds * share
+
+    def phase(self, schedule: tuple[float, float]) -> str:
+        """Where a job with this ``schedule`` is now."""
+        now = self.clock()
+        return Phase.QUEUED if now < schedule[0] else Phase.RUNNING if now < schedule[1] else Phase.DONE
+
+    def failing(self, name: str) -> bool:
+        marker = self.config.fail_marker
+        return bool(marker) and marker in name
+
+    def record(self, entry: Recorded) -> None:
+        with self.lock:
+            self.requests.append(entry)

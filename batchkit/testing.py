@@ -1,0 +1,37 @@
+"""A pytest plugin (loaded automatically where batchkit is installed) with emulator fixtures.
+
+``batchkit_emulator`` gives a served, freshly reset :class:`batchkit.emulator.Emulator`::
+
+    def test_pipeline(batchkit_emulator):
+        client = batchkit_emulator.connect("resemble")
+        job = client.wait(client.submit(["a.wav"]))
+        assert batchkit_emulator.created("resemble") == 1
+
+One server runs per test session; each test gets it reset. Needs ``batchkit[emulator]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from batchkit.emulator import Emulator
+
+
+@pytest.fixture(scope="session")
+def batchkit_emulator_server() -> Iterator[Emulator]:
+    """The session's emulator server (not reset between tests; prefer ``batchkit_emulator``)."""
+    from batchkit.emulator import serve
+
+    with serve() as emu:
+        yield emu
+
+
+@pytest.fixture
+def batchkit_emulator(batchkit_emulator_server: Emulator) -> Emulator:
+    """The emulator, reset to its defaults: no jobs, no faults, no recorded requests."""
+    batchkit_emulator_server.reset()
+    return batchkit_emulator_server

@@ -1,0 +1,105 @@
+"""Hume behaviour end to end through the emulator, over real sockets, for both clients."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import batchkit
+from batchkit import JobStatus
+from batchkit.providers.hume.options import HumeOptions, Models, Prosody
+
+
+def test_files_urls_and_text_complete_with_typed_predictions(emulated, emu, media, tmp_path: Path) -> None:
+    client = emulated("hume")
+    job = client.submit(
+        [media("call.wav", 5000), media("face.jpg")], urls=["https://e.x/clip.mp4"], text=["I am happy"]
+    )
+    assert job.status is JobStatus.QUEUED
+    done = client.wait(job)
+    assert done.status is JobStatus.SUCCEEDED
+    assert (done.total_count, done.succeeded_count, done.failed_count) == (4, 4, 0)
+
+    results = {r.source: r for r in client.results(done)}
+    assert set(results) == {"https://e.x/clip.mp4", "call.wav", "face.jpg", "text"}
+    audio = results["call.wav"].prediction
+    assert audio.source.md5sum is not None
+    prosody = audio.results.predictions[0].models.prosody
+    assert len(prosody.grouped_predictions[0].predictions) == emu.config.frames
+    assert len(prosody.grouped_predictions[0].predictions[0].emotions) == 48
+    assert results["face.jpg"].prediction.results.predictions[0].models.face is not None
+
+    folder = client.download_artifacts(done, tmp_path / "art", extract=True)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "burst.csv",
+        "face.csv",
+        "facemesh.csv",
+        "language.csv",
+        "ner.csv",
+        "prosody.csv",
+    ]
+
+
+def test_models_option_limits_what_runs(emulated, media) -> None:
+    client = emulated("hume")
+    job = client.wait(client.submit([media("call.wav")], options=HumeOptions(models=Models(prosody=Prosody()))))
+    [result] = client.results(job)
+    models = result.prediction.results.predictions[0].models
+    assert models.prosody is not None
+    assert models.burst is None
+
+
+def test_partial_and_total_failure(emulated, media) -> None:
+    client = emulated("hume")
+    partial = client.wait(client.submit([media("ok.wav"), media("fail.wav")]))
+    assert partial.status is JobStatus.PARTIALLY_FAILED
+    assert [r.status for r in client.results(partial)] == [JobStatus.SUCCEEDED, JobStatus.FAILED]
+    everything = client.wait(client.submit([media("fail1.wav"), media("fail2.wav")]))
+    assert everything.status is JobStatus.FAILED
+    assert everything.provider_status == "COMPLETED"
+    failed = client.wait(client.submit(text=["fail-job please"]))
+    assert (failed.status, failed.provider_status, failed.message) == (
+        JobStatus.FAILED,
+        "FAILED",
+        "job failed: emulated failure",
+    )
+
+
+def test_list_filters(emulated, emu) -> None:
+    client = emulated("hume")
+    emu.config.run_seconds = 60
+    running = client.submit(text=["a"])
+    emu.config.run_seconds = 0
+    done = client.wait(client.submit(text=["b"]))
+    assert [j.id for j in client.list(status=JobStatus.SUCCEEDED)] == [done.id]
+    assert {j.id for j in client.list()} == {running.id, done.id}
+    assert len(client.list(limit=1)) == 1
+    oldest_first = client.list(sort_by="created", direction="asc")
+    assert [j.id for j in oldest_first] == [running.id, done.id]
+
+
+def test_predictions_before_completion_are_a_typed_error(emulated, emu) -> None:
+    emu.config.run_seconds = 60
+    client = emulated("hume")
+    job = client.submit(text=["a"])
+    with pytest.raises(batchkit.BadRequestError, match="not completed"):
+        client.results(job)
+    with pytest.raises(batchkit.NotFoundError):
+        client.get("no-such-job")
+
+
+def test_zip_of_local_media_is_one_source(emulated, tmp_path: Path) -> None:
+    archive = tmp_path / "faces.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a.jpg", b"1")
+    client = emulated("hume")
+    job = client.wait(client.submit(zip=archive))
+    assert [r.source for r in client.results(job)] == ["faces.zip"]
+
+
+def test_wrong_key_is_authentication_error(emulated, emu) -> None:
+    emu.config.api_keys = {"hume": frozenset({"the-right-key"})}
+    with pytest.raises(batchkit.AuthenticationError, match="Invalid ApiKey"):
+        emulated("hume").get("x")
