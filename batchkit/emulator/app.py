@@ -134,46 +134,51 @@ class FaultGate:
             return
         method, path = scope["method"], scope["path"]
         fault = None if path.startswith("/_emulator") else self.emu.faults.take(method, path)
+        generation = self.emu.state.generation
         scope.setdefault("state", {})
-        seen = {"status": 0}
+        logged = False
 
-        async def capture(message: Message) -> None:
+        def log(status: int) -> None:
+            """Record the request as its reply starts, before the client can see the reply."""
+            nonlocal logged
+            if not logged:
+                logged = True
+                query = scope.get("query_string", b"").decode("latin-1")
+                parts = scope["state"].get("parts", ())
+                entry = Recorded(method, path, query, status, parts, fault.kind.value if fault else None)
+                self.emu.state.record(entry, generation)
+
+        async def reply(message: Message) -> None:
             if message["type"] == "http.response.start":
-                seen["status"] = message["status"]
+                log(message["status"])
             if fault is None or fault.kind is not FaultKind.DROP_AFTER_BODY:
                 await send(message)
 
         try:
-            await self._handle(fault, scope, receive, send, capture)
+            await self._handle(fault, scope, receive, send, reply, log)
         finally:
-            self.emu.state.record(
-                Recorded(
-                    method,
-                    path,
-                    scope.get("query_string", b"").decode("latin-1"),
-                    seen["status"],
-                    scope["state"].get("parts", ()),
-                    fault.kind.value if fault else None,
-                )
-            )
+            log(0)
 
-    async def _handle(self, fault: Fault | None, scope: Scope, receive: Receive, send: Send, capture: Send) -> None:
+    async def _handle(
+        self, fault: Fault | None, scope: Scope, receive: Receive, send: Send, reply: Send, log: Callable[[int], None]
+    ) -> None:
         kind = fault.kind if fault else None
         if fault is not None and kind is FaultKind.SLOW:
             await asyncio.sleep(fault.delay)
         if fault is None or kind is FaultKind.SLOW:
-            await self.app(scope, receive, capture)
+            await self.app(scope, receive, reply)
             return
         if kind is FaultKind.DROP_AFTER_BODY:
-            await self.app(scope, receive, capture)
+            await self.app(scope, receive, reply)
         if kind in (FaultKind.DROP_BEFORE_BODY, FaultKind.DROP_AFTER_BODY):
+            log(0)
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
             raise Dropped(f"emulated connection drop on {scope['method']} {scope['path']}")
         while (await receive()).get("more_body"):
             pass
         status, headers, body = _canned(fault)
-        await capture({"type": "http.response.start", "status": status, "headers": headers})
-        await capture({"type": "http.response.body", "body": body})
+        await reply({"type": "http.response.start", "status": status, "headers": headers})
+        await reply({"type": "http.response.body", "body": body})
 
 
 def _canned(fault: Fault) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

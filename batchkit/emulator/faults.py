@@ -75,6 +75,7 @@ class FaultPlan:
     def clear(self) -> None:
         with self._lock:
             self._pending.clear()
+            self.injected = 0
 
     def take(self, method: str, path: str) -> Fault | None:
         """The next fault for this request, if any."""

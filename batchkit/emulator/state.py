@@ -87,9 +87,12 @@ class State:
         self.requests: list[Recorded] = []
         self.creates: dict[str, int] = {"hume": 0, "resemble": 0}
         self._ids = random.Random(self.config.seed)
+        self.generation = 0
+        """Bumped by :meth:`reset`, so a request that outlives a reset is not logged into the next test."""
 
     def reset(self) -> None:
         with self.lock:
+            self.generation += 1
             self.requests.clear()
             self.creates = {"hume": 0, "resemble": 0}
             self.faults.clear()
@@ -119,6 +122,7 @@ class State:
         marker = self.config.fail_marker
         return bool(marker) and marker in name
 
-    def record(self, entry: Recorded) -> None:
+    def record(self, entry: Recorded, generation: int) -> None:
         with self.lock:
-            self.requests.append(entry)
+            if generation == self.generation:
+                self.requests.append(entry)

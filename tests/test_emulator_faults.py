@@ -1,0 +1,102 @@
+"""Injected faults over real sockets: what is retried, what is ambiguous, and what the emulator counts."""
+
+from __future__ import annotations
+
+import pytest
+
+import batchkit
+from batchkit import JobStatus
+from batchkit.emulator import FaultKind
+
+HUME_JOBS = "/v0/batch/jobs"
+RESEMBLE_BATCH = "/api/v2/detect/batch"
+
+
+@pytest.mark.parametrize(
+    ("kind", "settings"),
+    [
+        (FaultKind.STATUS, {"status": 503, "times": 3}),
+        (FaultKind.STATUS, {"status": 500, "times": 1}),
+        (FaultKind.RATE_LIMIT, {"retry_after": 0.01, "times": 2}),
+        (FaultKind.NOT_JSON, {"status": 502, "times": 2}),
+        (FaultKind.DROP_BEFORE_BODY, {"times": 2}),
+        (FaultKind.DROP_AFTER_BODY, {"times": 2}),
+    ],
+)
+def test_status_reads_survive_faults(emulated, emu, kind, settings) -> None:
+    client = emulated("hume")
+    job = client.submit(text=["x"])
+    emu.faults.add(f"GET {HUME_JOBS}/*", kind, **settings)
+    assert client.wait(job).status is JobStatus.SUCCEEDED
+    faulted = [r for r in emu.requests if r.fault]
+    assert len(faulted) == settings["times"]
+    assert emu.created("hume") == 1
+
+
+def test_slow_reply_past_read_timeout_is_retried(emulated, emu) -> None:
+    client = emulated("resemble", timeout=0.3)
+    emu.faults.add(f"GET {RESEMBLE_BATCH}/*", FaultKind.SLOW, delay=1.0)
+    with pytest.raises(batchkit.NotFoundError):
+        client.get("missing")
+    assert emu.faults.injected == 1
+    assert [r.fault for r in emu.requests][-1] is None
+
+
+def test_too_many_faults_end_in_a_typed_error(emulated, emu) -> None:
+    emu.faults.add("GET /api/v2/detect/batch/*", FaultKind.STATUS, status=503, times=10)
+    with pytest.raises(batchkit.ServerError) as info:
+        emulated("resemble").get("x")
+    assert info.value.status_code == 503
+    assert len(emu.requests) == 4
+
+
+def test_malformed_reply_is_response_format_error(emulated, emu) -> None:
+    emu.faults.add(f"GET {HUME_JOBS}/*", FaultKind.MALFORMED)
+    with pytest.raises(batchkit.ResponseFormatError):
+        emulated("hume").get("x")
+
+
+@pytest.mark.parametrize("provider", ["hume", "resemble"])
+def test_create_dropped_after_the_body_was_read_is_ambiguous_and_was_created_once(
+    emulated, emu, media, provider
+) -> None:
+    path = HUME_JOBS if provider == "hume" else RESEMBLE_BATCH
+    emu.faults.add(f"POST {path}", FaultKind.DROP_AFTER_BODY)
+    with pytest.raises(batchkit.AmbiguousSubmissionError):
+        emulated(provider).submit([media("a.wav", 200_000)])
+    assert emu.created(provider) == 1
+    assert len(emu.requests) == 1
+
+
+@pytest.mark.parametrize("provider", ["hume", "resemble"])
+@pytest.mark.parametrize(("kind", "status"), [(FaultKind.STATUS, 503), (FaultKind.DROP_BEFORE_BODY, 0)])
+def test_create_is_sent_once_and_reported_ambiguous(emulated, emu, media, provider, kind, status) -> None:
+    path = HUME_JOBS if provider == "hume" else RESEMBLE_BATCH
+    emu.faults.add(f"POST {path}", kind, status=status or 503)
+    with pytest.raises(batchkit.AmbiguousSubmissionError):
+        emulated(provider).submit([media("a.wav", 200_000)])
+    assert emu.created(provider) == 0
+    assert [r.method for r in emu.requests] == ["POST"]
+
+
+def test_create_429_is_not_resent(emulated, emu, media) -> None:
+    emu.faults.add(f"POST {RESEMBLE_BATCH}", FaultKind.RATE_LIMIT, retry_after=3)
+    with pytest.raises(batchkit.RateLimitedError) as info:
+        emulated("resemble").submit([media("a.wav")])
+    assert info.value.retry_after == 3
+    assert len(emu.requests) == 1
+
+
+def test_request_log_has_parts_and_sizes_but_no_key(emulated, emu, media) -> None:
+    client = emulated("resemble")
+    client.submit([media("a.wav", 1234), media("b.jpg", 10)], options={"intelligence": True})
+    [create] = emu.requests
+    assert (create.method, create.path, create.status) == ("POST", RESEMBLE_BATCH, 202)
+    assert create.parts == (
+        ("intelligence", None, 4),
+        ("visualize", None, 4),
+        ("files[]", "a.wav", 1234),
+        ("files[]", "b.jpg", 10),
+    )
+    assert "emulator-key" not in repr(emu.requests)
+    assert emu.faults.injected == 0
