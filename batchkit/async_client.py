@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,7 +15,8 @@ import httpx
 from batchkit._core.client_base import ClientBase
 from batchkit._core.download import ExtractLimits
 from batchkit._core.inputs import Paths
-from batchkit._core.steps import Call, Done, Operation, Parallel, Sleep, Step, advance
+from batchkit._core.polling import OnUpdate
+from batchkit._core.steps import Call, Done, Emit, Operation, Parallel, Sleep, Step, advance
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 
 if TYPE_CHECKING:
@@ -59,6 +60,36 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         """See :meth:`batchkit.Client.wait`."""
         return await self._run(self._session.wait(job, timeout, poll_interval))
 
+    async def wait_all(
+        self,
+        jobs: Iterable[JobRef],
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        on_update: OnUpdate | None = None,
+    ) -> builtins.list[BatchJob]:
+        """See :meth:`batchkit.Client.wait_all`."""
+        return await self._run(self._session.wait_all(jobs, timeout, poll_interval, on_update))
+
+    async def as_completed(
+        self,
+        jobs: Iterable[JobRef],
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        on_update: OnUpdate | None = None,
+    ) -> AsyncIterator[BatchJob]:
+        """See :meth:`batchkit.Client.as_completed`; use ``async for``."""
+        operation = self._session.watch(jobs, timeout, poll_interval, on_update)
+        with contextlib.closing(operation):
+            step = advance(operation, None)
+            while not isinstance(step, Done):
+                if isinstance(step, Emit):
+                    yield step.job
+                    step = advance(operation, None)
+                else:
+                    step = advance(operation, await self._do(step))
+
     async def results(self, job: JobRef) -> builtins.list[FileResult]:
         """See :meth:`batchkit.Client.results`."""
         return await self._run(self._session.results(job))
@@ -77,6 +108,8 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
             return step.value
 
     async def _do(self, step: Step) -> Any:
+        if isinstance(step, Emit):
+            return None
         if isinstance(step, Sleep):
             await asyncio.sleep(step.seconds)
             return None

@@ -6,7 +6,7 @@ import builtins
 import contextlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,7 +16,8 @@ import httpx
 from batchkit._core.client_base import ClientBase
 from batchkit._core.download import ExtractLimits
 from batchkit._core.inputs import Paths
-from batchkit._core.steps import Call, Done, Operation, Parallel, Sleep, Step, advance
+from batchkit._core.polling import OnUpdate
+from batchkit._core.steps import Call, Done, Emit, Operation, Parallel, Sleep, Step, advance
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 
 if TYPE_CHECKING:
@@ -60,6 +61,36 @@ class Client(ClientBase[httpx.Client]):
         """Poll until the job is terminal; :class:`WaitTimeoutError` after ``timeout`` seconds."""
         return self._run(self._session.wait(job, timeout, poll_interval))
 
+    def wait_all(
+        self,
+        jobs: Iterable[JobRef],
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        on_update: OnUpdate | None = None,
+    ) -> builtins.list[BatchJob]:
+        """Wait for every job (with one bounded pool, not a thread per job); they return in the order given."""
+        return self._run(self._session.wait_all(jobs, timeout, poll_interval, on_update))
+
+    def as_completed(
+        self,
+        jobs: Iterable[JobRef],
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        on_update: OnUpdate | None = None,
+    ) -> Iterator[BatchJob]:
+        """Yield each job as it finishes; a timeout raises :class:`WaitTimeoutError` with the rest."""
+        operation = self._session.watch(jobs, timeout, poll_interval, on_update)
+        with contextlib.closing(operation):
+            step = advance(operation, None)
+            while not isinstance(step, Done):
+                if isinstance(step, Emit):
+                    yield step.job
+                    step = advance(operation, None)
+                else:
+                    step = advance(operation, self._do(step))
+
     def results(self, job: JobRef) -> builtins.list[FileResult]:
         """One :class:`FileResult` per input."""
         return self._run(self._session.results(job))
@@ -78,6 +109,8 @@ class Client(ClientBase[httpx.Client]):
             return step.value
 
     def _do(self, step: Step) -> Any:
+        if isinstance(step, Emit):
+            return None
         if isinstance(step, Sleep):
             time.sleep(step.seconds)
             return None

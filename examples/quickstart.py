@@ -1,6 +1,6 @@
 """Submit media, wait, print one line per input.
 
-    python examples/quickstart.py clip.mp4 face.jpg      # provider and key from env / batchkit.toml
+python examples/quickstart.py clip.mp4 face.jpg      # provider and key from env / batchkit.toml
 """
 
 from __future__ import annotations

@@ -30,10 +30,18 @@ class Blocking:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._client, name)
-        if self._loop is None or not inspect.iscoroutinefunction(attr):
-            return attr
         loop = self._loop
-        return lambda *a, **kw: loop.run_until_complete(attr(*a, **kw))
+        if loop is None:
+            return attr
+        if inspect.isasyncgenfunction(attr):
+
+            async def collect(*a: Any, **kw: Any) -> list[Any]:
+                return [item async for item in attr(*a, **kw)]
+
+            return lambda *a, **kw: loop.run_until_complete(collect(*a, **kw))
+        if inspect.iscoroutinefunction(attr):
+            return lambda *a, **kw: loop.run_until_complete(attr(*a, **kw))
+        return attr
 
 
 ClientFactory = Callable[..., Blocking]
@@ -97,3 +105,15 @@ def emulated(make_client: ClientFactory, emu: Any) -> ClientFactory:
         return make_client(provider, api_key=EMULATOR_KEY, base_url=emu.base_url, **kwargs)
 
     return factory
+
+
+def readline_within(stream: Any, seconds: float = 20.0) -> str:
+    """A line from a subprocess pipe, or a test failure after ``seconds`` (never a hang)."""
+    import selectors
+
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        if not selector.select(seconds):
+            pytest.fail(f"no output within {seconds}s")
+    line: str = stream.readline()
+    return line

@@ -17,6 +17,8 @@ import pytest
 import batchkit
 from batchkit.emulator import EMULATOR_KEY, serve
 
+from .conftest import readline_within
+
 curl = shutil.which("curl")
 needs_curl = pytest.mark.skipif(curl is None, reason="curl is not installed")
 
@@ -113,7 +115,7 @@ def test_emulator_command_serves_until_stopped(tmp_path: Path) -> None:
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout is not None
-            assert f"http://127.0.0.1:{port}" in proc.stdout.readline()
+            assert f"http://127.0.0.1:{port}" in readline_within(proc.stdout)
             with batchkit.connect("hume", api_key="k", base_url=f"http://127.0.0.1:{port}") as client:
                 job = client.wait(client.submit(text=["hi"]), poll_interval=0.01)
             assert job.status is batchkit.JobStatus.SUCCEEDED

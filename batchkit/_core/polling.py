@@ -1,27 +1,39 @@
-"""Waiting for a job: a growing, capped, jittered poll schedule and an overall deadline."""
+"""Following jobs until they finish: per-job growing intervals, a global request-rate bound,
+and an overall deadline. One job or a thousand, the same operation."""
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
-from batchkit.errors import WaitTimeoutError
-from batchkit.models import BatchJob
+from batchkit.errors import RateLimitedError, ResponseFormatError, ServerError, TransportError, WaitTimeoutError
+from batchkit.models import BatchJob, JobStatus
 
-from .steps import Operation, Sleep
+from .steps import Done, Emit, Operation, Parallel, Sleep, advance
+
+Getter = Callable[[str], Operation[BatchJob]]
+OnUpdate = Callable[[BatchJob], None]
+_TRANSIENT = (TransportError, ServerError, RateLimitedError, ResponseFormatError)
 
 
 @attrs.frozen
 class PollSchedule:
-    """Intervals between status checks: ``initial``, growing by ``factor`` up to ``maximum``, ±``jitter``."""
+    """When to check jobs again.
+
+    Each job waits ``initial`` seconds, then ``factor`` times longer each time up to ``maximum``
+    (±``jitter``). Across all jobs, at most ``max_rate`` status requests a second are sent, with
+    at most ``concurrency`` in flight.
+    """
 
     initial: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
     factor: float = attrs.field(default=1.5, validator=attrs.validators.ge(1))
     maximum: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
     jitter: float = attrs.field(default=0.1, validator=[attrs.validators.ge(0), attrs.validators.lt(1)])
+    max_rate: float = attrs.field(default=20.0, validator=attrs.validators.gt(0))
+    concurrency: int = attrs.field(default=8, validator=attrs.validators.ge(1))
 
     def intervals(self) -> Iterator[float]:
         interval = self.initial
@@ -30,23 +42,102 @@ class PollSchedule:
             interval *= self.factor
 
 
-def wait(
-    get: Callable[[str], Operation[BatchJob]],
-    job: BatchJob | str,
+class _Bucket:
+    """A token bucket: ``rate`` tokens a second, holding at most one second's worth."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = max(1.0, rate)
+        self.stamp = time.monotonic()
+
+    def take(self, wanted: int) -> int:
+        now = time.monotonic()
+        self.tokens = min(max(1.0, self.rate), self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        granted = min(wanted, int(self.tokens))
+        self.tokens -= granted
+        return granted
+
+    def wait_for_one(self) -> float:
+        return max(0.0, (1 - self.tokens) / self.rate)
+
+
+def _poll_once(get: Getter, job_id: str) -> Operation[BatchJob | None]:
+    """The job's state, or None when this poll failed in a way worth trying again later."""
+    try:
+        return (yield from get(job_id))
+    except _TRANSIENT:
+        return None
+
+
+def watch(
+    get: Getter,
+    jobs: Iterable[BatchJob | str],
     schedule: PollSchedule,
     timeout: float | None,
-) -> Operation[BatchJob]:
-    """Poll until the job is terminal; raise :class:`WaitTimeoutError` with its last state after ``timeout``."""
+    on_update: OnUpdate | None = None,
+) -> Operation[list[BatchJob]]:
+    """Poll every job until all are terminal, emitting each as it finishes; return them in order.
+
+    Jobs given as ids are fetched first. After ``timeout`` seconds, :class:`WaitTimeoutError`
+    carries the last known state of every job.
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
-    current = yield from get(job if isinstance(job, str) else job.id)
-    for interval in schedule.intervals():
-        if current.status.is_terminal:
-            return current
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeoutError([current], timeout or 0.0)
-            interval = min(interval, remaining)
-        yield Sleep(interval)
-        current = yield from get(current.id)
-    raise AssertionError("unreachable")  # pragma: no cover
+    given = list(jobs)
+    latest: dict[str, BatchJob | None] = {}
+    for item in given:
+        if isinstance(item, str):
+            latest[item] = None
+        else:
+            latest[item.id] = item
+    ids = list(latest)
+    clocks = {i: schedule.intervals() for i in ids}
+    start = time.monotonic()
+    due = {i: 0.0 if latest[i] is None else start + next(clocks[i]) for i in ids}
+    pending = set(ids)
+    for i in ids:
+        known = latest[i]
+        if known is not None and known.status.is_terminal:
+            pending.discard(i)
+            yield Emit(known)
+    bucket = _Bucket(schedule.max_rate)
+    while pending:
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            raise WaitTimeoutError(_known(latest, ids), timeout or 0.0)
+        ready = sorted((i for i in pending if due[i] <= now), key=due.__getitem__)
+        granted = bucket.take(len(ready))
+        if not granted:
+            wake = min(due[i] for i in pending) - now if not ready else bucket.wait_for_one()
+            if deadline is not None:
+                wake = min(wake, deadline - now)
+            yield Sleep(max(wake, 0.001))
+            continue
+        batch = ready[:granted]
+        fetched: list[BatchJob | None] = yield Parallel([_poll_once(get, i) for i in batch], schedule.concurrency)
+        now = time.monotonic()
+        for i, fresh in zip(batch, fetched, strict=True):
+            previous = latest[i]
+            if fresh is not None:
+                latest[i] = fresh
+                if on_update is not None and (previous is None or previous.status is not fresh.status):
+                    on_update(fresh)
+                if fresh.status.is_terminal:
+                    pending.discard(i)
+                    yield Emit(fresh)
+                    continue
+            due[i] = now + next(clocks[i])
+    return _known(latest, ids)
+
+
+def _known(latest: dict[str, BatchJob | None], ids: list[str]) -> list[BatchJob]:
+    return [latest[i] or BatchJob("", i, JobStatus.UNKNOWN, "") for i in ids]
+
+
+def quiet(operation: Operation[list[BatchJob]]) -> Operation[list[BatchJob]]:
+    """``operation`` with its :class:`Emit` steps answered here, for callers that want only the end."""
+    step = advance(operation, None)
+    while not isinstance(step, Done):
+        outcome = None if isinstance(step, Emit) else (yield step)
+        step = advance(operation, outcome)
+    return step.value

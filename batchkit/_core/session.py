@@ -9,6 +9,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 
 from batchkit.config import Secret, Settings
@@ -18,7 +19,7 @@ from batchkit.providers import Submission
 
 from .download import AtomicFile, ExtractLimits, safe_extract
 from .inputs import Paths
-from .polling import PollSchedule, wait
+from .polling import OnUpdate, PollSchedule, quiet, watch
 from .retry import RetryPolicy
 from .steps import Operation
 
@@ -81,11 +82,25 @@ class Session:
             raise InputError(f"limit must be a positive integer, got {limit!r}")
         return self.provider.list(limit, _statuses(status), filters)
 
+    def _schedule(self, poll_interval: float | None) -> PollSchedule:
+        if poll_interval is None:
+            return self.poll
+        return attrs.evolve(self.poll, initial=poll_interval, factor=1.0, maximum=poll_interval)
+
     def wait(self, job: JobRef, timeout: float | None, poll_interval: float | None) -> Operation[BatchJob]:
-        schedule = self.poll
-        if poll_interval is not None:
-            schedule = PollSchedule(initial=poll_interval, factor=1.0, maximum=poll_interval)
-        return wait(self.provider.get, job_id(job), schedule, timeout)
+        [done] = yield from quiet(watch(self.provider.get, [job], self._schedule(poll_interval), timeout))
+        return done
+
+    def watch(
+        self, jobs: Iterable[JobRef], timeout: float | None, poll_interval: float | None, on_update: OnUpdate | None
+    ) -> Operation[builtins.list[BatchJob]]:
+        """Follow ``jobs`` until all are terminal; each is emitted as it finishes."""
+        return watch(self.provider.get, jobs, self._schedule(poll_interval), timeout, on_update)
+
+    def wait_all(
+        self, jobs: Iterable[JobRef], timeout: float | None, poll_interval: float | None, on_update: OnUpdate | None
+    ) -> Operation[builtins.list[BatchJob]]:
+        return quiet(self.watch(jobs, timeout, poll_interval, on_update))
 
     def results(self, job: JobRef) -> Operation[builtins.list[FileResult]]:
         return self.provider.results(job)

@@ -77,7 +77,14 @@ class Parallel:
     limit: int
 
 
-Step = Call | Sleep | Parallel
+@attrs.frozen
+class Emit:
+    """Hand ``job`` to whoever iterates the operation (``as_completed``); the outcome is ``None``."""
+
+    job: Any
+
+
+Step = Call | Sleep | Parallel | Emit
 
 
 @attrs.frozen

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -79,19 +81,26 @@ def create_app(emu: Emulator) -> Callable[[Scope, Receive, Send], Awaitable[None
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             parts, close = await read_parts(request)
             try:
-                return respond(emu.hume.create_multipart(parts))
+                reply = emu.hume.create_multipart(parts)
             finally:
                 await close()
-        return respond(emu.hume.create_json(await request.body()))
+        else:
+            reply = emu.hume.create_json(await request.body())
+        if reply.status == 200:
+            call_back_later(emu, emu.hume.callback, reply.body["job_id"])
+        return respond(reply)
 
     async def resemble_create(request: Request) -> Response:
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             return respond(Reply(400, {"success": False, "message": "multipart/form-data required"}))
         parts, close = await read_parts(request)
         try:
-            return respond(emu.resemble.create(parts, request.headers.get("prefer")))
+            reply = emu.resemble.create(parts, request.headers.get("prefer"))
         finally:
             await close()
+        if reply.status == 202:
+            call_back_later(emu, emu.resemble.callback, reply.body["item"]["uuid"])
+        return respond(reply)
 
     def by_id(method: Callable[[str], Reply], param: str = "id") -> Handler:
         async def endpoint(request: Request) -> Response:
@@ -119,6 +128,32 @@ def create_app(emu: Emulator) -> Callable[[Scope, Receive, Send], Awaitable[None
         Route("/_emulator", introspect, methods=["GET"]),
     ]
     return FaultGate(Starlette(routes=routes), emu)
+
+
+CallbackSource = Callable[[str], tuple[str | None, float, dict[str, Any] | None]]
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_deliveries: set[asyncio.Task[None]] = set()
+
+
+def call_back_later(emu: Emulator, source: CallbackSource, job_id: str) -> None:
+    """POST the job's callback once it ends, if its ``callback_url`` is on this machine (loopback only)."""
+    url, _, _ = source(job_id)
+    if not url or httpx.URL(url).host not in _LOOPBACK:
+        return
+
+    async def deliver() -> None:
+        while True:
+            _, done_at, payload = source(job_id)
+            if payload is not None:
+                break
+            await asyncio.sleep(max(0.01, done_at - emu.state.clock()))
+        async with httpx.AsyncClient(timeout=10) as client:
+            with contextlib.suppress(httpx.HTTPError):
+                await client.post(url, json=payload)
+
+    task = asyncio.get_running_loop().create_task(deliver())
+    _deliveries.add(task)
+    task.add_done_callback(_deliveries.discard)
 
 
 class FaultGate:

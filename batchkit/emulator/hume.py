@@ -232,6 +232,12 @@ class HumeFake:
                 zf.writestr(f"{model}.csv", rows.getvalue())
         return Reply(200, buffer.getvalue(), {"content-type": "application/octet-stream"})
 
+    def callback(self, job_id: str) -> tuple[str | None, float, dict[str, Any] | None]:
+        """Where to call back, when (emulator clock), and with what (None until the job ends)."""
+        job = self.jobs[job_id]
+        done = self._status(job) in ("COMPLETED", "FAILED")
+        return job.request.get("callback_url"), job.schedule[1], self.callback_payload(job) if done else None
+
     def callback_payload(self, job: Job) -> dict[str, Any]:
         body = self.job_body(job)
         payload: dict[str, Any] = {"job_id": job.id, "status": body["state"]["status"]}

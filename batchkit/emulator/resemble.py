@@ -197,6 +197,13 @@ class ResembleFake:
             "detect_uuids": [d.uuid for d in batch.detects],
         }
 
+    def callback(self, uuid: str) -> tuple[str | None, float, dict[str, Any] | None]:
+        """Where to call back, when (emulator clock), and with what (None until the batch ends)."""
+        batch = self.batches[uuid]
+        item = self.batch_item(batch)
+        done_at = max(d.schedule[1] for d in batch.detects)
+        return batch.callback_url, done_at, {"success": True, "item": item} if item["status"] != "processing" else None
+
     def get_batch(self, uuid: str) -> Reply:
         batch = self.batches.get(uuid)
         return (
