@@ -7,6 +7,8 @@
 """
 
 from batchkit._core.download import ExtractLimits
+from batchkit._core.journal import Chunk
+from batchkit._core.large import JobGroup
 from batchkit._core.polling import PollSchedule
 from batchkit._core.retry import RetryPolicy
 from batchkit.async_client import AsyncClient
@@ -45,12 +47,14 @@ __all__ = [
     "BadRequestError",
     "BatchJob",
     "BatchkitError",
+    "Chunk",
     "Client",
     "ConfigError",
     "ExtractLimits",
     "FileResult",
     "InputError",
     "InsufficientBalanceError",
+    "JobGroup",
     "JobStatus",
     "NotFoundError",
     "PermissionDeniedError",

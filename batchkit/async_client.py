@@ -15,6 +15,7 @@ import httpx
 from batchkit._core.client_base import ClientBase
 from batchkit._core.download import ExtractLimits
 from batchkit._core.inputs import Paths
+from batchkit._core.large import JobGroup
 from batchkit._core.polling import OnUpdate
 from batchkit._core.steps import Call, Done, Emit, Operation, Parallel, Sleep, Step, advance
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
@@ -22,7 +23,7 @@ from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from batchkit._core.client_base import SubmitInputs
+    from batchkit._core.client_base import BatchInputs, SubmitInputs
 
 T = TypeVar("T")
 
@@ -45,6 +46,18 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
     async def submit(self, files: Paths | None = None, **inputs: Unpack[SubmitInputs]) -> BatchJob:
         """See :meth:`batchkit.Client.submit`."""
         return await self._run(self._session.submit(files, inputs))
+
+    async def submit_many(
+        self,
+        files: Paths,
+        *,
+        journal: str | os.PathLike[str],
+        chunk: int | None = None,
+        resend_ambiguous: bool = False,
+        **inputs: Unpack[BatchInputs],
+    ) -> JobGroup:
+        """See :meth:`batchkit.Client.submit_many`."""
+        return await self._run(self._session.submit_many(files, journal, chunk, inputs, resend_ambiguous))
 
     async def get(self, job: JobRef) -> BatchJob:
         """See :meth:`batchkit.Client.get`."""

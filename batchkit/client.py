@@ -16,6 +16,7 @@ import httpx
 from batchkit._core.client_base import ClientBase
 from batchkit._core.download import ExtractLimits
 from batchkit._core.inputs import Paths
+from batchkit._core.large import JobGroup
 from batchkit._core.polling import OnUpdate
 from batchkit._core.steps import Call, Done, Emit, Operation, Parallel, Sleep, Step, advance
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
@@ -23,7 +24,7 @@ from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from batchkit._core.client_base import SubmitInputs
+    from batchkit._core.client_base import BatchInputs, SubmitInputs
 
 T = TypeVar("T")
 
@@ -46,6 +47,23 @@ class Client(ClientBase[httpx.Client]):
     def submit(self, files: Paths | None = None, **inputs: Unpack[SubmitInputs]) -> BatchJob:
         """Create a job from ``files``, ``urls``, ``text`` or a ``zip``; checked before anything is sent."""
         return self._run(self._session.submit(files, inputs))
+
+    def submit_many(
+        self,
+        files: Paths,
+        *,
+        journal: str | os.PathLike[str],
+        chunk: int | None = None,
+        resend_ambiguous: bool = False,
+        **inputs: Unpack[BatchInputs],
+    ) -> JobGroup:
+        """Submit any number of files as provider-sized jobs, journaled in ``journal`` (sqlite).
+
+        Re-running with the same files and journal resumes: chunks already sent are skipped; a chunk
+        whose send was interrupted is matched to its job where the provider allows (Hume), else it
+        raises :class:`AmbiguousSubmissionError` (with ``.group``) unless ``resend_ambiguous``.
+        """
+        return self._run(self._session.submit_many(files, journal, chunk, inputs, resend_ambiguous))
 
     def get(self, job: JobRef) -> BatchJob:
         """The job's current state."""

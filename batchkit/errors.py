@@ -44,7 +44,7 @@ class AmbiguousSubmissionError(BatchkitError):
     Check the provider's job list before submitting again, or you may pay twice.
     """
 
-    def __init__(self, provider: str, reason: str, *, status_code: int | None = None) -> None:
+    def __init__(self, provider: str, reason: str, *, status_code: int | None = None, group: Any = None) -> None:
         super().__init__(
             f"{provider}: the submission may have been created ({reason}); "
             "it was not re-sent to avoid a duplicate job - check the job list before retrying"
@@ -52,6 +52,8 @@ class AmbiguousSubmissionError(BatchkitError):
         self.provider = provider
         self.reason = reason
         self.status_code = status_code
+        self.group = group
+        """For ``submit_many``: the :class:`JobGroup` of everything else that was sent."""
 
 
 class WaitTimeoutError(BatchkitError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,18 @@ class JobStatus(enum.Enum):
     @property
     def is_terminal(self) -> bool:
         return self in _TERMINAL
+
+    @classmethod
+    def combine(cls, statuses: Iterable[JobStatus]) -> JobStatus:
+        """One status for many jobs: running until all end, then succeeded, failed or partially failed."""
+        seen = set(statuses)
+        if not seen or JobStatus.UNKNOWN in seen:
+            return cls.UNKNOWN
+        if seen <= {cls.QUEUED}:
+            return cls.QUEUED
+        if not seen <= _TERMINAL:
+            return cls.RUNNING
+        return seen.pop() if len(seen) == 1 else cls.PARTIALLY_FAILED
 
 
 _TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.PARTIALLY_FAILED, JobStatus.FAILED})

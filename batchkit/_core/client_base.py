@@ -30,6 +30,13 @@ class SubmitInputs(TypedDict, total=False):
     options: Any
 
 
+class BatchInputs(TypedDict, total=False):
+    """Keyword arguments of ``submit_many`` applied to every chunk."""
+
+    callback_url: str | None
+    options: Any
+
+
 class ConnectSettings(TypedDict, total=False):
     """Keyword arguments of ``connect``/``connect_async``; see :func:`batchkit.config.resolve`."""
 

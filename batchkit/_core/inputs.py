@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import mimetypes
 import os
 import zipfile
@@ -91,3 +92,12 @@ def zip_file_names(archive: LocalFile) -> list[str]:
             return [PurePosixPath(i.filename).name for i in zf.infolist() if not i.is_dir()]
     except (zipfile.BadZipFile, OSError) as exc:
         raise InputError(f"{archive.path}: not a readable zip archive ({exc})") from None
+
+
+def md5_of(path: Path) -> str:
+    """The file's md5 hex digest, read in 1 MiB chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -18,7 +18,9 @@ from batchkit.models import BatchJob, FileResult, JobRef, JobStatus, job_id
 from batchkit.providers import Submission
 
 from .download import AtomicFile, ExtractLimits, safe_extract
-from .inputs import Paths
+from .inputs import Paths, as_path_list, check_files
+from .journal import Journal
+from .large import JobGroup, submit_many
 from .polling import OnUpdate, PollSchedule, quiet, watch
 from .retry import RetryPolicy
 from .steps import Operation
@@ -71,6 +73,23 @@ class Session:
         job = yield from self.provider.submit(Submission(files=files, **inputs))
         log.info("%s: created job %s", self.provider.name, job.id)
         return job
+
+    def submit_many(
+        self,
+        files: Paths,
+        journal: str | os.PathLike[str],
+        chunk: int | None,
+        inputs: Mapping[str, Any],
+        resend_ambiguous: bool,
+    ) -> Operation[JobGroup]:
+        local = check_files(as_path_list(files, "files"))
+        if not local:
+            raise InputError("submit_many: no files given")
+        book = Journal(journal)
+        try:
+            return (yield from submit_many(self, local, book, chunk, inputs, resend_ambiguous))
+        finally:
+            book.close()
 
     def get(self, job: JobRef) -> Operation[BatchJob]:
         return self.provider.get(job_id(job))

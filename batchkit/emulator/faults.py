@@ -28,7 +28,8 @@ class FaultKind(enum.Enum):
 
 @attrs.frozen
 class Fault:
-    """Inject ``kind`` on requests matching ``endpoint`` (``"METHOD /path/glob"``), ``times`` times."""
+    """Inject ``kind`` on requests matching ``endpoint`` (``"METHOD /path/glob"``), ``times`` times,
+    after letting the first ``after`` matching requests through."""
 
     endpoint: str
     kind: FaultKind
@@ -36,6 +37,7 @@ class Fault:
     status: int = 503
     retry_after: float = 0.0
     delay: float = 1.0
+    after: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         want_method, _, want_path = self.endpoint.partition(" ")
@@ -46,6 +48,7 @@ class Fault:
 class _Pending:
     fault: Fault
     left: int
+    skip: int
 
 
 class FaultPlan:
@@ -65,11 +68,12 @@ class FaultPlan:
         status: int = 503,
         retry_after: float = 0.0,
         delay: float = 1.0,
+        after: int = 0,
     ) -> Fault:
-        """Inject ``kind`` on the next ``times`` requests to ``endpoint``, e.g. ``"POST /v0/batch/jobs"``."""
-        fault = Fault(endpoint, FaultKind(kind), times, status, retry_after, delay)
+        """Inject ``kind`` on ``times`` requests to ``endpoint`` (e.g. ``"POST /v0/batch/jobs"``) after ``after``."""
+        fault = Fault(endpoint, FaultKind(kind), times, status, retry_after, delay, after)
         with self._lock:
-            self._pending.append(_Pending(fault, times))
+            self._pending.append(_Pending(fault, times, after))
         return fault
 
     def clear(self) -> None:
@@ -82,6 +86,9 @@ class FaultPlan:
         with self._lock:
             for pending in self._pending:
                 if pending.left > 0 and pending.fault.matches(method, path):
+                    if pending.skip > 0:
+                        pending.skip -= 1
+                        continue
                     pending.left -= 1
                     self.injected += 1
                     return pending.fault

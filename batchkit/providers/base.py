@@ -13,7 +13,7 @@ import attrs
 import httpx
 
 from batchkit._core.download import AtomicFile
-from batchkit._core.inputs import Paths
+from batchkit._core.inputs import LocalFile, Paths
 from batchkit._core.retry import RetryPolicy, send
 from batchkit._core.steps import Call, Operation
 from batchkit.errors import UnsupportedError
@@ -63,6 +63,19 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def auth_headers(api_key: str) -> dict[str, str]:
         """The headers that carry ``api_key``."""
+
+    @abc.abstractmethod
+    def prepare(self, submission: Submission) -> Any:
+        """Check ``submission`` completely, raising :class:`InputError`; return what ``submit`` sends."""
+
+    @abc.abstractmethod
+    def chunk_limits(self, options: Any) -> tuple[int, int]:
+        """The most files and bytes one job may take (how ``submit_many`` splits)."""
+
+    def find_submission(self, files: Sequence[LocalFile], since_ms: int) -> Operation[str | None]:
+        """The id of a job created from exactly ``files`` since ``since_ms``, where the provider can tell."""
+        return None
+        yield  # pragma: no cover
 
     @abc.abstractmethod
     def submit(self, submission: Submission) -> Operation[BatchJob]: ...

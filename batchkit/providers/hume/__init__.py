@@ -9,14 +9,14 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 
 from batchkit._core.download import AtomicFile
-from batchkit._core.inputs import LocalFile, as_path_list, check_files, open_parts
+from batchkit._core.inputs import LocalFile, as_path_list, check_files, md5_of, open_parts
 from batchkit._core.options import coerce_options
 from batchkit._core.steps import Operation
 from batchkit._core.wire import read_json, structure
@@ -29,6 +29,9 @@ from .predictions import Job, SourcePrediction
 
 MAX_INPUTS = 100
 MAX_FILE_BYTES = 100 * 1024 * 1024
+MAX_REQUEST_BYTES = 10**9
+"""batchkit's bound on one local-file job (Hume documents 100 MB a file, no request total)."""
+RECONCILE_MARGIN_MS = 60_000
 LIST_FILTERS = {
     "when": ("created_before", "created_after"),
     "timestamp_ms": None,
@@ -154,6 +157,19 @@ class HumeProvider(Provider):
         if submission.callback_url:
             config["callback_url"] = submission.callback_url
         return config, files
+
+    def chunk_limits(self, options: Any) -> tuple[int, int]:
+        return MAX_INPUTS, MAX_REQUEST_BYTES
+
+    def find_submission(self, files: Sequence[LocalFile], since_ms: int) -> Operation[str | None]:
+        """Match recent jobs by their files' names and md5 sums (Hume lists both)."""
+        wanted = sorted((f.name, md5_of(f.path)) for f in files)
+        filters = {"when": "created_after", "timestamp_ms": since_ms - RECONCILE_MARGIN_MS}
+        for job in (yield from self.list(MAX_INPUTS, frozenset(), filters)):
+            request = structure(job.raw, Job, "Hume job").request
+            if request and sorted((f.filename, f.md5sum) for f in request.files) == wanted:
+                return job.id
+        return None
 
     def submit(self, submission: Submission) -> Operation[BatchJob]:
         config, files = self.prepare(submission)

@@ -134,6 +134,9 @@ class ResembleProvider(Provider):
             fields["callback_url"] = submission.callback_url
         return fields, field, files
 
+    def chunk_limits(self, options: Any) -> tuple[int, int]:
+        return MAX_FILES, coerce_options(options, ResembleOptions, self.name).max_total_bytes
+
     def submit(self, submission: Submission) -> Operation[BatchJob]:
         fields, field, files = self.prepare(submission)
         with contextlib.ExitStack() as stack:

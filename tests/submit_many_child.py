@@ -1,0 +1,16 @@
+"""Run by test_submit_many as a subprocess that gets killed mid-way: submit_many, then print the group."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import batchkit
+from batchkit.emulator import EMULATOR_KEY
+
+if __name__ == "__main__":
+    base_url, journal, folder = sys.argv[1:4]
+    files = sorted(Path(folder).iterdir())
+    with batchkit.connect("resemble", api_key=EMULATOR_KEY, base_url=base_url) as client:
+        group = client.submit_many(files, journal=journal)
+    print(len(group.jobs), flush=True)

@@ -1,0 +1,157 @@
+"""Large submissions: chunking, the journal, resuming after a crash, and never creating a chunk twice."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import batchkit
+from batchkit import JobStatus
+from batchkit._core.inputs import LocalFile
+from batchkit._core.large import plan
+from batchkit.emulator import FaultKind
+
+
+def many(tmp_path: Path, count: int, ext: str = ".wav", size: int = 10) -> list[Path]:
+    folder = tmp_path / "media"
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"f{i:04d}{ext}"
+        path.write_bytes(b"x" * size)
+        paths.append(path)
+    return paths
+
+
+def test_plan_respects_count_and_bytes() -> None:
+    files = [LocalFile(Path(f"{i}.wav"), size) for i, size in enumerate([40, 40, 40, 10, 90, 5])]
+    chunks = plan(files, max_files=3, max_bytes=100)
+    assert [[f.size for f in c] for c in chunks] == [[40, 40], [40, 10], [90, 5]]
+    assert [len(c) for c in plan(files, max_files=2, max_bytes=1000)] == [2, 2, 2]
+    with pytest.raises(batchkit.InputError, match="more than one batch may hold"):
+        plan([LocalFile(Path("big.mp4"), 101)], max_files=5, max_bytes=100)
+
+
+def test_resemble_chunks_complete_and_resume_is_a_no_op(emulated, emu, tmp_path: Path) -> None:
+    client = emulated("resemble")
+    files = many(tmp_path, 120) + [tmp_path / "media" / "fail.wav"]
+    files[-1].write_bytes(b"x")
+    journal = tmp_path / "run.db"
+    group = client.submit_many(files, journal=journal, options={"visualize": False})
+    assert [len(c.files) for c in group.chunks] == [50, 50, 21]
+    assert emu.created("resemble") == 3
+    assert group.status is JobStatus.UNKNOWN
+    jobs = client.wait_all(group)
+    assert JobStatus.combine(j.status for j in jobs) is JobStatus.PARTIALLY_FAILED
+    results = [r for job in jobs for r in client.results(job)]
+    assert sorted(r.source for r in results) == sorted(p.name for p in files)
+
+    again = client.submit_many(files, journal=journal, options={"visualize": False})
+    assert [c.job_id for c in again.chunks] == [c.job_id for c in group.chunks]
+    assert emu.created("resemble") == 3
+
+
+def test_a_journal_belongs_to_one_submission(emulated, tmp_path: Path) -> None:
+    client = emulated("resemble")
+    files = many(tmp_path, 3)
+    client.submit_many(files, journal=tmp_path / "run.db")
+    with pytest.raises(batchkit.InputError, match="different submission"):
+        client.submit_many(files[:2], journal=tmp_path / "run.db")
+
+
+def test_every_chunk_is_checked_before_anything_is_sent(emulated, emu, tmp_path: Path) -> None:
+    files = many(tmp_path, 60)
+    bad = tmp_path / "media" / "zzz.txt"
+    bad.write_text("not media")
+    with pytest.raises(batchkit.InputError, match=r"zzz\.txt"):
+        emulated("resemble").submit_many([*files, bad], journal=tmp_path / "run.db")
+    assert emu.requests == []
+    with pytest.raises(batchkit.InputError, match="chunk must be 1 to 50"):
+        emulated("resemble").submit_many(files, journal=tmp_path / "other.db", chunk=51)
+
+
+def test_hume_interrupted_send_is_reconciled_by_file_names_and_md5(emulated, emu, tmp_path: Path) -> None:
+    files = many(tmp_path, 25)
+    emu.faults.add("POST /v0/batch/jobs", FaultKind.DROP_AFTER_BODY, after=1)
+    group = emulated("hume").submit_many(files, journal=tmp_path / "run.db", chunk=10)
+    assert emu.created("hume") == 3
+    assert [c.state for c in group.chunks] == ["sent", "sent", "sent"]
+    assert len({c.job_id for c in group.chunks}) == 3
+    assert any(r.path == "/v0/batch/jobs" and r.method == "GET" for r in emu.requests)
+
+
+def test_resemble_interrupted_send_needs_the_explicit_flag(emulated, emu, tmp_path: Path) -> None:
+    files = many(tmp_path, 30)
+    journal = tmp_path / "run.db"
+    client = emulated("resemble")
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.STATUS, status=502, after=1)
+    with pytest.raises(batchkit.AmbiguousSubmissionError) as info:
+        client.submit_many(files, journal=journal, chunk=10)
+    group = info.value.group
+    assert [c.state for c in group.chunks] == ["sent", "ambiguous", "sent"]
+    assert len(group.jobs) == 2
+    assert emu.created("resemble") == 2
+    with pytest.raises(batchkit.AmbiguousSubmissionError):
+        client.submit_many(files, journal=journal, chunk=10)
+    assert emu.created("resemble") == 2
+    group = client.submit_many(files, journal=journal, chunk=10, resend_ambiguous=True)
+    assert [c.state for c in group.chunks] == ["sent", "sent", "sent"]
+    assert emu.created("resemble") == 3
+
+
+def test_a_refusal_stops_the_run_and_the_next_run_continues(emulated, emu, tmp_path: Path) -> None:
+    files = many(tmp_path, 30)
+    journal = tmp_path / "run.db"
+    client = emulated("resemble")
+    emu.config.wallet_cents = 150
+    with pytest.raises(batchkit.InsufficientBalanceError):
+        client.submit_many(files, journal=journal, chunk=10)
+    assert emu.created("resemble") == 1
+    emu.config.wallet_cents = None
+    group = client.submit_many(files, journal=journal, chunk=10)
+    assert [c.state for c in group.chunks] == ["sent", "sent", "sent"]
+    assert emu.created("resemble") == 3
+
+
+def test_500_files_survive_sigkill_and_resume_with_exactly_10_creates(emu, tmp_path: Path) -> None:
+    files = many(tmp_path, 500, size=100)
+    journal = tmp_path / "run.db"
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.SLOW, delay=3.0, after=4)
+    child = [
+        sys.executable,
+        str(Path(__file__).parent / "submit_many_child.py"),
+        emu.base_url,
+        str(journal),
+        str(files[0].parent),
+    ]
+    with subprocess.Popen(child, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        deadline = time.monotonic() + 60
+        while emu.faults.injected == 0:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the child never reached the fifth create"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    emu.faults.clear()
+    time.sleep(3.5)
+    assert emu.created("resemble") == 4
+    with sqlite3.connect(journal) as db:
+        states = [s for (s,) in db.execute("SELECT state FROM chunks ORDER BY idx")]
+    assert states == ["sent"] * 4 + ["sending"] + ["planned"] * 5
+
+    with batchkit.connect("resemble", api_key="k", base_url=emu.base_url) as client:
+        with pytest.raises(batchkit.AmbiguousSubmissionError, match=r"chunks \[4\]"):
+            client.submit_many(files, journal=journal)
+        assert emu.created("resemble") == 9
+        group = client.submit_many(files, journal=journal, resend_ambiguous=True)
+        assert emu.created("resemble") == 10
+        jobs = client.wait_all(group, poll_interval=0.05)
+        names = [r.source for job in jobs for r in client.results(job)]
+    assert sorted(names) == sorted(p.name for p in files)
+    assert len(set(names)) == 500
