@@ -16,14 +16,13 @@ from batchkit._core.client_base import ClientBase
 from batchkit._core.download import ExtractLimits
 from batchkit._core.inputs import Paths
 from batchkit._core.large import JobGroup
-from batchkit._core.polling import OnUpdate
 from batchkit._core.steps import Call, Done, Emit, Operation, Parallel, Sleep, Step, advance
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from batchkit._core.client_base import BatchInputs, SubmitInputs
+    from batchkit._core.client_base import ManyInputs, SubmitInputs, WaitOptions
 
 T = TypeVar("T")
 
@@ -47,17 +46,9 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         """See :meth:`batchkit.Client.submit`."""
         return await self._run(self._session.submit(files, inputs))
 
-    async def submit_many(
-        self,
-        files: Paths,
-        *,
-        journal: str | os.PathLike[str],
-        chunk: int | None = None,
-        resend_ambiguous: bool = False,
-        **inputs: Unpack[BatchInputs],
-    ) -> JobGroup:
+    async def submit_many(self, files: Paths, **inputs: Unpack[ManyInputs]) -> JobGroup:
         """See :meth:`batchkit.Client.submit_many`."""
-        return await self._run(self._session.submit_many(files, journal, chunk, inputs, resend_ambiguous))
+        return await self._run(self._session.submit_many(files, inputs))
 
     async def get(self, job: JobRef) -> BatchJob:
         """See :meth:`batchkit.Client.get`."""
@@ -73,35 +64,19 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         """See :meth:`batchkit.Client.wait`."""
         return await self._run(self._session.wait(job, timeout, poll_interval))
 
-    async def wait_all(
-        self,
-        jobs: Iterable[JobRef],
-        *,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-        on_update: OnUpdate | None = None,
-    ) -> builtins.list[BatchJob]:
+    async def wait_all(self, jobs: Iterable[JobRef], **waiting: Unpack[WaitOptions]) -> builtins.list[BatchJob]:
         """See :meth:`batchkit.Client.wait_all`."""
-        return await self._run(self._session.wait_all(jobs, timeout, poll_interval, on_update))
+        return await self._run(self._session.wait_all(jobs, waiting))
 
-    async def as_completed(
-        self,
-        jobs: Iterable[JobRef],
-        *,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-        on_update: OnUpdate | None = None,
-    ) -> AsyncIterator[BatchJob]:
+    async def as_completed(self, jobs: Iterable[JobRef], **waiting: Unpack[WaitOptions]) -> AsyncIterator[BatchJob]:
         """See :meth:`batchkit.Client.as_completed`; use ``async for``."""
-        operation = self._session.watch(jobs, timeout, poll_interval, on_update)
+        operation = self._session.watch(jobs, waiting)
         with contextlib.closing(operation):
             step = advance(operation, None)
             while not isinstance(step, Done):
                 if isinstance(step, Emit):
                     yield step.job
-                    step = advance(operation, None)
-                else:
-                    step = advance(operation, await self._do(step))
+                step = advance(operation, await self._do(step))
 
     async def results(self, job: JobRef) -> builtins.list[FileResult]:
         """See :meth:`batchkit.Client.results`."""

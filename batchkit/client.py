@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import contextlib
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -17,14 +16,13 @@ from batchkit._core.client_base import ClientBase
 from batchkit._core.download import ExtractLimits
 from batchkit._core.inputs import Paths
 from batchkit._core.large import JobGroup
-from batchkit._core.polling import OnUpdate
-from batchkit._core.steps import Call, Done, Emit, Operation, Parallel, Sleep, Step, advance
+from batchkit._core.steps import Call, Emit, Operation, Parallel, Sleep, Step, drive, run
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from batchkit._core.client_base import BatchInputs, SubmitInputs
+    from batchkit._core.client_base import ManyInputs, SubmitInputs, WaitOptions
 
 T = TypeVar("T")
 
@@ -48,22 +46,14 @@ class Client(ClientBase[httpx.Client]):
         """Create a job from ``files``, ``urls``, ``text`` or a ``zip``; checked before anything is sent."""
         return self._run(self._session.submit(files, inputs))
 
-    def submit_many(
-        self,
-        files: Paths,
-        *,
-        journal: str | os.PathLike[str],
-        chunk: int | None = None,
-        resend_ambiguous: bool = False,
-        **inputs: Unpack[BatchInputs],
-    ) -> JobGroup:
+    def submit_many(self, files: Paths, **inputs: Unpack[ManyInputs]) -> JobGroup:
         """Submit any number of files as provider-sized jobs, journaled in ``journal`` (sqlite).
 
         Re-running with the same files and journal resumes: chunks already sent are skipped; a chunk
         whose send was interrupted is matched to its job where the provider allows (Hume), else it
         raises :class:`AmbiguousSubmissionError` (with ``.group``) unless ``resend_ambiguous``.
         """
-        return self._run(self._session.submit_many(files, journal, chunk, inputs, resend_ambiguous))
+        return self._run(self._session.submit_many(files, inputs))
 
     def get(self, job: JobRef) -> BatchJob:
         """The job's current state."""
@@ -79,35 +69,13 @@ class Client(ClientBase[httpx.Client]):
         """Poll until the job is terminal; :class:`WaitTimeoutError` after ``timeout`` seconds."""
         return self._run(self._session.wait(job, timeout, poll_interval))
 
-    def wait_all(
-        self,
-        jobs: Iterable[JobRef],
-        *,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-        on_update: OnUpdate | None = None,
-    ) -> builtins.list[BatchJob]:
-        """Wait for every job (with one bounded pool, not a thread per job); they return in the order given."""
-        return self._run(self._session.wait_all(jobs, timeout, poll_interval, on_update))
+    def wait_all(self, jobs: Iterable[JobRef], **waiting: Unpack[WaitOptions]) -> builtins.list[BatchJob]:
+        """Wait for every job (one bounded pool of requests, not a thread per job); in the order given."""
+        return self._run(self._session.wait_all(jobs, waiting))
 
-    def as_completed(
-        self,
-        jobs: Iterable[JobRef],
-        *,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-        on_update: OnUpdate | None = None,
-    ) -> Iterator[BatchJob]:
+    def as_completed(self, jobs: Iterable[JobRef], **waiting: Unpack[WaitOptions]) -> Iterator[BatchJob]:
         """Yield each job as it finishes; a timeout raises :class:`WaitTimeoutError` with the rest."""
-        operation = self._session.watch(jobs, timeout, poll_interval, on_update)
-        with contextlib.closing(operation):
-            step = advance(operation, None)
-            while not isinstance(step, Done):
-                if isinstance(step, Emit):
-                    yield step.job
-                    step = advance(operation, None)
-                else:
-                    step = advance(operation, self._do(step))
+        return drive(self._session.watch(jobs, waiting), self._do)
 
     def results(self, job: JobRef) -> builtins.list[FileResult]:
         """One :class:`FileResult` per input."""
@@ -120,11 +88,7 @@ class Client(ClientBase[httpx.Client]):
         return self._run(self._session.download_artifacts(job, dest, extract, limits))
 
     def _run(self, operation: Operation[T]) -> T:
-        with contextlib.closing(operation):
-            step = advance(operation, None)
-            while not isinstance(step, Done):
-                step = advance(operation, self._do(step))
-            return step.value
+        return run(operation, self._do)
 
     def _do(self, step: Step) -> Any:
         if isinstance(step, Emit):

@@ -40,7 +40,7 @@ def test_plan_respects_count_and_bytes() -> None:
 
 def test_resemble_chunks_complete_and_resume_is_a_no_op(emulated, emu, tmp_path: Path) -> None:
     client = emulated("resemble")
-    files = many(tmp_path, 120) + [tmp_path / "media" / "fail.wav"]
+    files = [*many(tmp_path, 120), tmp_path / "media" / "fail.wav"]
     files[-1].write_bytes(b"x")
     journal = tmp_path / "run.db"
     group = client.submit_many(files, journal=journal, options={"visualize": False})

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
 import httpx
 
 if TYPE_CHECKING:
-    from typing_extensions import Self, Unpack
+    from typing_extensions import Required, Self, Unpack
 
 from batchkit.config import Settings, resolve
 
-from .polling import PollSchedule
+from .polling import OnUpdate, PollSchedule
 from .retry import RetryPolicy
 from .session import Session
 
@@ -30,11 +30,28 @@ class SubmitInputs(TypedDict, total=False):
     options: Any
 
 
-class BatchInputs(TypedDict, total=False):
-    """Keyword arguments of ``submit_many`` applied to every chunk."""
+class ManyInputs(TypedDict, total=False):
+    """Keyword arguments of ``submit_many``."""
 
+    journal: Required[str | os.PathLike[str]]
+    """The sqlite file that records each chunk before and after it is sent."""
+    chunk: int | None
+    """At most this many files a job (default: the provider's limit)."""
+    resend_ambiguous: bool
+    """Send again chunks whose earlier send was interrupted and could not be matched to a job."""
     callback_url: str | None
     options: Any
+
+
+class WaitOptions(TypedDict, total=False):
+    """Keyword arguments of ``wait_all`` and ``as_completed``."""
+
+    timeout: float | None
+    """Give up after this many seconds (:class:`WaitTimeoutError` carries every job's last state)."""
+    poll_interval: float | None
+    """A fixed interval instead of the client's :class:`PollSchedule`."""
+    on_update: OnUpdate | None
+    """Called with a job whenever its status changes."""
 
 
 class ConnectSettings(TypedDict, total=False):

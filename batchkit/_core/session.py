@@ -21,7 +21,7 @@ from .download import AtomicFile, ExtractLimits, safe_extract
 from .inputs import Paths, as_path_list, check_files
 from .journal import Journal
 from .large import JobGroup, submit_many
-from .polling import OnUpdate, PollSchedule, quiet, watch
+from .polling import PollSchedule, quiet, watch
 from .retry import RetryPolicy
 from .steps import Operation
 
@@ -74,20 +74,18 @@ class Session:
         log.info("%s: created job %s", self.provider.name, job.id)
         return job
 
-    def submit_many(
-        self,
-        files: Paths,
-        journal: str | os.PathLike[str],
-        chunk: int | None,
-        inputs: Mapping[str, Any],
-        resend_ambiguous: bool,
-    ) -> Operation[JobGroup]:
+    def submit_many(self, files: Paths, inputs: Mapping[str, Any]) -> Operation[JobGroup]:
+        settings = dict(inputs)
+        journal = settings.pop("journal", None)
+        chunk, resend = settings.pop("chunk", None), bool(settings.pop("resend_ambiguous", False))
+        if journal is None:
+            raise InputError("submit_many needs journal=<path>: it records each chunk so a run can resume")
         local = check_files(as_path_list(files, "files"))
         if not local:
             raise InputError("submit_many: no files given")
         book = Journal(journal)
         try:
-            return (yield from submit_many(self, local, book, chunk, inputs, resend_ambiguous))
+            return (yield from submit_many(self, local, book, chunk, settings, resend))
         finally:
             book.close()
 
@@ -110,16 +108,13 @@ class Session:
         [done] = yield from quiet(watch(self.provider.get, [job], self._schedule(poll_interval), timeout))
         return done
 
-    def watch(
-        self, jobs: Iterable[JobRef], timeout: float | None, poll_interval: float | None, on_update: OnUpdate | None
-    ) -> Operation[builtins.list[BatchJob]]:
+    def watch(self, jobs: Iterable[JobRef], waiting: Mapping[str, Any]) -> Operation[builtins.list[BatchJob]]:
         """Follow ``jobs`` until all are terminal; each is emitted as it finishes."""
-        return watch(self.provider.get, jobs, self._schedule(poll_interval), timeout, on_update)
+        schedule = self._schedule(waiting.get("poll_interval"))
+        return watch(self.provider.get, jobs, schedule, waiting.get("timeout"), waiting.get("on_update"))
 
-    def wait_all(
-        self, jobs: Iterable[JobRef], timeout: float | None, poll_interval: float | None, on_update: OnUpdate | None
-    ) -> Operation[builtins.list[BatchJob]]:
-        return quiet(self.watch(jobs, timeout, poll_interval, on_update))
+    def wait_all(self, jobs: Iterable[JobRef], waiting: Mapping[str, Any]) -> Operation[builtins.list[BatchJob]]:
+        return quiet(self.watch(jobs, waiting))
 
     def results(self, job: JobRef) -> Operation[builtins.list[FileResult]]:
         return self.provider.results(job)

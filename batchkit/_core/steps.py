@@ -6,7 +6,8 @@ An operation is a generator: it yields steps and receives their outcomes. The ex
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+import contextlib
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -100,3 +101,24 @@ def advance(operation: Operation[T], outcome: Any) -> Step | Done[T]:
         return operation.send(outcome)
     except StopIteration as stop:
         return Done(stop.value)
+
+
+def drive(operation: Operation[T], do: Callable[[Step], Any]) -> Generator[Any, None, T]:
+    """Carry out ``operation`` with the blocking ``do``, yielding what it emits; return its value."""
+    with contextlib.closing(operation):
+        step = advance(operation, None)
+        while not isinstance(step, Done):
+            if isinstance(step, Emit):
+                yield step.job
+            step = advance(operation, do(step))
+        return step.value
+
+
+def run(operation: Operation[T], do: Callable[[Step], Any]) -> T:
+    """Carry out ``operation`` with the blocking ``do``, ignoring what it emits; return its value."""
+    runner = drive(operation, do)
+    while True:
+        try:
+            next(runner)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
