@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 from batchkit.config import Settings, resolve
 
+from .inputs import Progress
 from .polling import OnUpdate, PollSchedule
 from .retry import RetryPolicy
 from .session import Session
@@ -76,8 +77,9 @@ class ClientBase(Generic[HttpT]):
         http_client: HttpT | None = None,
         retry: RetryPolicy | None = None,
         poll: PollSchedule | None = None,
+        on_upload: Progress | None = None,
     ) -> None:
-        self._session = Session(settings, retry=retry, poll=poll)
+        self._session = Session(settings, retry=retry, poll=poll, on_upload=on_upload)
         self._http: HttpT = http_client if http_client is not None else self.http_type()
         self._owns_http = http_client is None
 

@@ -7,7 +7,7 @@ import hashlib
 import mimetypes
 import os
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
@@ -75,11 +75,44 @@ def check_files(paths: Sequence[Path]) -> list[LocalFile]:
     return [check_file(p) for p in paths]
 
 
-def open_parts(stack: contextlib.ExitStack, field: str, files: Sequence[LocalFile]) -> list[tuple[str, Any]]:
+Progress = Callable[[int], None]
+"""Told how many bytes were just read for upload (negative when a retry starts a file again)."""
+
+
+class _Reported:
+    """A file that reports what httpx reads from it, for upload progress."""
+
+    def __init__(self, handle: BinaryIO, report: Progress) -> None:
+        self._handle = handle
+        self._report = report
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self._report(len(data))
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        before = self._handle.tell()
+        after = self._handle.seek(offset, whence)
+        self._report(after - before)
+        return after
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+    def fileno(self) -> int:
+        return self._handle.fileno()
+
+
+def open_parts(
+    stack: contextlib.ExitStack, field: str, files: Sequence[LocalFile], progress: Progress | None = None
+) -> list[tuple[str, Any]]:
     """Multipart parts for ``files``; httpx streams each from disk in 64 KiB chunks."""
     parts: list[tuple[str, Any]] = []
     for f in files:
-        handle: BinaryIO = stack.enter_context(open(f.path, "rb"))  # noqa: SIM115 - the stack closes it
+        handle: Any = stack.enter_context(open(f.path, "rb"))  # noqa: SIM115 - the stack closes it
+        if progress is not None:
+            handle = _Reported(handle, progress)
         content_type = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
         parts.append((field, (f.name, handle, content_type)))
     return parts

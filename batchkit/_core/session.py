@@ -18,7 +18,7 @@ from batchkit.models import BatchJob, FileResult, JobRef, JobStatus, job_id
 from batchkit.providers import Submission
 
 from .download import AtomicFile, ExtractLimits, safe_extract
-from .inputs import Paths, as_path_list, check_files
+from .inputs import Paths, Progress, as_path_list, check_files
 from .journal import Journal
 from .large import JobGroup, submit_many
 from .polling import PollSchedule, quiet, watch
@@ -57,14 +57,14 @@ class Session:
         *,
         retry: RetryPolicy | None = None,
         poll: PollSchedule | None = None,
-        concurrency: int = 8,
+        on_upload: Progress | None = None,
     ) -> None:
         timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
         retry = retry or RetryPolicy(max_retries=settings.max_retries)
         self.provider = settings.provider(settings.base_url, retry=retry, timeout=timeout)
         self.auth = KeyAuth(settings.provider.auth_headers, settings.api_key)
+        self.provider.upload_progress = on_upload
         self.poll = poll or PollSchedule()
-        self.concurrency = concurrency
 
     def __repr__(self) -> str:
         return f"{self.provider.name} at {self.provider.base_url}"

@@ -13,7 +13,7 @@ import attrs
 import httpx
 
 from batchkit._core.download import AtomicFile
-from batchkit._core.inputs import LocalFile, Paths
+from batchkit._core.inputs import LocalFile, Paths, Progress
 from batchkit._core.retry import RetryPolicy, send
 from batchkit._core.steps import Call, Operation
 from batchkit.errors import UnsupportedError
@@ -47,6 +47,7 @@ class Provider(abc.ABC):
 
     def __init__(self, base_url: str, *, retry: RetryPolicy, timeout: httpx.Timeout) -> None:
         self.base_url = base_url.rstrip("/")
+        self.upload_progress: Progress | None = None
         self.retry = retry
         self.timeout = timeout
         self.upload_timeout = httpx.Timeout(

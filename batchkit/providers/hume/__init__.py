@@ -175,7 +175,7 @@ class HumeProvider(Provider):
         config, files = self.prepare(submission)
         with contextlib.ExitStack() as stack:
             if files:
-                parts = open_parts(stack, "file", files)
+                parts = open_parts(stack, "file", files, self.upload_progress)
                 data = {"json": json.dumps(config)} if config else None
                 call = self.call("POST", self.JOBS, data=data, files=parts, creates=True)
             else:

@@ -140,7 +140,7 @@ class ResembleProvider(Provider):
     def submit(self, submission: Submission) -> Operation[BatchJob]:
         fields, field, files = self.prepare(submission)
         with contextlib.ExitStack() as stack:
-            parts = open_parts(stack, field, files)
+            parts = open_parts(stack, field, files, self.upload_progress)
             call = self.call("POST", self.BATCH, data=fields or None, files=parts, creates=True)
             response = yield from self.send(call)
         return to_batch_job(read_json(response, "Resemble batch creation reply"))

@@ -1,0 +1,3 @@
+from batchkit.cli import entry_point
+
+entry_point()

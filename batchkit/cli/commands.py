@@ -1,0 +1,240 @@
+"""The commands of ``batchkit``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import click
+
+import batchkit
+from batchkit import config
+from batchkit.errors import BatchkitError, ConfigError, InputError, WaitTimeoutError
+from batchkit.models import BatchJob, JobStatus
+
+from . import EXIT_CONFIG, EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_PROVIDER, EXIT_TIMEOUT
+from .output import Reporter, job_row, render, result_row
+
+FORMATS = click.Choice(["table", "json", "jsonl", "csv"])
+STATUS_EXIT = {JobStatus.PARTIALLY_FAILED: EXIT_PARTIAL, JobStatus.FAILED: EXIT_FAILED}
+
+
+class State:
+    def __init__(self, provider: str | None, as_json: bool) -> None:
+        self.provider = provider
+        self.as_json = as_json
+        self.report = Reporter(quiet=as_json)
+
+    @contextmanager
+    def client(self, on_upload: Any = None) -> Iterator[batchkit.Client]:
+        with batchkit.Client(config.resolve(self.provider), on_upload=on_upload) as client:
+            yield client
+
+    def show_jobs(self, jobs: Sequence[BatchJob], title: str) -> None:
+        rows = [job_row(job) for job in jobs]
+        if self.as_json:
+            render(rows, "json", sys.stdout)
+        else:
+            render(
+                [{k: row[k] for k in ("provider", "id", "status", "total", "failed")} for row in rows],
+                "table",
+                sys.stdout,
+                title,
+            )
+
+
+def status_exit(jobs: Sequence[BatchJob]) -> int:
+    return STATUS_EXIT.get(JobStatus.combine(job.status for job in jobs), EXIT_OK)
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``k=v`` pairs (dotted keys nest; values read as JSON when they parse) as an options mapping."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--option expects key=value, got {pair!r}")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        *parents, leaf = key.split(".")
+        node = options
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return options
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--provider", "-p", help="hume or resemble (default: BATCHKIT_PROVIDER or batchkit.toml)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output on stdout, no progress")
+@click.option("--debug", is_flag=True, help="show tracebacks")
+@click.version_option(batchkit.__version__, prog_name="batchkit")
+@click.pass_context
+def cli(ctx: click.Context, provider: str | None, as_json: bool, debug: bool) -> None:
+    """Send media to batch-detection APIs (Hume, Resemble) and get results back."""
+    ctx.obj = State(provider, as_json)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--url", "urls", multiple=True, help="a media URL (Hume)")
+@click.option("--text", "texts", multiple=True, help="a text to analyse (Hume)")
+@click.option("--zip", "archive", type=click.Path(path_type=Path), help="one zip of media (Resemble, Hume)")
+@click.option("--callback-url", help="POSTed when the job ends")
+@click.option(
+    "--option", "options", multiple=True, metavar="KEY=VALUE", help="a provider option, e.g. intelligence=true"
+)
+@click.option("--wait", "wait", is_flag=True, help="wait for the job to end")
+@click.option("--timeout", type=float, help="with --wait: give up after this many seconds")
+@click.pass_obj
+def submit(state: State, paths: tuple[Path, ...], urls: tuple[str, ...], texts: tuple[str, ...], archive: Path | None,
+           callback_url: str | None, options: tuple[str, ...], wait: bool, timeout: float | None) -> int:  # fmt: skip
+    """Submit PATHS (and/or --url, --text, --zip) as one job."""
+    total = sum(p.stat().st_size for p in paths if p.is_file()) + (
+        archive.stat().st_size if archive and archive.is_file() else 0
+    )
+    with (
+        state.report.upload(total, f"{len(paths) + bool(archive)} file(s)") as progress,
+        state.client(progress) as client,
+    ):
+        job = client.submit(list(paths) or None, urls=list(urls) or None, text=list(texts) or None, zip=archive,
+                            callback_url=callback_url, options=parse_options(options) or None)  # fmt: skip
+    state.report.line(f"created {job.provider} job {job.id}")
+    if wait:
+        with state.client() as client, state.report.waiting([job]) as on_update:
+            job = client.wait_all([job], timeout=timeout, on_update=on_update)[0]
+    state.show_jobs([job], "job")
+    return status_exit([job])
+
+
+@cli.command()
+@click.argument("job")
+@click.pass_obj
+def status(state: State, job: str) -> int:
+    """Show JOB's status."""
+    with state.client() as client:
+        found = client.get(job)
+    state.show_jobs([found], "job")
+    return status_exit([found])
+
+
+@cli.command(name="wait")
+@click.argument("jobs", nargs=-1, required=True)
+@click.option("--timeout", type=float, help="give up after this many seconds")
+@click.pass_obj
+def wait_command(state: State, jobs: tuple[str, ...], timeout: float | None) -> int:
+    """Wait for JOBS to end."""
+    with state.client() as client, state.report.waiting(jobs) as on_update:  # type: ignore[arg-type]
+        done = client.wait_all(list(jobs), timeout=timeout, on_update=on_update)
+    state.show_jobs(done, "jobs")
+    return status_exit(done)
+
+
+@cli.command()
+@click.argument("job")
+@click.option("--format", "fmt", type=FORMATS, default=None, help="default: table (json with --json)")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="write here instead of stdout")
+@click.pass_obj
+def results(state: State, job: str, fmt: str | None, output: Path | None) -> int:
+    """Show one result per input of JOB."""
+    with state.client() as client:
+        rows = [result_row(r) for r in client.results(job)]
+    fmt = fmt or ("json" if state.as_json else "table")
+    if output is None:
+        render(rows, fmt, sys.stdout, f"results of {job}")
+    else:
+        with open(output, "w", newline="") as fh:
+            render(rows, fmt, fh, f"results of {job}")
+        state.report.line(f"wrote {len(rows)} results to {output}")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("job")
+@click.argument("dest", type=click.Path(path_type=Path))
+@click.option("--extract", is_flag=True, help="unpack the zip safely into DEST/JOB")
+@click.pass_obj
+def artifacts(state: State, job: str, dest: Path, extract: bool) -> int:
+    """Download JOB's artifacts zip into DEST (Hume)."""
+    with state.client() as client:
+        path = client.download_artifacts(job, dest, extract=extract)
+    click.echo(json.dumps({"path": str(path)}) if state.as_json else str(path))
+    return EXIT_OK
+
+
+@cli.command()
+@click.option(
+    "--status", "statuses", multiple=True, type=click.Choice([s.name for s in JobStatus if s is not JobStatus.UNKNOWN])
+)
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.pass_obj
+def jobs(state: State, statuses: tuple[str, ...], limit: int) -> int:
+    """List recent jobs (Hume)."""
+    with state.client() as client:
+        found = client.list(limit=limit, status=[JobStatus[s] for s in statuses] or None)
+    state.show_jobs(found, "jobs")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--seed", type=int, default=0, help="seed of the fake predictions")
+@click.option("--run-seconds", type=float, default=2.0, show_default=True, help="how long each job runs")
+def emulator(port: int, host: str, seed: int, run_seconds: float) -> int:
+    """Serve the local emulator of both providers until Ctrl-C."""
+    import threading
+
+    from batchkit.emulator import EmulatorConfig, serve
+
+    with serve(config=EmulatorConfig(seed=seed, run_seconds=run_seconds), host=host, port=port) as emu:
+        click.echo(f"batchkit emulator serving Hume and Resemble at {emu.base_url} (any non-empty key; Ctrl-C stops)")
+        click.echo(f"  export BATCHKIT_BASE_URL={emu.base_url}")
+        sys.stdout.flush()
+        with suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--timeout", type=float, default=120, show_default=True)
+@click.pass_obj
+def demo(state: State, timeout: float) -> int:
+    """Submit sample media to each provider and show the results (the emulator when no key is set)."""
+    from .demo import run_demo
+
+    return run_demo(state.provider, state.report, timeout, state.as_json)
+
+
+def exit_code(exc: BaseException) -> int:
+    if isinstance(exc, WaitTimeoutError):
+        return EXIT_TIMEOUT
+    if isinstance(exc, (InputError, click.UsageError, click.BadParameter)):
+        return EXIT_INPUT
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG
+    return EXIT_PROVIDER
+
+
+def run(argv: list[str]) -> int:
+    debug = "--debug" in argv
+    try:
+        code = cli.main(args=argv, prog_name="batchkit", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.exceptions.Abort:
+        return 130
+    except (click.ClickException, BatchkitError) as exc:
+        if debug:
+            traceback.print_exc()
+        message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+        print(f"batchkit: error: {message}", file=sys.stderr)
+        return exit_code(exc)
+    return code if isinstance(code, int) else EXIT_OK

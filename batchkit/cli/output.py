@@ -1,0 +1,127 @@
+"""What the command line prints: result rows, tables, machine formats, progress."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from batchkit.models import BatchJob, FileResult
+from batchkit.providers.hume.predictions import Score, SourcePrediction
+from batchkit.providers.resemble.models import Detect
+
+COLUMNS = ("source", "status", "summary", "error")
+
+
+def summary(result: FileResult) -> str:
+    """A short human reading of a prediction: Resemble's verdict, or Hume's strongest emotion."""
+    prediction = result.prediction
+    if isinstance(prediction, Detect):
+        score = f" {prediction.score:.2f}" if prediction.score is not None else ""
+        return f"{prediction.label or '?'}{score}"
+    if isinstance(prediction, SourcePrediction) and prediction.results:
+        scores: list[Score] = []
+        for file in prediction.results.predictions:
+            for model in (file.models.face, file.models.prosody, file.models.burst, file.models.language):
+                for group in model.grouped_predictions if model else ():
+                    for p in group.predictions:
+                        scores.extend(p.emotions)
+        if scores:
+            top = max(scores, key=lambda s: s.score)
+            return f"{top.name} {top.score:.2f}"
+    return ""
+
+
+def result_row(result: FileResult) -> dict[str, Any]:
+    return {
+        "source": result.source,
+        "status": result.status.name,
+        "summary": summary(result),
+        "error": result.error or "",
+    }
+
+
+def job_row(job: BatchJob) -> dict[str, Any]:
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "provider": job.provider,
+        "id": job.id,
+        "status": job.status.name,
+        "provider_status": job.provider_status,
+        "created_at": when(job.created_at),
+        "ended_at": when(job.ended_at),
+        "total": job.total_count,
+        "succeeded": job.succeeded_count,
+        "failed": job.failed_count,
+        "message": job.message,
+    }
+
+
+def render(rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, title: str | None = None) -> None:
+    """Write ``rows`` as a table, JSON, JSON lines or CSV."""
+    if fmt == "json":
+        json.dump(list(rows), out, indent=2)
+        out.write("\n")
+    elif fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row) + "\n")
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else list(COLUMNS))
+        writer.writeheader()
+        writer.writerows(rows)
+        out.write(buffer.getvalue())
+    else:
+        table = Table(title=title)
+        for column in rows[0] if rows else COLUMNS:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row.values()))
+        Console(file=out, width=max(100, Console(file=out).width)).print(table)
+
+
+class Reporter:
+    """Progress on stderr: bars when it is a terminal, plain lines otherwise, nothing with ``quiet``."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.fancy = not quiet and sys.stderr.isatty()
+        self.console = Console(file=sys.stderr)
+
+    def line(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text, highlight=False) if self.fancy else print(text, file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def upload(self, total_bytes: int, what: str) -> Iterator[Any]:
+        """A callback for bytes sent, shown as a transfer bar."""
+        if not self.fancy:
+            self.line(f"uploading {what} ({total_bytes} bytes)")
+            yield lambda sent: None
+            return
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+        with Progress(*columns, console=self.console, transient=True) as bar:
+            task = bar.add_task(f"uploading {what}", total=total_bytes)
+            yield lambda sent: bar.advance(task, sent)
+
+    @contextlib.contextmanager
+    def waiting(self, jobs: Sequence[BatchJob]) -> Iterator[Any]:
+        """A callback for job updates, shown as jobs finished out of all."""
+        if not self.fancy:
+            yield lambda job: self.line(f"{job.provider} job {job.id}: {job.status.name}")
+            return
+        columns = (TextColumn("waiting"), BarColumn(), MofNCompleteColumn(), TextColumn("jobs done"))
+        with Progress(*columns, console=self.console, transient=True) as bar:
+            task = bar.add_task("wait", total=len(jobs))
+            yield lambda job: bar.advance(task, 1) if job.status.is_terminal else None

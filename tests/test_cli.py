@@ -1,0 +1,146 @@
+"""The command line end to end against the emulator: outputs, formats, exit codes, no keys shown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from batchkit.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_PROVIDER, EXIT_TIMEOUT
+
+KEY = "cli-test-key-SECRET-77"
+
+
+@pytest.fixture
+def cli(emu, tmp_path: Path):
+    """``cli(*args)`` runs ``batchkit`` in a subprocess configured for the emulator."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHKIT_", "HUME_", "RESEMBLE_"))}
+    env.update(BATCHKIT_BASE_URL=emu.base_url, HUME_API_KEY=KEY, RESEMBLE_API_KEY=KEY)
+
+    def run(
+        *args: str, env_update: dict[str, str] | None = None, unset: tuple[str, ...] = ()
+    ) -> subprocess.CompletedProcess[str]:
+        final = {**env, **(env_update or {})}
+        for name in unset:
+            final.pop(name, None)
+        result = subprocess.run(
+            [sys.executable, "-m", "batchkit.cli", *args],
+            capture_output=True,
+            text=True,
+            env=final,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert KEY not in result.stdout + result.stderr
+        return result
+
+    return run
+
+
+def test_submit_wait_json(cli, media) -> None:
+    result = cli("--json", "-p", "resemble", "submit", str(media("a.wav")), "--option", "intelligence=true", "--wait")
+    assert result.returncode == EXIT_OK, result.stderr
+    [job] = json.loads(result.stdout)
+    assert (job["provider"], job["status"], job["total"]) == ("resemble", "SUCCEEDED", 1)
+
+
+@pytest.mark.parametrize(("names", "code"), [(["ok.wav", "fail.wav"], EXIT_PARTIAL), (["fail.wav"], EXIT_FAILED)])
+def test_exit_codes_follow_the_job(cli, media, names, code) -> None:
+    result = cli("-p", "resemble", "submit", *[str(media(n)) for n in names], "--wait")
+    assert result.returncode == code
+    assert "created resemble job" in result.stderr
+
+
+def test_results_in_every_format(cli, media, tmp_path: Path) -> None:
+    submitted = cli("--json", "-p", "hume", "submit", str(media("call.wav")), "--text", "hello", "--wait")
+    job_id = json.loads(submitted.stdout)[0]["id"]
+    table = cli("-p", "hume", "results", job_id)
+    assert "call.wav" in table.stdout
+    assert "SUCCEEDED" in table.stdout
+    as_json = json.loads(cli("-p", "hume", "results", job_id, "--format", "json").stdout)
+    assert [r["source"] for r in as_json] == ["call.wav", "text"]
+    lines = cli("-p", "hume", "results", job_id, "--format", "jsonl").stdout.splitlines()
+    assert [json.loads(line)["status"] for line in lines] == ["SUCCEEDED", "SUCCEEDED"]
+    rows = list(csv.DictReader(io.StringIO(cli("-p", "hume", "results", job_id, "--format", "csv").stdout)))
+    assert [r["source"] for r in rows] == ["call.wav", "text"]
+    assert rows[0]["summary"]
+    written = cli("-p", "hume", "results", job_id, "--format", "csv", "-o", str(tmp_path / "out.csv"))
+    assert written.returncode == EXIT_OK
+    assert (tmp_path / "out.csv").read_text().startswith("source,status,summary,error")
+
+
+def test_status_jobs_artifacts(cli, media, tmp_path: Path) -> None:
+    job_id = json.loads(cli("--json", "-p", "hume", "submit", "--text", "hi", "--wait").stdout)[0]["id"]
+    assert json.loads(cli("--json", "-p", "hume", "status", job_id).stdout)[0]["status"] == "SUCCEEDED"
+    listed = json.loads(cli("--json", "-p", "hume", "jobs", "--status", "SUCCEEDED").stdout)
+    assert [j["id"] for j in listed] == [job_id]
+    out = cli("--json", "-p", "hume", "artifacts", job_id, str(tmp_path / "art"), "--extract")
+    assert Path(json.loads(out.stdout)["path"]).is_dir()
+
+
+def test_wait_command_and_timeout(cli, emu) -> None:
+    emu.config.run_seconds = 60
+    job_id = json.loads(cli("--json", "-p", "hume", "submit", "--text", "slow").stdout)[0]["id"]
+    result = cli("-p", "hume", "wait", job_id, "--timeout", "0.5")
+    assert result.returncode == EXIT_TIMEOUT
+    assert result.stderr.splitlines()[-1].startswith("batchkit: error: timed out after 0.5s")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("-p", "resemble", "submit", "notes.txt"), EXIT_INPUT, "notes.txt: no such file"),
+        (("-p", "resemble", "submit", "--option", "frame_length=9", "x.wav"), EXIT_INPUT, "frame_length"),
+        (("-p", "resemble", "submit", "--option", "nokey"), EXIT_INPUT, "key=value"),
+        (("-p", "hume", "results"), EXIT_INPUT, "Missing argument"),
+        (("-p", "hume", "frobnicate"), EXIT_INPUT, "No such command"),
+        (("-p", "nope", "status", "x"), EXIT_CONFIG, "unknown provider"),
+        (("-p", "resemble", "status", "unknown-batch"), EXIT_PROVIDER, "HTTP 404"),
+        (("-p", "resemble", "jobs"), EXIT_PROVIDER, "no list of batches"),
+    ],
+)
+def test_errors_are_one_line_with_distinct_codes(cli, media, args, code, message) -> None:
+    if "x.wav" in args:
+        media("x.wav")
+        args = tuple(str(media("x.wav")) if a == "x.wav" else a for a in args)
+    result = cli(*args)
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 3
+
+
+def test_missing_key_is_config_error_and_debug_shows_traceback_without_key(cli) -> None:
+    result = cli("-p", "hume", "status", "x", unset=("HUME_API_KEY",))
+    assert result.returncode == EXIT_CONFIG
+    assert "$HUME_API_KEY" in result.stderr
+    emu_denied = cli("--debug", "-p", "hume", "status", "x", env_update={"HUME_API_KEY": KEY})
+    assert "Traceback" in emu_denied.stderr
+
+
+def test_demo_without_key_uses_the_emulator_and_shows_both_providers(cli) -> None:
+    started = time.monotonic()
+    result = cli("demo", unset=("HUME_API_KEY", "RESEMBLE_API_KEY", "BATCHKIT_BASE_URL"))
+    elapsed = time.monotonic() - started
+    assert result.returncode == EXIT_OK, result.stderr
+    assert "using the built-in emulator" in result.stderr
+    assert "hume job" in result.stdout
+    assert "resemble job" in result.stdout
+    assert result.stdout.count("sample-speech.wav") == 2
+    assert elapsed < 30
+
+
+def test_demo_with_a_key_runs_against_the_configured_provider(cli, emu) -> None:
+    result = cli("--json", "demo", env_update={"BATCHKIT_PROVIDER": "resemble"})
+    assert result.returncode == EXIT_OK, result.stderr
+    assert "built-in emulator" not in result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {r["provider"] for r in rows} == {"resemble"}
+    assert emu.created("resemble") == 1
