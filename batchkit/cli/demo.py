@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import math
-import struct
 import sys
 import tempfile
-import wave
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,53 +12,31 @@ import batchkit
 from batchkit import config
 from batchkit.errors import ConfigError
 from batchkit.models import JobStatus
+from batchkit.samples import write_samples
 
 from . import EXIT_OK, EXIT_PARTIAL
 from .output import Reporter, render, result_row
 
 
-def write_samples(folder: Path) -> list[Path]:
-    """A one-second spoken-band tone (WAV) and a small gradient image (PNG): real, tiny media."""
-    speech = folder / "sample-speech.wav"
-    with wave.open(str(speech), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16_000)
-        frames = (
-            int(8000 * math.sin(2 * math.pi * 220 * t / 16_000) * math.sin(math.pi * t / 16_000)) for t in range(16_000)
-        )
-        out.writeframes(b"".join(struct.pack("<h", f) for f in frames))
-    image = folder / "sample-face.png"
-    rows = b"".join(b"\x00" + b"".join(bytes((x * 4, y * 4, 128)) for x in range(64)) for y in range(64))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 64, 64, 8, 2, 0, 0, 0)
-    image.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-    )
-    return [speech, image]
-
-
 @contextlib.contextmanager
 def targets(provider: str | None, report: Reporter) -> Iterator[list[config.Settings]]:
-    """The configured provider when its key is set, else both providers on an embedded emulator."""
+    """The configured provider when its key is set, else each provider, on the emulator where it has no key."""
     try:
         yield [config.resolve(provider)]
         return
     except ConfigError:
         pass
     try:
-        from batchkit.emulator import EMULATOR_KEY, EmulatorConfig, serve
+        from batchkit.emulator import EMULATOR_KEY, configured_or_emulated
     except ImportError:
-        raise ConfigError(
-            "no API key configured, and the demo's emulator needs `pip install 'batchkit[emulator]'`"
-        ) from None
-    with serve(config=EmulatorConfig(run_seconds=1.5)) as emu:
-        report.line(f"no API key configured: using the built-in emulator at {emu.base_url}")
-        names = [provider] if provider else ["hume", "resemble"]
-        yield [config.resolve(name, api_key=EMULATOR_KEY, base_url=emu.base_url) for name in names]
+        hint = "no API key configured, and the demo's emulator needs `pip install 'batchkit[emulator]'`"
+        raise ConfigError(hint) from None
+    with configured_or_emulated(*([provider] if provider else ["hume", "resemble"])) as chosen:
+        for settings in chosen:
+            if settings.api_key.reveal() == EMULATOR_KEY:
+                name = settings.provider.name
+                report.line(f"no {name} API key configured: using the built-in emulator at {settings.base_url}")
+        yield chosen
 
 
 def run_demo(provider: str | None, report: Reporter, timeout: float, as_json: bool) -> int:

@@ -90,4 +90,40 @@ def serve(
             emu.base_url = None
 
 
-__all__ = ["EMULATOR_KEY", "Emulator", "EmulatorConfig", "Fault", "FaultKind", "FaultPlan", "Recorded", "serve"]
+@contextlib.contextmanager
+def configured_or_emulated(*providers: str) -> Iterator[list[Any]]:
+    """Settings for each provider: from configuration where its key is set, else on one served emulator.
+
+    What examples and demos use so that they run anywhere, and against the real API once a key is set.
+    """
+    from batchkit import config
+    from batchkit.errors import ConfigError
+
+    chosen: list[Any] = []
+    missing: list[int] = []
+    for provider in providers:
+        try:
+            chosen.append(config.resolve(provider))
+        except ConfigError:
+            chosen.append(None)
+            missing.append(len(chosen) - 1)
+    if not missing:
+        yield chosen
+        return
+    with serve() as emu:
+        for index in missing:
+            chosen[index] = config.resolve(providers[index], api_key=EMULATOR_KEY, base_url=emu.base_url)
+        yield chosen
+
+
+__all__ = [
+    "EMULATOR_KEY",
+    "Emulator",
+    "EmulatorConfig",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "Recorded",
+    "configured_or_emulated",
+    "serve",
+]
