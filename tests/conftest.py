@@ -55,11 +55,17 @@ def make_client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     loop = asyncio.new_event_loop() if request.param == "async" else None
     made: list[Any] = []
 
-    def factory(provider: str = "hume", *, retry: batchkit.RetryPolicy = FAST, **kwargs: Any) -> Blocking:
+    def factory(
+        provider: str = "hume",
+        *,
+        retry: batchkit.RetryPolicy = FAST,
+        poll: batchkit.PollSchedule = FAST_POLL,
+        **kwargs: Any,
+    ) -> Blocking:
         kwargs.setdefault("api_key", KEYS[provider])
         settings = config.resolve(provider, **kwargs)
         cls = batchkit.AsyncClient if loop else batchkit.Client
-        client = cls(settings, retry=retry, poll=FAST_POLL)
+        client = cls(settings, retry=retry, poll=poll)
         made.append(client)
         return Blocking(client, loop)
 

@@ -186,7 +186,7 @@ class FaultGate:
         async def reply(message: Message) -> None:
             if message["type"] == "http.response.start":
                 log(message["status"])
-            if fault is None or fault.kind is not FaultKind.DROP_AFTER_BODY:
+            if fault is None or fault.kind not in _HANDLED_THEN_REPLACED:
                 await send(message)
 
         try:
@@ -203,17 +203,23 @@ class FaultGate:
         if fault is None or kind is FaultKind.SLOW:
             await self.app(scope, receive, reply)
             return
-        if kind is FaultKind.DROP_AFTER_BODY:
+        if kind in _HANDLED_THEN_REPLACED:
             await self.app(scope, receive, reply)
         if kind in (FaultKind.DROP_BEFORE_BODY, FaultKind.DROP_AFTER_BODY):
             log(0)
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
             raise Dropped(f"emulated connection drop on {scope['method']} {scope['path']}")
-        while (await receive()).get("more_body"):
-            pass
+        if kind not in _HANDLED_THEN_REPLACED:
+            while (await receive()).get("more_body"):
+                pass
         status, headers, body = _canned(fault)
-        await reply({"type": "http.response.start", "status": status, "headers": headers})
-        await reply({"type": "http.response.body", "body": body})
+        out = send if kind in _HANDLED_THEN_REPLACED else reply
+        await out({"type": "http.response.start", "status": status, "headers": headers})
+        await out({"type": "http.response.body", "body": body})
+
+
+_HANDLED_THEN_REPLACED = (FaultKind.DROP_AFTER_BODY, FaultKind.MALFORMED)
+"""Faults where the request is handled (a create creates) but the client gets something else."""
 
 
 def _canned(fault: Fault) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

@@ -21,7 +21,7 @@ class FaultKind(enum.Enum):
     SLOW = "slow"
     """Wait ``delay`` seconds, then answer normally."""
     MALFORMED = "malformed"
-    """Answer 200 with truncated JSON."""
+    """Handle the request (a create creates), then answer 200 with truncated JSON."""
     NOT_JSON = "not_json"
     """Answer ``status`` with an HTML page."""
 

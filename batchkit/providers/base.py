@@ -6,7 +6,7 @@ import abc
 import builtins
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -16,7 +16,8 @@ from batchkit._core.download import AtomicFile
 from batchkit._core.inputs import LocalFile, Paths, Progress
 from batchkit._core.retry import RetryPolicy, send
 from batchkit._core.steps import Call, Operation
-from batchkit.errors import UnsupportedError
+from batchkit._core.wire import read_json
+from batchkit.errors import AmbiguousSubmissionError, ResponseFormatError, UnsupportedError
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 
 UPLOAD_READ_SECONDS = 300.0
@@ -111,6 +112,14 @@ class Provider(abc.ABC):
         message = next((c for c in candidates if c), "")
         details = body.get("details")
         return str(message)[:500], details if isinstance(details, dict) else body
+
+    def created(self, response: httpx.Response, parse: Callable[[Any], BatchJob]) -> BatchJob:
+        """The job a create reply describes; an unreadable success means a job exists whose id is lost."""
+        try:
+            return parse(read_json(response, f"{self.name} job creation reply"))
+        except ResponseFormatError as exc:
+            reason = f"HTTP {response.status_code} with an unreadable reply: {exc}"
+            raise AmbiguousSubmissionError(self.name, reason, status_code=response.status_code) from exc
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"

@@ -116,6 +116,13 @@ def _strings(value: Any, what: str) -> list[str]:
     return items
 
 
+def _created_job(body: Any) -> BatchJob:
+    job_id = body.get("job_id") if isinstance(body, dict) else None
+    if not isinstance(job_id, str) or not job_id:
+        raise ResponseFormatError("Hume job creation reply has no job_id", snippet=str(body)[:200])
+    return BatchJob("hume", job_id, JobStatus.QUEUED, "QUEUED", raw=body)
+
+
 def _list_body(response: httpx.Response, what: str) -> list[Any]:
     body = read_json(response, what)
     if not isinstance(body, list):
@@ -181,11 +188,7 @@ class HumeProvider(Provider):
             else:
                 call = self.call("POST", self.JOBS, json=config, creates=True)
             response = yield from self.send(call)
-        body = read_json(response, "Hume job creation reply")
-        job_id = body.get("job_id") if isinstance(body, dict) else None
-        if not isinstance(job_id, str) or not job_id:
-            raise ResponseFormatError("Hume job creation reply has no job_id", snippet=response.text[:200])
-        return BatchJob("hume", job_id, JobStatus.QUEUED, "QUEUED", raw=body)
+        return self.created(response, _created_job)
 
     def get(self, job_id: str) -> Operation[BatchJob]:
         response = yield from self.send(self.call("GET", f"{self.JOBS}/{job_id}"))

@@ -143,7 +143,7 @@ class ResembleProvider(Provider):
             parts = open_parts(stack, field, files, self.upload_progress)
             call = self.call("POST", self.BATCH, data=fields or None, files=parts, creates=True)
             response = yield from self.send(call)
-        return to_batch_job(read_json(response, "Resemble batch creation reply"))
+        return self.created(response, to_batch_job)
 
     def get(self, job_id: str) -> Operation[BatchJob]:
         response = yield from self.send(self.call("GET", f"{self.BATCH}/{job_id}"))
