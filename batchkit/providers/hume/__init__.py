@@ -48,7 +48,11 @@ _STATUS_TO_HUME = {
 
 
 def _time(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    """A timestamp in ms as a datetime; one out of any calendar's range is dropped, not fatal."""
+    try:
+        return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def job_status(job: Job) -> JobStatus:
