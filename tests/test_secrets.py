@@ -46,3 +46,40 @@ def test_settings_repr_hides_key() -> None:
     assert HUME_KEY not in repr(settings)
     assert HUME_KEY not in str(settings.api_key)
     assert settings.api_key.reveal() == HUME_KEY
+
+
+def test_keys_never_leak_across_a_full_run_of_both_providers(
+    emu, media, tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from batchkit.emulator import FaultKind
+
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "batchkit", "uvicorn"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    keys = {"hume": "hume-LEAK-CANARY-0001", "resemble": "resemble-LEAK-CANARY-0002"}
+    texts: list[str] = []
+    for provider, key in keys.items():
+        create = "POST /v0/batch/jobs" if provider == "hume" else "POST /api/v2/detect/batch"
+        emu.faults.add(create, FaultKind.DROP_AFTER_BODY)
+        emu.faults.add("GET *", FaultKind.STATUS, status=503, times=2)
+        emu.faults.add("GET *", FaultKind.RATE_LIMIT, retry_after=0.01)
+        with batchkit.Client(
+            config.resolve(provider, api_key=key, base_url=emu.base_url), retry=batchkit.RetryPolicy(backoff_base=0)
+        ) as client:
+            texts.append(repr(client))
+            for attempt in (lambda: client.submit([media("a.wav")]), lambda: client.get("missing")):
+                with pytest.raises(batchkit.BatchkitError) as info:
+                    attempt()
+                texts += [str(info.value), repr(info.value), "".join(traceback.format_exception(info.value))]
+            job = client.wait(client.submit([media("b.wav"), media("fail.png")]), poll_interval=0.01)
+            texts += [repr(job), repr(client.results(job))]
+            group = client.submit_many([media("c.wav")], journal=tmp_path / f"{provider}.db")
+            texts.append(repr(group))
+            if provider == "hume":
+                texts.append(repr(client.download_artifacts(job, tmp_path / "art", extract=True)))
+        texts.append((tmp_path / f"{provider}.db").read_bytes().decode("latin-1"))
+    texts += [r.getMessage() for r in caplog.records] + [repr(emu.requests)]
+    assert len(caplog.records) > 20
+    assert any("HTTP Request" in t for t in texts), "httpx's own log lines were captured"
+    for key in keys.values():
+        assert not [t for t in texts if key in t]
