@@ -6,7 +6,6 @@ import builtins
 import os
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -97,6 +96,8 @@ class Client(ClientBase[httpx.Client]):
             time.sleep(step.seconds)
             return None
         if isinstance(step, Parallel):
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=step.limit) as pool:
                 return list(pool.map(self._run, step.operations))
         return self._send(step)

@@ -121,7 +121,7 @@ def test_retry_after_reads_seconds_and_dates() -> None:
 def test_retry_after_is_honoured_as_the_sleep() -> None:
     from batchkit._core.retry import send
 
-    call = Call("GET", "https://x.test/a", httpx.Timeout(1))
+    call = Call("GET", "https://x.test", "/a", httpx.Timeout(1))
     op = send(call, RetryPolicy(), "hume", lambda r: ("", {}))
     assert next(op) is call
     assert op.send(httpx.Response(429, headers={"Retry-After": "4"})) == Sleep(4.0)

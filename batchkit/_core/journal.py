@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +49,8 @@ class Journal:
     """Every state change is committed (and synced) before the next network step."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        import sqlite3
+
         self.path = Path(path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

@@ -91,7 +91,7 @@ def send(call: Call, policy: RetryPolicy, provider: str, parse_body: BodyParser)
     retried only when the connection failed before anything was sent; once it may have
     arrived, an :class:`AmbiguousSubmissionError` is raised instead.
     """
-    target = f"{call.method} {httpx.URL(call.url).path}"
+    target = f"{call.method} {call.path}"
     for attempt in itertools.count():
         outcome = yield call
         retry_after = None

@@ -35,7 +35,8 @@ class Call:
     """
 
     method: str
-    url: str
+    base_url: str
+    path: str
     timeout: httpx.Timeout
     params: Sequence[tuple[str, str]] = ()
     json: Any = None
@@ -54,7 +55,7 @@ class Call:
     def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         return http.build_request(
             self.method,
-            self.url,
+            self.base_url + self.path,
             params=list(self.params) or None,
             json=self.json,
             data=self.data,

@@ -188,13 +188,15 @@ def jobs(state: State, statuses: tuple[str, ...], limit: int) -> int:
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
 @click.option("--seed", type=int, default=0, help="seed of the fake predictions")
 @click.option("--run-seconds", type=float, default=2.0, show_default=True, help="how long each job runs")
-def emulator(port: int, host: str, seed: int, run_seconds: float) -> int:
+@click.option("--run-seconds-max", type=float, help="each job runs a random time up to this")
+def emulator(port: int, host: str, seed: int, run_seconds: float, run_seconds_max: float | None) -> int:
     """Serve the local emulator of both providers until Ctrl-C."""
     import threading
 
     from batchkit.emulator import EmulatorConfig, serve
 
-    with serve(config=EmulatorConfig(seed=seed, run_seconds=run_seconds), host=host, port=port) as emu:
+    settings = EmulatorConfig(seed=seed, run_seconds=run_seconds, run_seconds_max=run_seconds_max)
+    with serve(config=settings, host=host, port=port) as emu:
         click.echo(f"batchkit emulator serving Hume and Resemble at {emu.base_url} (any non-empty key; Ctrl-C stops)")
         click.echo(f"  export BATCHKIT_BASE_URL={emu.base_url}")
         sys.stdout.flush()

@@ -107,12 +107,10 @@ class HumeFake:
             "urls": list(urls),
         }
         with self.state.lock:
-            now, cfg = int(time.time() * 1000), self.state.config
-            started, ended = (
-                now + int(cfg.queue_seconds * 1000),
-                now + int((cfg.queue_seconds + cfg.run_seconds) * 1000),
-            )
-            job = Job(self.state.new_id(), self.state.schedule(), now, started, ended, request, sources)
+            now, clock = int(time.time() * 1000), self.state.clock()
+            schedule = self.state.schedule()
+            started, ended = (now + int((moment - clock) * 1000) for moment in schedule)
+            job = Job(self.state.new_id(), schedule, now, started, ended, request, sources)
             self.jobs[job.id] = job
             self.state.creates["hume"] += 1
         return Reply(200, {"job_id": job.id})

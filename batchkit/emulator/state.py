@@ -23,6 +23,8 @@ class EmulatorConfig:
     """How long a job stays queued."""
     run_seconds: float = 0.3
     """How long a job runs after that (Resemble detects finish one after another within it)."""
+    run_seconds_max: float | None = None
+    """When set, each job runs a seeded random time between ``run_seconds`` and this."""
     fail_marker: str = "fail"
     """An input whose name contains this fails (a per-file error)."""
     api_keys: Mapping[str, frozenset[str]] | None = None
@@ -111,7 +113,11 @@ class State:
     def schedule(self, share: float = 1.0) -> tuple[float, float]:
         """When a job created now starts running and when it is done (``share`` of the run time)."""
         now, cfg = self.clock(), self.config
-        return now + cfg.queue_seconds, now + cfg.queue_seconds + cfg.run_seconds * share
+        run = cfg.run_seconds
+        if cfg.run_seconds_max is not None:
+            with self.lock:
+                run = self._ids.uniform(cfg.run_seconds, cfg.run_seconds_max)
+        return now + cfg.queue_seconds, now + cfg.queue_seconds + run * share
 
     def phase(self, schedule: tuple[float, float]) -> str:
         """Where a job with this ``schedule`` is now."""

@@ -7,7 +7,7 @@ that names a :class:`~batchkit.providers.base.Provider` subclass, or by calling 
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
+from typing import Any
 
 from batchkit.errors import ConfigError
 
@@ -20,6 +20,13 @@ _BUILTIN = {
     "resemble": "batchkit.providers.resemble:ResembleProvider",
 }
 _registered: dict[str, type[Provider]] = {}
+
+
+def entry_points(group: str) -> Any:
+    """The installed packages' entry points in ``group`` (importlib.metadata is loaded only here)."""
+    from importlib.metadata import entry_points as installed
+
+    return installed(group=group)
 
 
 def register(cls: type[Provider]) -> type[Provider]:

@@ -121,13 +121,10 @@ class Provider(abc.ABC):
             reason = f"HTTP {response.status_code} with an unreadable reply: {exc}"
             raise AmbiguousSubmissionError(self.name, reason, status_code=response.status_code) from exc
 
-    def url(self, path: str) -> str:
-        return f"{self.base_url}{path}"
-
     def call(self, method: str, path: str, **kwargs: Any) -> Call:
         """A request to ``path``, with the upload timeout when it carries files."""
         timeout = self.upload_timeout if kwargs.get("files") else self.timeout
-        return Call(method, self.url(path), timeout, **kwargs)
+        return Call(method, self.base_url, path, timeout, **kwargs)
 
     def send(self, call: Call) -> Operation[httpx.Response]:
         return send(call, self.retry, self.name, self.error_body)

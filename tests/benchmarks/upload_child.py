@@ -1,0 +1,12 @@
+"""One batchkit upload, run as its own process so its peak RSS can be read: PROVIDER BASE_URL FILE..."""
+
+from __future__ import annotations
+
+import sys
+
+import batchkit
+
+if __name__ == "__main__":
+    provider, base_url, *files = sys.argv[1:]
+    with batchkit.connect(provider, api_key="bench", base_url=base_url) as client:
+        client.submit(files)
