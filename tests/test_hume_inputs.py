@@ -44,10 +44,8 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_sends_nothing(make_client, httpx_mock: HTTPXMock, tmp_path: Path, case: str) -> None:
     build, message = CASES[case]
-    kwargs = build(tmp_path)
-    files = kwargs.pop("files", None)
     with pytest.raises(batchkit.InputError, match=message):
-        make_client("hume").submit(files, **kwargs)
+        make_client("hume").submit(**build(tmp_path))
     assert httpx_mock.get_requests() == []
 
 

@@ -79,10 +79,8 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_sends_nothing(make_client, httpx_mock: HTTPXMock, tmp_path: Path, case: str) -> None:
     build, message = CASES[case]
-    kwargs = build(tmp_path)
-    paths = kwargs.pop("files", None)
     with pytest.raises(batchkit.InputError, match=message):
-        make_client("resemble").submit(paths, **kwargs)
+        make_client("resemble").submit(**build(tmp_path))
     assert httpx_mock.get_requests() == []
 
 

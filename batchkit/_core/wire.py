@@ -7,8 +7,10 @@ as numbers, and ``null`` lists become empty tuples.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin
 
@@ -126,10 +128,24 @@ converter.register_structure_hook_factory(_is_homogeneous_tuple, _tuple_hook)
 converter.register_structure_hook_factory(_has_extra, _extra_hook)
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a large reply allocates millions of objects that all survive,
+    and collecting while they are made only costs time (parsing 50 MB of predictions: about 40%)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def structure(data: Any, cls: type[T], what: str) -> T:
     """Structure ``data`` into ``cls``; any mismatch is a :class:`ResponseFormatError`."""
     try:
-        return converter.structure(data, cls)
+        with collector_paused():
+            return converter.structure(data, cls)
     except Exception as exc:
         raise ResponseFormatError(f"unexpected {what} ({type(exc).__name__}: {exc})") from exc
 
@@ -137,7 +153,8 @@ def structure(data: Any, cls: type[T], what: str) -> T:
 def read_json(response: httpx.Response, what: str) -> Any:
     """The JSON body of a successful reply, or a :class:`ResponseFormatError` with a snippet."""
     try:
-        return json.loads(response.content)
+        with collector_paused():
+            return json.loads(response.content)
     except ValueError as exc:
         raise ResponseFormatError(
             f"{what} is not JSON", status_code=response.status_code, snippet=response.text[:200]
