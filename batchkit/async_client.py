@@ -78,7 +78,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
                     yield step.job
                 step = advance(operation, await self._do(step))
 
-    async def results(self, job: JobRef) -> builtins.list[FileResult]:
+    async def results(self, job: JobRef | JobGroup) -> builtins.list[FileResult]:
         """See :meth:`batchkit.Client.results`."""
         return await self._run(self._session.results(job))
 

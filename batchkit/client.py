@@ -76,8 +76,8 @@ class Client(ClientBase[httpx.Client]):
         """Yield each job as it finishes; a timeout raises :class:`WaitTimeoutError` with the rest."""
         return drive(self._session.watch(jobs, waiting), self._do)
 
-    def results(self, job: JobRef) -> builtins.list[FileResult]:
-        """One :class:`FileResult` per input."""
+    def results(self, job: JobRef | JobGroup) -> builtins.list[FileResult]:
+        """One :class:`FileResult` per input (of every chunk, for a :class:`JobGroup`)."""
         return self._run(self._session.results(job))
 
     def download_artifacts(

@@ -47,10 +47,11 @@ def test_resemble_chunks_complete_and_resume_is_a_no_op(emulated, emu, tmp_path:
     assert [len(c.files) for c in group.chunks] == [50, 50, 21]
     assert emu.created("resemble") == 3
     assert group.status is JobStatus.UNKNOWN
-    jobs = client.wait_all(group)
-    assert JobStatus.combine(j.status for j in jobs) is JobStatus.PARTIALLY_FAILED
-    results = [r for job in jobs for r in client.results(job)]
+    group = group.refreshed(client.wait_all(group))
+    assert group.status is JobStatus.PARTIALLY_FAILED
+    results = client.results(group)
     assert sorted(r.source for r in results) == sorted(p.name for p in files)
+    assert [r.status for r in results].count(JobStatus.FAILED) == 1
 
     again = client.submit_many(files, journal=journal, options={"visualize": False})
     assert [c.job_id for c in again.chunks] == [c.job_id for c in group.chunks]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,11 @@ class JobGroup:
     def status(self) -> JobStatus:
         """The combined status of the jobs as last known (see :meth:`JobStatus.combine`)."""
         return JobStatus.combine(job.status for job in self.jobs)
+
+    def refreshed(self, jobs: Iterable[BatchJob]) -> JobGroup:
+        """This group with the jobs' latest states (``group.refreshed(client.wait_all(group))``)."""
+        latest = {job.id: job for job in jobs}
+        return attrs.evolve(self, jobs=tuple(latest.get(job.id, job) for job in self.jobs))
 
     @property
     def ambiguous(self) -> tuple[Chunk, ...]:

@@ -23,7 +23,7 @@ from .journal import Journal
 from .large import JobGroup, submit_many
 from .polling import PollSchedule, quiet, watch
 from .retry import RetryPolicy
-from .steps import Operation
+from .steps import Operation, Parallel
 
 log = logging.getLogger("batchkit")
 
@@ -116,8 +116,14 @@ class Session:
     def wait_all(self, jobs: Iterable[JobRef], waiting: Mapping[str, Any]) -> Operation[builtins.list[BatchJob]]:
         return quiet(self.watch(jobs, waiting))
 
-    def results(self, job: JobRef) -> Operation[builtins.list[FileResult]]:
-        return self.provider.results(job)
+    def results(self, job: JobRef | JobGroup) -> Operation[builtins.list[FileResult]]:
+        """One job's results, or every chunk's of a group (fetched concurrently), in order."""
+        if not isinstance(job, JobGroup):
+            return (yield from self.provider.results(job))
+        per_job: builtins.list[builtins.list[FileResult]] = yield Parallel(
+            [self.provider.results(j) for j in job.jobs], self.poll.concurrency
+        )
+        return [result for results in per_job for result in results]
 
     def download_artifacts(
         self, job: JobRef, dest: str | os.PathLike[str], extract: bool, limits: ExtractLimits | None
