@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -144,3 +145,39 @@ def test_demo_with_a_key_runs_against_the_configured_provider(cli, emu) -> None:
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert {r["provider"] for r in rows} == {"resemble"}
     assert emu.created("resemble") == 1
+
+
+def test_progress_bars_on_a_terminal_plain_lines_otherwise(emu, media, tmp_path: Path) -> None:
+    import pty
+
+    emu.config.run_seconds = 1.0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHKIT_", "HUME_", "RESEMBLE_"))}
+    env.update(BATCHKIT_BASE_URL=emu.base_url, RESEMBLE_API_KEY=KEY, COLUMNS="100", TERM="xterm")
+    command = [
+        sys.executable,
+        "-m",
+        "batchkit.cli",
+        "-p",
+        "resemble",
+        "submit",
+        str(media("a.wav", 3_000_000)),
+        "--wait",
+    ]
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=terminal, env=env, cwd=tmp_path) as proc:
+        os.close(terminal)
+        shown = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(controller, 65536):
+                shown += chunk
+        proc.wait(timeout=60)
+    os.close(controller)
+    text = shown.decode(errors="replace")
+    assert proc.returncode == EXIT_OK
+    assert "uploading 1 file(s)" in text
+    assert "waiting" in text
+    assert "jobs done" in text
+    assert "━" in text
+    plain = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert "━" not in plain.stderr
+    assert "resemble job" in plain.stderr

@@ -108,7 +108,7 @@ def submit(state: State, paths: tuple[Path, ...], urls: tuple[str, ...], texts: 
                             callback_url=callback_url, options=parse_options(options) or None)  # fmt: skip
     state.report.line(f"created {job.provider} job {job.id}")
     if wait:
-        with state.client() as client, state.report.waiting([job]) as on_update:
+        with state.client() as client, state.report.waiting(1) as on_update:
             job = client.wait_all([job], timeout=timeout, on_update=on_update)[0]
     state.show_jobs([job], "job")
     return status_exit([job])
@@ -131,7 +131,7 @@ def status(state: State, job: str) -> int:
 @click.pass_obj
 def wait_command(state: State, jobs: tuple[str, ...], timeout: float | None) -> int:
     """Wait for JOBS to end."""
-    with state.client() as client, state.report.waiting(jobs) as on_update:  # type: ignore[arg-type]
+    with state.client() as client, state.report.waiting(len(jobs)) as on_update:
         done = client.wait_all(list(jobs), timeout=timeout, on_update=on_update)
     state.show_jobs(done, "jobs")
     return status_exit(done)

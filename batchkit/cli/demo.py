@@ -49,7 +49,7 @@ def run_demo(provider: str | None, report: Reporter, timeout: float, as_json: bo
                 text = ["What a wonderful surprise, thank you so much!"] if name == "hume" else None
                 job = client.submit(samples, text=text)
                 report.line(f"{name}: submitted {len(samples)} file(s){' and a text' if text else ''} as job {job.id}")
-                with report.waiting([job]) as on_update:
+                with report.waiting(1) as on_update:
                     [job] = client.wait_all([job], timeout=timeout, on_update=on_update)
                 rows = [{"provider": name, **result_row(r)} for r in client.results(job)]
             statuses.append(job.status)

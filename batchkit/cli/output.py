@@ -116,12 +116,12 @@ class Reporter:
             yield lambda sent: bar.advance(task, sent)
 
     @contextlib.contextmanager
-    def waiting(self, jobs: Sequence[BatchJob]) -> Iterator[Any]:
-        """A callback for job updates, shown as jobs finished out of all."""
+    def waiting(self, count: int) -> Iterator[Any]:
+        """A callback for job updates, shown as jobs finished out of ``count``."""
         if not self.fancy:
             yield lambda job: self.line(f"{job.provider} job {job.id}: {job.status.name}")
             return
         columns = (TextColumn("waiting"), BarColumn(), MofNCompleteColumn(), TextColumn("jobs done"))
         with Progress(*columns, console=self.console, transient=True) as bar:
-            task = bar.add_task("wait", total=len(jobs))
+            task = bar.add_task("wait", total=count)
             yield lambda job: bar.advance(task, 1) if job.status.is_terminal else None
