@@ -181,3 +181,30 @@ def test_progress_bars_on_a_terminal_plain_lines_otherwise(emu, media, tmp_path:
     plain = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
     assert "━" not in plain.stderr
     assert "resemble job" in plain.stderr
+
+
+@pytest.mark.parametrize(
+    ("blocked", "args", "code", "message"),
+    [
+        ("click", ["status", "x"], EXIT_CONFIG, "needs `pip install 'batchkit[cli]'`"),
+        ("starlette", ["demo"], EXIT_CONFIG, "needs `pip install 'batchkit[emulator]'`"),
+    ],
+)
+def test_a_missing_extra_is_named(tmp_path: Path, blocked: str, args: list[str], code: int, message: str) -> None:
+    probe = f"import sys; sys.modules[{blocked!r}] = None; from batchkit.cli import main; sys.exit(main({args!r}))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHKIT_", "HUME_", "RESEMBLE_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
+    )
+    assert result.returncode == code
+    assert message in result.stderr
+
+
+def test_benchmark_harness_prints_its_table(tmp_path: Path) -> None:
+    script = Path(__file__).parent / "benchmarks" / "run.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--runs", "1", "--only", "import"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| import batchkit (core install) |" in result.stdout
+    assert "extras loaded: []" in result.stdout

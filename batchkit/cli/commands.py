@@ -233,6 +233,9 @@ def run(argv: list[str]) -> int:
         return done.exit_code
     except click.exceptions.Abort:
         return 130
+    except ImportError as exc:  # an optional extra that is not installed
+        print(f"batchkit: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except (click.ClickException, BatchkitError) as exc:
         if debug:
             traceback.print_exc()

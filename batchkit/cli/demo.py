@@ -26,11 +26,8 @@ def targets(provider: str | None, report: Reporter) -> Iterator[list[config.Sett
         return
     except ConfigError:
         pass
-    try:
-        from batchkit.emulator import EMULATOR_KEY, configured_or_emulated
-    except ImportError:
-        hint = "no API key configured, and the demo's emulator needs `pip install 'batchkit[emulator]'`"
-        raise ConfigError(hint) from None
+    from batchkit.emulator import EMULATOR_KEY, configured_or_emulated
+
     with configured_or_emulated(*([provider] if provider else ["hume", "resemble"])) as chosen:
         for settings in chosen:
             if settings.api_key.reveal() == EMULATOR_KEY:

@@ -79,7 +79,12 @@ def serve(
     emulator: Emulator | None = None, *, config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
 ) -> Iterator[Emulator]:
     """Serve an emulator in a background thread until the block ends (a free port unless ``port``)."""
-    from .server import running
+    try:
+        from .server import running
+    except ImportError as exc:
+        raise ImportError(
+            f"serving the emulator needs `pip install 'batchkit[emulator]'` ({exc.name} is missing)"
+        ) from exc
 
     emu = emulator or Emulator(config)
     with running(emu, host, port) as url:
