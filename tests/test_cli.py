@@ -46,7 +46,9 @@ def cli(emu, tmp_path: Path):
 
 
 def test_submit_wait_json(cli, media) -> None:
-    result = cli("--json", "-p", "resemble", "submit", str(media("a.wav")), "--option", "intelligence=true", "--wait")
+    result = cli(
+        "--json", "submit", str(media("a.wav")), "--provider", "resemble", "--option", "intelligence=true", "--wait"
+    )
     assert result.returncode == EXIT_OK, result.stderr
     [job] = json.loads(result.stdout)
     assert (job["provider"], job["status"], job["total"]) == ("resemble", "SUCCEEDED", 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,19 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     return options
 
 
+def with_state(command: Callable[..., int]) -> Callable[..., int]:
+    """Pass the :class:`State`; ``--provider`` may also follow the command (``batchkit submit a.wav -p hume``)."""
+
+    def wrapper(state: State, /, command_provider: str | None, **kwargs: Any) -> int:
+        if command_provider:
+            state.provider = command_provider
+        return command(state, **kwargs)
+
+    wrapper.__name__, wrapper.__doc__ = command.__name__, command.__doc__
+    option = click.option("--provider", "-p", "command_provider", help="hume or resemble (as before the command)")
+    return option(click.pass_obj(wrapper))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--provider", "-p", help="hume or resemble (default: BATCHKIT_PROVIDER or batchkit.toml)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output on stdout, no progress")
@@ -93,7 +106,7 @@ def cli(ctx: click.Context, provider: str | None, as_json: bool, debug: bool) ->
 )
 @click.option("--wait", "wait", is_flag=True, help="wait for the job to end")
 @click.option("--timeout", type=float, help="with --wait: give up after this many seconds")
-@click.pass_obj
+@with_state
 def submit(state: State, paths: tuple[Path, ...], urls: tuple[str, ...], texts: tuple[str, ...], archive: Path | None,
            callback_url: str | None, options: tuple[str, ...], wait: bool, timeout: float | None) -> int:  # fmt: skip
     """Submit PATHS (and/or --url, --text, --zip) as one job."""
@@ -116,7 +129,7 @@ def submit(state: State, paths: tuple[Path, ...], urls: tuple[str, ...], texts: 
 
 @cli.command()
 @click.argument("job")
-@click.pass_obj
+@with_state
 def status(state: State, job: str) -> int:
     """Show JOB's status."""
     with state.client() as client:
@@ -128,7 +141,7 @@ def status(state: State, job: str) -> int:
 @cli.command(name="wait")
 @click.argument("jobs", nargs=-1, required=True)
 @click.option("--timeout", type=float, help="give up after this many seconds")
-@click.pass_obj
+@with_state
 def wait_command(state: State, jobs: tuple[str, ...], timeout: float | None) -> int:
     """Wait for JOBS to end."""
     with state.client() as client, state.report.waiting(len(jobs)) as on_update:
@@ -141,7 +154,7 @@ def wait_command(state: State, jobs: tuple[str, ...], timeout: float | None) -> 
 @click.argument("job")
 @click.option("--format", "fmt", type=FORMATS, default=None, help="default: table (json with --json)")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="write here instead of stdout")
-@click.pass_obj
+@with_state
 def results(state: State, job: str, fmt: str | None, output: Path | None) -> int:
     """Show one result per input of JOB."""
     with state.client() as client:
@@ -160,7 +173,7 @@ def results(state: State, job: str, fmt: str | None, output: Path | None) -> int
 @click.argument("job")
 @click.argument("dest", type=click.Path(path_type=Path))
 @click.option("--extract", is_flag=True, help="unpack the zip safely into DEST/JOB")
-@click.pass_obj
+@with_state
 def artifacts(state: State, job: str, dest: Path, extract: bool) -> int:
     """Download JOB's artifacts zip into DEST (Hume)."""
     with state.client() as client:
@@ -174,7 +187,7 @@ def artifacts(state: State, job: str, dest: Path, extract: bool) -> int:
     "--status", "statuses", multiple=True, type=click.Choice([s.name for s in JobStatus if s is not JobStatus.UNKNOWN])
 )
 @click.option("--limit", type=int, default=20, show_default=True)
-@click.pass_obj
+@with_state
 def jobs(state: State, statuses: tuple[str, ...], limit: int) -> int:
     """List recent jobs (Hume)."""
     with state.client() as client:
@@ -207,7 +220,7 @@ def emulator(port: int, host: str, seed: int, run_seconds: float, run_seconds_ma
 
 @cli.command()
 @click.option("--timeout", type=float, default=120, show_default=True)
-@click.pass_obj
+@with_state
 def demo(state: State, timeout: float) -> int:
     """Submit sample media to each provider and show the results (the emulator when no key is set)."""
     from .demo import run_demo
