@@ -37,7 +37,21 @@ def archive(tmp: Path, names: list[str], name: str = "batch.zip") -> Path:
     return path
 
 
+def loop(tmp: Path) -> Path:
+    path = tmp / "loop.wav"
+    path.symlink_to(path)
+    return path
+
+
 CASES = {
+    "symlink loop": (lambda t: {"files": [loop(t)]}, r"loop\.wav: cannot be read"),
+    "bytes instead of paths": (lambda t: {"files": b"a.wav"}, "give paths, not bytes"),
+    "a number instead of paths": (lambda t: {"files": 7}, "expected a path or a list of paths"),
+    "a list holding a number": (lambda t: {"files": [7]}, "expected paths, got int"),
+    "options of the wrong kind": (
+        lambda t: {"files": files(t, ["a.wav"]), "options": ["intelligence"]},
+        "must be a ResembleOptions",
+    ),
     "51 files": (lambda t: {"files": files(t, [f"{i}.wav" for i in range(51)])}, "51 files, more than the 50"),
     "500 MB + 1 byte": (
         lambda t: {"files": [sparse(t, "a.mp4", 250 * 10**6), sparse(t, "b.mp4", 250 * 10**6 + 1)]},
