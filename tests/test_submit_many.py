@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sqlite3
 import subprocess
@@ -64,6 +65,17 @@ def test_a_journal_belongs_to_one_submission(emulated, tmp_path: Path) -> None:
     client.submit_many(files, journal=tmp_path / "run.db")
     with pytest.raises(batchkit.InputError, match="different submission"):
         client.submit_many(files[:2], journal=tmp_path / "run.db")
+
+
+@pytest.mark.parametrize(("content", "message"), [(b"not a database at all" * 100, "not a usable batchkit journal")])
+def test_a_file_that_is_not_a_journal_is_refused(emulated, emu, tmp_path: Path, content: bytes, message: str) -> None:
+    journal = tmp_path / "notes.db"
+    journal.write_bytes(content)
+    with pytest.raises(batchkit.InputError, match=message):
+        emulated("resemble").submit_many(many(tmp_path, 2), journal=journal)
+    with pytest.raises(batchkit.InputError, match="cannot open the journal"):
+        emulated("resemble").submit_many(many(tmp_path, 2), journal=tmp_path / "missing" / "dir" / "run.db")
+    assert emu.requests == []
 
 
 def test_every_chunk_is_checked_before_anything_is_sent(emulated, emu, tmp_path: Path) -> None:
@@ -142,7 +154,7 @@ def test_500_files_survive_sigkill_and_resume_with_exactly_10_creates(emu, tmp_p
     emu.faults.clear()
     time.sleep(3.5)
     assert emu.created("resemble") == 4
-    with sqlite3.connect(journal) as db:
+    with contextlib.closing(sqlite3.connect(journal)) as db:
         states = [s for (s,) in db.execute("SELECT state FROM chunks ORDER BY idx")]
     assert states == ["sent"] * 4 + ["sending"] + ["planned"] * 5
 

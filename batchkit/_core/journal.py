@@ -54,10 +54,14 @@ class Journal:
         self.path = Path(path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise InputError(f"{self.path}: cannot open the journal ({exc})") from None
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
+            self._db.close()
             raise InputError(f"{self.path}: not a usable batchkit journal ({exc})") from None
 
     def close(self) -> None:
