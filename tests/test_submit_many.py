@@ -67,11 +67,10 @@ def test_a_journal_belongs_to_one_submission(emulated, tmp_path: Path) -> None:
         client.submit_many(files[:2], journal=tmp_path / "run.db")
 
 
-@pytest.mark.parametrize(("content", "message"), [(b"not a database at all" * 100, "not a usable batchkit journal")])
-def test_a_file_that_is_not_a_journal_is_refused(emulated, emu, tmp_path: Path, content: bytes, message: str) -> None:
+def test_a_file_that_is_not_a_journal_is_refused(emulated, emu, tmp_path: Path) -> None:
     journal = tmp_path / "notes.db"
-    journal.write_bytes(content)
-    with pytest.raises(batchkit.InputError, match=message):
+    journal.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(batchkit.InputError, match="not a usable batchkit journal"):
         emulated("resemble").submit_many(many(tmp_path, 2), journal=journal)
     with pytest.raises(batchkit.InputError, match="cannot open the journal"):
         emulated("resemble").submit_many(many(tmp_path, 2), journal=tmp_path / "missing" / "dir" / "run.db")
