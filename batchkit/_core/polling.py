@@ -71,6 +71,7 @@ def _poll_once(get: Getter, job_id: str) -> Operation[BatchJob | None]:
 
 
 def watch(
+    provider: str,
     get: Getter,
     jobs: Iterable[BatchJob | str],
     schedule: PollSchedule,
@@ -104,7 +105,7 @@ def watch(
     while pending:
         now = time.monotonic()
         if deadline is not None and now >= deadline:
-            raise WaitTimeoutError(_known(latest, ids), timeout or 0.0)
+            raise WaitTimeoutError(_known(provider, latest, ids), timeout or 0.0)
         ready = sorted((i for i in pending if due[i] <= now), key=due.__getitem__)
         granted = bucket.take(len(ready))
         if not granted:
@@ -127,11 +128,12 @@ def watch(
                     yield Emit(fresh)
                     continue
             due[i] = now + next(clocks[i])
-    return _known(latest, ids)
+    return _known(provider, latest, ids)
 
 
-def _known(latest: dict[str, BatchJob | None], ids: list[str]) -> list[BatchJob]:
-    return [latest[i] or BatchJob("", i, JobStatus.UNKNOWN, "") for i in ids]
+def _known(provider: str, latest: dict[str, BatchJob | None], ids: list[str]) -> list[BatchJob]:
+    """Every job's last known state; one never fetched is ``UNKNOWN``."""
+    return [latest[i] or BatchJob(provider, i, JobStatus.UNKNOWN, "") for i in ids]
 
 
 def quiet(operation: Operation[list[BatchJob]]) -> Operation[list[BatchJob]]:

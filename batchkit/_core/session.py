@@ -105,13 +105,15 @@ class Session:
         return attrs.evolve(self.poll, initial=poll_interval, factor=1.0, maximum=poll_interval)
 
     def wait(self, job: JobRef, timeout: float | None, poll_interval: float | None) -> Operation[BatchJob]:
-        [done] = yield from quiet(watch(self.provider.get, [job], self._schedule(poll_interval), timeout))
+        [done] = yield from self.wait_all([job], {"timeout": timeout, "poll_interval": poll_interval})
         return done
 
     def watch(self, jobs: Iterable[JobRef], waiting: Mapping[str, Any]) -> Operation[builtins.list[BatchJob]]:
         """Follow ``jobs`` until all are terminal; each is emitted as it finishes."""
         schedule = self._schedule(waiting.get("poll_interval"))
-        return watch(self.provider.get, jobs, schedule, waiting.get("timeout"), waiting.get("on_update"))
+        return watch(
+            self.provider.name, self.provider.get, jobs, schedule, waiting.get("timeout"), waiting.get("on_update")
+        )
 
     def wait_all(self, jobs: Iterable[JobRef], waiting: Mapping[str, Any]) -> Operation[builtins.list[BatchJob]]:
         return quiet(self.watch(jobs, waiting))
