@@ -1,4 +1,4 @@
-"""batchkit: one client for remote batch-detection APIs (Hume, Resemble).
+"""batchkit: one client for remote batch-detection APIs.
 
 >>> import batchkit
 >>> with batchkit.connect("hume") as client:          # doctest: +SKIP
@@ -8,11 +8,12 @@
 
 from typing import TYPE_CHECKING, Any
 
-from batchkit._core.download import ExtractLimits
-from batchkit._core.journal import Chunk
-from batchkit._core.large import JobGroup
-from batchkit._core.polling import PollSchedule
-from batchkit._core.retry import RetryPolicy
+from batchkit._kernel.download import ExtractLimits
+from batchkit._kernel.journal import Chunk
+from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
+from batchkit._kernel.retry import RetryPolicy
+from batchkit._orchestration.groups import JobGroup
+from batchkit._orchestration.waiting import PollSchedule
 from batchkit.client import Client
 from batchkit.errors import (
     AmbiguousSubmissionError,
@@ -32,12 +33,12 @@ from batchkit.errors import (
     UnsupportedError,
     WaitTimeoutError,
 )
-from batchkit.models import BatchJob, FileResult, JobStatus
+from batchkit.models import BatchJob, Callback, FileResult, JobStatus
 
 __version__ = "0.1.0"
 
 connect = Client.connect
-"""A :class:`Client` for the given or configured provider (``batchkit.connect("hume")``)."""
+"""A :class:`Client` for the given or configured provider (``batchkit.connect("hume", retry=...)``)."""
 
 if TYPE_CHECKING:
     from batchkit.async_client import AsyncClient
@@ -50,17 +51,20 @@ def __getattr__(name: str) -> Any:
     if name in ("AsyncClient", "connect_async"):
         from batchkit.async_client import AsyncClient
 
+        AsyncClient.__module__ = "batchkit"
         return AsyncClient if name == "AsyncClient" else AsyncClient.connect
     raise AttributeError(f"module 'batchkit' has no attribute {name!r}")
 
 
 __all__ = [
+    "NOT_GIVEN",
     "AmbiguousSubmissionError",
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
     "BatchJob",
     "BatchkitError",
+    "Callback",
     "Chunk",
     "Client",
     "ConfigError",
@@ -71,6 +75,7 @@ __all__ = [
     "JobGroup",
     "JobStatus",
     "NotFoundError",
+    "NotGiven",
     "PermissionDeniedError",
     "PollSchedule",
     "ProviderError",
@@ -84,3 +89,9 @@ __all__ = [
     "connect",
     "connect_async",
 ]
+
+for _name in __all__:  # public names say where to find them (as httpx does)
+    _value = globals().get(_name)
+    if isinstance(_value, type):
+        _value.__module__ = "batchkit"
+del _name, _value

@@ -1,4 +1,9 @@
-"""The asynchronous client: executes the shared operations with ``httpx.AsyncClient``."""
+"""The asynchronous client: carries out the shared operations with ``httpx.AsyncClient``.
+
+Requests in flight are bounded by one limiter for the client's lifetime (``PollSchedule.concurrency``),
+shared by nested parallel work; disk work runs in a worker thread; siblings of a failed parallel
+operation are cancelled.
+"""
 
 from __future__ import annotations
 
@@ -12,25 +17,35 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from batchkit._core.client_base import ClientBase
-from batchkit._core.download import ExtractLimits
-from batchkit._core.inputs import Paths
-from batchkit._core.large import JobGroup
-from batchkit._core.steps import Call, Done, Emit, Operation, Parallel, Sleep, Step, advance
+from batchkit._kernel.download import ExtractLimits
+from batchkit._kernel.inputs import FileChangedError, Paths
+from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
+from batchkit._kernel.steps import Blocking, Call, Done, Emit, Failed, Operation, Parallel, Sleep, Step, advance
+from batchkit._orchestration.client_base import ClientBase
+from batchkit._orchestration.groups import JobGroup
+from batchkit._orchestration.operations import Operations
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from batchkit._core.client_base import ManyInputs, SubmitInputs, WaitOptions
+    from batchkit._orchestration.client_base import ClientSettings, ManyInputs, SubmitInputs, WaitOptions
 
 T = TypeVar("T")
 
 
 class AsyncClient(ClientBase[httpx.AsyncClient]):
-    """The awaitable twin of :class:`batchkit.Client`; make one with :func:`batchkit.connect_async`."""
+    """The awaitable twin of :class:`batchkit.Client`: ``batchkit.AsyncClient("hume")`` or
+    :func:`batchkit.connect_async`."""
 
     http_type = httpx.AsyncClient
+
+    def __init__(
+        self, provider: str | None = None, *, http_client: httpx.AsyncClient | None = None,
+        **settings: Unpack[ClientSettings],
+    ) -> None:  # fmt: skip
+        super().__init__(provider, http_client=http_client, **settings)
+        self._limiter = asyncio.Semaphore(self._ops.poll.concurrency)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -39,90 +54,122 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the connections (a copy from ``with_options`` closes nothing)."""
         if self._owns_http:
             await self._http.aclose()
 
-    async def submit(self, files: Paths | None = None, **inputs: Unpack[SubmitInputs]) -> BatchJob:
+    async def submit(
+        self, files: Paths | None = None, *, timeout: float | NotGiven = NOT_GIVEN, **inputs: Unpack[SubmitInputs]
+    ) -> BatchJob:
         """See :meth:`batchkit.Client.submit`."""
-        return await self._run(self._session.submit(files, inputs))
+        ops = self._configured(timeout)
+        return await self._run(ops, ops.submit(files, inputs))
 
-    async def submit_many(self, files: Paths, **inputs: Unpack[ManyInputs]) -> JobGroup:
+    async def submit_many(
+        self, files: Paths, *, timeout: float | NotGiven = NOT_GIVEN, **inputs: Unpack[ManyInputs]
+    ) -> JobGroup:
         """See :meth:`batchkit.Client.submit_many`."""
-        return await self._run(self._session.submit_many(files, inputs))
+        ops = self._configured(timeout)
+        return await self._run(ops, ops.submit_many(files, inputs))
 
-    async def get(self, job: JobRef) -> BatchJob:
+    async def get(self, job: JobRef, *, timeout: float | NotGiven = NOT_GIVEN) -> BatchJob:
         """See :meth:`batchkit.Client.get`."""
-        return await self._run(self._session.get(job))
+        ops = self._configured(timeout)
+        return await self._run(ops, ops.get(job))
 
     async def list(
-        self, *, limit: int = 50, status: JobStatus | Iterable[JobStatus] | None = None, **filters: Any
-    ) -> builtins.list[BatchJob]:
+        self, *, limit: int = 50, status: JobStatus | Iterable[JobStatus] | None = None,
+        timeout: float | NotGiven = NOT_GIVEN, **filters: Any,
+    ) -> builtins.list[BatchJob]:  # fmt: skip
         """See :meth:`batchkit.Client.list`."""
-        return await self._run(self._session.list(limit, status, filters))
+        ops = self._configured(timeout)
+        return await self._run(ops, ops.list(limit, status, filters))
 
     async def wait(self, job: JobRef, *, timeout: float | None = None, poll_interval: float | None = None) -> BatchJob:
         """See :meth:`batchkit.Client.wait`."""
-        return await self._run(self._session.wait(job, timeout, poll_interval))
+        return await self._run(self._ops, self._ops.wait(job, timeout, poll_interval))
 
     async def wait_all(self, jobs: Iterable[JobRef], **waiting: Unpack[WaitOptions]) -> builtins.list[BatchJob]:
         """See :meth:`batchkit.Client.wait_all`."""
-        return await self._run(self._session.wait_all(jobs, waiting))
+        return await self._run(self._ops, self._ops.wait_all(jobs, waiting))
 
     async def as_completed(self, jobs: Iterable[JobRef], **waiting: Unpack[WaitOptions]) -> AsyncIterator[BatchJob]:
         """See :meth:`batchkit.Client.as_completed`; use ``async for``."""
-        operation = self._session.watch(jobs, waiting)
+        operation = self._ops.watch(jobs, waiting)
         with contextlib.closing(operation):
             step = advance(operation, None)
             while not isinstance(step, Done):
                 if isinstance(step, Emit):
-                    yield step.job
-                step = advance(operation, await self._do(step))
+                    yield step.value
+                step = advance(operation, await self._do(self._ops, step))
 
-    async def results(self, job: JobRef | JobGroup) -> builtins.list[FileResult]:
+    async def results(
+        self, job: JobRef | JobGroup, *, timeout: float | NotGiven = NOT_GIVEN
+    ) -> builtins.list[FileResult]:
         """See :meth:`batchkit.Client.results`."""
-        return await self._run(self._session.results(job))
+        ops = self._configured(timeout)
+        return await self._run(ops, ops.results(job))
 
     async def download_artifacts(
-        self, job: JobRef, dest: str | os.PathLike[str], *, extract: bool = False, limits: ExtractLimits | None = None
-    ) -> Path:
+        self, job: JobRef, dest: str | os.PathLike[str], *, extract: bool = False, limits: ExtractLimits | None = None,
+        timeout: float | NotGiven = NOT_GIVEN,
+    ) -> Path:  # fmt: skip
         """See :meth:`batchkit.Client.download_artifacts`."""
-        return await self._run(self._session.download_artifacts(job, dest, extract, limits))
+        ops = self._configured(timeout)
+        return await self._run(ops, ops.download_artifacts(job, dest, extract, limits))
 
-    async def _run(self, operation: Operation[T]) -> T:
+    async def _run(self, ops: Operations, operation: Operation[T]) -> T:
         with contextlib.closing(operation):
             step = advance(operation, None)
             while not isinstance(step, Done):
-                step = advance(operation, await self._do(step))
+                step = advance(operation, await self._do(ops, step))
             return step.value
 
-    async def _do(self, step: Step) -> Any:
+    async def _do(self, ops: Operations, step: Step) -> Any:
         if isinstance(step, Emit):
             return None
         if isinstance(step, Sleep):
-            await asyncio.sleep(step.seconds)
+            await ops.clock.asleep(step.seconds)
             return None
-        if isinstance(step, Parallel):
-            gate = asyncio.Semaphore(step.limit)
-
-            async def bounded(operation: Operation[Any]) -> Any:
-                async with gate:
-                    return await self._run(operation)
-
-            return list(await asyncio.gather(*(bounded(op) for op in step.operations)))
-        return await self._send(step)
-
-    async def _send(self, call: Call) -> httpx.Response | httpx.RequestError:
-        try:
-            response = await self._http.send(call.build(self._http), auth=self._session.auth, stream=True)
+        if isinstance(step, Blocking):
             try:
-                sink = call.sink_for(response)
-                if sink is None:
-                    await response.aread()
-                else:
-                    async for chunk in response.aiter_bytes():
-                        sink.write(chunk)
-            finally:
-                await response.aclose()
-        except httpx.RequestError as exc:
+                return await asyncio.to_thread(step.fn)
+            except Exception as exc:
+                return Failed(exc)
+        if isinstance(step, Parallel):
+            return await self._parallel(ops, step)
+        async with self._limiter:
+            return await self._send(ops, step)
+
+    async def _parallel(self, ops: Operations, step: Parallel) -> Any:
+        """Every operation's value in order; the first failure cancels the rest and is thrown in."""
+        tasks = [asyncio.ensure_future(self._run(ops, op)) for op in step.operations]
+        try:
+            if tasks:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            failed = next((t for t in tasks if t.done() and not t.cancelled() and t.exception()), None)
+            if failed is None:
+                return [t.result() for t in tasks]
+            return Failed(failed.exception() or RuntimeError("unreachable"))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _send(self, ops: Operations, call: Call) -> httpx.Response | httpx.RequestError | FileChangedError:
+        try:
+            with contextlib.ExitStack() as stack:
+                request = call.build(self._http, stack, ops.on_upload)
+                response = await self._http.send(request, auth=ops.auth, stream=True)
+                try:
+                    sink = call.sink_for(response)
+                    if sink is None:
+                        await response.aread()
+                    else:
+                        async for chunk in response.aiter_bytes():
+                            sink.write(chunk)
+                finally:
+                    await response.aclose()
+        except (httpx.RequestError, FileChangedError) as exc:
             return exc
         return response

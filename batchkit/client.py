@@ -1,35 +1,54 @@
-"""The synchronous client: executes the shared operations with ``httpx.Client``."""
+"""The synchronous client: carries out the shared operations with ``httpx.Client``.
+
+One driver runs an operation and every operation nested in it (``Parallel``) as generators in the
+calling thread; requests go to one pool of ``PollSchedule.concurrency`` threads owned by the client,
+so nested parallel work shares one budget and the thread count stays bounded.
+"""
 
 from __future__ import annotations
 
 import builtins
+import contextlib
+import heapq
+import itertools
 import os
-import time
-from collections.abc import Iterable, Iterator
+import threading
+from collections import deque
+from collections.abc import Generator, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 
-from batchkit._core.client_base import ClientBase
-from batchkit._core.download import ExtractLimits
-from batchkit._core.inputs import Paths
-from batchkit._core.large import JobGroup
-from batchkit._core.steps import Call, Emit, Operation, Parallel, Sleep, Step, drive, run
+from batchkit._kernel.download import ExtractLimits
+from batchkit._kernel.inputs import FileChangedError, Paths
+from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
+from batchkit._kernel.steps import Blocking, Call, Done, Emit, Failed, Operation, Parallel, Sleep, Step, advance
+from batchkit._orchestration.client_base import ClientBase
+from batchkit._orchestration.groups import JobGroup
+from batchkit._orchestration.operations import Operations
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from batchkit._core.client_base import ManyInputs, SubmitInputs, WaitOptions
+    from batchkit._orchestration.client_base import ClientSettings, ManyInputs, SubmitInputs, WaitOptions
 
 T = TypeVar("T")
 
 
 class Client(ClientBase[httpx.Client]):
-    """A provider client that blocks; make one with :func:`batchkit.connect`."""
+    """A provider client that blocks: ``batchkit.Client("hume")`` or :func:`batchkit.connect`."""
 
     http_type = httpx.Client
+
+    def __init__(
+        self, provider: str | None = None, *, http_client: httpx.Client | None = None,
+        **settings: Unpack[ClientSettings],
+    ) -> None:  # fmt: skip
+        super().__init__(provider, http_client=http_client, **settings)
+        self._pool = _Pool(self._ops.poll.concurrency)
 
     def __enter__(self) -> Client:
         return self
@@ -38,82 +57,237 @@ class Client(ClientBase[httpx.Client]):
         self.close()
 
     def close(self) -> None:
+        """Close the connections and the request threads (a copy from ``with_options`` closes nothing)."""
         if self._owns_http:
+            self._pool.shutdown()
             self._http.close()
 
-    def submit(self, files: Paths | None = None, **inputs: Unpack[SubmitInputs]) -> BatchJob:
+    def submit(
+        self, files: Paths | None = None, *, timeout: float | NotGiven = NOT_GIVEN, **inputs: Unpack[SubmitInputs]
+    ) -> BatchJob:
         """Create a job from ``files``, ``urls``, ``text`` or a ``zip``; checked before anything is sent."""
-        return self._run(self._session.submit(files, inputs))
+        ops = self._configured(timeout)
+        return self._run(ops, ops.submit(files, inputs))
 
-    def submit_many(self, files: Paths, **inputs: Unpack[ManyInputs]) -> JobGroup:
+    def submit_many(
+        self, files: Paths, *, timeout: float | NotGiven = NOT_GIVEN, **inputs: Unpack[ManyInputs]
+    ) -> JobGroup:
         """Submit any number of files as provider-sized jobs, journaled in ``journal`` (sqlite).
 
         Re-running with the same files and journal resumes: chunks already sent are skipped; a chunk
         whose send was interrupted is matched to its job where the provider allows (Hume), else it
         raises :class:`AmbiguousSubmissionError` (with ``.group``) unless ``resend_ambiguous``.
         """
-        return self._run(self._session.submit_many(files, inputs))
+        ops = self._configured(timeout)
+        return self._run(ops, ops.submit_many(files, inputs))
 
-    def get(self, job: JobRef) -> BatchJob:
+    def get(self, job: JobRef, *, timeout: float | NotGiven = NOT_GIVEN) -> BatchJob:
         """The job's current state."""
-        return self._run(self._session.get(job))
+        ops = self._configured(timeout)
+        return self._run(ops, ops.get(job))
 
     def list(
-        self, *, limit: int = 50, status: JobStatus | Iterable[JobStatus] | None = None, **filters: Any
-    ) -> builtins.list[BatchJob]:
+        self, *, limit: int = 50, status: JobStatus | Iterable[JobStatus] | None = None,
+        timeout: float | NotGiven = NOT_GIVEN, **filters: Any,
+    ) -> builtins.list[BatchJob]:  # fmt: skip
         """Recent jobs, newest first; ``filters`` are the provider's own list parameters."""
-        return self._run(self._session.list(limit, status, filters))
+        ops = self._configured(timeout)
+        return self._run(ops, ops.list(limit, status, filters))
 
     def wait(self, job: JobRef, *, timeout: float | None = None, poll_interval: float | None = None) -> BatchJob:
         """Poll until the job is terminal; :class:`WaitTimeoutError` after ``timeout`` seconds."""
-        return self._run(self._session.wait(job, timeout, poll_interval))
+        return self._run(self._ops, self._ops.wait(job, timeout, poll_interval))
 
     def wait_all(self, jobs: Iterable[JobRef], **waiting: Unpack[WaitOptions]) -> builtins.list[BatchJob]:
         """Wait for every job (one bounded pool of requests, not a thread per job); in the order given."""
-        return self._run(self._session.wait_all(jobs, waiting))
+        return self._run(self._ops, self._ops.wait_all(jobs, waiting))
 
     def as_completed(self, jobs: Iterable[JobRef], **waiting: Unpack[WaitOptions]) -> Iterator[BatchJob]:
         """Yield each job as it finishes; a timeout raises :class:`WaitTimeoutError` with the rest."""
-        return drive(self._session.watch(jobs, waiting), self._do)
+        return self._drive(self._ops, self._ops.watch(jobs, waiting))
 
-    def results(self, job: JobRef | JobGroup) -> builtins.list[FileResult]:
+    def results(self, job: JobRef | JobGroup, *, timeout: float | NotGiven = NOT_GIVEN) -> builtins.list[FileResult]:
         """One :class:`FileResult` per input (of every chunk, for a :class:`JobGroup`)."""
-        return self._run(self._session.results(job))
+        ops = self._configured(timeout)
+        return self._run(ops, ops.results(job))
 
     def download_artifacts(
-        self, job: JobRef, dest: str | os.PathLike[str], *, extract: bool = False, limits: ExtractLimits | None = None
-    ) -> Path:
+        self, job: JobRef, dest: str | os.PathLike[str], *, extract: bool = False, limits: ExtractLimits | None = None,
+        timeout: float | NotGiven = NOT_GIVEN,
+    ) -> Path:  # fmt: skip
         """Stream the job's artifacts zip into ``dest``; with ``extract``, unpack it safely."""
-        return self._run(self._session.download_artifacts(job, dest, extract, limits))
+        ops = self._configured(timeout)
+        return self._run(ops, ops.download_artifacts(job, dest, extract, limits))
 
-    def _run(self, operation: Operation[T]) -> T:
-        return run(operation, self._do)
-
-    def _do(self, step: Step) -> Any:
-        if isinstance(step, Emit):
-            return None
-        if isinstance(step, Sleep):
-            time.sleep(step.seconds)
-            return None
-        if isinstance(step, Parallel):
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=step.limit) as pool:
-                return list(pool.map(self._run, step.operations))
-        return self._send(step)
-
-    def _send(self, call: Call) -> httpx.Response | httpx.RequestError:
+    def _run(self, ops: Operations, operation: Operation[T]) -> T:
+        run = _Run(self, ops, operation)
         try:
-            response = self._http.send(call.build(self._http), auth=self._session.auth, stream=True)
-            try:
-                sink = call.sink_for(response)
-                if sink is None:
-                    response.read()
-                else:
-                    for chunk in response.iter_bytes():
-                        sink.write(chunk)
-            finally:
-                response.close()
-        except httpx.RequestError as exc:
+            for _ in run.loop():  # what a root operation emits is only for as_completed
+                pass
+        finally:
+            run.close()
+        return cast(T, run.value)
+
+    def _drive(self, ops: Operations, operation: Operation[T]) -> Generator[Any, None, T]:
+        """Carry out ``operation`` and everything nested in it, yielding what it emits; return its value."""
+        run = _Run(self, ops, operation)
+        try:
+            yield from run.loop()
+        finally:
+            run.close()
+        return cast(T, run.value)
+
+    def _send(self, ops: Operations, call: Call) -> httpx.Response | httpx.RequestError | FileChangedError:
+        try:
+            with contextlib.ExitStack() as stack:
+                request = call.build(self._http, stack, ops.on_upload)
+                response = self._http.send(request, auth=ops.auth, stream=True)
+                try:
+                    sink = call.sink_for(response)
+                    if sink is None:
+                        response.read()
+                    else:
+                        for chunk in response.iter_bytes():
+                            sink.write(chunk)
+                finally:
+                    response.close()
+        except (httpx.RequestError, FileChangedError) as exc:
             return exc
         return response
+
+
+class _Pool:
+    """The client's request threads: created on first use, shared by copies from ``with_options``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Any, *args: Any) -> Future[Any]:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.size, thread_name_prefix="batchkit")
+            return self._executor.submit(fn, *args)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+
+class _Task:
+    """One operation in a run, and where its value goes (its parent's results)."""
+
+    def __init__(self, operation: Operation[Any], parent: _Task | None = None, index: int = 0) -> None:
+        self.operation = operation
+        self.parent = parent
+        self.index = index
+        self.children: list[_Task] = []
+        self.results: list[Any] = []
+        self.left = 0
+        self.over = False
+
+
+class _Run:
+    """Advances a root operation and its nested ones; requests wait in the pool, sleeps on the clock."""
+
+    def __init__(self, client: Client, ops: Operations, operation: Operation[Any]) -> None:
+        self.client, self.ops = client, ops
+        self.root = _Task(operation)
+        self.ready: deque[tuple[_Task, Any]] = deque([(self.root, None)])
+        self.requests: dict[Future[Any], _Task] = {}
+        self.timers: list[tuple[float, int, _Task]] = []
+        self.order = itertools.count()
+        self.value: Any = None
+
+    def loop(self) -> Generator[Any, None, None]:
+        """Run to the end, yielding what the root emits; the root's value is then :attr:`value`."""
+        while True:
+            while self.ready:
+                task, outcome = self.ready.popleft()
+                if task.over:
+                    continue
+                try:
+                    step = advance(task.operation, outcome)
+                except BaseException as exc:
+                    if task is self.root or not isinstance(exc, Exception):
+                        raise
+                    self._fail(task, exc)
+                    continue
+                if isinstance(step, Done):
+                    if task is self.root:
+                        self.value = step.value
+                        return
+                    self._finish(task, step.value)
+                elif isinstance(step, Emit):
+                    if task is self.root:
+                        yield step.value
+                    self.ready.appendleft((task, None))
+                else:
+                    self._start(task, step)
+            self._wait()
+
+    def _start(self, task: _Task, step: Step) -> None:
+        if isinstance(step, Call):
+            self.requests[self.client._pool.submit(self.client._send, self.ops, step)] = task
+        elif isinstance(step, Sleep):
+            due = self.ops.clock.monotonic() + step.seconds
+            heapq.heappush(self.timers, (due, next(self.order), task))
+        elif isinstance(step, Blocking):
+            try:
+                outcome = step.fn()
+            except Exception as exc:
+                outcome = Failed(exc)
+            self.ready.append((task, outcome))
+        elif isinstance(step, Parallel):
+            task.children = [_Task(op, task, i) for i, op in enumerate(step.operations)]
+            task.results, task.left = [None] * len(task.children), len(task.children)
+            if not task.children:
+                self.ready.append((task, []))
+            self.ready.extend((child, None) for child in task.children)
+
+    def _finish(self, task: _Task, value: Any) -> None:
+        task.over = True
+        parent = task.parent
+        assert parent is not None
+        parent.results[task.index] = value
+        parent.left -= 1
+        if parent.left == 0:
+            self.ready.append((parent, parent.results))
+
+    def _fail(self, task: _Task, error: Exception) -> None:
+        """``task`` failed: its siblings are cancelled and the failure is raised in its parent."""
+        task.over = True
+        parent = task.parent
+        assert parent is not None
+        for sibling in parent.children:
+            self._cancel(sibling)
+        self.ready.append((parent, Failed(error)))
+
+    def _cancel(self, task: _Task) -> None:
+        for child in task.children:
+            self._cancel(child)
+        if not task.over:
+            task.over = True
+            task.operation.close()
+
+    def _wait(self) -> None:
+        clock = self.ops.clock
+        if self.requests:
+            timeout = max(0.0, self.timers[0][0] - clock.monotonic()) if self.timers else None
+            done, _ = wait(self.requests, timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                self.ready.append((self.requests.pop(future), future.result()))
+        elif self.timers:
+            clock.sleep(max(0.0, self.timers[0][0] - clock.monotonic()))
+        now = clock.monotonic()
+        while self.timers and self.timers[0][0] <= now:
+            self.ready.append((heapq.heappop(self.timers)[2], None))
+
+    def close(self) -> None:
+        """Close every operation still open (the root last, so its cleanup runs after its children's)."""
+        for task in self.root.children:
+            self._cancel(task)
+        self.root.operation.close()

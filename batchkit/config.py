@@ -2,7 +2,7 @@
 
 A config file holds top-level keys (``provider``, ``base_url``, ``timeout``, ``max_retries``,
 ``api_key``) and may override any of them per provider in a table named after it
-(``[hume]``, ``[resemble]``). Keys belong in the environment; a file key is read but discouraged.
+(a table named after the provider, e.g. ``[hume]``). Keys belong in the environment; a file key is read but discouraged.
 """
 
 from __future__ import annotations
@@ -121,9 +121,16 @@ def resolve(
         raise ConfigError(f"provider must be a string, got {name!r} from {name_origin}")
     cls = get_provider(name)
     key, key_origin = lookup("api_key", api_key, cls.key_env, cls.name)
+    if isinstance(key, str):
+        key = key.strip()
     if not key or not isinstance(key, str):
         sources = ["the api_key argument", f"${cls.key_env}"] + [n for n, _ in files]
         raise ConfigError(f"no API key for {cls.name}; looked at {', '.join(sources)}")
+    if not all(33 <= ord(c) <= 126 for c in key):
+        raise ConfigError(
+            f"the {cls.name} API key from {key_origin} has spaces, control or non-ASCII characters; "
+            "an HTTP header cannot carry it (the key is not shown)"
+        )
     url, url_origin = lookup("base_url", base_url, "BATCHKIT_BASE_URL", cls.name)
     url = url or cls.default_base_url
     try:

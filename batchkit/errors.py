@@ -1,4 +1,23 @@
-"""Every error batchkit raises; catch :class:`BatchkitError` to catch them all."""
+"""Every error batchkit raises; catch :class:`BatchkitError` to catch them all.
+
+    BatchkitError
+    ├── ConfigError                  provider, key or setting missing or invalid
+    ├── InputError (ValueError)      bad input or option; raised before anything is sent
+    │   └── BadRequestError          400/422 (also a ProviderError)
+    ├── UnsupportedError             the provider has no such operation
+    ├── TransportError               the network failed after retries
+    ├── ResponseFormatError          a successful reply that cannot be understood
+    ├── AmbiguousSubmissionError     a create may have reached the server; not re-sent
+    ├── WaitTimeoutError             waiting ran out of time
+    └── ProviderError                the provider answered an error status
+        ├── BadRequestError          400/422
+        ├── AuthenticationError      401
+        ├── InsufficientBalanceError 402
+        ├── PermissionDeniedError    403
+        ├── NotFoundError            404
+        ├── RateLimitedError         429
+        └── ServerError              5xx
+"""
 
 from __future__ import annotations
 
@@ -27,6 +46,9 @@ class UnsupportedError(BatchkitError):
 
 class TransportError(BatchkitError):
     """The network failed and retries were exhausted (or not allowed)."""
+
+    attempts: int = 1
+    """How many times the request was sent."""
 
 
 class ResponseFormatError(BatchkitError):
@@ -90,6 +112,8 @@ class ProviderError(BatchkitError):
         self.message = message
         self.details: Mapping[str, Any] = details or {}
         self.request_id = request_id
+        self.attempts = 1
+        """How many times the request was sent."""
 
 
 class BadRequestError(ProviderError, InputError):

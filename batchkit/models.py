@@ -9,8 +9,6 @@ from typing import Any
 
 import attrs
 
-from batchkit.errors import InputError
-
 
 class JobStatus(enum.Enum):
     """One status vocabulary for every provider."""
@@ -78,9 +76,9 @@ JobRef = BatchJob | str
 """A job, or its id."""
 
 
-def job_id(job: JobRef) -> str:
-    if isinstance(job, BatchJob):
-        return job.id
-    if isinstance(job, str) and job:
-        return job
-    raise InputError(f"expected a BatchJob or a job id, got {job!r}")
+@attrs.frozen
+class Callback:
+    """A parsed callback: the job, and its results when the payload carries them."""
+
+    job: BatchJob
+    results: tuple[FileResult, ...] | None = None

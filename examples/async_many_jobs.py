@@ -18,7 +18,7 @@ from batchkit.samples import write_samples
 async def main(count: int) -> int:
     with tempfile.TemporaryDirectory() as tmp, configured_or_emulated("resemble") as [settings]:
         samples = write_samples(Path(tmp))
-        async with batchkit.AsyncClient(settings) as client:
+        async with batchkit.connect_async("resemble", **settings) as client:
             jobs = await asyncio.gather(*(client.submit(samples) for _ in range(count)))
             finished = 0
             async for job in client.as_completed(jobs, timeout=3600):

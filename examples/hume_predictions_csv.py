@@ -21,7 +21,7 @@ MODELS = ("face", "burst", "prosody", "language", "ner", "facemesh")
 def main(out: str) -> int:
     with tempfile.TemporaryDirectory() as tmp, configured_or_emulated("hume") as [settings]:
         options = HumeOptions(models=Models(prosody=Prosody(granularity="utterance")))
-        with batchkit.Client(settings) as client:
+        with batchkit.connect("hume", **settings) as client:
             job = client.wait(client.submit(write_samples(Path(tmp))[:1], text=["I love this!"], options=options))
             results = client.results(job)
     with open(out, "w", newline="") as fh:

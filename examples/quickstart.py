@@ -22,7 +22,7 @@ def main(paths: list[str]) -> int:
     provider = os.environ.get("BATCHKIT_PROVIDER", "resemble")
     with tempfile.TemporaryDirectory() as tmp, configured_or_emulated(provider) as [settings]:
         files = paths or write_samples(Path(tmp))
-        with batchkit.Client(settings) as client:
+        with batchkit.connect(provider, **settings) as client:
             job = client.wait(client.submit(files), timeout=3600)
             print(f"{job.provider} job {job.id}: {job.status.name}")
             for result in client.results(job):

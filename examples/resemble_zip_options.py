@@ -23,7 +23,7 @@ def main() -> int:
             for sample in write_samples(Path(tmp)):
                 zf.write(sample, f"media/{sample.name}")
         options = ResembleOptions(intelligence=True, frame_length=2, visualize=False)
-        with batchkit.Client(settings) as client:
+        with batchkit.connect("resemble", **settings) as client:
             job = client.wait(client.submit(zip=archive, options=options))
             for result in client.results(job):
                 detect = result.prediction

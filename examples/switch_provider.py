@@ -27,10 +27,10 @@ def main() -> int:
     with (
         tempfile.TemporaryDirectory() as tmp,
         configured_or_emulated(provider) as [settings],
-        batchkit.Client(settings) as client,
+        batchkit.connect(provider, **settings) as client,
     ):
         for source, status in pipeline(client, write_samples(Path(tmp))):
-            print(f"{settings.provider.name}: {source} {status}")
+            print(f"{provider}: {source} {status}")
     return 0
 
 

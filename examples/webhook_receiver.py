@@ -22,7 +22,7 @@ def make_handler(confirm: bool) -> type[BaseHTTPRequestHandler]:
             provider = self.path.strip("/").split("/")[0]
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             try:
-                callback = batchkit.webhooks.parse(provider, body, dict(self.headers))
+                callback = batchkit.webhooks.parse(provider, body)
             except batchkit.BatchkitError as exc:
                 self.send_error(400, str(exc))
                 return

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 import batchkit
-from batchkit import config
 
 HUME_KEY = "hume-test-key-SECRET-9f8e7d"
 RESEMBLE_KEY = "resemble-test-key-SECRET-1a2b3c"
@@ -63,9 +62,8 @@ def make_client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
         **kwargs: Any,
     ) -> Blocking:
         kwargs.setdefault("api_key", KEYS[provider])
-        settings = config.resolve(provider, **kwargs)
-        cls = batchkit.AsyncClient if loop else batchkit.Client
-        client = cls(settings, retry=retry, poll=poll)
+        connect = batchkit.connect_async if loop else batchkit.connect
+        client = connect(provider, retry=retry, poll=poll, **kwargs)
         made.append(client)
         return Blocking(client, loop)
 

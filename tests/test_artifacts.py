@@ -12,7 +12,7 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 import batchkit
-from batchkit._core.download import ExtractLimits, safe_extract
+from batchkit._kernel.download import ExtractLimits, safe_extract
 
 
 def make_zip(tmp_path: Path, entries: dict[str, bytes], *, symlink: str | None = None) -> Path:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import batchkit
 from batchkit import webhooks
-from batchkit._core.steps import Done, advance
+from batchkit._kernel.steps import Done, advance
 from batchkit.models import BatchJob, FileResult
 from batchkit.providers.hume import HumeProvider
 from batchkit.providers.hume import to_batch_job as hume_job
@@ -100,10 +100,9 @@ def test_arbitrary_json(name: str, body: Any) -> None:
     status=st.sampled_from([400, 401, 402, 403, 404, 422, 429, 500, 503]),
 )
 def test_error_bodies_always_give_a_typed_error(body: bytes, status: int) -> None:
-    from batchkit._core.retry import provider_error
+    from batchkit._kernel.retry import provider_error
 
-    for provider in (HumeProvider("https://h.test", retry=batchkit.RetryPolicy(), timeout=httpx.Timeout(1)),
-                     ResembleProvider("https://r.test", retry=batchkit.RetryPolicy(), timeout=httpx.Timeout(1))):  # fmt: skip
+    for provider in (HumeProvider("https://h.test"), ResembleProvider("https://r.test")):
         error = provider_error(provider.name, httpx.Response(status, content=body), provider.error_body)
         assert isinstance(error, batchkit.ProviderError)
         assert error.status_code == status
@@ -113,8 +112,9 @@ def test_error_bodies_always_give_a_typed_error(body: bytes, status: int) -> Non
 @settings(max_examples=200, deadline=None)
 @given(body=any_json | st.builds(list, st.lists(mutated(HUME_JOB), max_size=3)))
 def test_hume_list_and_predictions_bodies(body: Any) -> None:
-    provider = HumeProvider("https://h.test", retry=batchkit.RetryPolicy(max_retries=0), timeout=httpx.Timeout(1))
-    for operation in (provider.list(5, frozenset(), {}), provider.results("j")):
+    provider = HumeProvider("https://h.test")
+    job = BatchJob("hume", "j", batchkit.JobStatus.SUCCEEDED, "COMPLETED")
+    for operation in (provider.list(5, frozenset(), {}), provider.results(job)):
         next(operation)
         try:
             outcome = advance(operation, httpx.Response(200, content=json.dumps(body).encode()))

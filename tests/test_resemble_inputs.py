@@ -6,7 +6,6 @@ import os
 import zipfile
 from pathlib import Path
 
-import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
@@ -108,9 +107,10 @@ def test_exactly_500_mb_passes_the_checks(tmp_path: Path) -> None:
     from batchkit.providers.base import Submission
     from batchkit.providers.resemble import ResembleProvider
 
-    provider = ResembleProvider("https://app.resemble.ai", retry=batchkit.RetryPolicy(), timeout=httpx.Timeout(1))
-    _, field, checked = provider.prepare(Submission(files=[sparse(tmp_path, "a.mp4", 500 * 10**6)]))
-    assert (field, checked[0].size) == ("files[]", 500 * 10**6)
+    prepared = ResembleProvider("https://app.resemble.ai").prepare(
+        Submission(files=[sparse(tmp_path, "a.mp4", 500 * 10**6)])
+    )
+    assert (prepared.field, prepared.files[0].size) == ("files[]", 500 * 10**6)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")

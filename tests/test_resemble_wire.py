@@ -181,7 +181,7 @@ def test_a_detect_that_cannot_be_fetched_is_reported_not_fatal(make_client, http
 
 
 def test_list_is_unsupported(make_client, httpx_mock: HTTPXMock) -> None:
-    with pytest.raises(batchkit.UnsupportedError, match="no list of batches"):
+    with pytest.raises(batchkit.UnsupportedError, match="no list of jobs"):
         make_client("resemble").list()
 
 

@@ -7,8 +7,12 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 import batchkit
-from batchkit._core.retry import RetryPolicy, retry_after_seconds
-from batchkit._core.steps import Call, Sleep
+from batchkit import RetryPolicy
+from batchkit._kernel.clock import FakeClock
+from batchkit._kernel.retry import retry_after_seconds
+from batchkit._kernel.steps import Call, Sleep
+from batchkit._orchestration.sending import Sender
+from batchkit.providers.hume import HumeProvider
 
 JOB = {"job_id": "j", "state": {"status": "QUEUED"}}
 JOBS = "https://api.hume.ai/v0/batch/jobs"
@@ -118,14 +122,38 @@ def test_retry_after_reads_seconds_and_dates() -> None:
     assert retry_after_seconds(httpx.Response(429)) is None
 
 
-def test_retry_after_is_honoured_as_the_sleep() -> None:
-    from batchkit._core.retry import send
+def sender(policy: RetryPolicy | None = None, clock: FakeClock | None = None) -> Sender:
+    return Sender(HumeProvider("https://x.test"), policy or RetryPolicy(), httpx.Timeout(1), clock or FakeClock())
 
-    call = Call("GET", "https://x.test", "/a", httpx.Timeout(1))
-    op = send(call, RetryPolicy(), "hume", lambda r: ("", {}))
-    assert next(op) is call
-    assert op.send(httpx.Response(429, headers={"Retry-After": "4"})) == Sleep(4.0)
-    assert op.send(None) is call
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_honoured_as_the_sleep(status: int) -> None:
+    call = Call("GET", "https://x.test", "/a")
+    op = sender().send(call)
+    assert next(op).timeout == httpx.Timeout(1)
+    assert op.send(httpx.Response(status, headers={"Retry-After": "4"})) == Sleep(4.0)
+    assert next(op).path == "/a"
     with pytest.raises(StopIteration) as done:
         op.send(httpx.Response(200))
     assert done.value.value.status_code == 200
+
+
+def test_total_time_bound_stops_retrying_and_the_error_counts_attempts() -> None:
+    clock = FakeClock()
+    op = sender(RetryPolicy(max_retries=10, total=10.0), clock).send(Call("GET", "https://x.test", "/a"))
+    next(op)
+    for _ in range(2):
+        step = op.send(httpx.Response(503, headers={"Retry-After": "4"}))
+        assert step == Sleep(4.0)
+        clock.advance(step.seconds)
+        next(op)
+    with pytest.raises(batchkit.ServerError, match=r"after 3 attempts") as info:
+        op.send(httpx.Response(503, headers={"Retry-After": "4"}))  # 8 s spent + 4 s more > the 10 s bound
+    assert info.value.attempts == 3
+
+
+def test_bad_policy_numbers_are_refused() -> None:
+    for bad in ({"max_retries": 5000}, {"backoff_max": float("nan")}, {"total": -1}, {"max_retries": 1.5}):
+        with pytest.raises((ValueError, TypeError)):
+            RetryPolicy(**bad)
+    assert 0 <= RetryPolicy(max_retries=100, backoff_max=0).delay(99) == 0

@@ -25,7 +25,7 @@ def test_key_absent_from_logs_reprs_and_errors(
     httpx_mock.add_response(status_code=401, json={"fault": {"faultstring": "Invalid ApiKey"}})
     httpx_mock.add_response(status_code=500, text="boom")
     client = make_client("hume")
-    texts = [repr(client), repr(client._client._session.auth.__dict__)]
+    texts = [repr(client), repr(client._client._ops.auth.__dict__)]
     texts.append(repr(client.get("j")))
     with pytest.raises(batchkit.AuthenticationError) as auth_error:
         client.get("j")
@@ -63,9 +63,8 @@ def test_keys_never_leak_across_a_full_run_of_both_providers(
         emu.faults.add(create, FaultKind.DROP_AFTER_BODY)
         emu.faults.add("GET *", FaultKind.STATUS, status=503, times=2)
         emu.faults.add("GET *", FaultKind.RATE_LIMIT, retry_after=0.01)
-        with batchkit.Client(
-            config.resolve(provider, api_key=key, base_url=emu.base_url), retry=batchkit.RetryPolicy(backoff_base=0)
-        ) as client:
+        with batchkit.connect(provider, api_key=key, base_url=emu.base_url,
+                              retry=batchkit.RetryPolicy(backoff_base=0)) as client:
             texts.append(repr(client))
             for attempt in (lambda: client.submit([media("a.wav")]), lambda: client.get("missing")):
                 with pytest.raises(batchkit.BatchkitError) as info:

@@ -14,8 +14,8 @@ import pytest
 
 import batchkit
 from batchkit import JobStatus
-from batchkit._core.inputs import LocalFile
-from batchkit._core.large import plan
+from batchkit._kernel.inputs import LocalFile
+from batchkit._orchestration.large_submissions import plan
 from batchkit.emulator import FaultKind
 
 

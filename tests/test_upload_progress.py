@@ -6,7 +6,6 @@ import httpx
 from pytest_httpx import HTTPXMock
 
 import batchkit
-from batchkit import config
 
 from .conftest import FAST, HUME_KEY
 
@@ -16,8 +15,7 @@ def test_progress_counts_each_byte_once_across_a_retry(httpx_mock: HTTPXMock, me
     httpx_mock.add_response(json={"job_id": "j"})
     files = [media("a.wav", 3_000_000), media("b.jpg", 1234)]
     sent: list[int] = []
-    settings = config.resolve("hume", api_key=HUME_KEY, env={})
-    with batchkit.Client(settings, retry=FAST, on_upload=sent.append) as client:
+    with batchkit.connect("hume", api_key=HUME_KEY, retry=FAST, on_upload=sent.append) as client:
         client.submit(files)
     assert sum(sent) == 3_001_234
     assert max(sent) <= 1 << 20

@@ -6,8 +6,7 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 import batchkit
-from batchkit import JobStatus
-from batchkit._core.polling import PollSchedule
+from batchkit import JobStatus, PollSchedule
 
 
 def state(status: str, **extra: int) -> dict:

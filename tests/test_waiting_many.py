@@ -58,8 +58,7 @@ def test_wait_all_timeout_carries_every_job(emulated, emu) -> None:
 def test_the_schedule_bounds_the_request_rate(emu) -> None:
     emu.config.run_seconds = 1.0
     schedule = batchkit.PollSchedule(initial=0.01, factor=1.0, maximum=0.01, max_rate=100, concurrency=8)
-    settings = batchkit.config.resolve("hume", api_key=EMULATOR_KEY, base_url=emu.base_url)
-    with batchkit.Client(settings, poll=schedule) as client:
+    with batchkit.connect("hume", api_key=EMULATOR_KEY, base_url=emu.base_url, poll=schedule) as client:
         jobs = [client.submit(text=[str(i)]) for i in range(50)]
         before = len(emu.requests)
         started = time.monotonic()
@@ -90,8 +89,9 @@ def test_async_wait_all_keeps_a_bounded_number_in_flight(emu, media) -> None:
             in_flight -= 1
 
         http = httpx.AsyncClient(event_hooks={"request": [count_up], "response": [count_down]})
-        settings = batchkit.config.resolve("resemble", api_key=EMULATOR_KEY, base_url=emu.base_url)
-        async with batchkit.AsyncClient(settings, poll=schedule, http_client=http) as client:
+        async with batchkit.connect_async(
+            "resemble", api_key=EMULATOR_KEY, base_url=emu.base_url, poll=schedule, http_client=http
+        ) as client:
             jobs = [await client.submit([wav]) for _ in range(40)]
             result = await client.wait_all(jobs)
         await http.aclose()

@@ -37,7 +37,7 @@ def test_hume_failed_callback() -> None:
 def test_resemble_callback_mirrors_the_batch_get() -> None:
     body = {"success": True, "item": {"uuid": "b", "status": "partially_failed", "total_files": 2, "completed_count": 1,
                                       "failed_count": 1, "detect_uuids": ["d1", "d2"]}}  # fmt: skip
-    callback = webhooks.parse("resemble", body, {"content-type": "application/json"})
+    callback = webhooks.parse("resemble", body)
     assert (callback.job.status, callback.job.children) == (JobStatus.PARTIALLY_FAILED, ("d1", "d2"))
 
 

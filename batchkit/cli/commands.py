@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 import batchkit
-from batchkit import config
 from batchkit.errors import BatchkitError, ConfigError, InputError, WaitTimeoutError
 from batchkit.models import BatchJob, JobStatus
 
@@ -32,7 +31,7 @@ class State:
 
     @contextmanager
     def client(self, on_upload: Any = None) -> Iterator[batchkit.Client]:
-        with batchkit.Client(config.resolve(self.provider), on_upload=on_upload) as client:
+        with batchkit.connect(self.provider, on_upload=on_upload) as client:
             yield client
 
     def show_jobs(self, jobs: Sequence[BatchJob], title: str) -> None:
@@ -72,7 +71,7 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def with_state(command: Callable[..., int]) -> Callable[..., int]:
-    """Pass the :class:`State`; ``--provider`` may also follow the command (``batchkit submit a.wav -p hume``)."""
+    """Pass the :class:`State`; ``--provider`` may also follow the command (``batchkit submit a.wav -p NAME``)."""
 
     def wrapper(state: State, /, command_provider: str | None, **kwargs: Any) -> int:
         if command_provider:
@@ -80,26 +79,26 @@ def with_state(command: Callable[..., int]) -> Callable[..., int]:
         return command(state, **kwargs)
 
     wrapper.__name__, wrapper.__doc__ = command.__name__, command.__doc__
-    option = click.option("--provider", "-p", "command_provider", help="hume or resemble (as before the command)")
+    option = click.option("--provider", "-p", "command_provider", help="the provider (as before the command)")
     return option(click.pass_obj(wrapper))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--provider", "-p", help="hume or resemble (default: BATCHKIT_PROVIDER or batchkit.toml)")
+@click.option("--provider", "-p", help="the provider's name (default: BATCHKIT_PROVIDER or batchkit.toml)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output on stdout, no progress")
 @click.option("--debug", is_flag=True, help="show tracebacks")
 @click.version_option(batchkit.__version__, prog_name="batchkit")
 @click.pass_context
 def cli(ctx: click.Context, provider: str | None, as_json: bool, debug: bool) -> None:
-    """Send media to batch-detection APIs (Hume, Resemble) and get results back."""
+    """Send media to batch-detection APIs and get results back."""
     ctx.obj = State(provider, as_json)
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--url", "urls", multiple=True, help="a media URL (Hume)")
-@click.option("--text", "texts", multiple=True, help="a text to analyse (Hume)")
-@click.option("--zip", "archive", type=click.Path(path_type=Path), help="one zip of media (Resemble, Hume)")
+@click.option("--url", "urls", multiple=True, help="a media URL (where the provider takes URLs)")
+@click.option("--text", "texts", multiple=True, help="a text to analyse (where the provider takes text)")
+@click.option("--zip", "archive", type=click.Path(path_type=Path), help="one zip of media")
 @click.option("--callback-url", help="POSTed when the job ends")
 @click.option(
     "--option", "options", multiple=True, metavar="KEY=VALUE", help="a provider option, e.g. intelligence=true"
@@ -158,7 +157,7 @@ def wait_command(state: State, jobs: tuple[str, ...], timeout: float | None) -> 
 def results(state: State, job: str, fmt: str | None, output: Path | None) -> int:
     """Show one result per input of JOB."""
     with state.client() as client:
-        rows = [result_row(r) for r in client.results(job)]
+        rows = [result_row(client.provider, r) for r in client.results(job)]
     fmt = fmt or ("json" if state.as_json else "table")
     if output is None:
         render(rows, fmt, sys.stdout, f"results of {job}")
@@ -175,7 +174,7 @@ def results(state: State, job: str, fmt: str | None, output: Path | None) -> int
 @click.option("--extract", is_flag=True, help="unpack the zip safely into DEST/JOB")
 @with_state
 def artifacts(state: State, job: str, dest: Path, extract: bool) -> int:
-    """Download JOB's artifacts zip into DEST (Hume)."""
+    """Download JOB's artifacts zip into DEST (where the provider has artifacts)."""
     with state.client() as client:
         path = client.download_artifacts(job, dest, extract=extract)
     click.echo(json.dumps({"path": str(path)}) if state.as_json else str(path))
@@ -189,7 +188,7 @@ def artifacts(state: State, job: str, dest: Path, extract: bool) -> int:
 @click.option("--limit", type=int, default=20, show_default=True)
 @with_state
 def jobs(state: State, statuses: tuple[str, ...], limit: int) -> int:
-    """List recent jobs (Hume)."""
+    """List recent jobs (where the provider lists them)."""
     with state.client() as client:
         found = client.list(limit=limit, status=[JobStatus[s] for s in statuses] or None)
     state.show_jobs(found, "jobs")
@@ -210,7 +209,8 @@ def emulator(port: int, host: str, seed: int, run_seconds: float, run_seconds_ma
 
     settings = EmulatorConfig(seed=seed, run_seconds=run_seconds, run_seconds_max=run_seconds_max)
     with serve(config=settings, host=host, port=port) as emu:
-        click.echo(f"batchkit emulator serving Hume and Resemble at {emu.base_url} (any non-empty key; Ctrl-C stops)")
+        names = ", ".join(emu.fakes)
+        click.echo(f"batchkit emulator serving {names} at {emu.base_url} (any non-empty key; Ctrl-C stops)")
         click.echo(f"  export BATCHKIT_BASE_URL={emu.base_url}")
         sys.stdout.flush()
         with suppress(KeyboardInterrupt):

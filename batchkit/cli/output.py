@@ -16,36 +16,17 @@ from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progres
 from rich.table import Table
 
 from batchkit.models import BatchJob, FileResult
-from batchkit.providers.hume.predictions import Score, SourcePrediction
-from batchkit.providers.resemble.models import Detect
+from batchkit.providers import get_provider
 
 COLUMNS = ("source", "status", "summary", "error")
 
 
-def summary(result: FileResult) -> str:
-    """A short human reading of a prediction: Resemble's verdict, or Hume's strongest emotion."""
-    prediction = result.prediction
-    if isinstance(prediction, Detect):
-        score = f" {prediction.score:.2f}" if prediction.score is not None else ""
-        return f"{prediction.label or '?'}{score}"
-    if isinstance(prediction, SourcePrediction) and prediction.results:
-        scores: list[Score] = []
-        for file in prediction.results.predictions:
-            for model in (file.models.face, file.models.prosody, file.models.burst, file.models.language):
-                for group in model.grouped_predictions if model else ():
-                    for p in group.predictions:
-                        scores.extend(p.emotions)
-        if scores:
-            top = max(scores, key=lambda s: s.score)
-            return f"{top.name} {top.score:.2f}"
-    return ""
-
-
-def result_row(result: FileResult) -> dict[str, Any]:
+def result_row(provider: str, result: FileResult) -> dict[str, Any]:
+    """One line of a result, with the provider's own summary of it."""
     return {
         "source": result.source,
         "status": result.status.name,
-        "summary": summary(result),
+        "summary": get_provider(provider).summary(result),
         "error": result.error or "",
     }
 

@@ -1,7 +1,7 @@
-"""A local, stateful emulator of the Hume and Resemble batch APIs, served on 127.0.0.1.
+"""A local, stateful emulator of every registered provider that has a fake, served on 127.0.0.1.
 
 >>> with batchkit.emulator.serve() as emu:                       # doctest: +SKIP
-...     client = batchkit.connect("resemble", api_key="any", base_url=emu.base_url)
+...     client = emu.connect("resemble")
 ...     job = client.wait(client.submit(["a.wav", "fail.mp4"]))  # "fail" in a name fails that file
 ...     assert emu.created("resemble") == 1
 
@@ -11,24 +11,38 @@ Needs the ``emulator`` extra (``pip install 'batchkit[emulator]'``) to serve.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from batchkit.providers import available, get_provider
 
 from .faults import Fault, FaultKind, FaultPlan
-from .hume import HumeFake
-from .resemble import ResembleFake
 from .state import EmulatorConfig, Recorded, State
+
+if TYPE_CHECKING:
+    from batchkit.async_client import AsyncClient
+    from batchkit.client import Client
+
+    from .fake import Fake
 
 EMULATOR_KEY = "emulator-key"
 
 
+def emulated_providers() -> list[str]:
+    """The registered providers that have an emulator fake."""
+    return [name for name in available() if get_provider(name).emulator]
+
+
 class Emulator:
-    """Both fake providers over one state; ``base_url`` is set while it is served."""
+    """Every emulated provider over one state; ``base_url`` is set while it is served."""
 
     def __init__(self, config: EmulatorConfig | None = None, *, clock: Callable[[], float] | None = None) -> None:
         self.state = State(config, clock) if clock else State(config)
-        self.hume = HumeFake(self.state)
-        self.resemble = ResembleFake(self.state)
+        self.fakes: dict[str, Fake] = {}
+        for name in emulated_providers():
+            module, _, attr = (get_provider(name).emulator or "").partition(":")
+            self.fakes[name] = getattr(importlib.import_module(module), attr)(self.state, name)
         self.base_url: str | None = None
 
     @property
@@ -45,7 +59,7 @@ class Emulator:
             return list(self.state.requests)
 
     def created(self, provider: str) -> int:
-        """How many jobs (Hume) or batches (Resemble) were created."""
+        """How many jobs of ``provider`` were created."""
         return self.state.creates[provider]
 
     def reset(self, config: EmulatorConfig | None = None) -> None:
@@ -53,16 +67,16 @@ class Emulator:
         with self.state.lock:
             self.state.config = config or EmulatorConfig()
             self.state.reset()
-            self.hume.reset()
-            self.resemble.reset()
+            for fake in self.fakes.values():
+                fake.reset()
 
-    def connect(self, provider: str, **settings: Any) -> Any:
-        """A :class:`batchkit.Client` pointed at this emulator."""
+    def connect(self, provider: str, **settings: Any) -> Client:
+        """A :class:`batchkit.Client` pointed at this emulator (settings as :func:`batchkit.connect`)."""
         import batchkit
 
         return batchkit.connect(provider, api_key=EMULATOR_KEY, base_url=self._url(), **settings)
 
-    def connect_async(self, provider: str, **settings: Any) -> Any:
+    def connect_async(self, provider: str, **settings: Any) -> AsyncClient:
         """A :class:`batchkit.AsyncClient` pointed at this emulator."""
         import batchkit
 
@@ -96,28 +110,30 @@ def serve(
 
 
 @contextlib.contextmanager
-def configured_or_emulated(*providers: str) -> Iterator[list[Any]]:
-    """Settings for each provider: from configuration where its key is set, else on one served emulator.
+def configured_or_emulated(*providers: str) -> Iterator[list[dict[str, Any]]]:
+    """``connect()`` settings for each provider: ``{}`` (its configuration) where its key is set, else
+    an emulator's address and key, all on one served emulator.
 
     What examples and demos use so that they run anywhere, and against the real API once a key is set.
     """
     from batchkit import config
     from batchkit.errors import ConfigError
 
-    chosen: list[Any] = []
+    chosen: list[dict[str, Any]] = []
     missing: list[int] = []
-    for provider in providers:
+    for index, provider in enumerate(providers):
         try:
-            chosen.append(config.resolve(provider))
+            config.resolve(provider)
+            chosen.append({})
         except ConfigError:
-            chosen.append(None)
-            missing.append(len(chosen) - 1)
+            chosen.append({})
+            missing.append(index)
     if not missing:
         yield chosen
         return
     with serve() as emu:
         for index in missing:
-            chosen[index] = config.resolve(providers[index], api_key=EMULATOR_KEY, base_url=emu.base_url)
+            chosen[index] = {"api_key": EMULATOR_KEY, "base_url": emu.base_url}
         yield chosen
 
 
@@ -130,5 +146,6 @@ __all__ = [
     "FaultPlan",
     "Recorded",
     "configured_or_emulated",
+    "emulated_providers",
     "serve",
 ]

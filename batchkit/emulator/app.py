@@ -1,22 +1,18 @@
-"""The emulator as an ASGI app (Starlette; python-multipart parses uploads streaming to disk)."""
+"""The emulator as an ASGI app: every registered provider's fake, behind fault injection and the log."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from starlette.applications import Starlette
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .faults import Fault, FaultKind
-from .state import Part, Recorded, Reply
+from .state import Recorded
 
 if TYPE_CHECKING:
     from . import Emulator
@@ -25,135 +21,28 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-Handler = Callable[[Request], Awaitable[Response]]
-
-HUME_UNAUTHORIZED = Reply(
-    401, {"fault": {"faultstring": "Invalid ApiKey", "detail": {"errorcode": "oauth.v2.InvalidApiKey"}}}
-)
-RESEMBLE_UNAUTHORIZED = Reply(401, {"success": False, "message": "Unauthorized"})
 
 
 class Dropped(Exception):
     """Raised after a response has started, so the server closes the connection mid-reply."""
 
 
-def respond(reply: Reply) -> Response:
-    if isinstance(reply.body, bytes):
-        return Response(reply.body, reply.status, headers=dict(reply.headers))
-    return JSONResponse(reply.body, reply.status, headers=dict(reply.headers))
-
-
-async def read_parts(request: Request) -> tuple[list[Part], Callable[[], Awaitable[None]]]:
-    """Every part of a multipart body; files are spooled to disk and hashed in chunks."""
-    form = await request.form(max_files=10_000, max_fields=1_000)
-    parts = []
-    for name, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            digest = hashlib.md5(usedforsecurity=False)
-            while chunk := await value.read(1 << 20):
-                digest.update(chunk)
-            await value.seek(0)
-            size = value.size if value.size is not None else 0
-            parts.append(Part(name, value.filename or "", size, "", digest.hexdigest(), value.content_type, value.file))
-        else:
-            parts.append(Part(name, None, len(value), value))
-    request.state.parts = tuple((p.name, p.filename, p.size) for p in parts)
-    return parts, form.close
-
-
 def create_app(emu: Emulator) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    """Both providers' routes, behind fault injection and the request log."""
-
-    def guarded(provider: str, handler: Handler) -> Handler:
-        async def endpoint(request: Request) -> Response:
-            if provider == "hume":
-                key, denied = request.headers.get("x-hume-api-key"), HUME_UNAUTHORIZED
-            else:
-                auth = request.headers.get("authorization", "")
-                key, denied = (auth[7:] if auth.lower().startswith("bearer ") else None), RESEMBLE_UNAUTHORIZED
-            if not emu.state.key_ok(provider, key):
-                return respond(denied)
-            return await handler(request)
-
-        return endpoint
-
-    async def hume_create(request: Request) -> Response:
-        if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            parts, close = await read_parts(request)
-            try:
-                reply = emu.hume.create_multipart(parts)
-            finally:
-                await close()
-        else:
-            reply = emu.hume.create_json(await request.body())
-        if reply.status == 200:
-            call_back_later(emu, emu.hume.callback, reply.body["job_id"])
-        return respond(reply)
-
-    async def resemble_create(request: Request) -> Response:
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            return respond(Reply(400, {"success": False, "message": "multipart/form-data required"}))
-        parts, close = await read_parts(request)
-        try:
-            reply = emu.resemble.create(parts, request.headers.get("prefer"))
-        finally:
-            await close()
-        if reply.status == 202:
-            call_back_later(emu, emu.resemble.callback, reply.body["item"]["uuid"])
-        return respond(reply)
-
-    def by_id(method: Callable[[str], Reply], param: str = "id") -> Handler:
-        async def endpoint(request: Request) -> Response:
-            return respond(method(request.path_params[param]))
-
-        return endpoint
-
-    async def hume_list(request: Request) -> Response:
-        return respond(emu.hume.list(request.query_params.multi_items()))
+    """Every fake's routes (each behind its key check), behind fault injection and the request log."""
 
     async def introspect(request: Request) -> Response:
-        return JSONResponse(
-            {"creates": dict(emu.state.creates), "requests": len(emu.requests), "faults_injected": emu.faults.injected}
-        )
+        creates = {name: emu.created(name) for name in emu.fakes}
+        return JSONResponse({"creates": creates, "requests": len(emu.requests), "faults_injected": emu.faults.injected})
 
-    routes = [
-        Route("/v0/batch/jobs", guarded("hume", hume_create), methods=["POST"]),
-        Route("/v0/batch/jobs", guarded("hume", hume_list), methods=["GET"]),
-        Route("/v0/batch/jobs/{id}", guarded("hume", by_id(emu.hume.get)), methods=["GET"]),
-        Route("/v0/batch/jobs/{id}/predictions", guarded("hume", by_id(emu.hume.predictions)), methods=["GET"]),
-        Route("/v0/batch/jobs/{id}/artifacts", guarded("hume", by_id(emu.hume.artifacts)), methods=["GET"]),
-        Route("/api/v2/detect/batch", guarded("resemble", resemble_create), methods=["POST"]),
-        Route("/api/v2/detect/batch/{id}", guarded("resemble", by_id(emu.resemble.get_batch)), methods=["GET"]),
-        Route("/api/v2/detect/{id}", guarded("resemble", by_id(emu.resemble.get_detect)), methods=["GET"]),
-        Route("/_emulator", introspect, methods=["GET"]),
-    ]
-    return FaultGate(Starlette(routes=routes), emu)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"success": False, "message": f"no route {request.method} {request.url.path}"}, 404)
 
-
-CallbackSource = Callable[[str], tuple[str | None, float, dict[str, Any] | None]]
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
-_deliveries: set[asyncio.Task[None]] = set()
-
-
-def call_back_later(emu: Emulator, source: CallbackSource, job_id: str) -> None:
-    """POST the job's callback once it ends, if its ``callback_url`` is on this machine (loopback only)."""
-    url, _, _ = source(job_id)
-    if not url or httpx.URL(url).host not in _LOOPBACK:
-        return
-
-    async def deliver() -> None:
-        while True:
-            _, done_at, payload = source(job_id)
-            if payload is not None:
-                break
-            await asyncio.sleep(max(0.01, done_at - emu.state.clock()))
-        async with httpx.AsyncClient(timeout=10) as client:
-            with contextlib.suppress(httpx.HTTPError):
-                await client.post(url, json=payload)
-
-    task = asyncio.get_running_loop().create_task(deliver())
-    _deliveries.add(task)
-    task.add_done_callback(_deliveries.discard)
+    routes = [Route("/_emulator", introspect, methods=["GET"])]
+    for fake in emu.fakes.values():
+        for route in fake.routes():
+            routes.append(Route(route.path, fake.guarded(route.endpoint), methods=route.methods))
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    return FaultGate(app, emu)
 
 
 class FaultGate:

@@ -1,4 +1,4 @@
-"""The emulator's shared state: settings, keys, ids, the clock, and the request log."""
+"""The emulator's shared state: settings, keys, ids, the clock, creations and the request log."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,7 +23,7 @@ class EmulatorConfig:
     queue_seconds: float = 0.05
     """How long a job stays queued."""
     run_seconds: float = 0.3
-    """How long a job runs after that (Resemble detects finish one after another within it)."""
+    """How long a job runs after that (per-file parts of a job finish one after another within it)."""
     run_seconds_max: float | None = None
     """When set, each job runs a seeded random time between ``run_seconds`` and this."""
     fail_marker: str = "fail"
@@ -30,12 +31,13 @@ class EmulatorConfig:
     api_keys: Mapping[str, frozenset[str]] | None = None
     """Accepted keys per provider; None accepts any non-empty key."""
     wallet_cents: int | None = None
-    """Resemble wallet balance; None is unlimited. Creates are charged, 402 when short."""
+    """Wallet balance of a provider that charges per create; None is unlimited (402 when short)."""
     cost_cents: Mapping[str, int] = attrs.field(factory=lambda: {"audio": 10, "video": 25, "image": 5})
+    """What one file of each media type costs, where a fake charges."""
     intelligence_limit: int | None = None
-    """Resemble intelligence detects allowed; None is unlimited. 403 when exceeded."""
+    """Analysis detects a plan allows, where a fake has such a quota; None is unlimited (403 when exceeded)."""
     frames: int = 3
-    """Hume prediction frames (or utterances) per video or audio input."""
+    """Prediction frames (or utterances) per video or audio input."""
 
 
 @attrs.frozen
@@ -79,7 +81,7 @@ class Phase:
 
 
 class State:
-    """Ids, keys, time and the request log, shared by both fakes. Thread-safe."""
+    """Ids, keys, time, creations and the request log, shared by every fake. Thread-safe."""
 
     def __init__(self, config: EmulatorConfig | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config or EmulatorConfig()
@@ -87,7 +89,8 @@ class State:
         self.faults = FaultPlan()
         self.lock = threading.RLock()
         self.requests: list[Recorded] = []
-        self.creates: dict[str, int] = {"hume": 0, "resemble": 0}
+        self.creates: Counter[str] = Counter()
+        """Jobs created, per provider."""
         self._ids = random.Random(self.config.seed)
         self.generation = 0
         """Bumped by :meth:`reset`, so a request that outlives a reset is not logged into the next test."""
@@ -96,7 +99,7 @@ class State:
         with self.lock:
             self.generation += 1
             self.requests.clear()
-            self.creates = {"hume": 0, "resemble": 0}
+            self.creates.clear()
             self.faults.clear()
             self._ids = random.Random(self.config.seed)
 

@@ -1,4 +1,18 @@
-"""What a provider adapter is: sans-I/O operations over one provider's wire contract."""
+"""The provider contract: everything batchkit knows of one provider, in one package.
+
+A provider is a subclass of :class:`Provider` in its own package (``batchkit/providers/<name>/``
+for the built-ins; any installed package for third parties, declared in the ``batchkit.providers``
+entry-point group). Through this class alone a provider gets ``submit``, ``wait``, ``results``,
+``submit_many``, ``webhooks.parse``, the command line, the demo and the emulator.
+
+Operations (``create``, ``get``, ``list``, ``results``, ``artifacts``, ``find_submission``) are
+**pure**: generators that yield :class:`~batchkit._kernel.steps.Call` s (built with
+:meth:`Provider.request`) and receive the successful ``httpx.Response``; a failed request arrives
+as its typed error, raised at the ``yield``. Sending, retries, timeouts and concurrency belong to
+the client. Disk work inside an operation is yielded as a
+:class:`~batchkit._kernel.steps.Blocking` step. :meth:`Provider.prepare` is plain code the client
+runs as a blocking step.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +20,31 @@ import abc
 import builtins
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
 import httpx
 
-from batchkit._core.download import AtomicFile
-from batchkit._core.inputs import LocalFile, Paths, Progress
-from batchkit._core.retry import RetryPolicy, send
-from batchkit._core.steps import Call, Operation
-from batchkit._core.wire import read_json
+from batchkit._kernel.download import AtomicFile
+from batchkit._kernel.inputs import LocalFile, Paths
+from batchkit._kernel.steps import Call, Operation
+from batchkit._kernel.wire import read_json
 from batchkit.errors import AmbiguousSubmissionError, ResponseFormatError, UnsupportedError
-from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
+from batchkit.models import BatchJob, Callback, FileResult, JobStatus
 
-UPLOAD_READ_SECONDS = 300.0
+Row = dict[str, Any]
+"""One tidy row: the common columns (``source, status, error, kind, name, score, begin, end``) first."""
+
+COMMON_COLUMNS = ("source", "status", "error", "kind", "name", "score", "begin", "end")
 
 
 @attrs.frozen
 class Submission:
-    """The arguments of ``Client.submit``, as given."""
+    """The arguments of ``Client.submit``, as given (``files`` may also be checked :class:`LocalFile` s)."""
 
-    files: Paths | None = None
+    files: Paths | Sequence[LocalFile] | None = None
     urls: Sequence[str] | None = None
     text: Sequence[str] | str | None = None
     zip: str | os.PathLike[str] | None = None
@@ -35,31 +52,43 @@ class Submission:
     options: Any = None
 
 
-class Provider(abc.ABC):
-    """One provider's adapter: builds requests, parses replies, maps statuses and errors.
+@attrs.frozen
+class Sample:
+    """What ``batchkit demo`` submits to a provider: local files and the other ``submit`` arguments."""
 
-    Operations are generators of :mod:`batchkit._core.steps`; they never perform I/O themselves
-    beyond opening local files to stream.
+    files: Sequence[Path]
+    inputs: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def common_row(result: FileResult, **columns: Any) -> Row:
+    """A row with the common columns of ``result`` first, then ``columns`` (absent ones are None)."""
+    row: Row = {"source": result.source, "status": result.status.name, "error": result.error}
+    for name in COMMON_COLUMNS[3:]:
+        row[name] = columns.pop(name, None)
+    row.update(columns)
+    return row
+
+
+class Provider(abc.ABC):
+    """One provider's adapter. Subclass it, set the class attributes, implement the abstract methods.
+
+    Class attributes: ``name`` (lower case, how users choose it), ``default_base_url``, ``key_env``
+    (the environment variable holding the key) and ``emulator`` (``"module:Class"`` of its emulator
+    fake, a :class:`batchkit.emulator.Fake`; None if it has none).
     """
 
     name: ClassVar[str]
     default_base_url: ClassVar[str]
     key_env: ClassVar[str]
+    emulator: ClassVar[str | None] = None
 
-    def __init__(self, base_url: str, *, retry: RetryPolicy, timeout: httpx.Timeout) -> None:
+    def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
-        self.upload_progress: Progress | None = None
-        self.retry = retry
-        self.timeout = timeout
-        self.upload_timeout = httpx.Timeout(
-            timeout.connect,
-            read=max(timeout.read or 0, UPLOAD_READ_SECONDS),
-            write=max(timeout.write or 0, UPLOAD_READ_SECONDS),
-            pool=timeout.pool,
-        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.base_url}>"
+
+    # -- the wire -------------------------------------------------------------------------------
 
     @staticmethod
     @abc.abstractmethod
@@ -68,32 +97,28 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     def prepare(self, submission: Submission) -> Any:
-        """Check ``submission`` completely, raising :class:`InputError`; return what ``submit`` sends."""
+        """Check ``submission`` completely (files, limits, options), raising :class:`InputError`;
+        return what :meth:`create` sends. Runs before any byte is sent."""
 
     @abc.abstractmethod
-    def chunk_limits(self, options: Any) -> tuple[int, int]:
-        """The most files and bytes one job may take (how ``submit_many`` splits)."""
+    def create(self, prepared: Any) -> Operation[BatchJob]:
+        """Create a job from what :meth:`prepare` returned (the request is marked ``creates=True``)."""
 
-    def find_submission(self, files: Sequence[LocalFile], since_ms: int) -> Operation[str | None]:
-        """The id of a job created from exactly ``files`` since ``since_ms``, where the provider can tell."""
-        return None
+    @abc.abstractmethod
+    def get(self, job_id: str) -> Operation[BatchJob]:
+        """The job now."""
+
+    def list(self, limit: int, statuses: frozenset[JobStatus], filters: Mapping[str, Any]) -> Operation[list[BatchJob]]:
+        """Recent jobs, newest first, of the given statuses (all when empty)."""
+        raise UnsupportedError(f"{self.name} has no list of jobs; keep the ids submit() returns")
         yield  # pragma: no cover
 
     @abc.abstractmethod
-    def submit(self, submission: Submission) -> Operation[BatchJob]: ...
-
-    @abc.abstractmethod
-    def get(self, job_id: str) -> Operation[BatchJob]: ...
-
-    @abc.abstractmethod
-    def list(
-        self, limit: int, statuses: frozenset[JobStatus], filters: Mapping[str, Any]
-    ) -> Operation[list[BatchJob]]: ...
-
-    @abc.abstractmethod
-    def results(self, job: JobRef) -> Operation[builtins.list[FileResult]]: ...
+    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult]]:
+        """One :class:`FileResult` per input of a finished ``job``."""
 
     def artifacts(self, job_id: str, sink: AtomicFile) -> Operation[None]:
+        """Stream the job's artifacts archive into ``sink``."""
         raise UnsupportedError(f"{self.name} has no artifacts")
         yield  # pragma: no cover
 
@@ -101,7 +126,7 @@ class Provider(abc.ABC):
         """(message, details) from an error reply; any body, JSON or not, is accepted."""
         try:
             body = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             return response.text.strip()[:300], {}
         if not isinstance(body, dict):
             return str(body)[:300], {}
@@ -113,6 +138,48 @@ class Provider(abc.ABC):
         details = body.get("details")
         return str(message)[:500], details if isinstance(details, dict) else body
 
+    # -- large submissions ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def chunk_limits(self, options: Any) -> tuple[int, int]:
+        """The most files and bytes one job may take (how ``submit_many`` splits)."""
+
+    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any) -> Operation[str | None]:
+        """The id of a job created from exactly ``files`` with ``options`` since ``since_ms``, where the
+        provider can tell; None when it cannot (the chunk then stays ambiguous)."""
+        return None
+        yield  # pragma: no cover
+
+    # -- callbacks, people and the demo -------------------------------------------------------------
+
+    @classmethod
+    def parse_callback(cls, body: Mapping[str, Any]) -> Callback:
+        """A callback POST's JSON body as a :class:`Callback` (typed errors for what cannot be read)."""
+        raise UnsupportedError(f"{cls.name} sends no callbacks batchkit can read")
+
+    @classmethod
+    def summary(cls, result: FileResult) -> str:
+        """A short human reading of one result (the CLI's ``summary`` column)."""
+        return ""
+
+    @classmethod
+    def rows(cls, result: FileResult) -> Iterator[Row]:
+        """Tidy rows of one result: :data:`COMMON_COLUMNS` first, then the provider's own columns."""
+        yield common_row(result)
+
+    @classmethod
+    def sample(cls, folder: Path) -> Sample:
+        """Real, tiny inputs for ``batchkit demo``, written into ``folder``."""
+        from batchkit.samples import write_samples
+
+        return Sample(write_samples(folder))
+
+    # -- helpers for subclasses -------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Call:
+        """A :class:`Call` to ``path`` on this provider's base URL."""
+        return Call(method, self.base_url, path, **kwargs)
+
     def created(self, response: httpx.Response, parse: Callable[[Any], BatchJob]) -> BatchJob:
         """The job a create reply describes; an unreadable success means a job exists whose id is lost."""
         try:
@@ -120,11 +187,3 @@ class Provider(abc.ABC):
         except ResponseFormatError as exc:
             reason = f"HTTP {response.status_code} with an unreadable reply: {exc}"
             raise AmbiguousSubmissionError(self.name, reason, status_code=response.status_code) from exc
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Call:
-        """A request to ``path``, with the upload timeout when it carries files."""
-        timeout = self.upload_timeout if kwargs.get("files") else self.timeout
-        return Call(method, self.base_url, path, timeout, **kwargs)
-
-    def send(self, call: Call) -> Operation[httpx.Response]:
-        return send(call, self.retry, self.name, self.error_body)

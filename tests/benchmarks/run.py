@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 import batchkit
-from batchkit._core.steps import advance
+from batchkit._kernel.steps import advance
 from batchkit.providers.hume import HumeProvider
 
 HERE = Path(__file__).parent
@@ -134,8 +134,7 @@ def bench_upload(runs: int) -> None:
 def bench_overhead(runs: int, calls: int = 5000) -> None:
     print(f"overhead: {calls} job-status calls on one connection pool", flush=True)
     with drain_server() as url, httpx.Client() as http:
-        settings = batchkit.config.resolve("resemble", api_key="bench", base_url=url)
-        client = batchkit.Client(settings, http_client=http)
+        client = batchkit.connect("resemble", api_key="bench", base_url=url, http_client=http)
         target = f"{url}/api/v2/detect/batch/bench-batch"
         headers = {"Authorization": "Bearer bench"}
         ours, raw, parsed = [], [], []
@@ -170,7 +169,7 @@ def bench_overhead(runs: int, calls: int = 5000) -> None:
 
 
 def hume_payload(frames: int) -> bytes:
-    from batchkit.emulator.fakes import EMOTIONS
+    from batchkit.providers.hume.fake_predictions import EMOTIONS
 
     emotions = [{"name": n, "score": 0.123456} for n in EMOTIONS]
     predictions = [{"frame": i, "time": i / 3, "prob": 0.99, "box": {"x": 1.0, "y": 2.0, "w": 3.0, "h": 4.0},
@@ -198,11 +197,12 @@ def peak_mb(fn: Callable[[], Any]) -> float:
 def bench_parsing(runs: int) -> None:
     body = hume_payload(frames=22_000)
     print(f"parsing: a Hume predictions payload of {len(body) / 1e6:.0f} MB", flush=True)
-    provider = HumeProvider("https://h.test", retry=batchkit.RetryPolicy(), timeout=httpx.Timeout(1))
+    provider = HumeProvider("https://h.test")
+    job = batchkit.BatchJob("hume", "job", batchkit.JobStatus.SUCCEEDED, "COMPLETED")
     reply = httpx.Response(200, content=body)
 
     def ours_fn() -> Any:  # the client's own path: read_json, then the typed models
-        operation = provider.results("job")
+        operation = provider.results(job)
         next(operation)
         return advance(operation, reply)
 
@@ -220,8 +220,7 @@ def bench_parsing(runs: int) -> None:
 
 
 async def submit_hume_jobs(url: str, count: int) -> list[batchkit.BatchJob]:
-    settings = batchkit.config.resolve("hume", api_key="bench", base_url=url)
-    async with batchkit.AsyncClient(settings) as client:
+    async with batchkit.connect_async("hume", api_key="bench", base_url=url) as client:
         gate = asyncio.Semaphore(32)
 
         async def one(i: int) -> batchkit.BatchJob:
@@ -258,11 +257,10 @@ def bench_many(runs: int, count: int = 1000) -> None:
                 before = httpx.get(f"{url}/_emulator").json()["requests"]
                 started = time.time()
                 jobs = asyncio.run(submit_hume_jobs(url, count))
-                settings = batchkit.config.resolve("hume", api_key="bench", base_url=url)
                 if kind == "async":
-                    done = asyncio.run(wait_async(settings, jobs, schedule))
+                    done = asyncio.run(wait_async(url, jobs, schedule))
                 else:
-                    with batchkit.Client(settings, poll=schedule) as client:
+                    with batchkit.connect("hume", api_key="bench", base_url=url, poll=schedule) as client:
                         done = client.wait_all(jobs)
                 finished = time.time()
                 ideal = max(j.ended_at.timestamp() for j in done if j.ended_at) - started
@@ -275,10 +273,8 @@ def bench_many(runs: int, count: int = 1000) -> None:
         proc.wait()
 
 
-async def wait_async(
-    settings: Any, jobs: list[batchkit.BatchJob], schedule: batchkit.PollSchedule
-) -> list[batchkit.BatchJob]:
-    async with batchkit.AsyncClient(settings, poll=schedule) as client:
+async def wait_async(url: str, jobs: list[batchkit.BatchJob], schedule: batchkit.PollSchedule) -> list[batchkit.BatchJob]:
+    async with batchkit.connect_async("hume", api_key="bench", base_url=url, poll=schedule) as client:
         return await client.wait_all(jobs)
 
 

@@ -3,85 +3,37 @@
 from __future__ import annotations
 
 import builtins
-import contextlib
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from batchkit._core.inputs import LocalFile, as_path_list, check_file, check_files, open_parts, zip_file_names
-from batchkit._core.options import coerce_options
-from batchkit._core.steps import Operation, Parallel
-from batchkit._core.wire import read_json, structure
-from batchkit.errors import InputError, ProviderError, ResponseFormatError, UnsupportedError
-from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
+import attrs
+
+from batchkit._kernel.inputs import LocalFile, as_path_list, check_file, check_files, zip_file_names
+from batchkit._kernel.options import coerce_options
+from batchkit._kernel.steps import Operation, Parallel, Upload
+from batchkit._kernel.wire import read_json
+from batchkit.errors import InputError, ProviderError, ResponseFormatError
+from batchkit.models import BatchJob, Callback, FileResult, JobStatus
 from batchkit.providers.base import Provider, Submission
 
-from .models import Batch, Detect
 from .options import ResembleOptions
+from .rows import summary, tidy_rows
+from .wire import to_batch_job, to_file_result
 
 MAX_FILES = 50
 EXTENSIONS = frozenset(
     {".wav", ".mp3", ".m4a", ".ogg", ".aac", ".flac", ".mp4", ".mov", ".avi", ".mkv", ".webm"}
     | {".jpg", ".jpeg", ".png", ".gif", ".webp"}
 )
-BATCH_STATUS = {
-    "processing": JobStatus.RUNNING,
-    "completed": JobStatus.SUCCEEDED,
-    "partially_failed": JobStatus.PARTIALLY_FAILED,
-    "failed": JobStatus.FAILED,
-}
-DETECT_STATUS = {"processing": JobStatus.RUNNING, "completed": JobStatus.SUCCEEDED, "failed": JobStatus.FAILED}
 
 
-def _item(body: Any, what: str) -> Any:
-    """The ``item`` of a ``{success, item}`` envelope (a bare item is accepted too)."""
-    if isinstance(body, Mapping) and "item" in body:
-        return body["item"]
-    if isinstance(body, Mapping) and "uuid" in body:
-        return body
-    raise ResponseFormatError(f"{what} has no item", snippet=str(body)[:200])
+@attrs.frozen
+class Prepared:
+    """A checked Resemble submission: form fields, the file part's name, the files."""
 
-
-def _time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def to_batch_job(body: Any) -> BatchJob:
-    """A batch reply, or a batch callback payload (it mirrors the reply), as a :class:`BatchJob`."""
-    item = _item(body, "Resemble batch")
-    batch = structure(item, Batch, "Resemble batch")
-    return BatchJob(
-        provider="resemble",
-        id=batch.uuid,
-        status=BATCH_STATUS.get(batch.status.lower(), JobStatus.UNKNOWN),
-        provider_status=batch.status,
-        created_at=_time(batch.created_at),
-        total_count=batch.total_files,
-        succeeded_count=batch.completed_count,
-        failed_count=batch.failed_count,
-        children=batch.detect_uuids,
-        raw=item,
-    )
-
-
-def to_file_result(body: Any) -> FileResult:
-    """A detect reply (``GET /api/v2/detect/{uuid}``) as a :class:`FileResult`."""
-    item = _item(body, "Resemble detect")
-    detect = structure(item, Detect, "Resemble detect")
-    status = DETECT_STATUS.get((detect.status or "").lower(), JobStatus.UNKNOWN)
-    error = detect.error_message or (detect.audio_source_tracing.error_message if detect.audio_source_tracing else None)
-    return FileResult(
-        source=detect.filename or detect.uuid,
-        status=status,
-        error=error if status is JobStatus.FAILED or error else None,
-        prediction=detect,
-        raw=item,
-    )
+    fields: dict[str, str]
+    field: str
+    files: list[LocalFile]
 
 
 def _is_media(name: str) -> bool:
@@ -94,6 +46,7 @@ class ResembleProvider(Provider):
     name = "resemble"
     default_base_url = "https://app.resemble.ai"
     key_env = "RESEMBLE_API_KEY"
+    emulator = "batchkit.providers.resemble.emulator:ResembleFake"
     BATCH = "/api/v2/detect/batch"
     DETECT = "/api/v2/detect"
 
@@ -101,8 +54,7 @@ class ResembleProvider(Provider):
     def auth_headers(api_key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"}
 
-    def prepare(self, submission: Submission) -> tuple[dict[str, str], str, list[LocalFile]]:
-        """Form fields, the part name and the files, checked; raises :class:`InputError`."""
+    def prepare(self, submission: Submission) -> Prepared:
         options = coerce_options(submission.options, ResembleOptions, self.name)
         if submission.urls or submission.text:
             raise InputError("resemble: the detect batch endpoint takes local files or a zip, not urls or text")
@@ -132,38 +84,36 @@ class ResembleProvider(Provider):
         fields = options.form_fields()
         if submission.callback_url:
             fields["callback_url"] = submission.callback_url
-        return fields, field, files
+        return Prepared(fields, field, files)
+
+    def create(self, prepared: Prepared) -> Operation[BatchJob]:
+        uploads = [Upload(prepared.field, f, f.content_type) for f in prepared.files]
+        response = yield self.request("POST", self.BATCH, data=prepared.fields or None, uploads=uploads, creates=True)
+        return self.created(response, to_batch_job)
 
     def chunk_limits(self, options: Any) -> tuple[int, int]:
         return MAX_FILES, coerce_options(options, ResembleOptions, self.name).max_total_bytes
 
-    def submit(self, submission: Submission) -> Operation[BatchJob]:
-        fields, field, files = self.prepare(submission)
-        with contextlib.ExitStack() as stack:
-            parts = open_parts(stack, field, files, self.upload_progress)
-            call = self.call("POST", self.BATCH, data=fields or None, files=parts, creates=True)
-            response = yield from self.send(call)
-        return self.created(response, to_batch_job)
-
     def get(self, job_id: str) -> Operation[BatchJob]:
-        response = yield from self.send(self.call("GET", f"{self.BATCH}/{job_id}"))
+        response = yield self.request("GET", f"{self.BATCH}/{job_id}")
         return to_batch_job(read_json(response, "Resemble batch"))
 
-    def list(
-        self, limit: int, statuses: frozenset[JobStatus], filters: Mapping[str, Any]
-    ) -> Operation[builtins.list[BatchJob]]:
-        raise UnsupportedError("resemble has no list of batches; keep the ids submit() returns")
-        yield  # pragma: no cover
-
-    def results(self, job: JobRef) -> Operation[builtins.list[FileResult]]:
-        batch = job if isinstance(job, BatchJob) else (yield from self.get(job))
-        detects = [self._detect(uuid) for uuid in batch.children]
-        results: builtins.list[FileResult] = yield Parallel(detects, limit=8)
+    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult]]:
+        if not job.raw:  # known only by its id: its detects come with the batch
+            job = yield from self.get(job.id)
+        results: builtins.list[FileResult] = yield Parallel([self._detect(uuid) for uuid in job.children])
         return results
 
     def _detect(self, uuid: str) -> Operation[FileResult]:
         try:
-            response = yield from self.send(self.call("GET", f"{self.DETECT}/{uuid}"))
+            response = yield self.request("GET", f"{self.DETECT}/{uuid}")
+            return to_file_result(read_json(response, "Resemble detect"))
         except (ProviderError, ResponseFormatError) as exc:
             return FileResult(source=uuid, status=JobStatus.UNKNOWN, error=f"could not fetch detect {uuid}: {exc}")
-        return to_file_result(read_json(response, "Resemble detect"))
+
+    @classmethod
+    def parse_callback(cls, body: Mapping[str, Any]) -> Callback:
+        return Callback(to_batch_job(body))
+
+    summary = staticmethod(summary)
+    rows = staticmethod(tidy_rows)

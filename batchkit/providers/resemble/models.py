@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from batchkit._core.wire import Extra, extra_field
+from batchkit._kernel.wire import Extra, extra_field
 
 
 @attrs.frozen

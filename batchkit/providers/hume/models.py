@@ -7,7 +7,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import attrs
 
-from batchkit._core.wire import Extra, converter, extra_field, number, text
+from batchkit._kernel.wire import Extra, converter, extra_field, number, text
 
 P = TypeVar("P")
 

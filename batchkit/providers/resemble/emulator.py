@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import zipfile
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
 import attrs
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from .fakes import media_type, resemble_detect, rng_for
-from .state import Part, Phase, Reply, State
+from batchkit.emulator.fake import Fake, call_back_later, read_parts, respond
+from batchkit.emulator.media import media_type, rng_for
+from batchkit.emulator.state import Part, Phase, Reply, State
 
 MAX_FILES = 50
 MAX_TOTAL_BYTES = 500 * 10**6
@@ -74,9 +79,13 @@ def _parse_settings(fields: Sequence[Part]) -> dict[str, Any] | Reply:
     return settings
 
 
-class ResembleFake:
-    def __init__(self, state: State) -> None:
-        self.state = state
+class ResembleFake(Fake):
+    """Detect batches, with every documented 400/402/403/404 rule, and their detects."""
+
+    unauthorized = Reply(401, {"success": False, "message": "Unauthorized"})
+
+    def __init__(self, state: State, provider: str) -> None:
+        super().__init__(state, provider)
         self.batches: dict[str, Batch] = {}
         self.detects: dict[str, Detect] = {}
         self.intelligence_used = 0
@@ -85,6 +94,29 @@ class ResembleFake:
         self.batches.clear()
         self.detects.clear()
         self.intelligence_used = 0
+
+    def key(self, request: Request) -> str | None:
+        auth = request.headers.get("authorization", "")
+        return auth[7:] if auth.lower().startswith("bearer ") else None
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/v2/detect/batch", self._create_endpoint, methods=["POST"]),
+            Route("/api/v2/detect/batch/{id}", self.by_id(self.get_batch), methods=["GET"]),
+            Route("/api/v2/detect/{id}", self.by_id(self.get_detect), methods=["GET"]),
+        ]
+
+    async def _create_endpoint(self, request: Request) -> Response:
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return respond(_error(400, "multipart/form-data required"))
+        parts, close = await read_parts(request)
+        try:
+            reply = self.create(parts, request.headers.get("prefer"))
+        finally:
+            await close()
+        if reply.status == 202:
+            call_back_later(self.state, self.callback, reply.body["item"]["uuid"])
+        return respond(reply)
 
     def create(self, parts: Sequence[Part], prefer: str | None) -> Reply:
         if prefer and "wait" in prefer.lower():
@@ -170,7 +202,7 @@ class ResembleFake:
             batch = Batch(self.state.new_id(), created, detects, settings.get("callback_url"))
             self.batches[batch.uuid] = batch
             self.detects.update((d.uuid, d) for d in detects)
-            self.state.creates["resemble"] += 1
+            self.created()
         return Reply(202, {"success": True, "item": self.batch_item(batch)})
 
     def _detect_status(self, detect: Detect) -> str:
@@ -236,3 +268,37 @@ class ResembleFake:
             rng = rng_for(self.state.config.seed, detect.filename)
             item.update(resemble_detect(rng, detect.kind, bool(settings.get("intelligence")), bool(item["visualize"])))
         return Reply(200, {"success": True, "item": item})
+
+
+def resemble_detect(rng: random.Random, kind: str, intelligence: bool, visualize: bool) -> dict[str, Any]:
+    """The analysis fields of a completed detect for one file of ``kind``."""
+    score = round(rng.random(), 4)
+    label = "fake" if score >= 0.5 else "real"
+    heatmap = f"https://emulator.invalid/heatmaps/{rng.getrandbits(32):08x}.png" if visualize else None
+    out: dict[str, Any] = {"duration": f"{rng.uniform(1, 30):.2f}" if kind != "image" else None}
+    if kind in ("audio", "video"):
+        chunks = [f"{min(1.0, max(0.0, score + rng.uniform(-0.1, 0.1))):.4f}" for _ in range(3)]
+        out["metrics"] = {
+            "label": label,
+            "score": chunks,
+            "consistency": "0.9",
+            "aggregated_score": f"{score:.4f}",
+            "image": heatmap,
+        }
+    if kind == "video":
+        out["video_metrics"] = {
+            "label": label.capitalize(),
+            "score": score,
+            "certainty": 0.9,
+            "treeview": None,
+            "children": [],
+        }
+    if kind == "image":
+        out["image_metrics"] = {"label": label.capitalize(), "score": score, "image": heatmap, "children": []}
+    if intelligence:
+        out["intelligence"] = {
+            "uuid": f"int-{rng.getrandbits(32):08x}",
+            "status": "completed",
+            "description": f"emulated analysis: likely {label}",
+        }
+    return out

@@ -1,4 +1,4 @@
-"""Deterministic fake predictions in the documented shapes, seeded by input name."""
+"""Deterministic fake Hume predictions in the documented shapes, seeded by input name."""
 
 from __future__ import annotations
 
@@ -55,19 +55,6 @@ EMOTIONS = (
     "Tiredness",
     "Triumph",
 )
-AUDIO = frozenset({".wav", ".mp3", ".m4a", ".ogg", ".aac", ".flac"})
-VIDEO = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})
-IMAGE = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
-
-
-def media_type(name: str) -> str | None:
-    suffix = name[name.rfind(".") :].lower() if "." in name else ""
-    return "audio" if suffix in AUDIO else "video" if suffix in VIDEO else "image" if suffix in IMAGE else None
-
-
-def rng_for(seed: int, *parts: str) -> random.Random:
-    return random.Random(":".join((str(seed), *parts)))
-
 
 def _scores(rng: random.Random, names: tuple[str, ...] | list[str] = EMOTIONS) -> list[dict[str, Any]]:
     return [{"name": n, "score": round(rng.random(), 6)} for n in names]
@@ -131,38 +118,4 @@ def hume_models(rng: random.Random, kind: str, models: list[str], frames: int) -
         )
     if "ner" in models and kind != "image":
         out["ner"] = _grouped([])
-    return out
-
-
-def resemble_detect(rng: random.Random, kind: str, intelligence: bool, visualize: bool) -> dict[str, Any]:
-    """The analysis fields of a completed detect for one file of ``kind``."""
-    score = round(rng.random(), 4)
-    label = "fake" if score >= 0.5 else "real"
-    heatmap = f"https://emulator.invalid/heatmaps/{rng.getrandbits(32):08x}.png" if visualize else None
-    out: dict[str, Any] = {"duration": f"{rng.uniform(1, 30):.2f}" if kind != "image" else None}
-    if kind in ("audio", "video"):
-        chunks = [f"{min(1.0, max(0.0, score + rng.uniform(-0.1, 0.1))):.4f}" for _ in range(3)]
-        out["metrics"] = {
-            "label": label,
-            "score": chunks,
-            "consistency": "0.9",
-            "aggregated_score": f"{score:.4f}",
-            "image": heatmap,
-        }
-    if kind == "video":
-        out["video_metrics"] = {
-            "label": label.capitalize(),
-            "score": score,
-            "certainty": 0.9,
-            "treeview": None,
-            "children": [],
-        }
-    if kind == "image":
-        out["image_metrics"] = {"label": label.capitalize(), "score": score, "image": heatmap, "children": []}
-    if intelligence:
-        out["intelligence"] = {
-            "uuid": f"int-{rng.getrandbits(32):08x}",
-            "status": "completed",
-            "description": f"emulated analysis: likely {label}",
-        }
     return out

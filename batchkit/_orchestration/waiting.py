@@ -3,20 +3,25 @@ and an overall deadline. One job or a thousand, the same operation."""
 
 from __future__ import annotations
 
+import math
 import random
-import time
 from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
+from batchkit._kernel.clock import Clock
+from batchkit._kernel.steps import Done, Emit, Operation, Parallel, Sleep, advance
 from batchkit.errors import RateLimitedError, ResponseFormatError, ServerError, TransportError, WaitTimeoutError
 from batchkit.models import BatchJob, JobStatus
-
-from .steps import Done, Emit, Operation, Parallel, Sleep, advance
 
 Getter = Callable[[str], Operation[BatchJob]]
 OnUpdate = Callable[[BatchJob], None]
 _TRANSIENT = (TransportError, ServerError, RateLimitedError, ResponseFormatError)
+
+
+def _finite(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be a finite number, got {value!r}")
 
 
 @attrs.frozen
@@ -28,12 +33,13 @@ class PollSchedule:
     at most ``concurrency`` in flight.
     """
 
-    initial: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
-    factor: float = attrs.field(default=1.5, validator=attrs.validators.ge(1))
-    maximum: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
-    jitter: float = attrs.field(default=0.1, validator=[attrs.validators.ge(0), attrs.validators.lt(1)])
-    max_rate: float = attrs.field(default=20.0, validator=attrs.validators.gt(0))
-    concurrency: int = attrs.field(default=8, validator=attrs.validators.ge(1))
+    initial: float = attrs.field(default=1.0, validator=[_finite, attrs.validators.gt(0)])
+    factor: float = attrs.field(default=1.5, validator=[_finite, attrs.validators.ge(1)])
+    maximum: float = attrs.field(default=30.0, validator=[_finite, attrs.validators.gt(0)])
+    jitter: float = attrs.field(default=0.1, validator=[_finite, attrs.validators.ge(0), attrs.validators.lt(1)])
+    max_rate: float = attrs.field(default=20.0, validator=[_finite, attrs.validators.gt(0)])
+    concurrency: int = attrs.field(default=8, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)])
+    """The most requests in flight at once for the client (status checks, results, uploads)."""
 
     def intervals(self) -> Iterator[float]:
         interval = self.initial
@@ -45,13 +51,14 @@ class PollSchedule:
 class _Bucket:
     """A token bucket: ``rate`` tokens a second, holding at most one second's worth."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, clock: Clock) -> None:
         self.rate = rate
+        self.clock = clock
         self.tokens = max(1.0, rate)
-        self.stamp = time.monotonic()
+        self.stamp = clock.monotonic()
 
     def take(self, wanted: int) -> int:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         self.tokens = min(max(1.0, self.rate), self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         granted = min(wanted, int(self.tokens))
@@ -76,14 +83,15 @@ def watch(
     jobs: Iterable[BatchJob | str],
     schedule: PollSchedule,
     timeout: float | None,
-    on_update: OnUpdate | None = None,
+    on_update: OnUpdate | None,
+    clock: Clock,
 ) -> Operation[list[BatchJob]]:
     """Poll every job until all are terminal, emitting each as it finishes; return them in order.
 
     Jobs given as ids are fetched first. After ``timeout`` seconds, :class:`WaitTimeoutError`
     carries the last known state of every job.
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
+    deadline = None if timeout is None else clock.monotonic() + timeout
     given = list(jobs)
     latest: dict[str, BatchJob | None] = {}
     for item in given:
@@ -93,7 +101,7 @@ def watch(
             latest[item.id] = item
     ids = list(latest)
     clocks = {i: schedule.intervals() for i in ids}
-    start = time.monotonic()
+    start = clock.monotonic()
     due = {i: 0.0 if latest[i] is None else start + next(clocks[i]) for i in ids}
     pending = set(ids)
     for i in ids:
@@ -101,9 +109,9 @@ def watch(
         if known is not None and known.status.is_terminal:
             pending.discard(i)
             yield Emit(known)
-    bucket = _Bucket(schedule.max_rate)
+    bucket = _Bucket(schedule.max_rate, clock)
     while pending:
-        now = time.monotonic()
+        now = clock.monotonic()
         if deadline is not None and now >= deadline:
             raise WaitTimeoutError(_known(provider, latest, ids), timeout or 0.0)
         ready = sorted((i for i in pending if due[i] <= now), key=due.__getitem__)
@@ -115,8 +123,8 @@ def watch(
             yield Sleep(max(wake, 0.001))
             continue
         batch = ready[:granted]
-        fetched: list[BatchJob | None] = yield Parallel([_poll_once(get, i) for i in batch], schedule.concurrency)
-        now = time.monotonic()
+        fetched: list[BatchJob | None] = yield Parallel([_poll_once(get, i) for i in batch])
+        now = clock.monotonic()
         for i, fresh in zip(batch, fetched, strict=True):
             previous = latest[i]
             if fresh is not None:

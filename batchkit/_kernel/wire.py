@@ -155,7 +155,15 @@ def read_json(response: httpx.Response, what: str) -> Any:
     try:
         with collector_paused():
             return json.loads(response.content)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ResponseFormatError(
-            f"{what} is not JSON", status_code=response.status_code, snippet=response.text[:200]
+            f"{what} is not JSON (or nested too deeply)", status_code=response.status_code, snippet=response.text[:200]
         ) from exc
+
+
+def read_list(response: httpx.Response, what: str) -> list[Any]:
+    """The JSON list body of a successful reply, or a :class:`ResponseFormatError`."""
+    body = read_json(response, what)
+    if not isinstance(body, list):
+        raise ResponseFormatError(f"{what} is not a list", snippet=response.text[:200])
+    return body

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -92,8 +91,11 @@ class Journal:
         columns = "".join(f", {name} = ?" for name in values)
         self._db.execute(f"UPDATE chunks SET state = ?{columns} WHERE idx = ?", (state, *values.values(), index))
 
-    def intend(self, index: int) -> None:
-        self._set(index, ChunkState.SENDING, intent_ms=int(time.time() * 1000), error=None)
+    def intend(self, index: int, now: float) -> int:
+        """Record that chunk ``index`` is about to be sent (``now`` in seconds); return the intent in ms."""
+        intent_ms = int(now * 1000)
+        self._set(index, ChunkState.SENDING, intent_ms=intent_ms, error=None)
+        return intent_ms
 
     def sent(self, index: int, job_id: str) -> None:
         self._set(index, ChunkState.SENT, job_id=job_id)

@@ -1,4 +1,4 @@
-"""The fake Hume batch API: jobs, list filters, predictions and artifacts, as documented."""
+"""Hume's batch API emulated: jobs, list filters, predictions, artifacts and callbacks, as documented."""
 
 from __future__ import annotations
 
@@ -12,9 +12,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from .fakes import hume_models, media_type, rng_for
-from .state import Part, Phase, Reply, State
+from batchkit.emulator.fake import Fake, call_back_later, read_parts, respond
+from batchkit.emulator.media import media_type, rng_for
+from batchkit.emulator.state import Part, Phase, Reply, State
+
+from .fake_predictions import hume_models
 
 MODELS = ("face", "burst", "prosody", "language", "ner", "facemesh")
 MAX_INPUTS = 100
@@ -44,13 +50,48 @@ def _error(status: int, message: str) -> Reply:
     return Reply(status, {"message": message})
 
 
-class HumeFake:
-    def __init__(self, state: State) -> None:
-        self.state = state
+class HumeFake(Fake):
+    """Jobs, list filters, predictions, artifacts and callbacks of ``/v0/batch/jobs``."""
+
+    unauthorized = Reply(
+        401, {"fault": {"faultstring": "Invalid ApiKey", "detail": {"errorcode": "oauth.v2.InvalidApiKey"}}}
+    )
+
+    def __init__(self, state: State, provider: str) -> None:
+        super().__init__(state, provider)
         self.jobs: dict[str, Job] = {}
 
     def reset(self) -> None:
         self.jobs.clear()
+
+    def key(self, request: Request) -> str | None:
+        return request.headers.get("x-hume-api-key")
+
+    def routes(self) -> builtins.list[Route]:
+        jobs = "/v0/batch/jobs"
+        return [
+            Route(jobs, self._create_endpoint, methods=["POST"]),
+            Route(jobs, self._list_endpoint, methods=["GET"]),
+            Route(jobs + "/{id}", self.by_id(self.get), methods=["GET"]),
+            Route(jobs + "/{id}/predictions", self.by_id(self.predictions), methods=["GET"]),
+            Route(jobs + "/{id}/artifacts", self.by_id(self.artifacts), methods=["GET"]),
+        ]
+
+    async def _create_endpoint(self, request: Request) -> Response:
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            parts, close = await read_parts(request)
+            try:
+                reply = self.create_multipart(parts)
+            finally:
+                await close()
+        else:
+            reply = self.create_json(await request.body())
+        if reply.status == 200:
+            call_back_later(self.state, self.callback, reply.body["job_id"])
+        return respond(reply)
+
+    async def _list_endpoint(self, request: Request) -> Response:
+        return respond(self.list(request.query_params.multi_items()))
 
     # creation
 
@@ -112,7 +153,7 @@ class HumeFake:
             started, ended = (now + int((moment - clock) * 1000) for moment in schedule)
             job = Job(self.state.new_id(), schedule, now, started, ended, request, sources)
             self.jobs[job.id] = job
-            self.state.creates["hume"] += 1
+            self.created()
         return Reply(200, {"job_id": job.id})
 
     # reading

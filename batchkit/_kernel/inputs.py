@@ -1,15 +1,15 @@
-"""Local files as inputs: checked before anything is sent, streamed from disk when sent."""
+"""Local files as inputs: checked before anything is sent, streamed from disk at their checked size."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import mimetypes
 import os
+import stat
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import attrs
 
@@ -34,13 +34,17 @@ class LocalFile:
     def suffix(self) -> str:
         return self.path.suffix.lower()
 
+    @property
+    def content_type(self) -> str:
+        return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
 
-def as_path_list(paths: Paths | None, what: str) -> list[Path]:
-    """Accept one path or an iterable of paths."""
+
+def as_path_list(paths: Paths | LocalFile | Iterable[LocalFile] | None, what: str) -> list[Path | LocalFile]:
+    """Accept one path or an iterable of paths (already checked :class:`LocalFile` s pass through)."""
     if paths is None:
         return []
-    if isinstance(paths, (str, os.PathLike)):
-        return [Path(paths)]
+    if isinstance(paths, (str, os.PathLike, LocalFile)):
+        return [paths if isinstance(paths, LocalFile) else Path(paths)]
     if isinstance(paths, (bytes, bytearray)):
         raise InputError(f"{what}: give paths, not bytes")
     try:
@@ -48,21 +52,26 @@ def as_path_list(paths: Paths | None, what: str) -> list[Path]:
     except TypeError:
         raise InputError(f"{what}: expected a path or a list of paths, got {type(paths).__name__}") from None
     for item in items:
-        if not isinstance(item, (str, os.PathLike)):
+        if not isinstance(item, (str, os.PathLike, LocalFile)):
             raise InputError(f"{what}: expected paths, got {type(item).__name__} {item!r}")
-    return [Path(p) for p in items]
+    return [item if isinstance(item, LocalFile) else Path(item) for item in items]
 
 
-def check_file(path: Path) -> LocalFile:
-    """Stat and open ``path``: it must be an existing, readable regular file."""
+def check_file(path: Path | LocalFile) -> LocalFile:
+    """``path`` as a :class:`LocalFile`: it must be an existing, readable regular file (checked with
+    ``stat`` before it is opened, so a FIFO or a device is refused without blocking)."""
+    if isinstance(path, LocalFile):
+        return path
     try:
         st = path.stat()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if path.is_dir():
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{path}: is a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path}: is not a regular file (a FIFO, socket or device cannot be uploaded)")
     try:
         with open(path, "rb"):
             pass
@@ -71,7 +80,7 @@ def check_file(path: Path) -> LocalFile:
     return LocalFile(path, st.st_size)
 
 
-def check_files(paths: Sequence[Path]) -> list[LocalFile]:
+def check_files(paths: Sequence[Path | LocalFile]) -> list[LocalFile]:
     return [check_file(p) for p in paths]
 
 
@@ -88,15 +97,27 @@ def _ignore(sent: int) -> None:
     pass
 
 
-class _UploadFile:
-    """A file as httpx's multipart encoder sees it: read in ``UPLOAD_CHUNK`` pieces, reporting progress."""
+class FileChangedError(InputError):
+    """A file's size changed between its check and its upload; nothing more of it is sent."""
 
-    def __init__(self, handle: BinaryIO, report: Progress | None) -> None:
+
+class UploadFile:
+    """A file as httpx's multipart encoder sees it: read in ``UPLOAD_CHUNK`` pieces, reporting
+    progress, and exactly the size that was checked (a file that changes size fails the upload)."""
+
+    def __init__(self, handle: BinaryIO, checked: LocalFile, report: Progress | None) -> None:
         self._handle = handle
+        self._checked = checked
         self._report = report or _ignore
+        now = os.fstat(handle.fileno()).st_size
+        if now != checked.size:
+            raise FileChangedError(f"{checked.path}: was {checked.size} bytes when checked, now {now}; not sent")
 
     def read(self, size: int = -1) -> bytes:
-        data = self._handle.read(max(size, UPLOAD_CHUNK) if size >= 0 else size)
+        left = self._checked.size - self._handle.tell()
+        data = self._handle.read(min(left, max(size, UPLOAD_CHUNK)) if size >= 0 else left)
+        if len(data) < min(left, max(size, 1)) or (left == 0 and self._handle.read(1)):
+            raise FileChangedError(f"{self._checked.path}: changed size while it was being sent")
         self._report(len(data))
         return data
 
@@ -113,24 +134,12 @@ class _UploadFile:
         return self._handle.fileno()
 
 
-def open_parts(
-    stack: contextlib.ExitStack, field: str, files: Sequence[LocalFile], progress: Progress | None = None
-) -> list[tuple[str, Any]]:
-    """Multipart parts for ``files``; httpx streams each from disk, a chunk at a time."""
-    parts: list[tuple[str, Any]] = []
-    for f in files:
-        handle = _UploadFile(stack.enter_context(open(f.path, "rb")), progress)  # noqa: SIM115 - the stack closes it
-        content_type = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
-        parts.append((field, (f.name, handle, content_type)))
-    return parts
-
-
 def zip_file_names(archive: LocalFile) -> list[str]:
     """Base names of the regular files in a zip, as a server that flattens folders sees them."""
     try:
         with zipfile.ZipFile(archive.path) as zf:
             return [PurePosixPath(i.filename).name for i in zf.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InputError(f"{archive.path}: not a readable zip archive ({exc})") from None
 
 

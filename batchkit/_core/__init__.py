@@ -1,1 +1,0 @@
-"""The I/O-free core shared by :class:`batchkit.Client` and :class:`batchkit.AsyncClient`."""

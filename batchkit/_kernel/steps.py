@@ -1,0 +1,177 @@
+"""What an operation asks its executor to do.
+
+An operation is a generator: it yields steps and receives their outcomes. The executors
+(sync and async) only carry steps out; every decision is made in the generator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, Generic, Protocol, TypeVar
+
+import attrs
+import httpx
+
+from .inputs import FileChangedError, LocalFile, Progress, UploadFile
+
+T = TypeVar("T")
+
+Operation = Generator["Step", Any, T]
+
+
+class Sink(Protocol):
+    """Where a streamed response body goes."""
+
+    def restart(self) -> None: ...
+
+    def write(self, chunk: bytes) -> None: ...
+
+
+@attrs.frozen
+class Upload:
+    """One file part of a multipart request: opened, and read at its checked size, only when sent."""
+
+    field: str
+    file: LocalFile
+    content_type: str
+
+    def open(self, stack: contextlib.ExitStack, progress: Progress | None) -> UploadFile:
+        """The file opened for sending (closed with ``stack``); one gone since its check is an error."""
+        try:
+            handle = stack.enter_context(open(self.file.path, "rb"))  # noqa: SIM115 - the stack closes it
+        except (OSError, ValueError) as exc:
+            raise FileChangedError(f"{self.file.path}: cannot be opened for upload ({exc})") from None
+        return UploadFile(handle, self.file, progress)
+
+
+@attrs.frozen
+class Call:
+    """Send one HTTP request; the outcome is an ``httpx.Response`` or an ``httpx.TransportError``.
+
+    ``creates`` marks a job-creating request, which is never re-sent once it may have arrived.
+    With a ``sink``, a successful body is streamed into it instead of being read into memory.
+    Providers leave ``timeout`` unset; the orchestration fills it from the client's settings.
+    """
+
+    method: str
+    base_url: str
+    path: str
+    params: Sequence[tuple[str, str]] = ()
+    json: Any = None
+    data: dict[str, str] | None = None
+    uploads: Sequence[Upload] = ()
+    creates: bool = False
+    sink: Sink | None = attrs.field(default=None, eq=False)
+    timeout: httpx.Timeout | None = None
+    _reported: list[int] = attrs.field(factory=lambda: [0], eq=False, repr=False, alias="_reported")
+    """Upload bytes reported to the progress callback, taken back when a retry starts again."""
+
+    @property
+    def target(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def sink_for(self, response: httpx.Response) -> Sink | None:
+        """The sink, restarted, if ``response``'s body goes there; None to read it into memory."""
+        if self.sink is None or not response.is_success:
+            return None
+        self.sink.restart()
+        return self.sink
+
+    def build(
+        self, http: httpx.Client | httpx.AsyncClient, stack: contextlib.ExitStack, progress: Progress | None
+    ) -> httpx.Request:
+        """The request, with upload files opened on ``stack`` (closed by the caller after sending)."""
+        if progress is not None and self.uploads:
+            progress = self._counted(progress)
+        files: list[tuple[str, Any]] = [
+            (u.field, (u.file.name, u.open(stack, progress), u.content_type)) for u in self.uploads
+        ]
+        return http.build_request(
+            self.method,
+            self.base_url + self.path,
+            params=list(self.params) or None,
+            json=self.json,
+            data=self.data,
+            files=files or None,
+            timeout=self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+
+
+    def _counted(self, progress: Progress) -> Progress:
+        """``progress``, after taking back what an earlier attempt of this call reported."""
+        reported = self._reported
+        if reported[0]:
+            progress(-reported[0])
+            reported[0] = 0
+
+        def report(sent: int) -> None:
+            reported[0] += sent
+            progress(sent)
+
+        return report
+
+
+@attrs.frozen
+class Sleep:
+    """Pause for ``seconds`` (on the client's clock); the outcome is ``None``."""
+
+    seconds: float
+
+
+@attrs.frozen
+class Parallel:
+    """Run operations concurrently within the client's one concurrency budget; the outcome is their
+    results in order. When one fails, the others are cancelled and the failure is raised."""
+
+    operations: Sequence[Operation[Any]]
+
+
+@attrs.frozen
+class Emit:
+    """Hand ``value`` to whoever iterates the operation (``as_completed``); the outcome is ``None``."""
+
+    value: Any
+
+
+@attrs.frozen
+class Blocking:
+    """Disk work (sqlite, md5, zip checks, extraction): inline in ``Client``, in a worker thread in
+    ``AsyncClient``, so an event loop never stalls. The outcome is ``fn()``'s value; what it raises is
+    thrown into the operation."""
+
+    fn: Callable[[], Any]
+
+
+Step = Call | Sleep | Parallel | Emit | Blocking
+
+
+@attrs.frozen
+class Done(Generic[T]):
+    """The operation finished with ``value``."""
+
+    value: T
+
+
+@attrs.frozen
+class Failed:
+    """A step's outcome that is an exception: thrown into the operation instead of sent."""
+
+    error: BaseException
+
+
+def advance(operation: Operation[T], outcome: Any) -> Step | Done[T]:
+    """Give ``operation`` the outcome of its last step (a :class:`Failed` is thrown into it);
+    get its next step, or :class:`Done`."""
+    try:
+        if isinstance(outcome, Failed):
+            return operation.throw(outcome.error)
+        return operation.send(outcome)
+    except StopIteration as stop:
+        return Done(stop.value)
+
+
+def blocking(fn: Callable[[], T]) -> Operation[T]:
+    """``fn()`` as a :class:`Blocking` step: ``value = yield from blocking(lambda: ...)``."""
+    value: T = yield Blocking(fn)
+    return value

@@ -1,0 +1,156 @@
+"""What both clients share besides executing steps: construction, settings, identity, argument types."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
+
+import attrs
+import httpx
+
+if TYPE_CHECKING:
+    from typing_extensions import Required, Self, Unpack
+
+from batchkit._kernel.clock import SYSTEM_CLOCK, Clock
+from batchkit._kernel.inputs import Progress
+from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
+from batchkit._kernel.retry import RetryPolicy
+from batchkit.config import resolve
+from batchkit.errors import InputError
+
+from .operations import KeyAuth, Operations, request_timeout
+from .sending import Sender
+from .waiting import OnUpdate, PollSchedule
+
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+
+
+class SubmitInputs(TypedDict, total=False):
+    """Keyword arguments of ``submit`` besides ``files``."""
+
+    urls: Sequence[str] | None
+    text: Sequence[str] | str | None
+    zip: str | os.PathLike[str] | None
+    callback_url: str | None
+    options: Any
+
+
+class ManyInputs(TypedDict, total=False):
+    """Keyword arguments of ``submit_many``."""
+
+    journal: Required[str | os.PathLike[str]]
+    """The sqlite file that records each chunk before and after it is sent."""
+    chunk: int | None
+    """At most this many files a job (default: the provider's limit)."""
+    resend_ambiguous: bool
+    """Send again chunks whose earlier send was interrupted and could not be matched to a job."""
+    callback_url: str | None
+    options: Any
+
+
+class WaitOptions(TypedDict, total=False):
+    """Keyword arguments of ``wait_all`` and ``as_completed``."""
+
+    timeout: float | None
+    """Give up after this many seconds (:class:`WaitTimeoutError` carries every job's last state)."""
+    poll_interval: float | None
+    """A fixed interval instead of the client's :class:`PollSchedule`."""
+    on_update: OnUpdate | None
+    """Called with a job whenever its status changes."""
+
+
+class ClientSettings(TypedDict, total=False):
+    """Keyword arguments of ``connect``/``connect_async`` and of the client constructors."""
+
+    api_key: str | None
+    """The key (default: the provider's environment variable, then the config file)."""
+    base_url: str | None
+    timeout: float | None
+    """Seconds for one request (default 60; uploads get at least 300 s to read and write)."""
+    max_retries: int | None
+    config_file: str | os.PathLike[str] | None
+    retry: RetryPolicy | None
+    """The whole retry policy (overrides ``max_retries``)."""
+    poll: PollSchedule | None
+    """How jobs are polled, and the client's concurrency budget."""
+    on_upload: Progress | None
+    """Told the bytes read for upload as they are sent."""
+    clock: Clock | None
+    """The time operations see (tests inject a fake one)."""
+
+
+class ClientBase(Generic[HttpT]):
+    """Holds the operations and the httpx client; subclasses only execute operations."""
+
+    http_type: ClassVar[type[Any]]
+
+    def __init__(
+        self, provider: str | None = None, *, http_client: HttpT | None = None, **settings: Unpack[ClientSettings]
+    ) -> None:
+        retry, poll = settings.pop("retry", None), settings.pop("poll", None)
+        on_upload, clock = settings.pop("on_upload", None), settings.pop("clock", None)
+        resolved = resolve(provider, api_key=settings.get("api_key"), base_url=settings.get("base_url"),
+                           timeout=settings.get("timeout"), max_retries=settings.get("max_retries"),
+                           config_file=settings.get("config_file"))  # fmt: skip
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InputError(f"retry must be a batchkit.RetryPolicy, got {type(retry).__name__}")
+        if poll is not None and not isinstance(poll, PollSchedule):
+            raise InputError(f"poll must be a batchkit.PollSchedule, got {type(poll).__name__}")
+        adapter = resolved.provider(resolved.base_url)
+        sender = Sender(
+            adapter,
+            retry or RetryPolicy(max_retries=resolved.max_retries),
+            request_timeout(resolved.timeout),
+            clock or SYSTEM_CLOCK,
+        )
+        auth = KeyAuth(resolved.provider.auth_headers, resolved.api_key, resolved.base_url)
+        self._ops = Operations(adapter, sender, auth, poll or PollSchedule(), on_upload)
+        self._http: HttpT = http_client if http_client is not None else self.http_type()
+        self._owns_http = http_client is None
+
+    @classmethod
+    def connect(
+        cls, provider: str | None = None, *, http_client: HttpT | None = None, **settings: Unpack[ClientSettings]
+    ) -> Self:
+        """A client for ``provider`` (or the configured one); see :class:`ClientSettings`."""
+        return cls(provider, http_client=http_client, **settings)
+
+    def with_options(
+        self, *, timeout: float | NotGiven = NOT_GIVEN, max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
+    ) -> Self:  # fmt: skip
+        """A copy with other request settings, sharing this client's connections and concurrency budget."""
+        policy = self._ops.sender.policy if isinstance(retry, NotGiven) else retry
+        if not isinstance(policy, RetryPolicy):
+            raise InputError(f"retry must be a batchkit.RetryPolicy, got {type(policy).__name__}")
+        if not isinstance(max_retries, NotGiven):
+            try:
+                policy = attrs.evolve(policy, max_retries=max_retries)
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"max_retries must be an integer from 0 to 100, got {max_retries!r}") from exc
+        clone = copy.copy(self)
+        clone._ops = self._ops.configured(timeout=_seconds(timeout), retry=policy)
+        clone._owns_http = False
+        return clone
+
+    def _configured(self, timeout: float | NotGiven) -> Operations:
+        """The operations with a per-call request ``timeout``."""
+        return self._ops if isinstance(timeout, NotGiven) else self._ops.configured(timeout=_seconds(timeout))
+
+    @property
+    def provider(self) -> str:
+        """The provider's name, e.g. ``"hume"``."""
+        return self._ops.provider.name
+
+    def __repr__(self) -> str:
+        return f"<batchkit.{type(self).__name__} {self.provider} at {self._ops.provider.base_url}>"
+
+
+def _seconds(value: float | NotGiven) -> float | None:
+    if isinstance(value, NotGiven):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise InputError(f"timeout must be a positive, finite number of seconds, got {value!r}")
+    return float(value)

@@ -1,0 +1,121 @@
+"""Large submissions: split into provider-sized chunks, journaled, resumable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from batchkit._kernel.inputs import LocalFile
+from batchkit._kernel.journal import Chunk, ChunkState, Journal
+from batchkit._kernel.steps import Blocking, Operation
+from batchkit.errors import AmbiguousSubmissionError, BatchkitError, InputError
+from batchkit.models import BatchJob, JobStatus
+from batchkit.providers.base import Submission
+
+from .groups import JobGroup
+
+if TYPE_CHECKING:
+    from .operations import Operations
+
+
+def plan(files: Sequence[LocalFile], max_files: int, max_bytes: int) -> list[list[LocalFile]]:
+    """Split ``files``, in order, into chunks of at most ``max_files`` files and ``max_bytes`` bytes."""
+    chunks: list[list[LocalFile]] = []
+    current: list[LocalFile] = []
+    size = 0
+    for f in files:
+        if f.size > max_bytes:
+            raise InputError(f"{f.path}: {f.size} bytes, more than one batch may hold ({max_bytes})")
+        if current and (len(current) == max_files or size + f.size > max_bytes):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(f)
+        size += f.size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def fingerprint(provider: str, files: Sequence[LocalFile], limits: tuple[int, int], inputs: Mapping[str, Any]) -> str:
+    described = {
+        "provider": provider,
+        "files": [(str(f.path.resolve()), f.size) for f in files],
+        "limits": limits,
+        "inputs": {k: repr(v) for k, v in sorted(inputs.items())},
+    }
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()
+
+
+class LargeSubmission:
+    """One ``submit_many`` call: its plan, its journal, and the sending of each chunk not yet sent."""
+
+    def __init__(self, ops: Operations, journal: Journal, inputs: Mapping[str, Any], resend: bool) -> None:
+        self.ops = ops
+        self.provider = ops.provider
+        self.journal = journal
+        self.inputs = inputs
+        self.resend = resend
+
+    def run(self, files: Sequence[LocalFile], chunk: int | None) -> Operation[JobGroup]:
+        """Send every chunk not yet sent; reconcile or report those whose earlier send was interrupted."""
+        provider, journal = self.provider, self.journal
+        max_files, max_bytes = provider.chunk_limits(self.inputs.get("options"))
+        if chunk is not None:
+            if isinstance(chunk, bool) or not isinstance(chunk, int) or not 1 <= chunk <= max_files:
+                raise InputError(f"chunk must be 1 to {max_files} files for {provider.name}, got {chunk!r}")
+            max_files = chunk
+        parts = plan(files, max_files, max_bytes)
+        prepared = yield Blocking(lambda: [provider.prepare(Submission(files=p, **self.inputs)) for p in parts])
+        identity = fingerprint(provider.name, files, (max_files, max_bytes), self.inputs)
+        records: list[Chunk] = yield Blocking(lambda: journal.open(identity, [[str(f.path) for f in p] for p in parts]))
+        for record in records:
+            yield from self._send(record, parts[record.index], prepared[record.index])
+        final: list[Chunk] = yield Blocking(journal.chunks)
+        group = JobGroup(
+            provider.name,
+            journal.path,
+            tuple(final),
+            tuple(BatchJob(provider.name, c.job_id, JobStatus.UNKNOWN, "") for c in final if c.job_id),
+        )
+        if group.ambiguous:
+            indexes = [c.index for c in group.ambiguous]
+            reason = f"chunks {indexes} were interrupted while sending; resend_ambiguous=True sends them again"
+            raise AmbiguousSubmissionError(provider.name, reason, group=group)
+        return group
+
+    def _find(self, part: list[LocalFile], since_ms: int) -> Operation[str | None]:
+        options = self.inputs.get("options")
+        found: str | None = yield from self.ops.sender.run(self.provider.find_submission(part, since_ms, options))
+        return found
+
+    def _send(self, record: Chunk, part: list[LocalFile], prepared: Any) -> Operation[None]:
+        journal = self.journal
+        if record.state == ChunkState.SENT:
+            return
+        if record.state in (ChunkState.SENDING, ChunkState.AMBIGUOUS):
+            found = yield from self._find(part, record.intent_ms or 0)
+            if found is not None:
+                ident = found
+                yield Blocking(lambda: journal.sent(record.index, ident))
+                return
+            if not self.resend:
+                yield Blocking(lambda: journal.ambiguous(record.index, record.error or "interrupted while sending"))
+                return
+        intent_ms: int = yield Blocking(lambda: journal.intend(record.index, self.ops.clock.time()))
+        try:
+            job = yield from self.ops.create(prepared)
+        except AmbiguousSubmissionError as exc:
+            reason = str(exc)
+            adopted = yield from self._find(part, intent_ms)
+            if adopted is None:
+                yield Blocking(lambda: journal.ambiguous(record.index, reason))
+            else:
+                yield Blocking(lambda: journal.sent(record.index, adopted))
+            return
+        except BatchkitError as exc:
+            refused = str(exc)
+            yield Blocking(lambda: journal.failed(record.index, refused))
+            raise
+        yield Blocking(lambda: journal.sent(record.index, job.id))

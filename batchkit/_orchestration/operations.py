@@ -1,0 +1,209 @@
+"""What a client does, as operations both executors carry out: submit, get, list, wait, results,
+artifacts and large submissions. Everything sent goes through the client's :class:`Sender`."""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import os
+import re
+from collections.abc import Callable, Generator, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+
+from batchkit._kernel.clock import Clock
+from batchkit._kernel.download import AtomicFile, ExtractLimits, safe_extract
+from batchkit._kernel.inputs import Paths, Progress, as_path_list, check_files
+from batchkit._kernel.journal import Journal
+from batchkit._kernel.retry import RetryPolicy
+from batchkit._kernel.steps import Blocking, Operation, Parallel
+from batchkit.config import Secret
+from batchkit.errors import InputError
+from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
+from batchkit.providers.base import Provider, Submission
+
+from .groups import JobGroup
+from .large_submissions import LargeSubmission
+from .sending import Sender
+from .waiting import OnUpdate, PollSchedule, quiet, watch
+
+log = logging.getLogger("batchkit")
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}")
+
+
+class KeyAuth(httpx.Auth):
+    """Adds the provider's key headers as each request leaves; the key lives nowhere else.
+
+    On a redirect to another origin, httpx would carry every header but ``Authorization`` along:
+    the key headers are dropped there.
+    """
+
+    def __init__(self, headers: Callable[[str], dict[str, str]], key: Secret, base_url: str) -> None:
+        self._headers = headers
+        self._key = key
+        self._origin = httpx.URL(base_url).copy_with(path="/", query=None, fragment=None)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        url = request.url
+        if (url.scheme, url.host, url.port) == (self._origin.scheme, self._origin.host, self._origin.port):
+            request.headers.update(self._headers(self._key.reveal()))
+        else:
+            for name in self._headers(""):
+                request.headers.pop(name, None)
+        yield request
+
+
+def as_job(provider: str, job: JobRef) -> BatchJob:
+    """``job``, or a job known only by its id; an id must be one path segment of plain characters."""
+    if isinstance(job, BatchJob):
+        ident = job.id
+    elif isinstance(job, str):
+        ident = job
+    else:
+        raise InputError(f"expected a BatchJob or a job id, got {type(job).__name__} {job!r}")
+    if not _JOB_ID.fullmatch(ident) or ".." in ident:
+        raise InputError(f"{ident!r} is not a job id (letters, digits and . _ : @ - only)")
+    return job if isinstance(job, BatchJob) else BatchJob(provider, ident, JobStatus.UNKNOWN, "")
+
+
+def _statuses(status: JobStatus | str | Iterable[JobStatus | str] | None) -> frozenset[JobStatus]:
+    items = [] if status is None else [status] if isinstance(status, (JobStatus, str)) else list(status)
+    found = set()
+    for item in items:
+        if isinstance(item, str) and item.upper() in JobStatus.__members__:
+            item = JobStatus[item.upper()]
+        if not isinstance(item, JobStatus):
+            raise InputError(f"status filter must be JobStatus values or their names, got {item!r}")
+        found.add(item)
+    return frozenset(found)
+
+
+@attrs.frozen
+class Operations:
+    """One client's configuration, and every operation it offers."""
+
+    provider: Provider
+    sender: Sender
+    auth: KeyAuth = attrs.field(repr=False)
+    poll: PollSchedule
+    on_upload: Progress | None
+
+    @property
+    def clock(self) -> Clock:
+        return self.sender.clock
+
+    def configured(self, *, timeout: float | None = None, retry: RetryPolicy | None = None) -> Operations:
+        """A copy with another request timeout or retry policy."""
+        sender = self.sender
+        if timeout is not None:
+            sender = attrs.evolve(sender, timeout=request_timeout(timeout))
+        if retry is not None:
+            sender = attrs.evolve(sender, policy=retry)
+        return attrs.evolve(self, sender=sender)
+
+    def submit(self, files: Paths | None, inputs: Mapping[str, Any]) -> Operation[BatchJob]:
+        submission = Submission(files=files, **inputs)
+        prepared = yield Blocking(lambda: self.provider.prepare(submission))
+        return (yield from self.create(prepared))
+
+    def create(self, prepared: Any) -> Operation[BatchJob]:
+        job = yield from self.sender.run(self.provider.create(prepared))
+        log.info("%s: created job %s", self.provider.name, job.id)
+        return job
+
+    def submit_many(self, files: Paths, inputs: Mapping[str, Any]) -> Operation[JobGroup]:
+        settings = dict(inputs)
+        journal = settings.pop("journal", None)
+        chunk, resend = settings.pop("chunk", None), bool(settings.pop("resend_ambiguous", False))
+        if journal is None:
+            raise InputError("submit_many needs journal=<path>: it records each chunk so a run can resume")
+        local = yield Blocking(lambda: check_files(as_path_list(files, "files")))
+        if not local:
+            raise InputError("submit_many: no files given")
+        book: Journal = yield Blocking(lambda: Journal(journal))
+        try:
+            return (yield from LargeSubmission(self, book, settings, resend).run(local, chunk))
+        finally:
+            book.close()
+
+    def get(self, job: JobRef) -> Operation[BatchJob]:
+        return self.sender.run(self.provider.get(as_job(self.provider.name, job).id))
+
+    def list(
+        self, limit: int, status: JobStatus | Iterable[JobStatus] | None, filters: Mapping[str, Any]
+    ) -> Operation[list[BatchJob]]:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InputError(f"limit must be a positive integer, got {limit!r}")
+        return self.sender.run(self.provider.list(limit, _statuses(status), filters))
+
+    def _schedule(self, poll_interval: float | None) -> PollSchedule:
+        if poll_interval is None:
+            return self.poll
+        try:
+            return attrs.evolve(self.poll, initial=poll_interval, factor=1.0, maximum=poll_interval)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}") from exc
+
+    def wait(self, job: JobRef, timeout: float | None, poll_interval: float | None) -> Operation[BatchJob]:
+        if not isinstance(job, (BatchJob, str)):
+            raise InputError(f"wait takes one job or job id, got {type(job).__name__}; use wait_all for many")
+        [done] = yield from self.wait_all([job], {"timeout": timeout, "poll_interval": poll_interval})
+        return done
+
+    def watch(self, jobs: Iterable[JobRef] | JobRef, waiting: Mapping[str, Any]) -> Operation[builtins.list[BatchJob]]:
+        """Follow ``jobs`` until all are terminal; each is emitted as it finishes."""
+        schedule = self._schedule(waiting.get("poll_interval"))
+        timeout = waiting.get("timeout")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not timeout >= 0 or timeout == float("inf")):  # fmt: skip
+            raise InputError(f"timeout must be a finite number of seconds, got {timeout!r}")
+        given = [jobs] if isinstance(jobs, (BatchJob, str)) else list(jobs)
+        checked = [as_job(self.provider.name, job) for job in given]
+        refs = [job if job.provider_status else job.id for job in checked]
+
+        def get(ident: str) -> Operation[BatchJob]:
+            return self.sender.run(self.provider.get(ident))
+
+        return watch(self.provider.name, get, refs, schedule, timeout, waiting.get("on_update"), self.clock)
+
+    def wait_all(self, jobs: Iterable[JobRef], waiting: Mapping[str, Any]) -> Operation[builtins.list[BatchJob]]:
+        return quiet(self.watch(jobs, waiting))
+
+    def results(self, job: JobRef | JobGroup) -> Operation[builtins.list[FileResult]]:
+        """One job's results, or every chunk's of a group (fetched concurrently), in order."""
+        if not isinstance(job, JobGroup):
+            return (yield from self.sender.run(self.provider.results(as_job(self.provider.name, job))))
+        per_job: builtins.list[builtins.list[FileResult]] = yield Parallel(
+            [self.sender.run(self.provider.results(j)) for j in job.jobs]
+        )
+        return [result for results in per_job for result in results]
+
+    def download_artifacts(
+        self, job: JobRef, dest: str | os.PathLike[str], extract: bool, limits: ExtractLimits | None
+    ) -> Operation[Path]:
+        ident = as_job(self.provider.name, job).id
+        folder = Path(dest)
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"{folder}: is not a directory")
+        sink = AtomicFile(folder / f"{ident}-artifacts.zip")
+        try:
+            yield from self.sender.run(self.provider.artifacts(ident, sink))
+        except BaseException:
+            sink.discard()
+            raise
+        archive: Path = yield Blocking(sink.commit)
+        if not extract:
+            return archive
+        extracted: Path = yield Blocking(lambda: safe_extract(archive, folder / ident, limits or ExtractLimits()))
+        return extracted
+
+
+def request_timeout(seconds: float) -> httpx.Timeout:
+    """The timeouts of one request from the client's ``timeout`` setting (connecting: at most 10 s)."""
+    return httpx.Timeout(seconds, connect=min(seconds, 10.0))
+
+
+__all__ = ["KeyAuth", "OnUpdate", "Operations", "as_job", "request_timeout"]

@@ -1,0 +1,129 @@
+"""Sending: every request a provider builds goes through :func:`send`, which applies the retry rules.
+
+Providers are pure: their operations yield :class:`Call` s and receive successful responses (or
+have the typed error thrown into them). :func:`sending` stands between a provider's operation and
+the executor and does the rest: timeouts, retries, backoff, and the never-twice rule for creates.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+import httpx
+
+from batchkit._kernel.clock import Clock
+from batchkit._kernel.inputs import FileChangedError
+from batchkit._kernel.retry import RetryPolicy, provider_error, retry_after_seconds
+from batchkit._kernel.steps import Call, Done, Failed, Operation, Parallel, Sleep, advance
+from batchkit.errors import AmbiguousSubmissionError, BatchkitError, ProviderError, TransportError
+
+if TYPE_CHECKING:
+    from batchkit.providers.base import Provider
+
+log = logging.getLogger("batchkit")
+T = TypeVar("T")
+
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,  # h11 refused the request before writing it (a bad header value)
+)
+UPLOAD_SECONDS = 300.0
+
+
+@attrs.frozen
+class Sender:
+    """How one client sends: its provider, retry policy, timeouts and clock."""
+
+    provider: Provider
+    policy: RetryPolicy
+    timeout: httpx.Timeout
+    clock: Clock
+
+    @property
+    def upload_timeout(self) -> httpx.Timeout:
+        t = self.timeout
+        return httpx.Timeout(t.connect, read=max(t.read or 0, UPLOAD_SECONDS),
+                             write=max(t.write or 0, UPLOAD_SECONDS), pool=t.pool)  # fmt: skip
+
+    def run(self, operation: Operation[T]) -> Operation[T]:
+        """``operation`` (a provider's) with each :class:`Call` sent through :meth:`send`."""
+        step = advance(operation, None)
+        while not isinstance(step, Done):
+            outcome: Any
+            if isinstance(step, Call):
+                try:
+                    outcome = yield from self.send(step)
+                except BatchkitError as exc:
+                    outcome = Failed(exc)
+            elif isinstance(step, Parallel):
+                outcome = yield Parallel([self.run(op) for op in step.operations])
+            else:
+                outcome = yield step
+            step = advance(operation, outcome)
+        return step.value
+
+    def send(self, call: Call) -> Operation[httpx.Response]:
+        """Send ``call``, retrying what is safe to retry; return the successful response.
+
+        Reads are retried on connection errors, timeouts, 429 and 5xx. A job-creating call is
+        retried only when the connection failed before anything was sent; once it may have
+        arrived, an :class:`AmbiguousSubmissionError` is raised instead.
+        """
+        provider, policy = self.provider.name, self.policy
+        call = attrs.evolve(call, timeout=self.upload_timeout if call.uploads else self.timeout)
+        started = self.clock.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = yield call
+            retry_after = None
+            failure: BatchkitError
+            if isinstance(outcome, FileChangedError):
+                raise outcome
+            if isinstance(outcome, httpx.Response):
+                log.debug("%s -> %d (attempt %d)", call.target, outcome.status_code, attempt)
+                if outcome.is_success:
+                    return outcome
+                failure = provider_error(provider, outcome, self.provider.error_body)
+                if call.creates and outcome.status_code >= 500:
+                    raise AmbiguousSubmissionError(
+                        provider, f"HTTP {outcome.status_code}", status_code=outcome.status_code
+                    ) from failure
+                if call.creates or outcome.status_code not in policy.statuses:
+                    raise failure
+                if outcome.status_code in policy.retry_after_statuses:
+                    retry_after = retry_after_seconds(outcome, self.clock.time())
+            else:
+                log.debug("%s failed: %s (attempt %d)", call.target, type(outcome).__name__, attempt)
+                if call.creates and not isinstance(outcome, _NOT_SENT):
+                    raise AmbiguousSubmissionError(provider, type(outcome).__name__) from None
+                failure = TransportError(f"{provider}: {call.target}: {_describe(outcome)}")
+                if isinstance(outcome, httpx.LocalProtocolError):
+                    raise _attempts(failure, attempt)
+            delay = policy.delay(attempt - 1, retry_after)
+            spent = self.clock.monotonic() - started
+            if attempt > policy.max_retries or (policy.total is not None and spent + delay > policy.total):
+                raise _attempts(failure, attempt)
+            log.info("%s: retrying in %.2fs after %s", call.target, delay, type(failure).__name__)
+            yield Sleep(delay)
+
+
+def _attempts(error: BatchkitError, attempts: int) -> BatchkitError:
+    """``error``, saying how many attempts were made when there was more than one."""
+    if isinstance(error, (ProviderError, TransportError)):
+        error.attempts = attempts
+    if attempts > 1 and error.args:
+        error.args = (f"{error.args[0]} (after {attempts} attempts)", *error.args[1:])
+    return error
+
+
+def _describe(error: Exception) -> str:
+    """A transport failure in words; never the request itself (its headers carry the key)."""
+    if isinstance(error, httpx.LocalProtocolError):
+        return "LocalProtocolError: the request could not be written (an invalid header or body)"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

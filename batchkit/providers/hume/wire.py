@@ -1,0 +1,94 @@
+"""Hume replies as batchkit models: jobs, statuses and per-source results."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from batchkit._kernel.wire import structure
+from batchkit.errors import ResponseFormatError
+from batchkit.models import BatchJob, FileResult, JobStatus
+
+from .models import Job, SourcePrediction
+
+STATUS_TO_HUME = {
+    JobStatus.QUEUED: "QUEUED",
+    JobStatus.RUNNING: "IN_PROGRESS",
+    JobStatus.SUCCEEDED: "COMPLETED",
+    JobStatus.PARTIALLY_FAILED: "COMPLETED",
+    JobStatus.FAILED: "FAILED",
+}
+
+
+def _time(ms: int | None) -> datetime | None:
+    """A timestamp in ms as a datetime; one out of any calendar's range is dropped, not fatal."""
+    try:
+        return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def job_status(job: Job) -> JobStatus:
+    """Hume's state as a :class:`JobStatus` (COMPLETED splits by its error count)."""
+    state = job.state
+    status = state.status.upper()
+    if status == "COMPLETED":
+        if not state.num_errors:
+            return JobStatus.SUCCEEDED
+        return JobStatus.PARTIALLY_FAILED if state.num_predictions else JobStatus.FAILED
+    return {
+        "QUEUED": JobStatus.QUEUED,
+        "IN_PROGRESS": JobStatus.RUNNING,
+        "FAILED": JobStatus.FAILED,
+    }.get(status, JobStatus.UNKNOWN)
+
+
+def structure_job(data: Any) -> Job:
+    return structure(data, Job, "Hume job")
+
+
+def to_batch_job(data: Any) -> BatchJob:
+    job = structure_job(data)
+    state = job.state
+    predictions, errors = state.num_predictions, state.num_errors
+    return BatchJob(
+        provider="hume",
+        id=job.job_id,
+        status=job_status(job),
+        provider_status=state.status,
+        created_at=_time(state.created_timestamp_ms),
+        started_at=_time(state.started_timestamp_ms),
+        ended_at=_time(state.ended_timestamp_ms),
+        total_count=None if predictions is None or errors is None else predictions + errors,
+        succeeded_count=predictions,
+        failed_count=errors,
+        message=state.message,
+        raw=data,
+    )
+
+
+def to_file_result(data: Any) -> FileResult:
+    source = structure(data, SourcePrediction, "Hume prediction")
+    results = source.results
+    errors = results.errors if results else ()
+    messages = [source.error] if source.error else [f"{e.file}: {e.message}" for e in errors]
+    if not messages:
+        status = JobStatus.SUCCEEDED
+    elif results and results.predictions:
+        status = JobStatus.PARTIALLY_FAILED
+    else:
+        status = JobStatus.FAILED
+    return FileResult(
+        source=source.source.label,
+        status=status,
+        error="; ".join(messages) or None,
+        prediction=source,
+        raw=data,
+    )
+
+
+def created_job(body: Any) -> BatchJob:
+    job_id = body.get("job_id") if isinstance(body, dict) else None
+    if not isinstance(job_id, str) or not job_id:
+        raise ResponseFormatError("Hume job creation reply has no job_id", snippet=str(body)[:200])
+    return BatchJob("hume", job_id, JobStatus.QUEUED, "QUEUED", raw=body)
