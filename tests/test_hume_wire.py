@@ -78,10 +78,16 @@ def test_local_files_without_config_send_no_json_part(make_client, httpx_mock: H
     assert [(n, f) for n, f, _ in parts] == [("file", "batch.zip")]
 
 
-def test_transcription_off_sends_explicit_null(make_client, httpx_mock: HTTPXMock) -> None:
+def test_transcription_none_sends_explicit_null_and_not_given_sends_nothing(make_client, httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(method="POST", url=JOBS, json={"job_id": "j"})
-    make_client("hume").submit(text=["x"], options=HumeOptions(transcription_off=True))
-    assert json.loads(httpx_mock.get_requests()[0].content) == {"transcription": None, "text": ["x"]}
+    httpx_mock.add_response(json={"job_id": "j2"})
+    httpx_mock.add_response(json={"job_id": "j3"})
+    client = make_client("hume")
+    client.submit(text=["x"], options=HumeOptions(transcription=None))
+    client.submit(text=["x"], options={"transcription": None})
+    client.submit(text=["x"], options=HumeOptions())
+    sent = [json.loads(r.content) for r in httpx_mock.get_requests()]
+    assert sent == [{"transcription": None, "text": ["x"]}] * 2 + [{"text": ["x"]}]
 
 
 def test_list_jobs_sends_filters_and_parses_documented_reply(make_client, httpx_mock: HTTPXMock) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import cattrs
 
 from batchkit.errors import InputError
+
+from .not_given import NotGiven
 
 T = TypeVar("T")
 
@@ -25,6 +28,20 @@ def _exact(kind: type[Any]) -> Any:
 
 for _kind in (bool, str):
     _strict.register_structure_hook(_kind, _exact(_kind))
+
+
+def _may_be_not_given(t: Any) -> bool:
+    return get_origin(t) in (Union, UnionType) and NotGiven in get_args(t)
+
+
+def _given(t: Any) -> Any:
+    """An option typed ``X | NotGiven``: a value present in the mapping is structured as ``X``."""
+    rest = tuple(a for a in get_args(t) if a is not NotGiven)
+    inner: Any = rest[0] if len(rest) == 1 else Union[rest]  # noqa: UP007 - built from a tuple of types
+    return lambda value, _: _strict.structure(value, inner)
+
+
+_strict.register_structure_hook_factory(_may_be_not_given, _given)
 
 
 def _describe(exc: BaseException, type_: Any) -> str:

@@ -5,19 +5,33 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from batchkit._kernel.clock import Clock
 from batchkit._kernel.inputs import LocalFile
 from batchkit._kernel.journal import Chunk, ChunkState, Journal
 from batchkit._kernel.steps import Blocking, Operation
 from batchkit.errors import AmbiguousSubmissionError, BatchkitError, InputError
 from batchkit.models import BatchJob, JobStatus
-from batchkit.providers.base import Submission
+from batchkit.providers.base import Provider, Submission
 
 from .groups import JobGroup
+from .sending import Sender
 
-if TYPE_CHECKING:
-    from .operations import Operations
+
+class Creator(Protocol):
+    """What a large submission needs of the client: its provider, sender and clock, and a create."""
+
+    @property
+    def provider(self) -> Provider: ...
+
+    @property
+    def sender(self) -> Sender: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def create(self, prepared: Any) -> Operation[BatchJob]: ...
 
 
 def plan(files: Sequence[LocalFile], max_files: int, max_bytes: int) -> list[list[LocalFile]]:
@@ -51,7 +65,7 @@ def fingerprint(provider: str, files: Sequence[LocalFile], limits: tuple[int, in
 class LargeSubmission:
     """One ``submit_many`` call: its plan, its journal, and the sending of each chunk not yet sent."""
 
-    def __init__(self, ops: Operations, journal: Journal, inputs: Mapping[str, Any], resend: bool) -> None:
+    def __init__(self, ops: Creator, journal: Journal, inputs: Mapping[str, Any], resend: bool) -> None:
         self.ops = ops
         self.provider = ops.provider
         self.journal = journal

@@ -28,7 +28,7 @@ from batchkit.providers.base import Provider, Submission
 from .groups import JobGroup
 from .large_submissions import LargeSubmission
 from .sending import Sender
-from .waiting import OnUpdate, PollSchedule, quiet, watch
+from .waiting import OnUpdate, PollSchedule, ignoring_emits, watch
 
 log = logging.getLogger("batchkit")
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}")
@@ -170,7 +170,7 @@ class Operations:
         return watch(self.provider.name, get, refs, schedule, timeout, waiting.get("on_update"), self.clock)
 
     def wait_all(self, jobs: Iterable[JobRef], waiting: Mapping[str, Any]) -> Operation[builtins.list[BatchJob]]:
-        return quiet(self.watch(jobs, waiting))
+        return ignoring_emits(self.watch(jobs, waiting))
 
     def results(self, job: JobRef | JobGroup) -> Operation[builtins.list[FileResult]]:
         """One job's results, or every chunk's of a group (fetched concurrently), in order."""

@@ -144,7 +144,7 @@ def _known(provider: str, latest: dict[str, BatchJob | None], ids: list[str]) ->
     return [latest[i] or BatchJob(provider, i, JobStatus.UNKNOWN, "") for i in ids]
 
 
-def quiet(operation: Operation[list[BatchJob]]) -> Operation[list[BatchJob]]:
+def ignoring_emits(operation: Operation[list[BatchJob]]) -> Operation[list[BatchJob]]:
     """``operation`` with its :class:`Emit` steps answered here, for callers that want only the end."""
     step = advance(operation, None)
     while not isinstance(step, Done):

@@ -86,10 +86,10 @@ def with_state(command: Callable[..., int]) -> Callable[..., int]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--provider", "-p", help="the provider's name (default: BATCHKIT_PROVIDER or batchkit.toml)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output on stdout, no progress")
-@click.option("--debug", is_flag=True, help="show tracebacks")
+@click.option("--debug", is_flag=True, expose_value=False, help="show tracebacks (read by run())")
 @click.version_option(batchkit.__version__, prog_name="batchkit")
 @click.pass_context
-def cli(ctx: click.Context, provider: str | None, as_json: bool, debug: bool) -> None:
+def cli(ctx: click.Context, provider: str | None, as_json: bool) -> None:
     """Send media to batch-detection APIs and get results back."""
     ctx.obj = State(provider, as_json)
 

@@ -28,9 +28,10 @@ import attrs
 import httpx
 
 from batchkit._kernel.download import AtomicFile
-from batchkit._kernel.inputs import LocalFile, Paths
-from batchkit._kernel.steps import Call, Operation
-from batchkit._kernel.wire import read_json
+from batchkit._kernel.inputs import LocalFile, Paths, as_path_list, check_files, md5_of
+from batchkit._kernel.options import coerce_options
+from batchkit._kernel.steps import Blocking, Call, Operation, Parallel, Upload
+from batchkit._kernel.wire import read_json, read_list, structure
 from batchkit.errors import AmbiguousSubmissionError, ResponseFormatError, UnsupportedError
 from batchkit.models import BatchJob, Callback, FileResult, JobStatus
 
@@ -187,3 +188,27 @@ class Provider(abc.ABC):
         except ResponseFormatError as exc:
             reason = f"HTTP {response.status_code} with an unreadable reply: {exc}"
             raise AmbiguousSubmissionError(self.name, reason, status_code=response.status_code) from exc
+
+
+__all__ = [  # what a provider is written with
+    "COMMON_COLUMNS",
+    "AtomicFile",
+    "Blocking",
+    "Call",
+    "LocalFile",
+    "Operation",
+    "Parallel",
+    "Provider",
+    "Row",
+    "Sample",
+    "Submission",
+    "Upload",
+    "as_path_list",
+    "check_files",
+    "coerce_options",
+    "common_row",
+    "md5_of",
+    "read_json",
+    "read_list",
+    "structure",
+]

@@ -7,6 +7,8 @@ from typing import Any, Literal
 import attrs
 from attrs import validators as v
 
+from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
+
 Granularity = Literal["word", "sentence", "utterance", "conversational_turn"]
 _GRANULARITIES = ("word", "sentence", "utterance", "conversational_turn")
 _unit = v.optional(v.and_(v.ge(0.0), v.le(1.0)))
@@ -119,20 +121,20 @@ class Transcription:
 
 @attrs.frozen(kw_only=True)
 class HumeOptions:
-    """Options for a Hume job. ``transcription_off`` sends ``"transcription": null``."""
+    """Options for a Hume job. ``transcription=None`` sends ``"transcription": null`` (no transcription);
+    left out (``NOT_GIVEN``), Hume's default applies."""
 
     models: Models | None = None
-    transcription: Transcription | None = None
-    transcription_off: bool = False
+    transcription: Transcription | NotGiven | None = NOT_GIVEN
     notify: bool | None = _opt(v.instance_of(bool))
 
     def to_wire(self) -> dict[str, Any]:
         body: dict[str, Any] = {}
         if self.models is not None:
             body["models"] = self.models.to_wire()
-        if self.transcription_off:
+        if self.transcription is None:
             body["transcription"] = None
-        elif self.transcription is not None:
+        elif not isinstance(self.transcription, NotGiven):
             body["transcription"] = self.transcription.to_wire()
         if self.notify is not None:
             body["notify"] = self.notify
