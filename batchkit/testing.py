@@ -8,6 +8,9 @@
         assert batchkit_emulator.created("resemble") == 1
 
 One server runs per test session; each test gets it reset. Needs ``batchkit[emulator]``.
+
+:class:`FakeClock` makes waiting instant: ``batchkit.connect(..., clock=FakeClock())`` polls, backs
+off and times out on a clock that moves only when batchkit sleeps on it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+
+from batchkit._kernel.clock import FakeClock
 
 if TYPE_CHECKING:
     from batchkit.emulator import Emulator
@@ -35,3 +40,6 @@ def batchkit_emulator(batchkit_emulator_server: Emulator) -> Emulator:
     """The emulator, reset to its defaults: no jobs, no faults, no recorded requests."""
     batchkit_emulator_server.reset()
     return batchkit_emulator_server
+
+
+__all__ = ["FakeClock", "batchkit_emulator", "batchkit_emulator_server"]

@@ -7,6 +7,7 @@ from pytest_httpx import HTTPXMock
 
 import batchkit
 from batchkit import JobStatus, PollSchedule
+from batchkit.testing import FakeClock
 
 
 def state(status: str, **extra: int) -> dict:
@@ -23,11 +24,15 @@ def test_wait_polls_until_terminal(make_client, httpx_mock: HTTPXMock) -> None:
 
 def test_wait_timeout_carries_last_job(make_client, httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(json=state("IN_PROGRESS"), is_reusable=True)
+    clock = FakeClock()
     with pytest.raises(batchkit.WaitTimeoutError) as info:
-        make_client("hume").wait("j", timeout=0.05, poll_interval=0.01)
+        make_client("hume", clock=clock, poll=PollSchedule(jitter=0)).wait("j", timeout=3600)
     assert info.value.job.status is JobStatus.RUNNING
     assert info.value.job.id == "j"
-    assert 2 <= len(httpx_mock.get_requests()) <= 10
+    # the default schedule on a clock that only sleeps moves: 1, 1.5, 2.25 ... then every 30 s, an hour in all
+    assert clock.slept[:4] == [1.0, 1.5, 2.25, 3.375]
+    assert sum(clock.slept) == pytest.approx(3600)
+    assert 120 < len(httpx_mock.get_requests()) < 130
 
 
 def test_poll_schedule_grows_and_caps() -> None:

@@ -1,6 +1,6 @@
 """batchkit benchmarks: each case measures batchkit and a baseline in the same run and prints the ratio.
 
-    python tests/benchmarks/run.py [--runs 5] [--only upload,overhead,parsing,many,import]
+    python tests/benchmarks/run.py [--runs 5] [--only stall,upload,overhead,parsing,many,import]
 
 Figures are medians over ``--runs`` runs. Nothing here is asserted; the targets are printed beside them.
 """
@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -314,7 +315,62 @@ def bench_import(runs: int) -> None:
             f"{ms / theirs:.2f}x", "< 150 ms, no extras")  # fmt: skip
 
 
+class InlineDiskClient(batchkit.AsyncClient):
+    """The async client as it was before disk work became a step of its own: on the event loop."""
+
+    async def _do(self, ops: Any, step: Any) -> Any:
+        from batchkit._kernel.steps import Blocking, Failed
+
+        if isinstance(step, Blocking):
+            try:
+                return step.fn()
+            except Exception as exc:
+                return Failed(exc)
+        return await super()._do(ops, step)
+
+
+async def longest_stall(client: batchkit.AsyncClient, files: list[Path], journal: Path) -> float:
+    """The longest delay (ms) of a task that ticks every 10 ms while ``submit_many`` runs: a first run
+    (plan, checks, journal, uploads), then a resume that reconciles an interrupted chunk (md5 of 1 GB)."""
+    worst, done = 0.0, asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal worst
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            worst = max(worst, time.perf_counter() - before - 0.01)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        await client.submit_many(files, journal=journal)
+        with contextlib.closing(sqlite3.connect(journal)) as db, db:
+            db.execute("UPDATE chunks SET state = 'sending' WHERE idx = 0")
+        with contextlib.suppress(batchkit.AmbiguousSubmissionError):
+            await client.submit_many(files, journal=journal)
+    finally:
+        done.set()
+        await ticker
+    return worst * 1000
+
+
+def bench_loop_stall(runs: int, count: int = 100, size: int = 20 * 10**6) -> None:
+    print(f"event loop: AsyncClient.submit_many of {count} Hume files of {size // 10**6} MB with a journal", flush=True)
+    with drain_server() as url, tempfile.TemporaryDirectory() as tmp:
+        files = media_files(Path(tmp), count, size)
+
+        async def measure_with(cls: type[batchkit.AsyncClient], run: int) -> float:
+            async with cls("hume", api_key="bench", base_url=url) as client:
+                return await longest_stall(client, files, Path(tmp) / f"{cls.__name__}-{run}.sqlite")
+
+        ours = median([asyncio.run(measure_with(batchkit.AsyncClient, i)) for i in range(runs)])
+        before = median([asyncio.run(measure_with(InlineDiskClient, i)) for i in range(runs)])
+        row("event-loop stall, submit_many 100 x 20 MB (async)", f"{ours:.1f} ms longest",
+            f"disk work on the loop {before:.1f} ms", f"{ours / before:.2f}x", "<= 20 ms")  # fmt: skip
+
+
 CASES = {
+    "stall": bench_loop_stall,
     "upload": bench_upload,
     "overhead": bench_overhead,
     "parsing": bench_parsing,
