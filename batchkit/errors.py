@@ -1,6 +1,6 @@
 """Every error batchkit raises; catch :class:`BatchkitError` to catch them all.
 
-    BatchkitError
+    BatchkitError                    the base of them all
     ├── ConfigError                  provider, key or setting missing or invalid
     ├── InputError (ValueError)      bad input or option; raised before anything is sent
     │   └── BadRequestError          400/422 (also a ProviderError)

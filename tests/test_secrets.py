@@ -53,9 +53,9 @@ def test_keys_never_leak_across_a_full_run_of_both_providers(
 ) -> None:
     from batchkit.emulator import FaultKind
 
-    caplog.set_level(logging.DEBUG)
     for name in ("httpx", "httpcore", "batchkit", "uvicorn"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger=name)  # restored after the test
+    caplog.set_level(logging.DEBUG)
     keys = {"hume": "hume-LEAK-CANARY-0001", "resemble": "resemble-LEAK-CANARY-0002"}
     texts: list[str] = []
     for provider, key in keys.items():

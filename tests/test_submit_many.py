@@ -134,7 +134,7 @@ def test_a_refusal_stops_the_run_and_the_next_run_continues(emulated, emu, tmp_p
 def test_500_files_survive_sigkill_and_resume_with_exactly_10_creates(emu, tmp_path: Path) -> None:
     files = many(tmp_path, 500, size=100)
     journal = tmp_path / "run.db"
-    emu.faults.add("POST /api/v2/detect/batch", FaultKind.SLOW, delay=3.0, after=4)
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.SLOW, delay=1.0, after=4)
     child = [
         sys.executable,
         str(Path(__file__).parent / "submit_many_child.py"),
@@ -151,7 +151,10 @@ def test_500_files_survive_sigkill_and_resume_with_exactly_10_creates(emu, tmp_p
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     emu.faults.clear()
-    time.sleep(3.5)
+    deadline = time.monotonic() + 10  # the server finishes the killed child's fifth create (it cannot read it)
+    while len([r for r in emu.requests if r.method == "POST"]) < 5:
+        assert time.monotonic() < deadline, "the fifth create was never logged"
+        time.sleep(0.01)
     assert emu.created("resemble") == 4
     with contextlib.closing(sqlite3.connect(journal)) as db:
         states = [s for (s,) in db.execute("SELECT state FROM chunks ORDER BY idx")]
