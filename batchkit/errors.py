@@ -9,6 +9,7 @@
     ├── ResponseFormatError          a successful reply that cannot be understood
     ├── AmbiguousSubmissionError     a create may have reached the server; not re-sent
     ├── WaitTimeoutError             waiting ran out of time
+    ├── JournalError                 a journal could not be read or written
     └── ProviderError                the provider answered an error status
         ├── BadRequestError          400/422
         ├── AuthenticationError      401
@@ -76,6 +77,10 @@ class AmbiguousSubmissionError(BatchkitError):
         self.status_code = status_code
         self.group = group
         """For ``submit_many``: the :class:`JobGroup` of everything else that was sent."""
+
+
+class JournalError(BatchkitError):
+    """A journal could not be read or written (locked too long, a full disk, a row it did not write)."""
 
 
 class WaitTimeoutError(BatchkitError):
@@ -194,6 +199,7 @@ __all__ = [
     "ConfigError",
     "InputError",
     "InsufficientBalanceError",
+    "JournalError",
     "NotFoundError",
     "PermissionDeniedError",
     "ProviderError",

@@ -1,7 +1,8 @@
-"""Run by test_submit_many as a subprocess that gets killed mid-way: submit_many, then print the group."""
+"""Run by test_submit_many as a subprocess: submit_many of every file in FOLDER, then print the job ids."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -13,4 +14,4 @@ if __name__ == "__main__":
     files = sorted(Path(folder).iterdir())
     with batchkit.connect("resemble", api_key=EMULATOR_KEY, base_url=base_url) as client:
         group = client.submit_many(files, journal=journal)
-    print(len(group.jobs), flush=True)
+    print(json.dumps([job.id for job in group.jobs]), flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import sqlite3
 import subprocess
@@ -170,3 +171,31 @@ def test_500_files_survive_sigkill_and_resume_with_exactly_10_creates(emu, tmp_p
         names = [r.source for job in jobs for r in client.results(job)]
     assert sorted(names) == sorted(p.name for p in files)
     assert len(set(names)) == 500
+
+
+def test_two_processes_on_one_journal_create_each_chunk_once(emu, tmp_path: Path) -> None:
+    files = many(tmp_path, 200, size=10)
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.SLOW, delay=0.15, times=100)
+    child = [sys.executable, str(Path(__file__).parent / "submit_many_child.py"), emu.base_url,
+             str(tmp_path / "shared.db"), str(files[0].parent)]  # fmt: skip
+    procs = [subprocess.Popen(child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [proc.communicate(timeout=60) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], [err for _, err in outputs]
+    first, second = (json.loads(out) for out, _ in outputs)
+    assert emu.created("resemble") == 4
+    assert first == second
+    assert len(set(first)) == 4
+
+
+def test_a_journal_that_cannot_be_trusted_is_a_typed_error(emulated, emu, tmp_path: Path) -> None:
+    client = emulated("resemble")
+    files = many(tmp_path, 3)
+    with pytest.raises(batchkit.InputError, match="must be a file"):
+        client.submit_many(files, journal=":memory:")
+    journal = tmp_path / "run.db"
+    client.submit_many(files, journal=journal)
+    with contextlib.closing(sqlite3.connect(journal)) as db, db:
+        db.execute("UPDATE chunks SET files = 'not json', state = 'planned'")
+    with pytest.raises(batchkit.JournalError, match="did not write"):
+        client.submit_many(files, journal=journal)
+    assert emu.created("resemble") == 1

@@ -1,15 +1,23 @@
-"""The local journal of a large submission (sqlite3, WAL): intent before each send, job id after."""
+"""The local journal of a large submission (sqlite3, WAL): who holds each chunk, the intent before
+each send, the outcome after. Several processes on one host may share one journal: a chunk is
+claimed (``BEGIN IMMEDIATE``) before it is sent, so each is created once whatever their number."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Sequence
+import socket
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import attrs
 
-from batchkit.errors import InputError
+from batchkit.errors import BatchkitError, InputError, JournalError
+
+F = TypeVar("F", bound=Callable[..., Any])
+SCHEMA_VERSION = 2
 
 
 class ChunkState:
@@ -20,7 +28,7 @@ class ChunkState:
     AMBIGUOUS = "ambiguous"
     """The send may have reached the provider and could not be matched to a job."""
     FAILED = "failed"
-    """The provider refused it (nothing was created); it is sent again on the next run."""
+    """The provider refused it, or it failed before anything was sent; it is sent again on the next run."""
 
 
 @attrs.frozen
@@ -42,6 +50,49 @@ CREATE TABLE IF NOT EXISTS chunks (
     job_id TEXT, intent_ms INTEGER, error TEXT
 );
 """
+_MIGRATIONS = {
+    2: (
+        "ALTER TABLE chunks ADD COLUMN owner TEXT",
+        "ALTER TABLE chunks ADD COLUMN owner_pid INTEGER",
+        "ALTER TABLE chunks ADD COLUMN owner_host TEXT",
+    ),
+}
+"""Statements that bring a journal of the version before to each version."""
+_HOST = socket.gethostname()
+
+
+def _typed(method: F) -> F:
+    """sqlite's failures (locked, full disk, a tampered row) as a :class:`JournalError`."""
+
+    @functools.wraps(method)
+    def wrapper(self: Journal, *args: Any, **kwargs: Any) -> Any:
+        import sqlite3
+
+        try:
+            return method(self, *args, **kwargs)
+        except BatchkitError:
+            raise
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: the journal could not be used ({exc})") from None
+        except (ValueError, TypeError, IndexError) as exc:
+            raise JournalError(f"{self.path}: the journal holds a row batchkit did not write ({exc})") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _alive(pid: int | None, host: str | None) -> bool:
+    """Whether the process holding a claim still runs (one on another host is assumed to)."""
+    if pid is None:
+        return False
+    if host != _HOST:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Journal:
@@ -51,57 +102,139 @@ class Journal:
         import sqlite3
 
         self.path = Path(path)
+        if str(path) == ":memory:" or str(path).startswith("file:"):
+            raise InputError(f"journal {str(path)!r} must be a file: it is what lets a run resume")
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
         except sqlite3.Error as exc:
             raise InputError(f"{self.path}: cannot open the journal ({exc})") from None
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._while_locked(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._while_locked(self._migrate)
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise InputError(f"{self.path}: not a usable batchkit journal ({exc})") from None
 
+    @staticmethod
+    def _while_locked(step: Callable[[], object], seconds: float = 60.0) -> None:
+        """Run ``step``, again while another process holds the lock sqlite's busy handler cannot wait
+        for (switching to WAL, or two processes creating the same journal at once)."""
+        import sqlite3
+        import time
+
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                step()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def _migrate(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                self._db.execute(statement)
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            version = int(row[0]) if row else 1
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target]:
+                    self._db.execute(statement)
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
     def close(self) -> None:
         self._db.close()
 
+    @_typed
     def open(self, fingerprint: str, plan: Sequence[Sequence[str]]) -> list[Chunk]:
-        """The chunks of this submission: planned now, or as recorded by an earlier run of it."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
-        if row is None:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
+        """The chunks of this submission: planned now, or as recorded by an earlier (or a concurrent) run."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+            if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
                 self._db.executemany(
                     "INSERT INTO chunks (idx, files, state) VALUES (?, ?, ?)",
                     [(i, json.dumps(list(files)), ChunkState.PLANNED) for i, files in enumerate(plan)],
                 )
-        elif row[0] != fingerprint:
-            raise InputError(
-                f"{self.path} journals a different submission (other files, provider or options); use a new journal"
-            )
+            elif row[0] != fingerprint:
+                raise InputError(
+                    f"{self.path} journals a different submission (other files, provider or options); use a new journal"
+                )
         return self.chunks()
 
+    @_typed
     def chunks(self) -> list[Chunk]:
         rows = self._db.execute("SELECT idx, files, state, job_id, intent_ms, error FROM chunks ORDER BY idx")
-        return [Chunk(i, tuple(json.loads(f)), s, j, t, e) for i, f, s, j, t, e in rows]
+        return [Chunk(int(i), tuple(str(f) for f in json.loads(fs)), str(s), j, t, e) for i, fs, s, j, t, e in rows]
 
-    def _set(self, index: int, state: str, **values: object) -> None:
+    @_typed
+    def claim(self, owner: str, skip: Collection[int]) -> Chunk | None:
+        """The first chunk with work left that no live process holds, now held by ``owner``; None if none."""
+        unsettled = (ChunkState.PLANNED, ChunkState.FAILED, ChunkState.SENDING, ChunkState.AMBIGUOUS)
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            rows = self._db.execute(
+                "SELECT idx, owner_pid, owner_host FROM chunks WHERE state IN (?, ?, ?, ?) ORDER BY idx", unsettled
+            ).fetchall()
+            for index, pid, host in rows:
+                if index not in skip and not _alive(pid, host):
+                    self._db.execute(
+                        "UPDATE chunks SET owner = ?, owner_pid = ?, owner_host = ? WHERE idx = ?",
+                        (owner, os.getpid(), _HOST, index),
+                    )
+                    break
+            else:
+                return None
+        chunk: Chunk = self.chunks()[index]
+        return chunk
+
+    @_typed
+    def held_elsewhere(self, owner: str) -> bool:
+        """Whether a live process other than ``owner`` holds a chunk (so the submission is not settled)."""
+        rows = self._db.execute(
+            "SELECT owner_pid, owner_host FROM chunks WHERE owner IS NOT NULL AND owner != ?", (owner,)
+        ).fetchall()
+        return any(_alive(pid, host) for pid, host in rows)
+
+    @_typed
+    def release(self, owner: str) -> None:
+        """Give up every chunk ``owner`` holds, as it stands (a send in progress stays 'sending')."""
+        self._db.execute("UPDATE chunks SET owner = NULL, owner_pid = NULL, owner_host = NULL WHERE owner = ?",
+                         (owner,))  # fmt: skip
+
+    def _set(self, owner: str, index: int, state: str, release: bool, **values: object) -> None:
         columns = "".join(f", {name} = ?" for name in values)
-        self._db.execute(f"UPDATE chunks SET state = ?{columns} WHERE idx = ?", (state, *values.values(), index))
+        if release:
+            columns += ", owner = NULL, owner_pid = NULL, owner_host = NULL"
+        done = self._db.execute(
+            f"UPDATE chunks SET state = ?{columns} WHERE idx = ? AND owner = ?", (state, *values.values(), index, owner)
+        )
+        if done.rowcount != 1:
+            raise JournalError(f"{self.path}: chunk {index} is no longer held by this run; nothing was written")
 
-    def intend(self, index: int, now: float) -> int:
+    @_typed
+    def intend(self, owner: str, index: int, now: float) -> int:
         """Record that chunk ``index`` is about to be sent (``now`` in seconds); return the intent in ms."""
         intent_ms = int(now * 1000)
-        self._set(index, ChunkState.SENDING, intent_ms=intent_ms, error=None)
+        self._set(owner, index, ChunkState.SENDING, False, intent_ms=intent_ms, error=None)
         return intent_ms
 
-    def sent(self, index: int, job_id: str) -> None:
-        self._set(index, ChunkState.SENT, job_id=job_id)
+    @_typed
+    def sent(self, owner: str, index: int, job_id: str) -> None:
+        self._set(owner, index, ChunkState.SENT, True, job_id=job_id)
 
-    def ambiguous(self, index: int, reason: str) -> None:
-        self._set(index, ChunkState.AMBIGUOUS, error=reason)
+    @_typed
+    def ambiguous(self, owner: str, index: int, reason: str) -> None:
+        self._set(owner, index, ChunkState.AMBIGUOUS, True, error=reason)
 
-    def failed(self, index: int, reason: str) -> None:
-        self._set(index, ChunkState.FAILED, error=reason)
+    @_typed
+    def failed(self, owner: str, index: int, reason: str) -> None:
+        self._set(owner, index, ChunkState.FAILED, True, error=reason)

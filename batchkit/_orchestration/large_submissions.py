@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.inputs import LocalFile
 from batchkit._kernel.journal import Chunk, ChunkState, Journal
-from batchkit._kernel.steps import Blocking, Operation
+from batchkit._kernel.steps import Blocking, Operation, Sleep
 from batchkit.errors import AmbiguousSubmissionError, BatchkitError, InputError
 from batchkit.models import BatchJob, JobStatus
 from batchkit.providers.base import Provider, Submission
@@ -63,7 +64,15 @@ def fingerprint(provider: str, files: Sequence[LocalFile], limits: tuple[int, in
 
 
 class LargeSubmission:
-    """One ``submit_many`` call: its plan, its journal, and the sending of each chunk not yet sent."""
+    """One ``submit_many`` call: its plan, its journal, and the sending of each chunk not yet sent.
+
+    Chunks are claimed in the journal one at a time, so processes sharing a journal help each other
+    and each chunk is created once; a run whose chunks are all settled or held by other live
+    processes waits for those, then returns the same group.
+    """
+
+    WAIT_FOR_OTHERS = 0.2
+    """Seconds between looks at the journal while other processes hold chunks."""
 
     def __init__(self, ops: Creator, journal: Journal, inputs: Mapping[str, Any], resend: bool) -> None:
         self.ops = ops
@@ -71,6 +80,7 @@ class LargeSubmission:
         self.journal = journal
         self.inputs = inputs
         self.resend = resend
+        self.owner = uuid.uuid4().hex
 
     def run(self, files: Sequence[LocalFile], chunk: int | None) -> Operation[JobGroup]:
         """Send every chunk not yet sent; reconcile or report those whose earlier send was interrupted."""
@@ -83,9 +93,20 @@ class LargeSubmission:
         parts = plan(files, max_files, max_bytes)
         prepared = yield Blocking(lambda: [provider.prepare(Submission(files=p, **self.inputs)) for p in parts])
         identity = fingerprint(provider.name, files, (max_files, max_bytes), self.inputs)
-        records: list[Chunk] = yield Blocking(lambda: journal.open(identity, [[str(f.path) for f in p] for p in parts]))
-        for record in records:
-            yield from self._send(record, parts[record.index], prepared[record.index])
+        yield Blocking(lambda: journal.open(identity, [[str(f.path) for f in p] for p in parts]))
+        handled: set[int] = set()
+        try:
+            while True:
+                record: Chunk | None = yield Blocking(lambda: journal.claim(self.owner, handled))
+                if record is None:
+                    if not (yield Blocking(lambda: journal.held_elsewhere(self.owner))):
+                        break
+                    yield Sleep(self.WAIT_FOR_OTHERS)
+                    continue
+                handled.add(record.index)
+                yield from self._send(record, parts[record.index], prepared[record.index])
+        finally:
+            journal.release(self.owner)  # quick, and needed even when the operation is closed
         final: list[Chunk] = yield Blocking(journal.chunks)
         group = JobGroup(
             provider.name,
@@ -105,31 +126,29 @@ class LargeSubmission:
         return found
 
     def _send(self, record: Chunk, part: list[LocalFile], prepared: Any) -> Operation[None]:
-        journal = self.journal
-        if record.state == ChunkState.SENT:
-            return
+        journal, owner, index = self.journal, self.owner, record.index
         if record.state in (ChunkState.SENDING, ChunkState.AMBIGUOUS):
             found = yield from self._find(part, record.intent_ms or 0)
             if found is not None:
-                ident = found
-                yield Blocking(lambda: journal.sent(record.index, ident))
+                yield Blocking(lambda: journal.sent(owner, index, found))
                 return
             if not self.resend:
-                yield Blocking(lambda: journal.ambiguous(record.index, record.error or "interrupted while sending"))
+                reason = record.error or "interrupted while sending"
+                yield Blocking(lambda: journal.ambiguous(owner, index, reason))
                 return
-        intent_ms: int = yield Blocking(lambda: journal.intend(record.index, self.ops.clock.time()))
+        intent_ms: int = yield Blocking(lambda: journal.intend(owner, index, self.ops.clock.time()))
         try:
             job = yield from self.ops.create(prepared)
         except AmbiguousSubmissionError as exc:
             reason = str(exc)
             adopted = yield from self._find(part, intent_ms)
             if adopted is None:
-                yield Blocking(lambda: journal.ambiguous(record.index, reason))
+                yield Blocking(lambda: journal.ambiguous(owner, index, reason))
             else:
-                yield Blocking(lambda: journal.sent(record.index, adopted))
+                yield Blocking(lambda: journal.sent(owner, index, adopted))
             return
         except BatchkitError as exc:
             refused = str(exc)
-            yield Blocking(lambda: journal.failed(record.index, refused))
+            yield Blocking(lambda: journal.failed(owner, index, refused))
             raise
-        yield Blocking(lambda: journal.sent(record.index, job.id))
+        yield Blocking(lambda: journal.sent(owner, index, job.id))
