@@ -15,7 +15,7 @@ import attrs
 import httpx
 
 from batchkit._kernel.clock import Clock
-from batchkit._kernel.download import AtomicFile, ExtractLimits, safe_extract
+from batchkit._kernel.download import AtomicFile, ExtractLimits, complete_zip, safe_extract
 from batchkit._kernel.inputs import Paths, Progress, as_path_list, check_files
 from batchkit._kernel.journal import Journal
 from batchkit._kernel.retry import RetryPolicy
@@ -194,7 +194,7 @@ class Operations:
         except BaseException:
             sink.discard()
             raise
-        archive: Path = yield Blocking(sink.commit)
+        archive: Path = yield Blocking(lambda: sink.commit(complete_zip))
         if not extract:
             return archive
         extracted: Path = yield Blocking(lambda: safe_extract(archive, folder / ident, limits or ExtractLimits()))

@@ -1,0 +1,150 @@
+"""Defects found by trying to break batchkit, each with its test (issue: hardening)."""
+
+from __future__ import annotations
+
+import io
+import traceback
+import warnings
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+from pytest_httpx import HTTPXMock
+
+import batchkit
+from batchkit._kernel.download import safe_extract
+
+from .conftest import HUME_KEY
+
+JOB = {"job_id": "j", "state": {"status": "QUEUED"}}
+
+
+# -- keys ------------------------------------------------------------------------------------------
+
+
+def test_a_key_read_from_a_file_with_its_newline_works(httpx_mock: HTTPXMock, monkeypatch: pytest.MonkeyPatch) -> None:
+    httpx_mock.add_response(json=JOB)
+    monkeypatch.setenv("HUME_API_KEY", f"  {HUME_KEY}\n")
+    with batchkit.connect("hume") as client:
+        client.get("j")
+    assert httpx_mock.get_requests()[0].headers["x-hume-api-key"] == HUME_KEY
+
+
+@pytest.mark.parametrize("key", ["ключ-секрет", "abc\ndef", "tab\there"])
+def test_a_key_no_header_can_carry_is_a_config_error_that_does_not_show_it(
+    key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUME_API_KEY", key)
+    with pytest.raises(batchkit.ConfigError, match=r"\$HUME_API_KEY") as info:
+        batchkit.connect("hume")
+    assert key not in str(info.value)
+    assert "секрет" not in str(info.value)
+
+
+def test_a_request_refused_before_it_is_written_is_not_ambiguous_and_hides_its_headers(
+    httpx_mock: HTTPXMock, media
+) -> None:
+    httpx_mock.add_exception(httpx.LocalProtocolError(f"Illegal header value b'{HUME_KEY}\\n'"))
+    with batchkit.connect("hume", api_key=HUME_KEY) as client, pytest.raises(batchkit.TransportError) as info:
+        client.submit([media("a.wav")])
+    assert not isinstance(info.value, batchkit.AmbiguousSubmissionError)
+    assert HUME_KEY not in str(info.value)
+    assert HUME_KEY not in "".join(traceback.format_exception(info.value))
+    assert len(httpx_mock.get_requests()) == 1
+
+
+# -- artifacts stay inside dest ----------------------------------------------------------------------
+
+
+def artifacts_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("faces/face.csv", "file,score\n")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("job_id", ["../x", "/tmp/evil", "a/b", "..", "x?y=1", "../../v0/batch/jobs?limit=1", ""])
+def test_a_job_id_is_never_a_path(make_client, httpx_mock: HTTPXMock, tmp_path: Path, job_id: str) -> None:
+    dest = tmp_path / "dest"
+    client = make_client("hume")
+    for call in (lambda: client.download_artifacts(job_id, dest, extract=True), lambda: client.get(job_id),
+                 lambda: client.download_artifacts(batchkit.BatchJob("hume", job_id, batchkit.JobStatus.SUCCEEDED, ""),
+                                                   dest)):  # fmt: skip
+        with pytest.raises(batchkit.InputError):
+            call()
+    assert not dest.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert httpx_mock.get_requests() == []
+
+
+def test_a_link_already_in_the_destination_is_not_followed(make_client, httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    httpx_mock.add_response(content=artifacts_zip())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "dest"
+    (dest / "j").mkdir(parents=True)
+    (dest / "j" / "faces").symlink_to(outside)
+    extracted = make_client("hume").download_artifacts("j", dest, extract=True)
+    assert extracted == dest / "j"
+    assert (extracted / "faces" / "face.csv").read_text() == "file,score\n"
+    assert not (extracted / "faces").is_symlink()
+    assert list(outside.iterdir()) == []
+    assert sorted(p.name for p in dest.iterdir()) == ["j", "j-artifacts.zip"]
+
+
+def test_dest_that_is_a_file_is_an_input_error(make_client, httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(batchkit.InputError, match="not a directory"):
+        make_client("hume").download_artifacts("j", tmp_path / "file")
+    assert httpx_mock.get_requests() == []
+
+
+def test_a_download_cut_short_without_length_is_not_committed(make_client, httpx_mock: HTTPXMock, tmp_path) -> None:
+    whole = artifacts_zip()
+    httpx_mock.add_callback(lambda request: httpx.Response(200, stream=httpx.ByteStream(whole[: len(whole) // 2])))
+    with pytest.raises(batchkit.ResponseFormatError, match="not a complete zip"):
+        make_client("hume").download_artifacts("j", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def hostile_zip(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / f"{kind}.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        if kind == "deep":
+            zf.writestr("/".join(["d"] * 2000) + "/f.txt", "x")
+        elif kind == "long":
+            zf.writestr("n" * 300 + ".txt", "x")
+        elif kind == "file-then-folder":
+            zf.writestr("a", "x")
+            zf.writestr("a/b.txt", "y")
+        elif kind == "twice":
+            zf.writestr("a.txt", "x")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                zf.writestr("a.txt", "y")
+        else:
+            zf.writestr("x.txt", "payload")
+    data = bytearray(path.read_bytes())
+    if kind == "encrypted":
+        data[6] |= 0x1  # local header flag bits
+        data[data.rfind(b"PK\x01\x02") + 8] |= 0x1  # central directory flag bits
+    elif kind == "compression-99":
+        data[8] = 99
+        data[data.rfind(b"PK\x01\x02") + 10] = 99
+    elif kind == "damaged":
+        data[30 + len("x.txt") : 30 + len("x.txt") + 7] = b"\xff" * 7
+        data[data.rfind(b"PK\x01\x02") + 10] = 8  # claims deflate: the bytes do not inflate
+        data[8] = 8
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["deep", "long", "file-then-folder", "twice", "encrypted", "compression-99", "damaged"])
+def test_hostile_archives_are_typed_errors_and_leave_nothing(tmp_path: Path, kind: str) -> None:
+    archive = hostile_zip(tmp_path, kind)
+    dest = tmp_path / "out" / "job"
+    with pytest.raises((batchkit.InputError, batchkit.ResponseFormatError)):
+        safe_extract(archive, dest)
+    assert not dest.exists()
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
