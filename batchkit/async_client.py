@@ -11,6 +11,7 @@ import asyncio
 import builtins
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,12 +19,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from batchkit._kernel.download import ExtractLimits
-from batchkit._kernel.inputs import FileChangedError, Paths
+from batchkit._kernel.inputs import Paths
 from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
 from batchkit._kernel.steps import Blocking, Call, Done, Emit, Failed, Operation, Parallel, Sleep, Step, advance
 from batchkit._orchestration.client_base import ClientBase
 from batchkit._orchestration.groups import JobGroup
 from batchkit._orchestration.operations import Operations
+from batchkit.errors import BatchkitError
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 
 if TYPE_CHECKING:
@@ -156,20 +158,17 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _send(self, ops: Operations, call: Call) -> httpx.Response | httpx.RequestError | FileChangedError:
+    async def _send(self, ops: Operations, call: Call) -> httpx.Response | httpx.RequestError | BatchkitError:
         try:
             with contextlib.ExitStack() as stack:
                 request = call.build(self._http, stack, ops.on_upload)
                 response = await self._http.send(request, auth=ops.auth, stream=True)
                 try:
-                    sink = call.sink_for(response)
-                    if sink is None:
-                        await response.aread()
-                    else:
-                        async for chunk in response.aiter_bytes():
-                            sink.write(chunk)
+                    reading = call.reading(response, time.monotonic)
+                    async for chunk in response.aiter_bytes():
+                        reading.feed(chunk)
                 finally:
                     await response.aclose()
-        except (httpx.RequestError, FileChangedError) as exc:
+        except (httpx.RequestError, BatchkitError) as exc:
             return exc
-        return response
+        return reading.response()

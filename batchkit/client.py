@@ -13,6 +13,7 @@ import heapq
 import itertools
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -22,12 +23,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import httpx
 
 from batchkit._kernel.download import ExtractLimits
-from batchkit._kernel.inputs import FileChangedError, Paths
+from batchkit._kernel.inputs import Paths
 from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
 from batchkit._kernel.steps import Blocking, Call, Done, Emit, Failed, Operation, Parallel, Sleep, Step, advance
 from batchkit._orchestration.client_base import ClientBase
 from batchkit._orchestration.groups import JobGroup
 from batchkit._orchestration.operations import Operations
+from batchkit.errors import BatchkitError
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 
 if TYPE_CHECKING:
@@ -137,23 +139,20 @@ class Client(ClientBase[httpx.Client]):
             run.close()
         return cast(T, run.value)
 
-    def _send(self, ops: Operations, call: Call) -> httpx.Response | httpx.RequestError | FileChangedError:
+    def _send(self, ops: Operations, call: Call) -> httpx.Response | httpx.RequestError | BatchkitError:
         try:
             with contextlib.ExitStack() as stack:
                 request = call.build(self._http, stack, ops.on_upload)
                 response = self._http.send(request, auth=ops.auth, stream=True)
                 try:
-                    sink = call.sink_for(response)
-                    if sink is None:
-                        response.read()
-                    else:
-                        for chunk in response.iter_bytes():
-                            sink.write(chunk)
+                    reading = call.reading(response, time.monotonic)
+                    for chunk in response.iter_bytes():
+                        reading.feed(chunk)
                 finally:
                     response.close()
-        except (httpx.RequestError, FileChangedError) as exc:
+        except (httpx.RequestError, BatchkitError) as exc:
             return exc
-        return response
+        return reading.response()
 
 
 class _Pool:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
+import time
 import traceback
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +20,7 @@ import batchkit
 from batchkit._kernel.download import safe_extract
 
 from .conftest import HUME_KEY
+from .hostile_server import drip, endless, hostile, reply
 
 JOB = {"job_id": "j", "state": {"status": "QUEUED"}}
 
@@ -148,3 +153,54 @@ def test_hostile_archives_are_typed_errors_and_leave_nothing(tmp_path: Path, kin
         safe_extract(archive, dest)
     assert not dest.exists()
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+# -- deadlines and bounded replies -------------------------------------------------------------------
+
+
+def connect_to(kind: str, url: str, **settings: Any) -> Any:
+    connect = batchkit.connect_async if kind == "async" else batchkit.connect
+    return connect("hume", api_key=HUME_KEY, base_url=url, **settings)
+
+
+def call(kind: str, client: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+    if kind == "sync":
+        with client:
+            return getattr(client, method)(*args, **kwargs)
+
+    async def go() -> Any:
+        async with client:
+            return await getattr(client, method)(*args, **kwargs)
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_wait_keeps_its_deadline_when_every_poll_is_told_to_retry_after_8s(kind: str) -> None:
+    limited = reply(429, b'{"message": "slow down"}', {"retry-after": "8"})
+    with hostile(lambda method, path: [limited]) as url:
+        started = time.monotonic()
+        with pytest.raises(batchkit.WaitTimeoutError):
+            call(kind, connect_to(kind, url), "wait", "j", timeout=1)
+    assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_reply_drip_fed_past_the_timeout_is_cut_off(kind: str) -> None:
+    body = json.dumps(JOB).encode()
+    with hostile(lambda method, path: drip(200, body, every=0.3)) as url:
+        started = time.monotonic()
+        with pytest.raises(batchkit.TransportError, match="ReplyTooSlow"):
+            call(kind, connect_to(kind, url, timeout=1, max_retries=0), "get", "j")
+    assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("shape", ["declared", "endless"])
+def test_a_reply_beyond_the_size_bound_is_a_format_error(kind: str, shape: str) -> None:
+    big = reply(200, b"[" + b"0," * 20_000_000 + b"0]")
+    with hostile(lambda method, path: [big] if shape == "declared" else endless()) as url:
+        with pytest.raises(batchkit.ResponseFormatError, match="more than 1000000 bytes"):
+            call(kind, connect_to(kind, url, max_reply_bytes=1_000_000), "get", "j")
+        with pytest.raises(batchkit.AmbiguousSubmissionError, match="more than"):
+            call(kind, connect_to(kind, url, max_reply_bytes=1_000_000), "submit", text=["x"])

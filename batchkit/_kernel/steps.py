@@ -13,6 +13,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import attrs
 import httpx
 
+from batchkit.errors import ResponseFormatError
+
 from .inputs import FileChangedError, LocalFile, Progress, UploadFile
 
 T = TypeVar("T")
@@ -63,7 +65,11 @@ class Call:
     uploads: Sequence[Upload] = ()
     creates: bool = False
     sink: Sink | None = attrs.field(default=None, eq=False)
+    max_bytes: int = 16 * 1024 * 1024
+    """The largest reply read into memory (a streamed download is not bounded)."""
     timeout: httpx.Timeout | None = None
+    total: float | None = None
+    """Seconds the whole exchange may take once the reply has begun (None: each read is bounded only)."""
     _reported: list[int] = attrs.field(factory=lambda: [0], eq=False, repr=False, alias="_reported")
     """Upload bytes reported to the progress callback, taken back when a retry starts again."""
 
@@ -71,12 +77,9 @@ class Call:
     def target(self) -> str:
         return f"{self.method} {self.path}"
 
-    def sink_for(self, response: httpx.Response) -> Sink | None:
-        """The sink, restarted, if ``response``'s body goes there; None to read it into memory."""
-        if self.sink is None or not response.is_success:
-            return None
-        self.sink.restart()
-        return self.sink
+    def reading(self, response: httpx.Response, now: Callable[[], float]) -> Reading:
+        """How ``response``'s body is to be taken in (``now`` is the executor's monotonic clock)."""
+        return Reading(self, response, now)
 
     def build(
         self, http: httpx.Client | httpx.AsyncClient, stack: contextlib.ExitStack, progress: Progress | None
@@ -110,6 +113,53 @@ class Call:
             progress(sent)
 
         return report
+
+
+class ReplyTooSlow(httpx.ReadTimeout):
+    """The reply went on past the request's total deadline (a slow drip is not a live connection)."""
+
+
+class Reading:
+    """A reply's body as it arrives: into the call's sink (a successful download) or into memory,
+    within the call's size bound and total deadline."""
+
+    def __init__(self, call: Call, response: httpx.Response, now: Callable[[], float]) -> None:
+        self._response = response
+        self._now = now
+        self._deadline = None if call.total is None else now() + call.total
+        self._sink = call.sink if call.sink is not None and response.is_success else None
+        self._limit = call.max_bytes
+        self._chunks: list[bytes] = []
+        self._size = 0
+        if self._sink is not None:
+            self._sink.restart()
+            return
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._limit:
+            raise self._too_large(int(declared))
+
+    def _too_large(self, size: int) -> ResponseFormatError:
+        return ResponseFormatError(f"the reply has more than {self._limit} bytes ({size} so far); not read further",
+                                   status_code=self._response.status_code)  # fmt: skip
+
+    def feed(self, chunk: bytes) -> None:
+        if self._deadline is not None and self._now() > self._deadline:
+            raise ReplyTooSlow("the reply took longer than the request's total deadline")
+        if self._sink is not None:
+            self._sink.write(chunk)
+            return
+        self._size += len(chunk)
+        if self._size > self._limit:
+            raise self._too_large(self._size)
+        self._chunks.append(chunk)
+
+    def response(self) -> httpx.Response:
+        """The response with its body read (empty when it went to the sink)."""
+        r = self._response
+        content = b"".join(self._chunks)
+        self._chunks.clear()
+        return httpx.Response(r.status_code, headers=r.headers, content=content, request=r.request,
+                              extensions=r.extensions)  # fmt: skip
 
 
 @attrs.frozen

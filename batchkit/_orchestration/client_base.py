@@ -79,6 +79,8 @@ class ClientSettings(TypedDict, total=False):
     """Told the bytes read for upload as they are sent."""
     clock: Clock | None
     """The time operations see (tests inject a fake one)."""
+    max_reply_bytes: int | None
+    """The largest reply read into memory (default: 16 MiB for a job, 1 GiB for a job's predictions)."""
 
 
 class ClientBase(Generic[HttpT]):
@@ -91,6 +93,10 @@ class ClientBase(Generic[HttpT]):
     ) -> None:
         retry, poll = settings.pop("retry", None), settings.pop("poll", None)
         on_upload, clock = settings.pop("on_upload", None), settings.pop("clock", None)
+        reply_limit = settings.pop("max_reply_bytes", None)
+        if reply_limit is not None and (isinstance(reply_limit, bool) or not isinstance(reply_limit, int)
+                                        or reply_limit < 1):  # fmt: skip
+            raise InputError(f"max_reply_bytes must be a positive integer, got {reply_limit!r}")
         resolved = resolve(provider, api_key=settings.get("api_key"), base_url=settings.get("base_url"),
                            timeout=settings.get("timeout"), max_retries=settings.get("max_retries"),
                            config_file=settings.get("config_file"))  # fmt: skip
@@ -104,6 +110,7 @@ class ClientBase(Generic[HttpT]):
             retry or RetryPolicy(max_retries=resolved.max_retries),
             request_timeout(resolved.timeout),
             clock or SYSTEM_CLOCK,
+            reply_limit,
         )
         auth = KeyAuth(resolved.provider.auth_headers, resolved.api_key, resolved.base_url)
         self._ops = Operations(adapter, sender, auth, poll or PollSchedule(), on_upload)

@@ -163,9 +163,10 @@ class Operations:
         given = [jobs] if isinstance(jobs, (BatchJob, str)) else list(jobs)
         checked = [as_job(self.provider.name, job) for job in given]
         refs = [job if job.provider_status else job.id for job in checked]
+        sender = self.sender if timeout is None else attrs.evolve(self.sender, deadline=self.clock.monotonic() + timeout)
 
         def get(ident: str) -> Operation[BatchJob]:
-            return self.sender.run(self.provider.get(ident))
+            return sender.run(self.provider.get(ident))
 
         return watch(self.provider.name, get, refs, schedule, timeout, waiting.get("on_update"), self.clock)
 

@@ -43,6 +43,10 @@ class Sender:
     policy: RetryPolicy
     timeout: httpx.Timeout
     clock: Clock
+    reply_limit: int | None = None
+    """The largest reply read into memory, for every request (None: each request's own bound)."""
+    deadline: float | None = None
+    """A moment (``clock.monotonic()``) no retry may sleep past: a wait's end."""
 
     @property
     def upload_timeout(self) -> httpx.Timeout:
@@ -75,7 +79,12 @@ class Sender:
         arrived, an :class:`AmbiguousSubmissionError` is raised instead.
         """
         provider, policy = self.provider.name, self.policy
-        call = attrs.evolve(call, timeout=self.upload_timeout if call.uploads else self.timeout)
+        call = attrs.evolve(
+            call,
+            timeout=self.upload_timeout if call.uploads else self.timeout,
+            total=None if call.uploads or call.sink is not None else self.timeout.read,
+            max_bytes=self.reply_limit or call.max_bytes,
+        )
         started = self.clock.monotonic()
         attempt = 0
         while True:
@@ -83,7 +92,9 @@ class Sender:
             outcome = yield call
             retry_after = None
             failure: BatchkitError
-            if isinstance(outcome, FileChangedError):
+            if isinstance(outcome, BatchkitError):  # found by the executor: a changed file, a reply too large
+                if call.creates and not isinstance(outcome, FileChangedError):
+                    raise AmbiguousSubmissionError(provider, str(outcome)) from None
                 raise outcome
             if isinstance(outcome, httpx.Response):
                 log.debug("%s -> %d (attempt %d)", call.target, outcome.status_code, attempt)
@@ -107,7 +118,10 @@ class Sender:
                     raise _attempts(failure, attempt)
             delay = policy.delay(attempt - 1, retry_after)
             spent = self.clock.monotonic() - started
+            past_deadline = self.deadline is not None and self.clock.monotonic() + delay > self.deadline
             if attempt > policy.max_retries or (policy.total is not None and spent + delay > policy.total):
+                raise _attempts(failure, attempt)
+            if past_deadline:
                 raise _attempts(failure, attempt)
             log.info("%s: retrying in %.2fs after %s", call.target, delay, type(failure).__name__)
             yield Sleep(delay)

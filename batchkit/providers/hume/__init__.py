@@ -33,6 +33,8 @@ MAX_FILE_BYTES = 100 * 1024 * 1024
 MAX_REQUEST_BYTES = 10**9
 """batchkit's bound on one local-file job (Hume documents 100 MB a file, no request total)."""
 RECONCILE_MARGIN_MS = 60_000
+PREDICTIONS_BYTES = 1 << 30
+LIST_BYTES = 64 << 20
 LIST_FILTERS = {
     "when": ("created_before", "created_after"),
     "timestamp_ms": None,
@@ -116,12 +118,12 @@ class HumeProvider(Provider):
             if key not in LIST_FILTERS or (allowed and value not in allowed):
                 raise InputError(f"hume: unknown list filter {key}={value!r}; known: {sorted(LIST_FILTERS)}")
             params.append((key, str(value)))
-        response = yield self.request("GET", self.JOBS, params=params)
+        response = yield self.request("GET", self.JOBS, params=params, max_bytes=LIST_BYTES)
         jobs = [to_batch_job(item) for item in read_list(response, "Hume job list")]
         return [job for job in jobs if not statuses or job.status in statuses]
 
     def results(self, job: BatchJob) -> Operation[builtins.list[FileResult]]:
-        response = yield self.request("GET", f"{self.JOBS}/{job.id}/predictions")
+        response = yield self.request("GET", f"{self.JOBS}/{job.id}/predictions", max_bytes=PREDICTIONS_BYTES)
         return [to_file_result(item) for item in read_list(response, "Hume predictions")]
 
     def artifacts(self, job_id: str, sink: AtomicFile) -> Operation[None]:

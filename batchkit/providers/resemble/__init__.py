@@ -21,6 +21,8 @@ from .rows import summary, tidy_rows
 from .wire import to_batch_job, to_file_result
 
 MAX_FILES = 50
+DETECT_BYTES = 64 << 20
+"""A detect may carry heatmaps as data URIs."""
 EXTENSIONS = frozenset(
     {".wav", ".mp3", ".m4a", ".ogg", ".aac", ".flac", ".mp4", ".mov", ".avi", ".mkv", ".webm"}
     | {".jpg", ".jpeg", ".png", ".gif", ".webp"}
@@ -106,7 +108,7 @@ class ResembleProvider(Provider):
 
     def _detect(self, uuid: str) -> Operation[FileResult]:
         try:
-            response = yield self.request("GET", f"{self.DETECT}/{uuid}")
+            response = yield self.request("GET", f"{self.DETECT}/{uuid}", max_bytes=DETECT_BYTES)
             return to_file_result(read_json(response, "Resemble detect"))
         except (ProviderError, ResponseFormatError) as exc:
             return FileResult(source=uuid, status=JobStatus.UNKNOWN, error=f"could not fetch detect {uuid}: {exc}")
