@@ -163,7 +163,9 @@ class Operations:
         given = [jobs] if isinstance(jobs, (BatchJob, str)) else list(jobs)
         checked = [as_job(self.provider.name, job) for job in given]
         refs = [job if job.provider_status else job.id for job in checked]
-        sender = self.sender if timeout is None else attrs.evolve(self.sender, deadline=self.clock.monotonic() + timeout)
+        sender = self.sender
+        if timeout is not None:  # no retry inside a poll sleeps past the wait's end
+            sender = attrs.evolve(sender, deadline=self.clock.monotonic() + timeout)
 
         def get(ident: str) -> Operation[BatchJob]:
             return sender.run(self.provider.get(ident))
