@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import json
+import os
 import time
 import traceback
 import warnings
@@ -17,6 +19,7 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 import batchkit
+from batchkit import webhooks
 from batchkit._kernel.download import safe_extract
 
 from .conftest import HUME_KEY
@@ -204,3 +207,86 @@ def test_a_reply_beyond_the_size_bound_is_a_format_error(kind: str, shape: str) 
             call(kind, connect_to(kind, url, max_reply_bytes=1_000_000), "get", "j")
         with pytest.raises(batchkit.AmbiguousSubmissionError, match="more than"):
             call(kind, connect_to(kind, url, max_reply_bytes=1_000_000), "submit", text=["x"])
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_json_nested_too_deep_is_a_format_error_everywhere(kind: str) -> None:
+    with hostile(lambda method, path: [reply(200, DEEP)]) as url:
+        for method, args, kwargs, error in [
+            ("get", ("j",), {}, batchkit.ResponseFormatError),
+            ("list", (), {}, batchkit.ResponseFormatError),
+            ("results", ("j",), {}, batchkit.ResponseFormatError),
+            ("submit", (), {"text": ["x"]}, batchkit.AmbiguousSubmissionError),
+            ("wait", ("j",), {"timeout": 0.3}, batchkit.WaitTimeoutError),
+        ]:
+            with pytest.raises(error):
+                call(kind, connect_to(kind, url, max_retries=0), method, *args, **kwargs)
+    for provider in ("hume", "resemble"):
+        with pytest.raises(batchkit.ResponseFormatError):
+            webhooks.parse(provider, DEEP)
+
+
+# -- inputs ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("special", ["fifo", "dev-zero", "link-to-dev-zero"])
+def test_only_regular_files_are_accepted(make_client, httpx_mock: HTTPXMock, tmp_path: Path, special: str) -> None:
+    path = tmp_path / "x.wav"
+    if special == "fifo":
+        os.mkfifo(path)
+    elif special == "link-to-dev-zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path = Path("/dev/zero")
+    for provider, inputs in (("hume", {"files": [path]}), ("hume", {"zip": path}), ("resemble", {"files": [path]}),
+                             ("resemble", {"zip": path})):  # fmt: skip
+        with pytest.raises(batchkit.InputError, match="not a regular file"):
+            make_client(provider).submit(**inputs)
+    assert httpx_mock.get_requests() == []
+
+
+def test_the_cli_refuses_a_fifo_without_hanging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from batchkit.cli.commands import run
+
+    os.mkfifo(tmp_path / "pipe.wav")
+    monkeypatch.setenv("RESEMBLE_API_KEY", "k")
+    assert run(["-p", "resemble", "submit", str(tmp_path / "pipe.wav")]) == 3
+    assert "not a regular file" in capsys.readouterr().err
+
+
+# -- what the command line prints ------------------------------------------------------------------
+
+EVIL = "[/bold][link=https://evil.example]x[/link][/]\x1b]0;pwned\x07\x1b[31m"
+
+
+def evil_server(method: str, path: str) -> list[bytes]:
+    if path.endswith("/predictions"):
+        source = {"source": {"type": "url", "url": "=HYPERLINK(\"https://evil.example\")"}, "results": {
+            "predictions": [], "errors": [{"file": EVIL, "message": "@SUM(1+1)"}]}}  # fmt: skip
+        return [reply(200, json.dumps([source]).encode())]
+    job = {"job_id": EVIL, "state": {"status": "FAILED", "message": EVIL}}
+    return [reply(200, json.dumps([job] if path.split("?")[0].endswith("/jobs") else job).encode())]
+
+
+@pytest.mark.parametrize("args", [["status", "j"], ["jobs"], ["results", "j"], ["results", "j", "--format", "csv"],
+                                  ["--json", "status", "j"]])  # fmt: skip
+def test_server_text_is_printed_literally(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from batchkit.cli.commands import run
+
+    monkeypatch.setenv("HUME_API_KEY", HUME_KEY)
+    with hostile(evil_server) as url:
+        monkeypatch.setenv("BATCHKIT_BASE_URL", url)
+        code = run(["-p", "hume", *args])
+    out, err = capsys.readouterr()
+    assert code in (0, 2), err
+    assert "\x1b" not in out + err
+    assert "\x07" not in out + err
+    if "--format" in args:
+        cells = [cell for row in csv.reader(io.StringIO(out)) for cell in row]
+        assert "'=HYPERLINK(\"https://evil.example\")" in cells
+        assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@"))]
+    elif "--json" not in args:
+        assert "[/bold]" in out or "=HYPERLINK" in out

@@ -17,7 +17,7 @@ from batchkit.errors import BatchkitError, ConfigError, InputError, WaitTimeoutE
 from batchkit.models import BatchJob, JobStatus
 
 from . import EXIT_CONFIG, EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_PROVIDER, EXIT_TIMEOUT
-from .output import Reporter, job_row, render, result_row
+from .output import Reporter, job_row, literal, render, result_row
 
 FORMATS = click.Choice(["table", "json", "jsonl", "csv"])
 STATUS_EXIT = {JobStatus.PARTIALLY_FAILED: EXIT_PARTIAL, JobStatus.FAILED: EXIT_FAILED}
@@ -253,6 +253,6 @@ def run(argv: list[str]) -> int:
         if debug:
             traceback.print_exc()
         message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
-        print(f"batchkit: error: {message}", file=sys.stderr)
+        print(f"batchkit: error: {literal(message)}", file=sys.stderr)
         return exit_code(exc)
     return code if isinstance(code, int) else EXIT_OK

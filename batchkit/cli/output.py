@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -14,6 +15,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
+from rich.text import Text
 
 from batchkit.models import BatchJob, FileResult
 from batchkit.providers import get_provider
@@ -49,6 +51,23 @@ def job_row(job: BatchJob) -> dict[str, Any]:
     }
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def literal(value: object) -> str:
+    """Server text made safe for a terminal: control characters (escape sequences) shown escaped."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value))
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet will not run: one that starts like a formula gets a leading quote."""
+    if isinstance(value, str):
+        value = literal(value)
+        return "'" + value if value.startswith(_FORMULA) else value
+    return value
+
+
 def render(rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, title: str | None = None) -> None:
     """Write ``rows`` as a table, JSON, JSON lines or CSV."""
     if fmt == "json":
@@ -61,14 +80,14 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, title: str | N
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else list(COLUMNS))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
         out.write(buffer.getvalue())
     else:
-        table = Table(title=title)
+        table = Table(title=Text(literal(title)) if title else None)
         for column in rows[0] if rows else COLUMNS:
-            table.add_column(column)
+            table.add_column(Text(literal(column)))
         for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row.values()))
+            table.add_row(*(Text("" if v is None else literal(v)) for v in row.values()))
         Console(file=out, width=max(100, Console(file=out).width)).print(table)
 
 
@@ -81,8 +100,13 @@ class Reporter:
         self.console = Console(file=sys.stderr)
 
     def line(self, text: str) -> None:
+        """``text`` on stderr, literally (server text may hold markup or escape sequences)."""
         if not self.quiet:
-            self.console.print(text, highlight=False) if self.fancy else print(text, file=sys.stderr, flush=True)
+            safe = literal(text)
+            if self.fancy:
+                self.console.print(safe, markup=False, highlight=False)
+            else:
+                print(safe, file=sys.stderr, flush=True)
 
     @contextlib.contextmanager
     def upload(self, total_bytes: int, what: str) -> Iterator[Any]:
