@@ -199,3 +199,32 @@ def test_a_journal_that_cannot_be_trusted_is_a_typed_error(emulated, emu, tmp_pa
     with pytest.raises(batchkit.JournalError, match="did not write"):
         client.submit_many(files, journal=journal)
     assert emu.created("resemble") == 1
+
+
+def test_hume_reconciliation_needs_the_same_models_and_options(emulated, emu, tmp_path: Path) -> None:
+    files = many(tmp_path, 2)
+    client = emulated("hume")
+    someone_else = client.submit(files, options={"models": {"face": {}}})
+    emu.faults.add("POST /v0/batch/jobs", FaultKind.DROP_BEFORE_BODY)
+    with pytest.raises(batchkit.AmbiguousSubmissionError) as info:
+        client.submit_many(files, journal=tmp_path / "run.db", options={"models": {"prosody": {}}})
+    assert [c.job_id for c in info.value.group.chunks] == [None]
+    assert someone_else.id not in [j.id for j in info.value.group.jobs]
+    emu.faults.add("POST /v0/batch/jobs", FaultKind.DROP_AFTER_BODY)
+    group = client.submit_many(files, journal=tmp_path / "run.db", options={"models": {"prosody": {}}},
+                               resend_ambiguous=True)  # fmt: skip
+    [job] = group.jobs
+    assert job.id != someone_else.id
+    assert emu.created("hume") == 2
+
+
+def test_hume_names_with_quotes_and_control_characters_reconcile(emulated, emu, tmp_path: Path) -> None:
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    files = [folder / 'say "hi".wav', folder / "tab\there.wav"]
+    for path in files:
+        path.write_bytes(b"x" * 10)
+    emu.faults.add("POST /v0/batch/jobs", FaultKind.DROP_AFTER_BODY)
+    group = emulated("hume").submit_many(files, journal=tmp_path / "run.db")
+    assert [c.state for c in group.chunks] == ["sent"]
+    assert emu.created("hume") == 1

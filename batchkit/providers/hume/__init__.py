@@ -51,6 +51,28 @@ class Prepared:
     files: list[LocalFile]
 
 
+_FORM_ESCAPES = {'"': "%22", "\\": "\\\\", **{chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}}
+
+
+def form_name(name: str) -> str:
+    """A file name as a multipart header carries it (httpx escapes quotes and control characters)."""
+    return "".join(_FORM_ESCAPES.get(c, c) for c in name)
+
+
+def same_options(sent: Mapping[str, Any], echoed: Mapping[str, Any]) -> bool:
+    """Whether a job's echoed request has the options that were ``sent``: the same models, and every
+    value that was sent (servers add their defaults, which are not compared)."""
+    if "models" in sent and set(sent["models"]) != set(echoed.get("models") or {}):
+        return False
+    return _covers(echoed, sent)
+
+
+def _covers(echoed: Any, sent: Any) -> bool:
+    if isinstance(sent, Mapping):
+        return isinstance(echoed, Mapping) and all(k in echoed and _covers(echoed[k], v) for k, v in sent.items())
+    return bool(echoed == sent)
+
+
 def _strings(value: Any, what: str) -> list[str]:
     items = [value] if isinstance(value, str) else list(value or [])
     for item in items:
@@ -133,13 +155,21 @@ class HumeProvider(Provider):
         return MAX_INPUTS, MAX_REQUEST_BYTES
 
     def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any) -> Operation[str | None]:
-        """Match recent jobs by their files' names and md5 sums (Hume lists both)."""
+        """A recent job with these files (names as the server saw them, md5 sums) and these options.
+
+        Jobs created up to a minute before the intent count (clocks differ); models must be the same
+        ones, and every option that was sent must be echoed with the same value in the job's request.
+        """
         sums: list[str] = yield Blocking(lambda: [md5_of(f.path) for f in files])
-        wanted = sorted(zip((f.name for f in files), sums, strict=True))
+        wanted = sorted(zip((form_name(f.name) for f in files), sums, strict=True))
+        sent = coerce_options(options, HumeOptions, self.name).to_wire()
         filters = {"when": "created_after", "timestamp_ms": since_ms - RECONCILE_MARGIN_MS}
         for job in (yield from self.list(MAX_INPUTS, frozenset(), filters)):
             request = structure_job(job.raw).request
-            if request and sorted((f.filename, f.md5sum) for f in request.files) == wanted:
+            if request is None or sorted((f.filename, f.md5sum) for f in request.files) != wanted:
+                continue
+            echoed = {"models": request.models, **dict(request.extra), "notify": request.notify}
+            if same_options(sent, echoed):
                 return job.id
         return None
 
