@@ -7,6 +7,8 @@ A config file holds top-level keys (``provider``, ``base_url``, ``timeout``, ``m
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -19,6 +21,7 @@ import httpx
 from batchkit.errors import ConfigError
 from batchkit.providers import Provider, get_provider
 
+log = logging.getLogger("batchkit")
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 3
 
@@ -50,6 +53,15 @@ class Settings:
     timeout: float
     max_retries: int
     origins: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -93,6 +105,7 @@ def resolve(
     timeout: float | None = None,
     max_retries: int | None = None,
     config_file: str | os.PathLike[str] | None = None,
+    allow_insecure: bool | None = None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Settings:
@@ -139,6 +152,14 @@ def resolve(
         parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
         raise ConfigError(f"base_url {url!r} (from {url_origin or 'default'}) is not an http(s) URL")
+    insecure = allow_insecure if allow_insecure is not None else env.get("BATCHKIT_ALLOW_INSECURE", "") in ("1", "true")
+    if parsed.scheme == "http" and not _loopback(parsed.host) and not insecure:
+        raise ConfigError(
+            f"base_url {url!r} (from {url_origin}) is plain http to another machine: the key would travel in clear; "
+            "use https, or allow_insecure=True / BATCHKIT_ALLOW_INSECURE=1 if you mean it"
+        )
+    if url_origin and url_origin not in ("argument", "$BATCHKIT_BASE_URL"):
+        log.info("%s: base_url %s comes from %s", cls.name, url, url_origin)
     t, t_origin = lookup("timeout", timeout, None, cls.name)
     r, r_origin = lookup("max_retries", max_retries, None, cls.name)
     t = DEFAULT_TIMEOUT if t is None else t

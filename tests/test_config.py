@@ -27,10 +27,10 @@ def test_arguments_win(tmp_path: Path) -> None:
 
 
 def test_environment_beats_files(tmp_path: Path) -> None:
-    (tmp_path / "batchkit.toml").write_text('provider = "resemble"\nbase_url = "http://file.test"\n')
-    env = {"BATCHKIT_PROVIDER": "hume", "HUME_API_KEY": "env-key", "BATCHKIT_BASE_URL": "http://env.test"}
+    (tmp_path / "batchkit.toml").write_text('provider = "resemble"\nbase_url = "https://file.test"\n')
+    env = {"BATCHKIT_PROVIDER": "hume", "HUME_API_KEY": "env-key", "BATCHKIT_BASE_URL": "https://env.test"}
     s = resolve(env=env, cwd=tmp_path)
-    assert (s.provider.name, s.api_key.reveal(), s.base_url) == ("hume", "env-key", "http://env.test")
+    assert (s.provider.name, s.api_key.reveal(), s.base_url) == ("hume", "env-key", "https://env.test")
     assert s.origins == {"provider": "$BATCHKIT_PROVIDER", "api_key": "$HUME_API_KEY", "base_url": "$BATCHKIT_BASE_URL"}
 
 
@@ -50,9 +50,9 @@ def test_pyproject_section_alone(tmp_path: Path) -> None:
 
 def test_provider_table_overrides_top_level(tmp_path: Path) -> None:
     cfg = tmp_path / "custom.toml"
-    cfg.write_text('provider = "hume"\nbase_url = "http://top.test"\n[hume]\nbase_url = "http://hume.test"\n')
+    cfg.write_text('provider = "hume"\nbase_url = "https://top.test"\n[hume]\nbase_url = "https://hume.test"\n')
     s = resolve(config_file=cfg, env={"HUME_API_KEY": "k"}, cwd=tmp_path)
-    assert s.base_url == "http://hume.test"
+    assert s.base_url == "https://hume.test"
 
 
 def test_missing_provider_says_what_was_looked_at(tmp_path: Path) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
+import logging
 import os
+import sqlite3
 import time
 import traceback
 import warnings
@@ -290,3 +293,91 @@ def test_server_text_is_printed_literally(args: list[str], monkeypatch: pytest.M
         assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@"))]
     elif "--json" not in args:
         assert "[/bold]" in out or "=HYPERLINK" in out
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+def test_a_config_file_cannot_send_the_key_in_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    (tmp_path / "batchkit.toml").write_text('provider = "hume"\nbase_url = "http://collector.example:8080"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUME_API_KEY", HUME_KEY)
+    monkeypatch.delenv("BATCHKIT_BASE_URL", raising=False)
+    with pytest.raises(batchkit.ConfigError, match="plain http") as info:
+        batchkit.connect()
+    assert "batchkit.toml" in str(info.value)
+    caplog.set_level(logging.INFO, logger="batchkit")
+    batchkit.connect(allow_insecure=True).close()
+    monkeypatch.setenv("BATCHKIT_ALLOW_INSECURE", "1")
+    batchkit.connect().close()
+    assert any("batchkit.toml" in r.getMessage() and "base_url" in r.getMessage() for r in caplog.records)
+    for loopback in ("http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9"):
+        monkeypatch.delenv("BATCHKIT_ALLOW_INSECURE")
+        batchkit.connect(base_url=loopback).close()
+        monkeypatch.setenv("BATCHKIT_ALLOW_INSECURE", "0")
+
+
+# -- files that change between their check and their upload ------------------------------------------
+
+
+@pytest.mark.parametrize("change", ["grow", "shrink", "delete", "directory"])
+def test_a_file_that_changes_after_its_check_is_a_typed_error_and_its_chunk_is_not_ambiguous(
+    emu, tmp_path: Path, change: str
+) -> None:
+    files = [tmp_path / f"f{i}.wav" for i in range(4)]
+    for path in files:
+        path.write_bytes(b"x" * 100_000)
+    victim = files[3]
+
+    def meddle(sent: int) -> None:
+        if sent <= 0 or not victim.is_file():
+            return
+        if change == "grow":
+            victim.write_bytes(b"x" * 600_000)
+        elif change == "shrink":
+            victim.write_bytes(b"x" * 10)
+        elif change == "delete":
+            victim.unlink()
+        else:
+            victim.unlink()
+            victim.mkdir()
+
+    journal = tmp_path / "run.db"
+    with batchkit.connect("resemble", api_key="k", base_url=emu.base_url, on_upload=meddle) as client, pytest.raises(
+        batchkit.InputError, match="f3.wav"
+    ):
+        client.submit_many(files, journal=journal, chunk=2)
+    assert emu.created("resemble") == 1
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        assert [s for (s,) in db.execute("SELECT state FROM chunks ORDER BY idx")] == ["sent", "failed"]
+    if victim.is_dir():
+        victim.rmdir()
+    victim.write_bytes(b"x" * 100_000)
+    with batchkit.connect("resemble", api_key="k", base_url=emu.base_url) as client:
+        group = client.submit_many(files, journal=journal, chunk=2)
+    assert [c.state for c in group.chunks] == ["sent", "sent"]
+    assert emu.created("resemble") == 2
+
+
+def test_a_hume_file_that_grew_past_the_limit_after_its_check_is_not_sent(emu, tmp_path: Path) -> None:
+    first, grower = tmp_path / "a.wav", tmp_path / "b.wav"
+    first.write_bytes(b"x" * 2_000_000)
+    grower.write_bytes(b"x" * 10)
+
+    def grow(sent: int) -> None:
+        if sent > 0 and grower.stat().st_size == 10:
+            with open(grower, "r+b") as fh:
+                fh.truncate(600 * 1024 * 1024)  # sparse: 600 MB that take no room
+
+    with batchkit.connect("hume", api_key="k", base_url=emu.base_url, on_upload=grow) as client:
+        with pytest.raises(batchkit.InputError, match=r"b\.wav: (was 10 bytes|changed size)"):
+            client.submit([first, grower])
+    assert emu.created("hume") == 0
+
+
+def test_an_undecodable_file_name_is_an_input_error(make_client, httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    name = os.fsdecode(b"\xff\xfe.wav")
+    (tmp_path / name).write_bytes(b"x")
+    with pytest.raises(batchkit.InputError, match="not valid UTF-8"):
+        make_client("resemble").submit([tmp_path / name])
+    assert httpx_mock.get_requests() == []

@@ -63,6 +63,10 @@ def check_file(path: Path | LocalFile) -> LocalFile:
     if isinstance(path, LocalFile):
         return path
     try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{path!s:.200}: the file name is not valid UTF-8; a request cannot carry it") from None
+    try:
         st = path.stat()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None

@@ -71,6 +71,8 @@ class ClientSettings(TypedDict, total=False):
     """Seconds for one request (default 60; uploads get at least 300 s to read and write)."""
     max_retries: int | None
     config_file: str | os.PathLike[str] | None
+    allow_insecure: bool | None
+    """Allow a plain-http ``base_url`` that is not this machine (default: refused; the key would travel in clear)."""
     retry: RetryPolicy | None
     """The whole retry policy (overrides ``max_retries``)."""
     poll: PollSchedule | None
@@ -99,7 +101,8 @@ class ClientBase(Generic[HttpT]):
             raise InputError(f"max_reply_bytes must be a positive integer, got {reply_limit!r}")
         resolved = resolve(provider, api_key=settings.get("api_key"), base_url=settings.get("base_url"),
                            timeout=settings.get("timeout"), max_retries=settings.get("max_retries"),
-                           config_file=settings.get("config_file"))  # fmt: skip
+                           config_file=settings.get("config_file"),
+                           allow_insecure=settings.get("allow_insecure"))  # fmt: skip
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise InputError(f"retry must be a batchkit.RetryPolicy, got {type(retry).__name__}")
         if poll is not None and not isinstance(poll, PollSchedule):
