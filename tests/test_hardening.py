@@ -344,7 +344,7 @@ def test_a_file_that_changes_after_its_check_is_a_typed_error_and_its_chunk_is_n
 
     journal = tmp_path / "run.db"
     with batchkit.connect("resemble", api_key="k", base_url=emu.base_url, on_upload=meddle) as client, pytest.raises(
-        batchkit.InputError, match="f3.wav"
+        batchkit.InputError, match=r"f3\.wav"
     ):
         client.submit_many(files, journal=journal, chunk=2)
     assert emu.created("resemble") == 1
@@ -369,9 +369,9 @@ def test_a_hume_file_that_grew_past_the_limit_after_its_check_is_not_sent(emu, t
             with open(grower, "r+b") as fh:
                 fh.truncate(600 * 1024 * 1024)  # sparse: 600 MB that take no room
 
-    with batchkit.connect("hume", api_key="k", base_url=emu.base_url, on_upload=grow) as client:
-        with pytest.raises(batchkit.InputError, match=r"b\.wav: (was 10 bytes|changed size)"):
-            client.submit([first, grower])
+    client = batchkit.connect("hume", api_key="k", base_url=emu.base_url, on_upload=grow)
+    with client, pytest.raises(batchkit.InputError, match=r"b\.wav: (was 10 bytes|changed size)"):
+        client.submit([first, grower])
     assert emu.created("hume") == 0
 
 
