@@ -164,7 +164,7 @@ def resolve(
     r, r_origin = lookup("max_retries", max_retries, None, cls.name)
     t = DEFAULT_TIMEOUT if t is None else t
     r = DEFAULT_MAX_RETRIES if r is None else r
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0:
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < float("inf"):
         raise ConfigError(f"timeout must be a positive number of seconds, got {t!r} from {t_origin}")
     if isinstance(r, bool) or not isinstance(r, int) or r < 0:
         raise ConfigError(f"max_retries must be a non-negative integer, got {r!r} from {r_origin}")

@@ -381,3 +381,46 @@ def test_an_undecodable_file_name_is_an_input_error(make_client, httpx_mock: HTT
     with pytest.raises(batchkit.InputError, match="not valid UTF-8"):
         make_client("resemble").submit([tmp_path / name])
     assert httpx_mock.get_requests() == []
+
+
+# -- arguments of the wrong kind ---------------------------------------------------------------------
+
+
+def test_arguments_of_the_wrong_kind_are_input_errors_before_anything_is_sent(
+    make_client, httpx_mock: HTTPXMock, media
+) -> None:
+    a, b = media("a.zip", content=artifacts_zip()), media("b.zip", content=artifacts_zip())
+    hume, resemble = make_client("hume"), make_client("resemble")
+    for attempt in (
+        lambda: resemble.submit(zip=[a, b]),
+        lambda: hume.submit(zip=[a, b]),
+        lambda: resemble.submit(zip=[]),
+        lambda: hume.submit(text=123),
+        lambda: hume.submit(text={"a": 1}),
+        lambda: hume.submit(urls={"https://x.test/a.mp4"}),
+        lambda: hume.submit(text=["x"], callback_url=123),
+        lambda: hume.submit(text=["x"], callback_url=["https://x.test/cb"]),
+        lambda: resemble.submit([media("c.wav")], callback_url="file:///etc/passwd"),
+        lambda: hume.wait(["a", "b"]),
+        lambda: hume.list(status="COMPLETED"),
+        lambda: hume.list(status=[3]),
+        lambda: hume.wait("j", timeout=float("nan")),
+        lambda: hume.wait("j", poll_interval=0),
+    ):
+        with pytest.raises(batchkit.InputError):
+            attempt()
+    for timeout in (float("nan"), float("inf"), 0, "60"):
+        with pytest.raises(batchkit.ConfigError, match="timeout"):
+            batchkit.connect("hume", api_key="k", timeout=timeout)
+    assert httpx_mock.get_requests() == []
+
+
+def test_one_string_where_many_are_expected_is_one_item(make_client, httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(json={"job_id": "job-123", "state": {"status": "COMPLETED"}}, is_reusable=True)
+    client = make_client("hume")
+    assert [j.id for j in client.wait_all("job-123")] == ["job-123"]
+    assert [j.id for j in client.as_completed("job-123")] == ["job-123"]
+    assert len(httpx_mock.get_requests()) == 2
+    httpx_mock.add_response(json=[])
+    client.list(status="succeeded")
+    assert "status=COMPLETED" in str(httpx_mock.get_requests()[-1].url)

@@ -57,6 +57,37 @@ def as_path_list(paths: Paths | LocalFile | Iterable[LocalFile] | None, what: st
     return [item if isinstance(item, LocalFile) else Path(item) for item in items]
 
 
+def one_path(value: PathLike | None, what: str) -> Path | None:
+    """A single path (``zip=``): a list, even of one, is refused rather than cut short."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise InputError(f"{what} takes one path, got {type(value).__name__} {value!r:.80}")
+    return Path(value)
+
+
+def strings(value: object, what: str) -> list[str]:
+    """One string or a list (or tuple) of non-empty strings."""
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value if isinstance(value, (list, tuple)) else None
+    if items is None:
+        raise InputError(f"{what} must be a string or a list of strings, got {type(value).__name__}")
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise InputError(f"{what} must be non-empty strings, got {item!r:.80}")
+    return list(items)
+
+
+def callback_url(value: object) -> str | None:
+    """A ``callback_url``: an http(s) URL, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")) or len(value) < 10:
+        raise InputError(f"callback_url must be an http(s) URL, got {value!r:.80}")
+    return value
+
+
 def check_file(path: Path | LocalFile) -> LocalFile:
     """``path`` as a :class:`LocalFile`: it must be an existing, readable regular file (checked with
     ``stat`` before it is opened, so a FIFO or a device is refused without blocking)."""

@@ -76,7 +76,8 @@ def _statuses(status: JobStatus | str | Iterable[JobStatus | str] | None) -> fro
         if isinstance(item, str) and item.upper() in JobStatus.__members__:
             item = JobStatus[item.upper()]
         if not isinstance(item, JobStatus):
-            raise InputError(f"status filter must be JobStatus values or their names, got {item!r}")
+            names = ", ".join(s.name for s in JobStatus)
+            raise InputError(f"status filter must be JobStatus values or their names ({names}), got {item!r:.80}")
         found.add(item)
     return frozenset(found)
 

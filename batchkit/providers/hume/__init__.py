@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from batchkit._kernel.download import AtomicFile
-from batchkit._kernel.inputs import LocalFile, as_path_list, check_files, md5_of
+from batchkit._kernel.inputs import LocalFile, as_path_list, callback_url, check_files, md5_of, one_path, strings
 from batchkit._kernel.options import coerce_options
 from batchkit._kernel.steps import Blocking, Operation, Upload
 from batchkit._kernel.wire import read_json, read_list
@@ -73,11 +73,7 @@ def _covers(echoed: Any, sent: Any) -> bool:
     return bool(echoed == sent)
 
 
-def _strings(value: Any, what: str) -> list[str]:
-    items = [value] if isinstance(value, str) else list(value or [])
-    for item in items:
-        if not isinstance(item, str) or not item:
-            raise InputError(f"hume: {what} must be non-empty strings, got {item!r}")
+def _at_most(items: list[str], what: str) -> list[str]:
     if len(items) > MAX_INPUTS:
         raise InputError(f"hume: {len(items)} {what}, more than the {MAX_INPUTS} a job takes; use an archive")
     return items
@@ -98,23 +94,24 @@ class HumeProvider(Provider):
 
     def prepare(self, submission: Submission) -> Prepared:
         options = coerce_options(submission.options, HumeOptions, self.name)
-        files = check_files(as_path_list(submission.files, "files") + as_path_list(submission.zip, "zip"))
+        archive = one_path(submission.zip, "zip")
+        files = check_files(as_path_list(submission.files, "files") + ([archive] if archive else []))
         if len(files) > MAX_INPUTS:
             raise InputError(f"hume: {len(files)} files, more than the {MAX_INPUTS} a job takes; use an archive")
         for f in files:
             if f.size > MAX_FILE_BYTES:
                 raise InputError(f"hume: {f.path}: {f.size} bytes, over the {MAX_FILE_BYTES}-byte local file limit")
         config = options.to_wire()
-        urls = _strings(submission.urls, "urls")
+        urls = _at_most(strings(submission.urls, "hume: urls"), "urls")
         for url in urls:
             if not url.startswith(("http://", "https://")):
                 raise InputError(f"hume: {url!r} is not an http(s) URL")
-        text = _strings(submission.text, "text")
+        text = _at_most(strings(submission.text, "hume: text"), "texts")
         if not (files or urls or text):
             raise InputError("hume: nothing to submit; give files, zip, urls or text")
         config.update({k: val for k, val in (("urls", urls), ("text", text)) if val})
-        if submission.callback_url:
-            config["callback_url"] = submission.callback_url
+        if (callback := callback_url(submission.callback_url)) is not None:
+            config["callback_url"] = callback
         return Prepared(config, files)
 
     def create(self, prepared: Prepared) -> Operation[BatchJob]:

@@ -8,7 +8,15 @@ from typing import Any
 
 import attrs
 
-from batchkit._kernel.inputs import LocalFile, as_path_list, check_file, check_files, zip_file_names
+from batchkit._kernel.inputs import (
+    LocalFile,
+    as_path_list,
+    callback_url,
+    check_file,
+    check_files,
+    one_path,
+    zip_file_names,
+)
 from batchkit._kernel.options import coerce_options
 from batchkit._kernel.steps import Operation, Parallel, Upload
 from batchkit._kernel.wire import read_json
@@ -61,20 +69,21 @@ class ResembleProvider(Provider):
         if submission.urls or submission.text:
             raise InputError("resemble: the detect batch endpoint takes local files or a zip, not urls or text")
         paths = as_path_list(submission.files, "files")
-        if paths and submission.zip is not None:
+        archive = one_path(submission.zip, "zip")
+        if paths and archive is not None:
             raise InputError("resemble: give files or one zip, not both")
-        if not paths and submission.zip is None:
+        if not paths and archive is None:
             raise InputError("resemble: nothing to submit; give files or a zip")
         if len(paths) > MAX_FILES:
             raise InputError(f"resemble: {len(paths)} files, more than the {MAX_FILES} a batch takes")
-        if paths:
+        if archive is None:
             field, files = "files[]", check_files(paths)
             for f in files:
                 if not _is_media(f.name):
                     allowed = " ".join(sorted(EXTENSIONS))
                     raise InputError(f"resemble: {f.path}: extension {f.suffix!r} is not accepted; allowed: {allowed}")
         else:
-            field, files = "file", [check_file(as_path_list(submission.zip, "zip")[0])]
+            field, files = "file", [check_file(archive)]
             media = [name for name in zip_file_names(files[0]) if _is_media(name) and not name.startswith(".")]
             if not 1 <= len(media) <= MAX_FILES:
                 raise InputError(
@@ -84,8 +93,8 @@ class ResembleProvider(Provider):
         if total > options.max_total_bytes:
             raise InputError(f"resemble: {total} bytes in all, over the {options.max_total_bytes}-byte batch limit")
         fields = options.form_fields()
-        if submission.callback_url:
-            fields["callback_url"] = submission.callback_url
+        if (url := callback_url(submission.callback_url)) is not None:
+            fields["callback_url"] = url
         return Prepared(fields, field, files)
 
     def create(self, prepared: Prepared) -> Operation[BatchJob]:
