@@ -162,7 +162,13 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         try:
             with contextlib.ExitStack() as stack:
                 request = call.build(self._http, stack, ops.on_upload)
-                response = await self._http.send(request, auth=ops.auth, stream=True)
+                response = await self._http.send(request, auth=ops.auth, stream=True, follow_redirects=False)
+                for _ in range(self._http.max_redirects if self._http.follow_redirects else 0):
+                    if not (response.is_redirect and response.next_request):  # each hop through KeyAuth
+                        break
+                    await response.aclose()
+                    response = await self._http.send(response.next_request, auth=ops.auth, stream=True,
+                                                     follow_redirects=False)  # fmt: skip
                 try:
                     reading = call.reading(response, time.monotonic)
                     async for chunk in response.aiter_bytes():

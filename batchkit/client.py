@@ -143,7 +143,13 @@ class Client(ClientBase[httpx.Client]):
         try:
             with contextlib.ExitStack() as stack:
                 request = call.build(self._http, stack, ops.on_upload)
-                response = self._http.send(request, auth=ops.auth, stream=True)
+                response = self._http.send(request, auth=ops.auth, stream=True, follow_redirects=False)
+                for _ in range(self._http.max_redirects if self._http.follow_redirects else 0):
+                    if not (response.is_redirect and response.next_request):  # each hop through KeyAuth
+                        break
+                    response.close()
+                    response = self._http.send(response.next_request, auth=ops.auth, stream=True,
+                                                     follow_redirects=False)  # fmt: skip
                 try:
                     reading = call.reading(response, time.monotonic)
                     for chunk in response.iter_bytes():

@@ -15,22 +15,36 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import batchkit
 import batchkit.webhooks
 
+MAX_BODY = 64 * 1024 * 1024
+
 
 def make_handler(confirm: bool) -> type[BaseHTTPRequestHandler]:
+    explained: set[str] = set()
+
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             provider = self.path.strip("/").split("/")[0]
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            length = self.headers.get("content-length", "")
+            if not length.isdigit() or int(length) > MAX_BODY:
+                self.send_error(411 if not length.isdigit() else 413, "a callback needs a Content-Length up to 64 MB")
+                return
+            body = self.rfile.read(int(length))
             try:
                 callback = batchkit.webhooks.parse(provider, body)
             except batchkit.BatchkitError as exc:
-                self.send_error(400, str(exc))
+                self.send_error(400, str(exc)[:200])
                 return
-            job = callback.job
+            job, confirmed = callback.job, False
             if confirm:
-                with batchkit.connect(provider) as client:
-                    job = client.get(job.id)
-            print(json.dumps({"provider": provider, "job": job.id, "status": job.status.name}), flush=True)
+                try:
+                    with batchkit.connect(provider) as client:
+                        job, confirmed = client.get(job.id), True
+                except batchkit.BatchkitError as exc:  # no key here, say: explain once, keep serving
+                    if provider not in explained:
+                        explained.add(provider)
+                        print(f"cannot confirm {provider} callbacks ({exc}); reporting them unconfirmed", flush=True)
+            line = {"provider": provider, "job": job.id, "status": job.status.name, "confirmed": confirmed}
+            print(json.dumps(line), flush=True)
             self.send_response(204)
             self.end_headers()
 

@@ -424,3 +424,88 @@ def test_one_string_where_many_are_expected_is_one_item(make_client, httpx_mock:
     httpx_mock.add_response(json=[])
     client.list(status="succeeded")
     assert "status=COMPLETED" in str(httpx_mock.get_requests()[-1].url)
+
+
+# -- smaller things ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_redirect_to_another_origin_never_carries_the_key(kind: str) -> None:
+    seen: list[str] = []
+
+    def elsewhere(method: str, path: str) -> list[bytes]:
+        seen.append(path)
+        return [reply(200, json.dumps(JOB).encode())]
+
+    with hostile(elsewhere) as other:
+        def redirecting(method: str, path: str) -> list[bytes]:
+            return [reply(302, b"", {"location": f"{other}/landed"})]
+
+        with hostile(redirecting) as url:
+            received: list[httpx.Headers] = []
+            hooks = {"request": [received.append] if kind == "sync" else [_async_append(received)]}
+            http_type = httpx.Client if kind == "sync" else httpx.AsyncClient
+            client = connect_to(kind, url, http_client=http_type(follow_redirects=True, event_hooks=hooks))
+            assert call(kind, client, "get", "j").id == "j"
+    assert seen == ["/landed"]
+    first, second = (r.headers for r in received)
+    assert first["x-hume-api-key"] == HUME_KEY
+    assert "x-hume-api-key" not in second
+
+
+def _async_append(into: list[Any]) -> Any:
+    async def append(request: httpx.Request) -> None:
+        into.append(request)
+
+    return append
+
+
+def test_the_emulator_validates_before_it_creates(emu) -> None:
+    url = f"{emu.base_url}/v0/batch/jobs"
+    headers = {"x-hume-api-key": "k"}
+    for body in (b'{"text": ["x"], "callback_url": 123}', b'{"text": ["x"], "callback_url": "file:///x"}', DEEP):
+        assert httpx.post(url, content=body, headers=headers).status_code == 400
+    assert emu.created("hume") == 0
+
+
+def test_a_malformed_detect_is_that_files_error(make_client, httpx_mock: HTTPXMock) -> None:
+    batch = {"success": True, "item": {"uuid": "b", "status": "completed", "detect_uuids": ["d1", "d2"]}}
+    httpx_mock.add_response(url="https://app.resemble.ai/api/v2/detect/batch/b", json=batch)
+    httpx_mock.add_response(url="https://app.resemble.ai/api/v2/detect/d1", json={"success": True, "item": {
+        "uuid": "d1", "status": "completed", "filename": "a.wav"}})  # fmt: skip
+    httpx_mock.add_response(url="https://app.resemble.ai/api/v2/detect/d2", json={"item": {"uuid": ["not", "a", "uuid"]}})
+    ok, broken = make_client("resemble").results("b")
+    assert (ok.source, ok.status) == ("a.wav", batchkit.JobStatus.SUCCEEDED)
+    assert (broken.source, broken.status) == ("d2", batchkit.JobStatus.UNKNOWN)
+    assert "could not fetch detect d2" in (broken.error or "")
+
+
+def test_webhooks_parse_needs_a_provider_name() -> None:
+    for provider in (None, 3, "nope"):
+        with pytest.raises(batchkit.InputError):
+            webhooks.parse(provider, b"{}")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--option", "models=1", "--option", "models.face.fps_pred=2", "--text", "x"], "already given a value"),
+    (["--option", "models.face.fps_pred=2", "--option", "models=1", "--text", "x"], "already holds options"),
+])  # fmt: skip
+def test_cli_options_that_conflict_are_one_line(args: list[str], message: str, monkeypatch, capsys) -> None:
+    from batchkit.cli.commands import run
+
+    monkeypatch.setenv("HUME_API_KEY", "k")
+    assert run(["-p", "hume", "submit", *args]) == 3
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_cli_results_into_a_missing_folder_is_one_line(emu, monkeypatch, capsys, tmp_path: Path) -> None:
+    from batchkit.cli.commands import run
+
+    monkeypatch.setenv("HUME_API_KEY", "k")
+    monkeypatch.setenv("BATCHKIT_BASE_URL", emu.base_url)
+    with emu.connect("hume") as client:
+        job = client.wait(client.submit(text=["hi"]), poll_interval=0.01)
+    assert run(["-p", "hume", "results", job.id, "-o", str(tmp_path / "missing" / "dir" / "x.csv")]) == 3
+    assert "cannot be written" in capsys.readouterr().err

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 import batchkit
@@ -73,7 +75,34 @@ def test_example_receiver_gets_the_emulator_callback(emu, media, provider: str) 
             with emu.connect(provider) as client:
                 job = client.submit([media("a.wav")], callback_url=f"{url}/{provider}")
             line = json.loads(readline_within(receiver.stdout))
-            assert line == {"provider": provider, "job": job.id, "status": "SUCCEEDED"}
+            assert line == {"provider": provider, "job": job.id, "status": "SUCCEEDED", "confirmed": True}
         finally:
             receiver.terminate()
             receiver.wait(timeout=10)
+
+
+def test_example_receiver_survives_hostile_posts_and_a_missing_key(emu) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHKIT_", "HUME_", "RESEMBLE_"))}
+    command = [sys.executable, str(EXAMPLES / "webhook_receiver.py"), "--port", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env) as receiver:
+        try:
+            assert receiver.stdout is not None
+            url = readline_within(receiver.stdout).split()[-1]
+            deep = b"[" * 100_000 + b"]" * 100_000
+            assert httpx.post(f"{url}/hume", content=deep, timeout=10).status_code == 400
+            raw = b"POST /hume HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"
+            with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10) as sock:
+                sock.sendall(raw)
+                answer = b""
+                while chunk := sock.recv(4096):
+                    answer += chunk
+                assert answer.startswith(b"HTTP/1.0 411")
+            body = {"job_id": "j1", "status": "FAILED", "message": "x"}
+            for _ in range(2):
+                assert httpx.post(f"{url}/hume", json=body, timeout=10).status_code == 204
+        finally:
+            receiver.terminate()
+            out, _ = receiver.communicate(timeout=10)
+    lines = out.splitlines()
+    assert lines[0].startswith("cannot confirm hume callbacks")
+    assert [json.loads(line)["confirmed"] for line in lines[1:]] == [False, False]

@@ -64,8 +64,13 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
             value = raw
         *parents, leaf = key.split(".")
         node = options
-        for part in parents:
+        for depth, part in enumerate(parents):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                where = ".".join(parents[: depth + 1])
+                raise InputError(f"--option {key}: {where} was already given a value, not options")
+        if isinstance(node.get(leaf), dict):
+            raise InputError(f"--option {key}: {key} already holds options ({leaf}.…)")
         node[leaf] = value
     return options
 
@@ -162,8 +167,11 @@ def results(state: State, job: str, fmt: str | None, output: Path | None) -> int
     if output is None:
         render(rows, fmt, sys.stdout, f"results of {job}")
     else:
-        with open(output, "w", newline="") as fh:
-            render(rows, fmt, fh, f"results of {job}")
+        try:
+            with open(output, "w", newline="") as fh:
+                render(rows, fmt, fh, f"results of {job}")
+        except OSError as exc:
+            raise InputError(f"{output}: cannot be written ({exc.strerror or exc})") from None
         state.report.line(f"wrote {len(rows)} results to {output}")
     return EXIT_OK
 

@@ -98,7 +98,10 @@ async def read_parts(request: Request) -> tuple[list[Part], Callable[[], Awaitab
 def call_back_later(state: State, source: CallbackSource, job_id: str) -> None:
     """POST the job's callback once it ends, if its ``callback_url`` is on this machine (loopback only)."""
     url, _, _ = source(job_id)
-    if not url or httpx.URL(url).host not in _LOOPBACK:
+    try:
+        if not url or httpx.URL(url).host not in _LOOPBACK:
+            return
+    except (httpx.InvalidURL, TypeError):
         return
 
     async def deliver() -> None:

@@ -98,7 +98,7 @@ class HumeFake(Fake):
     def create_json(self, raw: bytes) -> Reply:
         try:
             body = json.loads(raw or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             return _error(400, "request body is not valid JSON")
         if not isinstance(body, dict):
             return _error(400, "request body must be a JSON object")
@@ -111,7 +111,7 @@ class HumeFake(Fake):
             if part.name == "json":
                 try:
                     config = json.loads(part.value or (part.file.read() if part.file else b"{}"))
-                except ValueError:
+                except (ValueError, RecursionError):
                     return _error(400, "the json part is not valid JSON")
             elif part.name == "file" and part.filename is not None:
                 files.append(part)
@@ -125,6 +125,9 @@ class HumeFake(Fake):
         urls, text = body.get("urls") or [], body.get("text") or []
         if not isinstance(urls, list) or not isinstance(text, list):
             return _error(400, "urls and text must be lists")
+        callback = body.get("callback_url")
+        if callback is not None and (not isinstance(callback, str) or not callback.startswith(("http://", "https://"))):
+            return _error(400, "callback_url must be an http(s) URL")
         models = body.get("models")
         if models is not None and (not isinstance(models, dict) or set(models) - set(MODELS)):
             return _error(400, f"models must be an object with keys among {', '.join(MODELS)}")

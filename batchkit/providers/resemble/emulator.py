@@ -70,6 +70,8 @@ def _parse_settings(fields: Sequence[Part]) -> dict[str, Any] | Reply:
             except ValueError:
                 return _error(400, f"{name} must be a number")
         elif name in TEXT_FIELDS:
+            if not value.startswith(("http://", "https://")):
+                return _error(400, f"{name} must be an http(s) URL")
             settings[name] = value
         else:
             return _error(400, f"unknown field {name!r}")
