@@ -228,3 +228,29 @@ def test_hume_names_with_quotes_and_control_characters_reconcile(emulated, emu, 
     group = emulated("hume").submit_many(files, journal=tmp_path / "run.db")
     assert [c.state for c in group.chunks] == ["sent"]
     assert emu.created("hume") == 1
+
+
+def test_a_journal_of_the_first_schema_is_migrated(tmp_path: Path) -> None:
+    from batchkit._kernel.journal import SCHEMA_VERSION, Journal
+
+    path = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE chunks (idx INTEGER PRIMARY KEY, files TEXT NOT NULL, state TEXT NOT NULL,"
+            " job_id TEXT, intent_ms INTEGER, error TEXT);"
+            "INSERT INTO meta VALUES ('fingerprint', 'fp');"
+            """INSERT INTO chunks VALUES (0, '["a.wav"]', 'sent', 'job-0', 1, NULL), (1, '["b.wav"]', 'planned', NULL, NULL, NULL);"""
+        )
+    journal = Journal(path)
+    try:
+        assert [c.state for c in journal.open("fp", [["a.wav"], ["b.wav"]])] == ["sent", "planned"]
+        claimed = journal.claim("me", skip=())
+        assert claimed is not None
+        assert claimed.index == 1
+        journal.sent("me", 1, "job-1")
+        assert [c.job_id for c in journal.chunks()] == ["job-0", "job-1"]
+    finally:
+        journal.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
