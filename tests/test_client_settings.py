@@ -70,3 +70,9 @@ def test_public_names_live_in_batchkit() -> None:
     assert not batchkit.NOT_GIVEN
     tree = batchkit.errors.__doc__ or ""
     assert all(f"{name} " in tree for name in batchkit.errors.__all__), "the docstring draws every error"
+
+
+def test_clients_share_one_tls_context() -> None:
+    with batchkit.connect("hume", api_key=HUME_KEY) as a, batchkit.connect("resemble", api_key=HUME_KEY) as b:
+        contexts = {id(c._http._transport._pool._ssl_context) for c in (a, b)}
+    assert len(contexts) == 1
