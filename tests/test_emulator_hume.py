@@ -103,3 +103,54 @@ def test_wrong_key_is_authentication_error(emulated, emu) -> None:
     emu.config.api_keys = {"hume": frozenset({"the-right-key"})}
     with pytest.raises(batchkit.AuthenticationError, match="Invalid ApiKey"):
         emulated("hume").get("x")
+
+
+def test_request_echoes_the_service_defaults_and_the_transcription(emulated, emu) -> None:
+    client = emulated("hume")
+    options = {"models": {"face": {"facs": True}, "prosody": {}, "language": {"sentiment": True}, "ner": {}},
+               "transcription": {"language": "en"}}  # fmt: skip
+    job = client.get(client.submit(text=["x"], options=options))
+    request = job.raw["request"]
+    assert request["models"] == {
+        "face": {"fps_pred": 3, "prob_threshold": 0.99, "identify_faces": False, "min_face_size": 60,
+                 "save_faces": False, "facs": {}, "descriptions": None},
+        "prosody": {"granularity": "utterance", "identify_speakers": False, "window": None},
+        "language": {"granularity": "word", "identify_speakers": False, "sentiment": {}, "toxicity": None},
+        "ner": {"identify_speakers": False},
+    }  # fmt: skip
+    assert request["transcription"] == {"language": "en"}
+    every = client.get(client.submit(text=["x"], options={"transcription": None})).raw["request"]
+    assert set(every["models"]) == {"face", "burst", "prosody", "language", "ner", "facemesh"}
+    assert every["transcription"] is None
+
+
+def test_an_archive_url_has_one_prediction_per_member(emulated, emu) -> None:
+    client = emulated("hume")
+    url = "https://hume-tutorials.s3.amazonaws.com/faces.zip"
+    job = client.wait(client.submit(urls=[url], options={"models": {"face": {}}}))
+    [result] = client.results(job)
+    files = [p.file for p in result.prediction.results.predictions]
+    assert job.succeeded_count == len(files) >= 3
+    assert all(f.startswith("faces/") and f.endswith(".jpg") for f in files)
+    again = client.wait(client.submit(urls=[url], options={"models": {"face": {}}}))
+    assert [p.file for p in client.results(again)[0].prediction.results.predictions] == files, "deterministic"
+
+
+def test_options_shape_the_predictions(emulated, emu, media) -> None:
+    client = emulated("hume")
+    options = {"models": {"face": {"facs": True, "descriptions": True, "identify_faces": True},
+                          "language": {"granularity": "sentence", "sentiment": True, "toxicity": True}, "ner": {}}}  # fmt: skip
+    job = client.wait(client.submit([media("clip.mp4")], text=["Ada met Alan. They talked."], options=options))
+    clip, text = client.results(job)
+    face = clip.prediction.results.predictions[0].models.face
+    assert {g.id for g in face.grouped_predictions} == {"face_0", "face_1"}
+    first = face.grouped_predictions[0].predictions[0]
+    assert first.facs and first.descriptions
+    models = text.prediction.results.predictions[0].models
+    assert [p.text for p in models.language.grouped_predictions[0].predictions] == ["Ada met Alan.", "They talked."]
+    assert all(p.sentiment for p in models.language.grouped_predictions[0].predictions)
+    assert all(p.toxicity for p in models.language.grouped_predictions[0].predictions)
+    assert [p.entity for p in models.ner.grouped_predictions[0].predictions] == ["Ada", "Alan.", "They"]
+    words = client.wait(client.submit(text=["Ada met Alan."], options={"models": {"language": {}}}))
+    [result] = client.results(words)
+    assert [p.text for p in result.prediction.results.predictions[0].models.language.grouped_predictions[0].predictions] == ["Ada", "met", "Alan."]

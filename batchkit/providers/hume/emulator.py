@@ -20,11 +20,14 @@ from batchkit.emulator.fake import Fake, call_back_later, read_parts, respond
 from batchkit.emulator.media import media_type, rng_for
 from batchkit.emulator.state import Part, Phase, Reply, State
 
-from .fake_predictions import hume_models
+from .fake_predictions import MODEL_DEFAULTS, hume_models, with_defaults
 
-MODELS = ("face", "burst", "prosody", "language", "ner", "facemesh")
+MODELS = tuple(MODEL_DEFAULTS)
 MAX_INPUTS = 100
 STATUSES = ("QUEUED", "IN_PROGRESS", "COMPLETED", "FAILED")
+
+
+ARCHIVES = (".zip", ".tar.gz", ".tar.bz2", ".tar.xz")
 
 
 @attrs.define
@@ -33,6 +36,25 @@ class Source:
     name: str
     content_type: str | None = None
     md5: str | None = None
+    members: list[str] = attrs.field(factory=list)
+    """The files inside an archive (the service unpacks one; each member gets its own prediction)."""
+
+    @property
+    def files(self) -> list[str]:
+        """What predictions are made for: each member of an archive, else the source itself."""
+        return self.members or [self.name if self.kind != "text" else "text"]
+
+
+def archive_members(url: str, seed: int) -> list[str]:
+    """The members of an archive URL, made up deterministically from the URL and the seed
+    (``.../faces.zip`` holds ``faces/100.jpg`` ... as seed 001's job does)."""
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    stem = next((name[: -len(a)] for a in ARCHIVES if name.lower().endswith(a)), name) or "archive"
+    rng = rng_for(seed, "archive", url)
+    kind = ".wav" if any(w in stem.lower() for w in ("audio", "voice", "call", "speech")) else (
+        ".mp4" if "video" in stem.lower() else ".jpg")  # fmt: skip
+    first = rng.randrange(100, 900)
+    return [f"{stem}/{first + i}{kind}" for i in range(rng.randint(3, 10))]
 
 
 @attrs.define
@@ -135,7 +157,9 @@ class HumeFake(Fake):
             return _error(400, "no input: give urls, text or files")
         if max(len(urls), len(text), len(files)) > MAX_INPUTS:
             return _error(400, f"at most {MAX_INPUTS} urls, text items or files per job")
-        sources = [Source("url", str(u)) for u in urls]
+        seed = self.state.config.seed
+        sources = [Source("url", str(u), members=archive_members(str(u), seed) if str(u).lower().split("?")[0]
+                          .endswith(ARCHIVES) else []) for u in urls]  # fmt: skip
         sources += [Source("file", p.filename or "file", p.content_type, p.md5) for p in files]
         sources += [Source("text", str(t)) for t in text]
         request = {
@@ -145,11 +169,13 @@ class HumeFake(Fake):
                 for s in sources
                 if s.kind == "file"
             ],
-            "models": models if models is not None else {m: {} for m in MODELS},
+            "models": with_defaults(models),
             "notify": bool(body.get("notify", False)),
             "text": list(text),
             "urls": list(urls),
         }
+        if "transcription" in body:
+            request["transcription"] = body["transcription"]
         with self.state.lock:
             now, clock = int(time.time() * 1000), self.state.clock()
             schedule = self.state.schedule()
@@ -177,8 +203,9 @@ class HumeFake(Fake):
         if status in ("COMPLETED", "FAILED"):
             state["ended_timestamp_ms"] = job.ended_ms
         if status == "COMPLETED":
-            errors = sum(self.state.failing(s.name) for s in job.sources)
-            state.update(num_predictions=len(job.sources) - errors, num_errors=errors)
+            files = [f for s in job.sources for f in ([s.name] if self.state.failing(s.name) else s.files)]
+            errors = sum(self.state.failing(f) for f in files)
+            state.update(num_predictions=len(files) - errors, num_errors=errors)
         if status == "FAILED":
             state["message"] = "job failed: emulated failure"
         return {"job_id": job.id, "request": job.request, "state": state, "type": "INFERENCE"}
@@ -227,10 +254,9 @@ class HumeFake(Fake):
         job = self._completed(job_id)
         if isinstance(job, Reply):
             return job
-        models = list(job.request["models"])
-        return Reply(200, [self._source_result(job, s, models) for s in job.sources])
+        return Reply(200, [self._source_result(s, job.request["models"]) for s in job.sources])
 
-    def _source_result(self, job: Job, source: Source, models: builtins.list[str]) -> dict[str, Any]:
+    def _source_result(self, source: Source, models: dict[str, dict[str, Any]]) -> dict[str, Any]:
         described: dict[str, Any] = {"type": source.kind}
         if source.kind == "url":
             described["url"] = source.name
@@ -245,13 +271,16 @@ class HumeFake(Fake):
                     "errors": [{"file": name, "message": "emulated failure: could not process input"}],
                 },
             }
-        kind = "text" if source.kind == "text" else media_type(source.name) or "video"
-        rng = rng_for(self.state.config.seed, source.name)
-        prediction = {
-            "file": source.name if source.kind != "text" else "text",
-            "models": hume_models(rng, kind, models, self.state.config.frames),
-        }
-        return {"source": described, "results": {"predictions": [prediction], "errors": []}}
+        predictions, errors = [], []
+        for file in source.files:
+            if self.state.failing(file):
+                errors.append({"file": file, "message": "emulated failure: could not process input"})
+                continue
+            kind = "text" if source.kind == "text" else media_type(file) or "video"
+            rng = rng_for(self.state.config.seed, source.name, file)
+            models_out = hume_models(rng, kind, models, self.state.config.frames, source.name)
+            predictions.append({"file": file, "models": models_out})
+        return {"source": described, "results": {"predictions": predictions, "errors": errors}}
 
     def artifacts(self, job_id: str) -> Reply:
         job = self._completed(job_id)
