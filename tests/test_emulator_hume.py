@@ -145,7 +145,8 @@ def test_options_shape_the_predictions(emulated, emu, media) -> None:
     face = clip.prediction.results.predictions[0].models.face
     assert {g.id for g in face.grouped_predictions} == {"face_0", "face_1"}
     first = face.grouped_predictions[0].predictions[0]
-    assert first.facs and first.descriptions
+    assert len(first.facs) == 8
+    assert len(first.descriptions) == 6
     models = text.prediction.results.predictions[0].models
     assert [p.text for p in models.language.grouped_predictions[0].predictions] == ["Ada met Alan.", "They talked."]
     assert all(p.sentiment for p in models.language.grouped_predictions[0].predictions)
