@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def test_files_batch_completes_with_typed_detects(emulated, emu, media) -> None:
     for detect in results.values():
         assert detect.label in ("fake", "real")
         assert 0 <= detect.score <= 1
-        assert detect.intelligence["status"] == "completed"
+        assert detect.intelligence["detect_uuid"] == detect.uuid
         assert detect.visualizations
     assert emu.created("resemble") == 1
 
@@ -119,3 +120,71 @@ def test_zero_retention_redacts(emulated, media) -> None:
     [result] = client.results(client.wait(client.submit([media("secret.wav")], options={"zero_retention_mode": True})))
     assert result.source.startswith("redacted_")
     assert result.prediction.url is None
+
+
+DETECT_FIELDS = {"uuid", "media_type", "status", "filename", "url", "audio_url", "duration", "metrics", "image_metrics",
+                 "video_metrics", "intelligence", "zero_retention_mode", "media_redacted", "media_deleted",
+                 "file_deleted_at", "visualize", "audio_source_tracing_enabled", "use_ood_detector", "extra_params",
+                 "created_at", "updated_at"}  # fmt: skip
+
+
+def raw(emu, method: str, path: str, auth: str = "Bearer k", **kwargs):
+    return httpx.request(method, f"{emu.base_url}{path}", headers={"authorization": auth, **kwargs.pop("headers", {})},
+                         timeout=10, **kwargs)  # fmt: skip
+
+
+def test_both_auth_schemes_are_accepted_and_others_refused(emu) -> None:
+    assert raw(emu, "GET", "/api/v2/detect?page=1", auth="Token token=k").status_code == 200
+    assert raw(emu, "GET", "/api/v2/detect?page=1", auth="Bearer k").status_code == 200
+    for auth in ("Basic k", "k", "Token k", "Token token="):
+        denied = raw(emu, "GET", "/api/v2/detect?page=1", auth=auth)
+        assert (denied.status_code, denied.json()) == (401, {"success": False, "message": "Unauthorized"})
+
+
+def test_detect_items_carry_every_documented_field(emulated, emu, media) -> None:
+    client = emulated("resemble")
+    options = {"intelligence": True, "audio_source_tracing_enabled": True}
+    job = client.wait(client.submit([media("a.wav"), media("b.mp4"), media("c.png"), media("fail.wav")],
+                                    options=options))  # fmt: skip
+    items = {r.source: r.raw for r in client.results(job)}
+    for name, item in items.items():
+        assert set(item) >= DETECT_FIELDS, name
+    assert items["fail.wav"]["error_message"]
+    assert set(items["a.wav"]["intelligence"]) == {"uuid", "description", "created_at", "detect_uuid"}
+    assert items["c.png"]["image_metrics"]["label"] in ("Fake", "Real")
+    assert all(isinstance(s, str) for s in items["a.wav"]["metrics"]["score"])
+    fake_audio = [i for i in items.values() if i["media_type"] == "audio" and (i["metrics"] or {}).get("label") == "fake"]
+    assert all(i["audio_source_tracing"]["label"] for i in fake_audio)
+    real_audio = [i for i in items.values() if i["media_type"] == "audio" and (i["metrics"] or {}).get("label") == "real"]
+    assert all("audio_source_tracing" not in i for i in real_audio)
+
+
+def test_zero_retention_redacts_names_and_urls(emulated, emu, media) -> None:
+    client = emulated("resemble")
+    job = client.wait(client.submit([media("secret.wav")], options={"zero_retention_mode": True}))
+    [result] = client.results(job)
+    assert re.fullmatch(r"redacted_[0-9a-f]{32}\.wav", result.raw["filename"])
+    assert (result.raw["url"], result.raw["audio_url"], result.raw["media_redacted"]) == (None, None, True)
+
+
+def test_single_detects_and_the_detect_list(emu, media) -> None:
+    made = raw(emu, "POST", "/api/v2/detect", files={"file": ("one.wav", b"x" * 100)})
+    assert made.status_code == 200
+    first = made.json()["item"]["uuid"]
+    by_url = raw(emu, "POST", "/api/v2/detect", json={"url": "https://example.com/two.mp4", "visualize": False},
+                 headers={"prefer": "wait"})  # fmt: skip
+    assert by_url.json()["item"]["status"] == "completed"
+    assert by_url.json()["item"]["filename"] == "two.mp4"
+    assert raw(emu, "GET", f"/api/v2/detect/{first}").json()["item"]["filename"] == "one.wav"
+    for _ in range(10):
+        raw(emu, "POST", "/api/v2/detect", files={"file": ("more.wav", b"x")})
+    page = raw(emu, "GET", "/api/v2/detect?page=1&page_size=10").json()
+    assert (page["page"], page["num_pages"], page["page_size"], page["total_count"]) == (1, 2, 10, 12)
+    second = raw(emu, "GET", "/api/v2/detect?page=2&page_size=10").json()["items"]
+    assert [i["uuid"] for i in second] == [by_url.json()["item"]["uuid"], first], "newest first"
+    assert raw(emu, "GET", "/api/v2/detect").status_code == 400
+    assert raw(emu, "GET", "/api/v2/detect?page=1&page_size=5").status_code == 400
+    assert raw(emu, "POST", "/api/v2/detect", json={"url": "file:///etc/passwd"}).status_code == 400
+    assert emu.created("resemble") == 12
+    unknown = raw(emu, "GET", "/api/v3/nothing")
+    assert (unknown.status_code, unknown.json()["success"]) == (404, False)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import random
+import time
 import zipfile
 from collections.abc import Sequence
 from pathlib import PurePosixPath
@@ -34,7 +37,14 @@ class Detect:
     kind: str
     schedule: tuple[float, float]
     settings: dict[str, Any]
-    created_at: str
+    created: float
+    """Seconds since the epoch."""
+    redacted: str = ""
+    """The name under zero retention: ``redacted_<32 hex>.<ext>``."""
+
+    @property
+    def created_at(self) -> str:
+        return _iso(self.created)
 
 
 @attrs.define
@@ -52,8 +62,12 @@ def _error(status: int, message: str, details: dict[str, Any] | None = None) -> 
     return Reply(status, body)
 
 
+def _iso(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _iso(time.time())
 
 
 def _parse_settings(fields: Sequence[Part]) -> dict[str, Any] | Reply:
@@ -98,15 +112,80 @@ class ResembleFake(Fake):
         self.intelligence_used = 0
 
     def key(self, request: Request) -> str | None:
+        """``Bearer <key>`` (the docs) or ``Token token=<key>`` (what Resemble's own SDKs send)."""
         auth = request.headers.get("authorization", "")
-        return auth[7:] if auth.lower().startswith("bearer ") else None
+        for scheme in ("bearer ", "token token="):
+            if auth.lower().startswith(scheme):
+                return auth[len(scheme) :].strip() or None
+        return None
 
     def routes(self) -> list[Route]:
         return [
             Route("/api/v2/detect/batch", self._create_endpoint, methods=["POST"]),
             Route("/api/v2/detect/batch/{id}", self.by_id(self.get_batch), methods=["GET"]),
+            Route("/api/v2/detect", self._single_endpoint, methods=["POST"]),
+            Route("/api/v2/detect", self._list_endpoint, methods=["GET"]),
             Route("/api/v2/detect/{id}", self.by_id(self.get_detect), methods=["GET"]),
         ]
+
+    async def _list_endpoint(self, request: Request) -> Response:
+        return respond(self.list_detects(request.query_params.get("page"), request.query_params.get("page_size")))
+
+    async def _single_endpoint(self, request: Request) -> Response:
+        """One detect from a multipart ``file`` or a JSON ``url``; ``Prefer: wait`` answers when it is done."""
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            parts, close = await read_parts(request)
+            try:
+                files = [p for p in parts if p.name == "file" and p.filename is not None]
+                if len(files) != 1:
+                    return respond(_error(400, "Provide exactly one file"))
+                if files[0].size == 0:
+                    return respond(_error(400, "The file is empty"))
+                settings = _parse_settings([p for p in parts if p.filename is None])
+                name = files[0].filename or "file"
+            finally:
+                await close()
+        else:
+            try:
+                body = json.loads(await request.body() or b"{}")
+            except (ValueError, RecursionError):
+                return respond(_error(400, "request body is not valid JSON"))
+            url = body.get("url") if isinstance(body, dict) else None
+            if not isinstance(url, str) or not url.startswith("https://"):
+                return respond(_error(400, "url must be a public https URL"))
+            fields = [Part(k, None, 0, json.dumps(v) if isinstance(v, bool) else str(v))
+                      for k, v in body.items() if k != "url" and v is not None]  # fmt: skip
+            settings = _parse_settings(fields)
+            name = url.rstrip("/").rsplit("/", 1)[-1]
+        if isinstance(settings, Reply):
+            return respond(settings)
+        if media_type(name) is None:
+            return respond(_error(400, f"Unsupported file type detected: {name}"))
+        with self.state.lock:
+            detect = self._new_detect(name, settings, time.time())
+            self.detects[detect.uuid] = detect
+            self.created()
+        if "wait" in (request.headers.get("prefer") or "").lower():
+            await asyncio.sleep(max(0.0, detect.schedule[1] - self.state.clock()))
+            return respond(self.get_detect(detect.uuid))
+        return respond(Reply(200, {"success": True, "item": {"uuid": detect.uuid, "metrics": {},
+                       "created_at": detect.created_at, "updated_at": detect.created_at,
+                       "media_type": detect.kind, "intelligence": None}}))  # fmt: skip
+
+    def list_detects(self, page: str | None, page_size: str | None) -> Reply:
+        """The team's detects, newest first, a page at a time (``page`` required, 10 to 1000 a page)."""
+        try:
+            number, size = int(page or ""), int(page_size or 10)
+        except ValueError:
+            return _error(400, "page is required and must be a number")
+        if number < 1 or not 10 <= size <= 1000:
+            return _error(400, "page must be 1 or more and page_size 10 to 1000")
+        with self.state.lock:
+            newest = sorted(self.detects.values(), key=lambda d: d.created, reverse=True)
+        chunk = newest[(number - 1) * size : number * size]
+        return Reply(200, {"success": True, "page": number, "num_pages": max(1, -(-len(newest) // size)),
+                           "page_size": size, "total_count": len(newest),
+                           "items": [self.detect_item(d) for d in chunk]})  # fmt: skip
 
     async def _create_endpoint(self, request: Request) -> Response:
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -189,23 +268,18 @@ class ResembleFake(Fake):
             if cfg.wallet_cents is not None:
                 cfg.wallet_cents -= total
             self.intelligence_used += requested
-            created = _now()
-            detects = [
-                Detect(
-                    self.state.new_id(),
-                    n,
-                    media_type(n) or "audio",
-                    self.state.schedule((i + 1) / len(names)),
-                    settings,
-                    created,
-                )
-                for i, n in enumerate(names)
-            ]
-            batch = Batch(self.state.new_id(), created, detects, settings.get("callback_url"))
+            created = time.time()
+            detects = [self._new_detect(n, settings, created, (i + 1) / len(names)) for i, n in enumerate(names)]
+            batch = Batch(self.state.new_id(), _iso(created), detects, settings.get("callback_url"))
             self.batches[batch.uuid] = batch
             self.detects.update((d.uuid, d) for d in detects)
             self.created()
         return Reply(202, {"success": True, "item": self.batch_item(batch)})
+
+    def _new_detect(self, name: str, settings: dict[str, Any], created: float, share: float = 1.0) -> Detect:
+        uuid = self.state.new_id()
+        redacted = f"redacted_{uuid.replace('-', '')}{PurePosixPath(name).suffix}"
+        return Detect(uuid, name, media_type(name) or "audio", self.state.schedule(share), settings, created, redacted)
 
     def _detect_status(self, detect: Detect) -> str:
         if self.state.phase(detect.schedule) != Phase.DONE:
@@ -248,36 +322,65 @@ class ResembleFake(Fake):
         detect = self.detects.get(uuid)
         if detect is None:
             return _error(404, "Detect not found")
+        return Reply(200, {"success": True, "item": self.detect_item(detect)})
+
+    def detect_item(self, detect: Detect) -> dict[str, Any]:
+        """A detect as ``GET /api/v2/detect/{uuid}`` shows it, with every documented field."""
         status = self._detect_status(detect)
         settings = detect.settings
         zero = bool(settings.get("zero_retention_mode"))
+        done = status != "processing"
+        url = None if zero else f"https://emulator.invalid/media/{detect.uuid}"
+        tracing = bool(settings.get("audio_source_tracing_enabled") or settings.get("audio_source_tracing"))
         item: dict[str, Any] = {
             "uuid": detect.uuid,
             "media_type": detect.kind,
             "status": status,
-            "filename": f"redacted_{detect.uuid[:8]}{PurePosixPath(detect.filename).suffix}"
-            if zero
-            else detect.filename,
-            "url": None if zero else f"https://emulator.invalid/media/{detect.uuid}",
-            "visualize": settings.get("visualize", True),
+            "filename": detect.redacted if zero else detect.filename,
+            "url": url,
+            "audio_url": url,
+            "duration": None,
+            "metrics": {},
+            "image_metrics": None,
+            "video_metrics": None,
+            "intelligence": None,
             "zero_retention_mode": zero,
+            "media_redacted": zero,
+            "media_deleted": zero and done,
+            "file_deleted_at": detect.created_at if zero and done else None,
+            "visualize": bool(settings.get("visualize", True)),
+            "audio_source_tracing_enabled": tracing,
+            "use_ood_detector": bool(settings.get("use_ood_detector", False)),
+            "extra_params": {
+                "search_identity_requested": bool(settings.get("search_identity", False)),
+                "use_reverse_search": bool(settings.get("use_reverse_search", False)),
+            },
             "created_at": detect.created_at,
-            "updated_at": _now(),
+            "updated_at": _iso(detect.created + detect.schedule[1] - detect.schedule[0]) if done else detect.created_at,
         }
         if status == "failed":
             item["error_message"] = "emulated failure: could not analyse file"
         elif status == "completed":
             rng = rng_for(self.state.config.seed, detect.filename)
-            item.update(resemble_detect(rng, detect.kind, bool(settings.get("intelligence")), bool(item["visualize"])))
-        return Reply(200, {"success": True, "item": item})
+            item.update(resemble_detect(rng, detect.kind, item["visualize"]))
+            label = (item["metrics"] or {}).get("label") or str((item["image_metrics"] or {}).get("label")).lower()
+            if settings.get("intelligence"):
+                description = f"emulated analysis: likely {label}"
+                item["intelligence"] = {"uuid": self.state.new_id(), "created_at": item["updated_at"],
+                                        "detect_uuid": detect.uuid, "description": description}  # fmt: skip
+            if tracing and detect.kind == "audio" and label == "fake":
+                item["audio_source_tracing"] = {"label": rng.choice(("resemble_ai", "elevenlabs")),
+                                                "error_message": None}  # fmt: skip
+        return item
 
 
-def resemble_detect(rng: random.Random, kind: str, intelligence: bool, visualize: bool) -> dict[str, Any]:
+def resemble_detect(rng: random.Random, kind: str, visualize: bool) -> dict[str, Any]:
     """The analysis fields of a completed detect for one file of ``kind``."""
     score = round(rng.random(), 4)
     label = "fake" if score >= 0.5 else "real"
-    heatmap = f"https://emulator.invalid/heatmaps/{rng.getrandbits(32):08x}.png" if visualize else None
-    out: dict[str, Any] = {"duration": f"{rng.uniform(1, 30):.2f}" if kind != "image" else None}
+    heatmap = f"https://emulator.invalid/heatmaps/{rng.getrandbits(32):08x}.png" if visualize else ""
+    duration = round(rng.uniform(1, 30), 2)  # sent as a string or a number, as the service does
+    out: dict[str, Any] = {"duration": None if kind == "image" else f"{duration}" if rng.random() < 0.5 else duration}
     if kind in ("audio", "video"):
         chunks = [f"{min(1.0, max(0.0, score + rng.uniform(-0.1, 0.1))):.4f}" for _ in range(3)]
         out["metrics"] = {
@@ -288,19 +391,13 @@ def resemble_detect(rng: random.Random, kind: str, intelligence: bool, visualize
             "image": heatmap,
         }
     if kind == "video":
-        out["video_metrics"] = {
-            "label": label.capitalize(),
-            "score": score,
-            "certainty": 0.9,
-            "treeview": None,
-            "children": [],
-        }
+        frame = {"type": "ImageResult", "conclusion": label.capitalize(), "score": score, "certainty": "0.9",
+                 "certainty (%)": "90%", "timestamp": 0.0, "children": []}  # fmt: skip
+        out["video_metrics"] = {"label": label.capitalize(), "score": f"{score}", "certainty": "0.9", "treeview": "",
+                                "children": [{"type": "VideoResult", "conclusion": label.capitalize(), "score": score,
+                                              "certainty": 0.9, "certainty (%)": "90%", "children": [frame]}]}  # fmt: skip
     if kind == "image":
-        out["image_metrics"] = {"label": label.capitalize(), "score": score, "image": heatmap, "children": []}
-    if intelligence:
-        out["intelligence"] = {
-            "uuid": f"int-{rng.getrandbits(32):08x}",
-            "status": "completed",
-            "description": f"emulated analysis: likely {label}",
-        }
+        ifl = {"score": score, "heatmap": heatmap}
+        out["image_metrics"] = {"type": "ImageAnalysis", "label": label.capitalize(), "score": score,
+                                "image": heatmap, "children": [], "ifl": ifl}  # fmt: skip
     return out
