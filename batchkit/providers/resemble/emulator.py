@@ -393,9 +393,10 @@ def resemble_detect(rng: random.Random, kind: str, visualize: bool) -> dict[str,
     if kind == "video":
         frame = {"type": "ImageResult", "conclusion": label.capitalize(), "score": score, "certainty": "0.9",
                  "certainty (%)": "90%", "timestamp": 0.0, "children": []}  # fmt: skip
+        video = {"type": "VideoResult", "conclusion": label.capitalize(), "score": score, "certainty": 0.9,
+                 "certainty (%)": "90%", "children": [frame]}  # fmt: skip
         out["video_metrics"] = {"label": label.capitalize(), "score": f"{score}", "certainty": "0.9", "treeview": "",
-                                "children": [{"type": "VideoResult", "conclusion": label.capitalize(), "score": score,
-                                              "certainty": 0.9, "certainty (%)": "90%", "children": [frame]}]}  # fmt: skip
+                                "children": [video]}  # fmt: skip
     if kind == "image":
         ifl = {"score": score, "heatmap": heatmap}
         out["image_metrics"] = {"type": "ImageAnalysis", "label": label.capitalize(), "score": score,
