@@ -64,13 +64,16 @@ class ResponseFormatError(BatchkitError):
 class AmbiguousSubmissionError(BatchkitError):
     """A job-creating request may have reached the server; it was not re-sent.
 
-    Check the provider's job list before submitting again, or you may pay twice.
+    Check for the job before submitting again (the message says how, per provider), or you may pay twice.
     """
 
-    def __init__(self, provider: str, reason: str, *, status_code: int | None = None, group: Any = None) -> None:
+    def __init__(
+        self, provider: str, reason: str, *, status_code: int | None = None, group: Any = None,
+        advice: str = "check the provider's jobs before retrying",
+    ) -> None:  # fmt: skip
         super().__init__(
             f"{provider}: the submission may have been created ({reason}); "
-            "it was not re-sent to avoid a duplicate job - check the job list before retrying"
+            f"it was not re-sent to avoid a duplicate job - {advice}"
         )
         self.provider = provider
         self.reason = reason

@@ -254,3 +254,28 @@ def test_a_journal_of_the_first_schema_is_migrated(tmp_path: Path) -> None:
         journal.close()
     with contextlib.closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+def test_resemble_interrupted_batch_is_found_again_through_the_detect_list(emulated, emu, tmp_path: Path) -> None:
+    files = many(tmp_path, 150)
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.DROP_AFTER_BODY, after=1)
+    client = emulated("resemble")
+    group = client.submit_many(files, journal=tmp_path / "run.db")
+    assert emu.created("resemble") == 3
+    assert [c.state for c in group.chunks] == ["sent", "sent", "sent"]
+    adopted = group.chunks[1]
+    assert adopted.job_id.startswith("adopted-")
+    assert len(adopted.children) == 50
+    group = group.refreshed(client.wait_all(group))
+    assert group.status is JobStatus.SUCCEEDED
+    assert sorted(r.source for r in client.results(group)) == sorted(p.name for p in files)
+    assert client.get(group.jobs[1]).status is JobStatus.SUCCEEDED
+
+
+def test_resemble_zero_retention_chunks_cannot_be_found_and_say_why(emulated, emu, tmp_path: Path) -> None:
+    files = many(tmp_path, 3)
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.DROP_AFTER_BODY)
+    with pytest.raises(batchkit.AmbiguousSubmissionError, match="zero retention redacts file names") as info:
+        emulated("resemble").submit_many(files, journal=tmp_path / "run.db", options={"zero_retention_mode": True})
+    assert "GET /api/v2/detect" in str(info.value)
+    assert emu.created("resemble") == 1

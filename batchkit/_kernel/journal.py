@@ -17,7 +17,7 @@ import attrs
 from batchkit.errors import BatchkitError, InputError, JournalError
 
 F = TypeVar("F", bound=Callable[..., Any])
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class ChunkState:
@@ -41,6 +41,8 @@ class Chunk:
     job_id: str | None = None
     intent_ms: int | None = None
     error: str | None = None
+    children: tuple[str, ...] = ()
+    """The job's per-file parts, where they identify it (a job adopted through a provider's detect list)."""
 
 
 _SCHEMA = """
@@ -56,6 +58,7 @@ _MIGRATIONS = {
         "ALTER TABLE chunks ADD COLUMN owner_pid INTEGER",
         "ALTER TABLE chunks ADD COLUMN owner_host TEXT",
     ),
+    3: ("ALTER TABLE chunks ADD COLUMN children TEXT",),
 }
 """Statements that bring a journal of the version before to each version."""
 _HOST = socket.gethostname()
@@ -172,8 +175,11 @@ class Journal:
 
     @_typed
     def chunks(self) -> list[Chunk]:
-        rows = self._db.execute("SELECT idx, files, state, job_id, intent_ms, error FROM chunks ORDER BY idx")
-        return [Chunk(int(i), tuple(str(f) for f in json.loads(fs)), str(s), j, t, e) for i, fs, s, j, t, e in rows]
+        rows = self._db.execute("SELECT idx, files, state, job_id, intent_ms, error, children FROM chunks ORDER BY idx")
+        return [
+            Chunk(int(i), tuple(str(f) for f in json.loads(fs)), str(s), j, t, e, tuple(json.loads(c or "[]")))
+            for i, fs, s, j, t, e, c in rows
+        ]
 
     @_typed
     def claim(self, owner: str, skip: Collection[int]) -> Chunk | None:
@@ -228,8 +234,8 @@ class Journal:
         return intent_ms
 
     @_typed
-    def sent(self, owner: str, index: int, job_id: str) -> None:
-        self._set(owner, index, ChunkState.SENT, True, job_id=job_id)
+    def sent(self, owner: str, index: int, job_id: str, children: Sequence[str] = ()) -> None:
+        self._set(owner, index, ChunkState.SENT, True, job_id=job_id, children=json.dumps(list(children)))
 
     @_typed
     def ambiguous(self, owner: str, index: int, reason: str) -> None:

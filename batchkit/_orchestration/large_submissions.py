@@ -12,7 +12,7 @@ from batchkit._kernel.clock import Clock
 from batchkit._kernel.inputs import LocalFile
 from batchkit._kernel.journal import Chunk, ChunkState, Journal
 from batchkit._kernel.steps import Blocking, Operation, Sleep
-from batchkit.errors import AmbiguousSubmissionError, BatchkitError, InputError
+from batchkit.errors import AmbiguousSubmissionError, BatchkitError, InputError, UnsupportedError
 from batchkit.models import BatchJob, JobStatus
 from batchkit.providers.base import Provider, Submission
 
@@ -112,40 +112,53 @@ class LargeSubmission:
             provider.name,
             journal.path,
             tuple(final),
-            tuple(BatchJob(provider.name, c.job_id, JobStatus.UNKNOWN, "") for c in final if c.job_id),
+            tuple(
+                BatchJob(provider.name, c.job_id, JobStatus.UNKNOWN, "", children=c.children)
+                for c in final
+                if c.job_id
+            ),
         )
         if group.ambiguous:
             indexes = [c.index for c in group.ambiguous]
             reason = f"chunks {indexes} were interrupted while sending; resend_ambiguous=True sends them again"
-            raise AmbiguousSubmissionError(provider.name, reason, group=group)
+            reasons = "; ".join(f"chunk {c.index}: {c.error}" for c in group.ambiguous if c.error)
+            raise AmbiguousSubmissionError(provider.name, f"{reason} ({reasons})" if reasons else reason, group=group,
+                                           advice=provider.ambiguity_advice)  # fmt: skip
         return group
 
-    def _find(self, part: list[LocalFile], since_ms: int) -> Operation[str | None]:
+    def _find(self, part: list[LocalFile], since_ms: int) -> Operation[BatchJob | str]:
+        """The job this chunk's interrupted send created, or why it cannot be told."""
         options = self.inputs.get("options")
-        found: str | None = yield from self.ops.sender.run(self.provider.find_submission(part, since_ms, options))
-        return found
+        try:
+            found = yield from self.ops.sender.run(self.provider.find_submission(part, since_ms, options))
+        except UnsupportedError as exc:
+            return str(exc)
+        return found if found is not None else "interrupted while sending, and no job with these files was found"
+
+    def _adopt(self, index: int, found: BatchJob) -> Operation[None]:
+        yield Blocking(lambda: self.journal.sent(self.owner, index, found.id, found.children))
 
     def _send(self, record: Chunk, part: list[LocalFile], prepared: Any) -> Operation[None]:
         journal, owner, index = self.journal, self.owner, record.index
         if record.state in (ChunkState.SENDING, ChunkState.AMBIGUOUS):
             found = yield from self._find(part, record.intent_ms or 0)
-            if found is not None:
-                yield Blocking(lambda: journal.sent(owner, index, found))
+            if isinstance(found, BatchJob):
+                yield from self._adopt(index, found)
                 return
             if not self.resend:
-                reason = record.error or "interrupted while sending"
-                yield Blocking(lambda: journal.ambiguous(owner, index, reason))
+                why = found if record.error is None else f"{record.error.split('; ')[0]}; {found}"
+                yield Blocking(lambda: journal.ambiguous(owner, index, why))
                 return
         intent_ms: int = yield Blocking(lambda: journal.intend(owner, index, self.ops.clock.time()))
         try:
             job = yield from self.ops.create(prepared)
         except AmbiguousSubmissionError as exc:
-            reason = str(exc)
             adopted = yield from self._find(part, intent_ms)
-            if adopted is None:
-                yield Blocking(lambda: journal.ambiguous(owner, index, reason))
+            if isinstance(adopted, BatchJob):
+                yield from self._adopt(index, adopted)
             else:
-                yield Blocking(lambda: journal.sent(owner, index, adopted))
+                reason = f"{exc.reason}; {adopted}"
+                yield Blocking(lambda: journal.ambiguous(owner, index, reason))
             return
         except BatchkitError as exc:
             refused = str(exc)

@@ -131,7 +131,7 @@ class Operations:
             book.close()
 
     def get(self, job: JobRef) -> Operation[BatchJob]:
-        return self.sender.run(self.provider.get(as_job(self.provider.name, job).id))
+        return self.sender.run(self.provider.follow(as_job(self.provider.name, job)))
 
     def list(
         self, limit: int, status: JobStatus | Iterable[JobStatus] | None, filters: Mapping[str, Any]
@@ -164,12 +164,13 @@ class Operations:
         given = [jobs] if isinstance(jobs, (BatchJob, str)) else list(jobs)
         checked = [as_job(self.provider.name, job) for job in given]
         refs = [job if job.provider_status else job.id for job in checked]
+        known = {job.id: job for job in checked}
         sender = self.sender
         if timeout is not None:  # no retry inside a poll sleeps past the wait's end
             sender = attrs.evolve(sender, deadline=self.clock.monotonic() + timeout)
 
         def get(ident: str) -> Operation[BatchJob]:
-            return sender.run(self.provider.get(ident))
+            return sender.run(self.provider.follow(known[ident]))
 
         return watch(self.provider.name, get, refs, schedule, timeout, waiting.get("on_update"), self.clock)
 

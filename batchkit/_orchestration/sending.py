@@ -78,7 +78,7 @@ class Sender:
         retried only when the connection failed before anything was sent; once it may have
         arrived, an :class:`AmbiguousSubmissionError` is raised instead.
         """
-        provider, policy = self.provider.name, self.policy
+        provider, policy, advice = self.provider.name, self.policy, self.provider.ambiguity_advice
         call = attrs.evolve(
             call,
             timeout=self.upload_timeout if call.uploads else self.timeout,
@@ -94,7 +94,7 @@ class Sender:
             failure: BatchkitError
             if isinstance(outcome, BatchkitError):  # found by the executor: a changed file, a reply too large
                 if call.creates and not isinstance(outcome, FileChangedError):
-                    raise AmbiguousSubmissionError(provider, str(outcome)) from None
+                    raise AmbiguousSubmissionError(provider, str(outcome), advice=advice) from None
                 raise outcome
             if isinstance(outcome, httpx.Response):
                 log.debug("%s -> %d (attempt %d)", call.target, outcome.status_code, attempt)
@@ -103,7 +103,7 @@ class Sender:
                 failure = provider_error(provider, outcome, self.provider.error_body)
                 if call.creates and outcome.status_code >= 500:
                     raise AmbiguousSubmissionError(
-                        provider, f"HTTP {outcome.status_code}", status_code=outcome.status_code
+                        provider, f"HTTP {outcome.status_code}", status_code=outcome.status_code, advice=advice
                     ) from failure
                 if call.creates or outcome.status_code not in policy.statuses:
                     raise failure
@@ -112,7 +112,7 @@ class Sender:
             else:
                 log.debug("%s failed: %s (attempt %d)", call.target, type(outcome).__name__, attempt)
                 if call.creates and not isinstance(outcome, _NOT_SENT):
-                    raise AmbiguousSubmissionError(provider, type(outcome).__name__) from None
+                    raise AmbiguousSubmissionError(provider, type(outcome).__name__, advice=advice) from None
                 failure = TransportError(f"{provider}: {call.target}: {_describe(outcome)}")
                 if isinstance(outcome, httpx.LocalProtocolError):
                     raise _attempts(failure, attempt)

@@ -82,6 +82,8 @@ class Provider(abc.ABC):
     default_base_url: ClassVar[str]
     key_env: ClassVar[str]
     emulator: ClassVar[str | None] = None
+    ambiguity_advice: ClassVar[str] = "check the provider's jobs before retrying"
+    """How a user finds out whether a create that may have landed did (ends an AmbiguousSubmissionError)."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
@@ -108,6 +110,11 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def get(self, job_id: str) -> Operation[BatchJob]:
         """The job now."""
+
+    def follow(self, job: BatchJob) -> Operation[BatchJob]:
+        """The job now, knowing what is known of it (a job adopted by :meth:`find_submission` may have
+        no id the provider can look up); by default :meth:`get` of its id."""
+        return self.get(job.id)
 
     def list(self, limit: int, statuses: frozenset[JobStatus], filters: Mapping[str, Any]) -> Operation[list[BatchJob]]:
         """Recent jobs, newest first, of the given statuses (all when empty)."""
@@ -145,9 +152,10 @@ class Provider(abc.ABC):
     def chunk_limits(self, options: Any) -> tuple[int, int]:
         """The most files and bytes one job may take (how ``submit_many`` splits)."""
 
-    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any) -> Operation[str | None]:
-        """The id of a job created from exactly ``files`` with ``options`` since ``since_ms``, where the
-        provider can tell; None when it cannot (the chunk then stays ambiguous)."""
+    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any) -> Operation[BatchJob | None]:
+        """The job created from exactly ``files`` with ``options`` since ``since_ms``, where the provider can
+        tell (its ``children`` are kept in the journal); None when it cannot, and :class:`UnsupportedError`
+        saying why when it never can (the chunk then stays ambiguous)."""
         return None
         yield  # pragma: no cover
 
@@ -187,7 +195,9 @@ class Provider(abc.ABC):
             return parse(read_json(response, f"{self.name} job creation reply"))
         except ResponseFormatError as exc:
             reason = f"HTTP {response.status_code} with an unreadable reply: {exc}"
-            raise AmbiguousSubmissionError(self.name, reason, status_code=response.status_code) from exc
+            raise AmbiguousSubmissionError(
+                self.name, reason, status_code=response.status_code, advice=self.ambiguity_advice
+            ) from exc
 
 
 __all__ = [  # what a provider is written with

@@ -86,6 +86,7 @@ class HumeProvider(Provider):
     default_base_url = "https://api.hume.ai"
     key_env = "HUME_API_KEY"
     emulator = "batchkit.providers.hume.emulator:HumeFake"
+    ambiguity_advice = "look for it in client.list() (batchkit jobs) before retrying"
     JOBS = "/v0/batch/jobs"
 
     @staticmethod
@@ -151,7 +152,7 @@ class HumeProvider(Provider):
     def chunk_limits(self, options: Any) -> tuple[int, int]:
         return MAX_INPUTS, MAX_REQUEST_BYTES
 
-    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any) -> Operation[str | None]:
+    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any) -> Operation[BatchJob | None]:
         """A recent job with these files (names as the server saw them, md5 sums) and these options.
 
         Jobs created up to a minute before the intent count (clocks differ); models must be the same
@@ -167,7 +168,7 @@ class HumeProvider(Provider):
                 continue
             echoed = {"models": request.models, **dict(request.extra), "notify": request.notify}
             if same_options(sent, echoed):
-                return job.id
+                return job
         return None
 
     @classmethod

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -20,7 +21,7 @@ from batchkit._kernel.inputs import (
 from batchkit._kernel.options import coerce_options
 from batchkit._kernel.steps import Operation, Parallel, Upload
 from batchkit._kernel.wire import read_json
-from batchkit.errors import InputError, ProviderError, ResponseFormatError
+from batchkit.errors import InputError, ProviderError, ResponseFormatError, UnsupportedError
 from batchkit.models import BatchJob, Callback, FileResult, JobStatus
 from batchkit.providers.base import Provider, Submission
 
@@ -29,12 +30,16 @@ from .rows import summary, tidy_rows
 from .wire import to_batch_job, to_file_result
 
 MAX_FILES = 50
+ADOPTED = "adopted-"
+"""The id prefix of a batch found again through its detects."""
+RECONCILE_MARGIN_S = 60.0
+LIST_PAGES = 50
+LIST_BYTES = 256 << 20
 DETECT_BYTES = 64 << 20
 """A detect may carry heatmaps as data URIs."""
-EXTENSIONS = frozenset(
-    {".wav", ".mp3", ".m4a", ".ogg", ".aac", ".flac", ".mp4", ".mov", ".avi", ".mkv", ".webm"}
-    | {".jpg", ".jpeg", ".png", ".gif", ".webp"}
-)
+VIDEOS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})
+IMAGES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
+EXTENSIONS = frozenset({".wav", ".mp3", ".m4a", ".ogg", ".aac", ".flac"}) | VIDEOS | IMAGES
 
 
 @attrs.frozen
@@ -44,6 +49,21 @@ class Prepared:
     fields: dict[str, str]
     field: str
     files: list[LocalFile]
+
+
+def media_type(name: str) -> str:
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    return "image" if suffix in IMAGES else "video" if suffix in VIDEOS else "audio"
+
+
+def _seconds(value: Any) -> float | None:
+    """An ISO 8601 time as seconds since the epoch, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _is_media(name: str) -> bool:
@@ -57,6 +77,10 @@ class ResembleProvider(Provider):
     default_base_url = "https://app.resemble.ai"
     key_env = "RESEMBLE_API_KEY"
     emulator = "batchkit.providers.resemble.emulator:ResembleFake"
+    ambiguity_advice = (
+        "Resemble has no list of batches: look for these files in the detect list (GET /api/v2/detect) "
+        "before retrying; submit_many does this itself"
+    )
     BATCH = "/api/v2/detect/batch"
     DETECT = "/api/v2/detect"
 
@@ -109,9 +133,66 @@ class ResembleProvider(Provider):
         response = yield self.request("GET", f"{self.BATCH}/{job_id}")
         return to_batch_job(read_json(response, "Resemble batch"))
 
+    def follow(self, job: BatchJob) -> Operation[BatchJob]:
+        """A batch by its uuid; a chunk adopted from the detect list (its batch uuid cannot be known)
+        by its detects, whose states make the batch's."""
+        if not job.id.startswith(ADOPTED):
+            return (yield from self.get(job.id))
+        if not job.children:
+            raise InputError(f"{job.id} is a batch found again through its detects; follow it from its JobGroup")
+        detects: builtins.list[Any] = yield Parallel([self._detect_item(uuid) for uuid in job.children])
+        statuses = [str(d.get("status", "processing")) for d in detects]
+        done, failed = statuses.count("completed"), statuses.count("failed")
+        status = ("processing" if done + failed < len(statuses) else "completed" if not failed
+                  else "failed" if not done else "partially_failed")  # fmt: skip
+        created = min((str(d.get("created_at") or "") for d in detects), default=None)
+        counts = {"total_files": len(statuses), "completed_count": done, "failed_count": failed}
+        return to_batch_job({"uuid": job.id, "status": status, **counts, "created_at": created,
+                             "detect_uuids": list(job.children)})  # fmt: skip
+
+    def _detect_item(self, uuid: str) -> Operation[Any]:
+        response = yield self.request("GET", f"{self.DETECT}/{uuid}", max_bytes=DETECT_BYTES)
+        item = read_json(response, "Resemble detect")
+        return item.get("item", item) if isinstance(item, dict) else {}
+
+    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any) -> Operation[BatchJob | None]:
+        """The detects a batch of exactly these files made since the intent, found in the team's detect list.
+
+        The list is paged newest first and read back to a minute before the intent (clocks differ);
+        detects created together (one ``created_at``) whose file names and media types are exactly the
+        chunk's (as a multiset) are adopted as a job ``adopted-<first detect uuid>`` followed by its
+        detects. Under zero retention names are redacted, so nothing can be matched.
+        """
+        if coerce_options(options, ResembleOptions, self.name).zero_retention_mode:
+            raise UnsupportedError("zero retention redacts file names: the batch cannot be found in the detect list")
+        wanted = sorted((f.name, media_type(f.name)) for f in files)
+        since = since_ms / 1000 - RECONCILE_MARGIN_S
+        groups: dict[str, builtins.list[Any]] = {}
+        for page in range(1, LIST_PAGES + 1):
+            response = yield self.request("GET", self.DETECT, params=[("page", str(page)), ("page_size", "100")],
+                                          max_bytes=LIST_BYTES)  # fmt: skip
+            body = read_json(response, "Resemble detect list")
+            items = body.get("items") if isinstance(body, dict) else None
+            if not isinstance(items, list) or not items:
+                break
+            older = False
+            for item in items:
+                created = _seconds(item.get("created_at") if isinstance(item, dict) else None)
+                if created is None or created < since:
+                    older = True
+                    continue
+                groups.setdefault(str(item.get("created_at")), []).append(item)
+            if older or page >= int(body.get("num_pages") or 1):
+                break
+        for members in groups.values():
+            if sorted((str(m.get("filename")), m.get("media_type")) for m in members) == wanted:
+                uuids = tuple(str(m.get("uuid")) for m in members)
+                return BatchJob(self.name, f"{ADOPTED}{uuids[0]}", JobStatus.UNKNOWN, "", children=uuids)
+        return None
+
     def results(self, job: BatchJob) -> Operation[builtins.list[FileResult]]:
-        if not job.raw:  # known only by its id: its detects come with the batch
-            job = yield from self.get(job.id)
+        if not job.children:  # known only by its id: its detects come with the batch
+            job = yield from self.follow(job)
         results: builtins.list[FileResult] = yield Parallel([self._detect(uuid) for uuid in job.children])
         return results
 
