@@ -21,7 +21,20 @@ import httpx
 from batchkit._kernel.download import ExtractLimits
 from batchkit._kernel.inputs import Paths
 from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
-from batchkit._kernel.steps import Blocking, Call, Done, Emit, Failed, Operation, Parallel, Sleep, Step, advance
+from batchkit._kernel.steps import (
+    EXCHANGE_BOUND,
+    Blocking,
+    Call,
+    Done,
+    Emit,
+    Failed,
+    Operation,
+    Parallel,
+    ReplyTooSlow,
+    Sleep,
+    Step,
+    advance,
+)
 from batchkit._orchestration.client_base import ClientBase
 from batchkit._orchestration.groups import JobGroup
 from batchkit._orchestration.operations import Operations
@@ -141,7 +154,12 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         if isinstance(step, Parallel):
             return await self._parallel(ops, step)
         async with self._limiter:
-            return await self._send(ops, step)
+            if step.total is None:
+                return await self._send(ops, step)
+            try:
+                return await asyncio.wait_for(self._send(ops, step), EXCHANGE_BOUND * step.total)
+            except asyncio.TimeoutError:
+                return ReplyTooSlow("the exchange took longer than the request's total bound")
 
     async def _parallel(self, ops: Operations, step: Parallel) -> Any:
         """Every operation's value in order; the first failure cancels the rest and is thrown in."""

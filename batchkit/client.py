@@ -25,7 +25,20 @@ import httpx
 from batchkit._kernel.download import ExtractLimits
 from batchkit._kernel.inputs import Paths
 from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
-from batchkit._kernel.steps import Blocking, Call, Done, Emit, Failed, Operation, Parallel, Sleep, Step, advance
+from batchkit._kernel.steps import (
+    EXCHANGE_BOUND,
+    Blocking,
+    Call,
+    Done,
+    Emit,
+    Failed,
+    Operation,
+    Parallel,
+    ReplyTooSlow,
+    Sleep,
+    Step,
+    advance,
+)
 from batchkit._orchestration.client_base import ClientBase
 from batchkit._orchestration.groups import JobGroup
 from batchkit._orchestration.operations import Operations
@@ -61,8 +74,8 @@ class Client(ClientBase[httpx.Client]):
     def close(self) -> None:
         """Close the connections and the request threads (a copy from ``with_options`` closes nothing)."""
         if self._owns_http:
+            self._http.close()  # first: a request still running on a thread then ends at once
             self._pool.shutdown()
-            self._http.close()
 
     def submit(
         self, files: Paths | None = None, *, timeout: float | NotGiven = NOT_GIVEN, **inputs: Unpack[SubmitInputs]
@@ -202,7 +215,7 @@ class _Run:
         self.client, self.ops = client, ops
         self.root = _Task(operation)
         self.ready: deque[tuple[_Task, Any]] = deque([(self.root, None)])
-        self.requests: dict[Future[Any], _Task] = {}
+        self.requests: dict[Future[Any], tuple[_Task, float | None]] = {}
         self.timers: list[tuple[float, int, _Task]] = []
         self.order = itertools.count()
         self.value: Any = None
@@ -236,7 +249,8 @@ class _Run:
 
     def _start(self, task: _Task, step: Step) -> None:
         if isinstance(step, Call):
-            self.requests[self.client._pool.submit(self.client._send, self.ops, step)] = task
+            deadline = None if step.total is None else time.monotonic() + EXCHANGE_BOUND * step.total
+            self.requests[self.client._pool.submit(self.client._send, self.ops, step)] = (task, deadline)
         elif isinstance(step, Sleep):
             due = self.ops.clock.monotonic() + step.seconds
             heapq.heappush(self.timers, (due, next(self.order), task))
@@ -281,10 +295,18 @@ class _Run:
     def _wait(self) -> None:
         clock = self.ops.clock
         if self.requests:
-            timeout = max(0.0, self.timers[0][0] - clock.monotonic()) if self.timers else None
-            done, _ = wait(self.requests, timeout=timeout, return_when=FIRST_COMPLETED)
+            limits = [due - time.monotonic() for _, due in self.requests.values() if due is not None]
+            if self.timers:
+                limits.append(self.timers[0][0] - clock.monotonic())
+            done, _ = wait(self.requests, timeout=max(0.0, min(limits)) if limits else None, return_when=FIRST_COMPLETED)
             for future in done:
-                self.ready.append((self.requests.pop(future), future.result()))
+                self.ready.append((self.requests.pop(future)[0], future.result()))
+            now = time.monotonic()
+            for future, (task, due) in list(self.requests.items()):
+                if due is not None and now > due:  # the thread finishes on its own; its answer is not awaited
+                    del self.requests[future]
+                    late = ReplyTooSlow("the exchange took longer than the request's total bound")
+                    self.ready.append((task, late))
         elif self.timers:
             clock.sleep(max(0.0, self.timers[0][0] - clock.monotonic()))
         now = clock.monotonic()

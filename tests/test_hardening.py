@@ -14,6 +14,7 @@ import time
 import traceback
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -509,3 +510,20 @@ def test_cli_results_into_a_missing_folder_is_one_line(emu, monkeypatch, capsys,
         job = client.wait(client.submit(text=["hi"]), poll_interval=0.01)
     assert run(["-p", "hume", "results", job.id, "-o", str(tmp_path / "missing" / "dir" / "x.csv")]) == 3
     assert "cannot be written" in capsys.readouterr().err
+
+
+def headers_drip(method: str, path: str) -> Iterator[bytes]:
+    """A reply whose very headers arrive a few bytes at a time."""
+    yield b"HTTP/1.1 200 OK\r\n"
+    for i in range(20):  # six seconds in all, each piece well within the read timeout
+        time.sleep(0.3)
+        yield f"x-{i}: {i}\r\n".encode()
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_request_has_a_total_bound_even_before_its_reply_begins(kind: str) -> None:
+    with hostile(headers_drip) as url:
+        started = time.monotonic()
+        with pytest.raises(batchkit.TransportError, match="ReplyTooSlow"):
+            call(kind, connect_to(kind, url, timeout=0.5, max_retries=0), "get", "j")
+        assert time.monotonic() - started < 2.5

@@ -115,6 +115,10 @@ class Call:
         return report
 
 
+EXCHANGE_BOUND = 2
+"""A request (connect, send and reply) may take this many times its ``total`` in all."""
+
+
 class ReplyTooSlow(httpx.ReadTimeout):
     """The reply went on past the request's total deadline (a slow drip is not a live connection)."""
 
