@@ -298,7 +298,8 @@ class _Run:
             limits = [due - time.monotonic() for _, due in self.requests.values() if due is not None]
             if self.timers:
                 limits.append(self.timers[0][0] - clock.monotonic())
-            done, _ = wait(self.requests, timeout=max(0.0, min(limits)) if limits else None, return_when=FIRST_COMPLETED)
+            timeout = max(0.0, min(limits)) if limits else None
+            done, _ = wait(self.requests, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 self.ready.append((self.requests.pop(future)[0], future.result()))
             now = time.monotonic()
