@@ -23,6 +23,7 @@ from batchkit.errors import (
     ConfigError,
     InputError,
     InsufficientBalanceError,
+    JobNotFinishedError,
     JournalError,
     NotFoundError,
     PermissionDeniedError,

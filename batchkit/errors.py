@@ -9,6 +9,7 @@
     ├── ResponseFormatError          a successful reply that cannot be understood
     ├── AmbiguousSubmissionError     a create may have reached the server; not re-sent
     ├── WaitTimeoutError             waiting ran out of time
+    ├── JobNotFinishedError          results asked of a job that has not ended
     ├── JournalError                 a journal could not be read or written
     └── ProviderError                the provider answered an error status
         ├── BadRequestError          400/422
@@ -80,6 +81,16 @@ class AmbiguousSubmissionError(BatchkitError):
         self.status_code = status_code
         self.group = group
         """For ``submit_many``: the :class:`JobGroup` of everything else that was sent."""
+
+
+class JobNotFinishedError(BatchkitError):
+    """Results were asked of a job that has not ended; ``job`` is its state now. Wait for it first."""
+
+    def __init__(self, job: BatchJob) -> None:
+        super().__init__(
+            f"{job.provider} job {job.id} has not finished ({job.status.name}); wait for it, then ask for its results"
+        )
+        self.job = job
 
 
 class JournalError(BatchkitError):
@@ -202,6 +213,7 @@ __all__ = [
     "ConfigError",
     "InputError",
     "InsufficientBalanceError",
+    "JobNotFinishedError",
     "JournalError",
     "NotFoundError",
     "PermissionDeniedError",

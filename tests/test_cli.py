@@ -73,11 +73,11 @@ def test_results_in_every_format(cli, media, tmp_path: Path) -> None:
     assert "call.wav" in table.stdout
     assert "SUCCEEDED" in table.stdout
     as_json = json.loads(cli("-p", "hume", "results", job_id, "--format", "json").stdout)
-    assert [r["source"] for r in as_json] == ["call.wav", "text"]
+    assert [r["source"] for r in as_json] == ["call.wav", "text[0]"]
     lines = cli("-p", "hume", "results", job_id, "--format", "jsonl").stdout.splitlines()
     assert [json.loads(line)["status"] for line in lines] == ["SUCCEEDED", "SUCCEEDED"]
     rows = list(csv.DictReader(io.StringIO(cli("-p", "hume", "results", job_id, "--format", "csv").stdout)))
-    assert [r["source"] for r in rows] == ["call.wav", "text"]
+    assert [r["source"] for r in rows] == ["call.wav", "text[0]"]
     assert rows[0]["summary"]
     written = cli("-p", "hume", "results", job_id, "--format", "csv", "-o", str(tmp_path / "out.csv"))
     assert written.returncode == EXIT_OK

@@ -23,7 +23,7 @@ def test_files_urls_and_text_complete_with_typed_predictions(emulated, emu, medi
     assert (done.total_count, done.succeeded_count, done.failed_count) == (4, 4, 0)
 
     results = {r.source: r for r in client.results(done)}
-    assert set(results) == {"https://e.x/clip.mp4", "call.wav", "face.jpg", "text"}
+    assert list(results) == ["https://e.x/clip.mp4", "call.wav", "face.jpg", "text[0]"]
     audio = results["call.wav"].prediction
     assert audio.source.md5sum is not None
     prosody = audio.results.predictions[0].models.prosody
@@ -84,8 +84,10 @@ def test_predictions_before_completion_are_a_typed_error(emulated, emu) -> None:
     emu.config.run_seconds = 60
     client = emulated("hume")
     job = client.submit(text=["a"])
-    with pytest.raises(batchkit.BadRequestError, match="not completed"):
-        client.results(job)
+    for ref in (job, job.id):
+        with pytest.raises(batchkit.JobNotFinishedError, match="has not finished") as info:
+            client.results(ref)
+        assert info.value.job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
     with pytest.raises(batchkit.NotFoundError):
         client.get("no-such-job")
 
@@ -155,3 +157,11 @@ def test_options_shape_the_predictions(emulated, emu, media) -> None:
     words = client.wait(client.submit(text=["Ada met Alan."], options={"models": {"language": {}}}))
     [result] = client.results(words)
     assert [p.text for p in result.prediction.results.predictions[0].models.language.grouped_predictions[0].predictions] == ["Ada", "met", "Alan."]
+
+
+def test_results_come_in_the_order_given_and_texts_are_named(emulated, emu, media) -> None:
+    client = emulated("hume")
+    job = client.wait(client.submit([media("b.wav"), media("a.jpg")], urls=["https://e.x/z.mp4", "https://e.x/y.mp4"],
+                                    text=["one", "two", "three"]))  # fmt: skip
+    assert [r.source for r in client.results(job)] == [
+        "https://e.x/z.mp4", "https://e.x/y.mp4", "b.wav", "a.jpg", "text[0]", "text[1]", "text[2]"]  # fmt: skip

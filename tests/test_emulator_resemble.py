@@ -188,3 +188,12 @@ def test_single_detects_and_the_detect_list(emu, media) -> None:
     assert emu.created("resemble") == 12
     unknown = raw(emu, "GET", "/api/v3/nothing")
     assert (unknown.status_code, unknown.json()["success"]) == (404, False)
+
+
+def test_results_of_an_unfinished_batch_are_a_typed_error(emulated, emu, media) -> None:
+    emu.config.run_seconds = 60
+    client = emulated("resemble")
+    job = client.submit([media("a.wav")])
+    for ref in (job, job.id):
+        with pytest.raises(batchkit.JobNotFinishedError, match="has not finished"):
+            client.results(ref)

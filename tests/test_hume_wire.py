@@ -145,6 +145,10 @@ def test_get_job_details(make_client, httpx_mock: HTTPXMock) -> None:
 def test_predictions_become_typed_file_results(make_client, httpx_mock: HTTPXMock) -> None:
     body = json.loads((DATA / "hume_predictions.json").read_text())
     httpx_mock.add_response(method="GET", url=f"{JOBS}/job_id/predictions", json=body)
+    request = {"urls": ["https://hume-tutorials.s3.amazonaws.com/faces.zip"], "files": [{"filename": "call.wav"}]}
+    state = {"status": "COMPLETED", "num_predictions": 2, "num_errors": 1}
+    httpx_mock.add_response(method="GET", url=f"{JOBS}/job_id", json={"job_id": "job_id", "state": state,
+                                                                       "request": request})  # fmt: skip
     url_result, file_result, text_result = make_client("hume").results("job_id")
 
     assert url_result.source == "https://hume-tutorials.s3.amazonaws.com/faces.zip"
@@ -167,7 +171,7 @@ def test_predictions_become_typed_file_results(make_client, httpx_mock: HTTPXMoc
     assert models.facemesh.grouped_predictions == ()
     assert models.extra == {"future_model": {"x": 1}}
 
-    assert text_result.status is JobStatus.FAILED
+    assert (text_result.source, text_result.status) == ("text[0]", JobStatus.FAILED)
     assert text_result.error == "text could not be processed"
 
 

@@ -175,7 +175,7 @@ def test_a_detect_that_cannot_be_fetched_is_reported_not_fatal(make_client, http
         url=f"{DETECT}/DETECT_UUID_2", status_code=404, json={"success": False, "message": "Not found"}
     )
     httpx_mock.add_response(url=f"{DETECT}/DETECT_UUID_3", json={"success": True, "item": FAILED})
-    results = make_client("resemble").results(to_batch_job(batch_item()))
+    results = make_client("resemble").results(to_batch_job(batch_item("partially_failed")))
     assert [r.status for r in results] == [JobStatus.SUCCEEDED, JobStatus.UNKNOWN, JobStatus.FAILED]
     assert "404" in results[1].error
 

@@ -21,7 +21,7 @@ from batchkit._kernel.journal import Journal
 from batchkit._kernel.retry import RetryPolicy
 from batchkit._kernel.steps import Blocking, Operation, Parallel
 from batchkit.config import Secret
-from batchkit.errors import InputError
+from batchkit.errors import InputError, JobNotFinishedError
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 from batchkit.providers.base import Provider, Submission
 
@@ -178,13 +178,22 @@ class Operations:
         return ignoring_emits(self.watch(jobs, waiting))
 
     def results(self, job: JobRef | JobGroup) -> Operation[builtins.list[FileResult]]:
-        """One job's results, or every chunk's of a group (fetched concurrently), in order."""
+        """One job's results, or every chunk's of a group (fetched concurrently), in order.
+
+        The same for every provider: a job that has not ended is a :class:`JobNotFinishedError`.
+        """
         if not isinstance(job, JobGroup):
-            return (yield from self.sender.run(self.provider.results(as_job(self.provider.name, job))))
-        per_job: builtins.list[builtins.list[FileResult]] = yield Parallel(
-            [self.sender.run(self.provider.results(j)) for j in job.jobs]
-        )
+            return (yield from self._results_of(as_job(self.provider.name, job)))
+        per_job: builtins.list[builtins.list[FileResult]] = yield Parallel([self._results_of(j) for j in job.jobs])
         return [result for results in per_job for result in results]
+
+    def _results_of(self, job: BatchJob) -> Operation[builtins.list[FileResult]]:
+        if not job.provider_status:  # known only by its id (or from a journal): how is it now?
+            now = yield from self.sender.run(self.provider.follow(job))
+            job = attrs.evolve(now, id=job.id)  # the id asked for, not one a server sent back
+        if not job.status.is_terminal:
+            raise JobNotFinishedError(job)
+        return (yield from self.sender.run(self.provider.results(job)))
 
     def download_artifacts(
         self, job: JobRef, dest: str | os.PathLike[str], extract: bool, limits: ExtractLimits | None

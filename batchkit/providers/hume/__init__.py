@@ -26,7 +26,7 @@ from batchkit.providers.base import Provider, Sample, Submission
 from .models import Job
 from .options import HumeOptions
 from .rows import summary, tidy_rows
-from .wire import STATUS_TO_HUME, created_job, structure_job, to_batch_job, to_file_result
+from .wire import STATUS_TO_HUME, created_job, in_given_order, structure_job, to_batch_job, to_file_result
 
 MAX_INPUTS = 100
 MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -144,7 +144,7 @@ class HumeProvider(Provider):
 
     def results(self, job: BatchJob) -> Operation[builtins.list[FileResult]]:
         response = yield self.request("GET", f"{self.JOBS}/{job.id}/predictions", max_bytes=PREDICTIONS_BYTES)
-        return [to_file_result(item) for item in read_list(response, "Hume predictions")]
+        return in_given_order([to_file_result(item) for item in read_list(response, "Hume predictions")], job.raw)
 
     def artifacts(self, job_id: str, sink: AtomicFile) -> Operation[None]:
         yield self.request("GET", f"{self.JOBS}/{job_id}/artifacts", sink=sink)

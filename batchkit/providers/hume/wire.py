@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+import attrs
+
 from batchkit._kernel.wire import structure
 from batchkit.errors import ResponseFormatError
 from batchkit.models import BatchJob, FileResult, JobStatus
@@ -92,3 +94,27 @@ def created_job(body: Any) -> BatchJob:
     if not isinstance(job_id, str) or not job_id:
         raise ResponseFormatError("Hume job creation reply has no job_id", snippet=str(body)[:200])
     return BatchJob("hume", job_id, JobStatus.QUEUED, "QUEUED", raw=body)
+
+
+def in_given_order(results: list[FileResult], job: Any) -> list[FileResult]:
+    """``results`` in the order the inputs were given (URLs, then files, then texts, each as listed in
+    the job's request where it is known), texts named ``text[0]``, ``text[1]`` ..."""
+    texts = iter(range(len(results)))
+    named = [attrs.evolve(r, source=f"text[{next(texts)}]") if _is_text(r) else r for r in results]
+    request = job.get("request") if isinstance(job, dict) else None
+    if not isinstance(request, dict):
+        return named
+    urls = [u for u in request.get("urls") or [] if isinstance(u, str)]
+    files = [f.get("filename") for f in request.get("files") or [] if isinstance(f, dict)]
+    rank = {name: i for i, name in enumerate([*urls, *files])}
+
+    def position(indexed: tuple[int, FileResult]) -> tuple[int, int]:
+        index, result = indexed
+        return (0, rank[result.source]) if result.source in rank else (1, index)
+
+    return [r for _, r in sorted(enumerate(named), key=position)]
+
+
+def _is_text(result: FileResult) -> bool:
+    source = result.prediction.source if isinstance(result.prediction, SourcePrediction) else None
+    return source is not None and source.type == "text"
