@@ -75,6 +75,7 @@ __all__ = [
     "InputError",
     "InsufficientBalanceError",
     "JobGroup",
+    "JobNotFinishedError",
     "JobStatus",
     "JournalError",
     "NotFoundError",
