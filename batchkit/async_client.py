@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import httpx
 
@@ -104,7 +104,15 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         """See :meth:`batchkit.Client.wait`."""
         return await self._run(self._ops, self._ops.wait(job, timeout, poll_interval))
 
-    async def wait_all(self, jobs: Iterable[JobRef], **waiting: Unpack[WaitOptions]) -> builtins.list[BatchJob]:
+    @overload
+    async def wait_all(self, jobs: JobGroup, **waiting: Unpack[WaitOptions]) -> JobGroup: ...  # type: ignore[overload-overlap]
+
+    @overload
+    async def wait_all(self, jobs: Iterable[JobRef], **waiting: Unpack[WaitOptions]) -> builtins.list[BatchJob]: ...
+
+    async def wait_all(
+        self, jobs: Iterable[JobRef] | JobGroup, **waiting: Unpack[WaitOptions]
+    ) -> builtins.list[BatchJob] | JobGroup:
         """See :meth:`batchkit.Client.wait_all`."""
         return await self._run(self._ops, self._ops.wait_all(jobs, waiting))
 

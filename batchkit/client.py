@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 import httpx
 
@@ -113,7 +113,15 @@ class Client(ClientBase[httpx.Client]):
         """Poll until the job is terminal; :class:`WaitTimeoutError` after ``timeout`` seconds."""
         return self._run(self._ops, self._ops.wait(job, timeout, poll_interval))
 
-    def wait_all(self, jobs: Iterable[JobRef], **waiting: Unpack[WaitOptions]) -> builtins.list[BatchJob]:
+    @overload
+    def wait_all(self, jobs: JobGroup, **waiting: Unpack[WaitOptions]) -> JobGroup: ...  # type: ignore[overload-overlap]
+
+    @overload
+    def wait_all(self, jobs: Iterable[JobRef], **waiting: Unpack[WaitOptions]) -> builtins.list[BatchJob]: ...
+
+    def wait_all(
+        self, jobs: Iterable[JobRef] | JobGroup, **waiting: Unpack[WaitOptions]
+    ) -> builtins.list[BatchJob] | JobGroup:
         """Wait for every job (one bounded pool of requests, not a thread per job); in the order given."""
         return self._run(self._ops, self._ops.wait_all(jobs, waiting))
 

@@ -7,6 +7,7 @@ A config file holds top-level keys (``provider``, ``base_url``, ``timeout``, ``m
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import logging
 import os
@@ -19,7 +20,7 @@ import attrs
 import httpx
 
 from batchkit.errors import ConfigError
-from batchkit.providers import Provider, get_provider
+from batchkit.providers import Provider, available, get_provider
 
 log = logging.getLogger("batchkit")
 DEFAULT_TIMEOUT = 60.0
@@ -79,7 +80,33 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
 
 
+FILE_KEYS = ("provider", "api_key", "base_url", "timeout", "max_retries")
+PROVIDER_KEYS = FILE_KEYS[1:]
+
+
+def _check_keys(origin: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Refuse a key batchkit does not read (``timout = 60`` would otherwise be ignored in silence)."""
+    providers = available()
+    for key, value in data.items():
+        if isinstance(value, dict) and key in providers:
+            known: tuple[str, ...] = PROVIDER_KEYS
+            unknown = [k for k in value if k not in known]
+            where = f"[{key}] "
+        else:
+            known, unknown, where = (*FILE_KEYS, *providers), [] if key in FILE_KEYS else [key], ""
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+            raise ConfigError(f"{origin}: unknown key {where}{name!r}{hint}")
+    return data
+
+
 def _file_layers(config_file: str | os.PathLike[str] | None, cwd: Path) -> list[tuple[str, dict[str, Any]]]:
+    layers = _files(config_file, cwd)
+    return [(origin, _check_keys(origin, data)) for origin, data in layers]
+
+
+def _files(config_file: str | os.PathLike[str] | None, cwd: Path) -> list[tuple[str, dict[str, Any]]]:
     if config_file is not None:
         path = Path(config_file)
         if not path.is_file():
@@ -129,7 +156,10 @@ def resolve(
 
     name, name_origin = lookup("provider", provider, "BATCHKIT_PROVIDER", None)
     if not name:
-        raise ConfigError(f"no provider configured; looked at {', '.join(looked)}")
+        raise ConfigError(
+            f"no provider configured; looked at {', '.join(looked)}. Name one: -p/--provider on the command line, "
+            f"BATCHKIT_PROVIDER, or provider = \"...\" in batchkit.toml (one of {', '.join(available())})"
+        )
     if not isinstance(name, str):
         raise ConfigError(f"provider must be a string, got {name!r} from {name_origin}")
     cls = get_provider(name)

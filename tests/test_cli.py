@@ -111,7 +111,7 @@ def test_wait_command_and_timeout(cli, emu) -> None:
         (("-p", "hume", "frobnicate"), EXIT_INPUT, "No such command"),
         (("-p", "nope", "status", "x"), EXIT_CONFIG, "unknown provider"),
         (("-p", "resemble", "status", "unknown-batch"), EXIT_PROVIDER, "HTTP 404"),
-        (("-p", "resemble", "jobs"), EXIT_PROVIDER, "no list of jobs"),
+        (("-p", "resemble", "jobs"), EXIT_INPUT, "no list of jobs"),
     ],
 )
 def test_errors_are_one_line_with_distinct_codes(cli, media, args, code, message) -> None:

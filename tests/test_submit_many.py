@@ -279,3 +279,13 @@ def test_resemble_zero_retention_chunks_cannot_be_found_and_say_why(emulated, em
         emulated("resemble").submit_many(files, journal=tmp_path / "run.db", options={"zero_retention_mode": True})
     assert "GET /api/v2/detect" in str(info.value)
     assert emu.created("resemble") == 1
+
+
+def test_wait_all_of_a_group_returns_it_refreshed(emulated, emu, tmp_path: Path) -> None:
+    client = emulated("resemble")
+    group = client.submit_many(many(tmp_path, 60), journal=tmp_path / "run.db")
+    assert group.status is JobStatus.UNKNOWN
+    waited = client.wait_all(group)
+    assert isinstance(waited, batchkit.JobGroup)
+    assert waited.status is JobStatus.SUCCEEDED
+    assert [j.id for j in waited.jobs] == [j.id for j in group.jobs]

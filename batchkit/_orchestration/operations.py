@@ -151,7 +151,7 @@ class Operations:
     def wait(self, job: JobRef, timeout: float | None, poll_interval: float | None) -> Operation[BatchJob]:
         if not isinstance(job, (BatchJob, str)):
             raise InputError(f"wait takes one job or job id, got {type(job).__name__}; use wait_all for many")
-        [done] = yield from self.wait_all([job], {"timeout": timeout, "poll_interval": poll_interval})
+        [done] = yield from ignoring_emits(self.watch([job], {"timeout": timeout, "poll_interval": poll_interval}))
         return done
 
     def watch(self, jobs: Iterable[JobRef] | JobRef, waiting: Mapping[str, Any]) -> Operation[builtins.list[BatchJob]]:
@@ -174,8 +174,12 @@ class Operations:
 
         return watch(self.provider.name, get, refs, schedule, timeout, waiting.get("on_update"), self.clock)
 
-    def wait_all(self, jobs: Iterable[JobRef], waiting: Mapping[str, Any]) -> Operation[builtins.list[BatchJob]]:
-        return ignoring_emits(self.watch(jobs, waiting))
+    def wait_all(
+        self, jobs: Iterable[JobRef] | JobGroup, waiting: Mapping[str, Any]
+    ) -> Operation[builtins.list[BatchJob] | JobGroup]:
+        """Every job at its end, in order; a :class:`JobGroup` comes back refreshed."""
+        done = yield from ignoring_emits(self.watch(jobs, waiting))
+        return jobs.refreshed(done) if isinstance(jobs, JobGroup) else done
 
     def results(self, job: JobRef | JobGroup) -> Operation[builtins.list[FileResult]]:
         """One job's results, or every chunk's of a group (fetched concurrently), in order.

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 import batchkit
-from batchkit.errors import BatchkitError, ConfigError, InputError, WaitTimeoutError
+from batchkit.errors import BatchkitError, ConfigError, InputError, UnsupportedError, WaitTimeoutError
 from batchkit.models import BatchJob, JobStatus
 
 from . import EXIT_CONFIG, EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_PROVIDER, EXIT_TIMEOUT
@@ -239,7 +239,7 @@ def demo(state: State, timeout: float) -> int:
 def exit_code(exc: BaseException) -> int:
     if isinstance(exc, WaitTimeoutError):
         return EXIT_TIMEOUT
-    if isinstance(exc, (InputError, click.UsageError, click.BadParameter)):
+    if isinstance(exc, (InputError, UnsupportedError, click.UsageError, click.BadParameter)):
         return EXIT_INPUT
     if isinstance(exc, ConfigError):
         return EXIT_CONFIG

@@ -110,15 +110,26 @@ class Reporter:
 
     @contextlib.contextmanager
     def upload(self, total_bytes: int, what: str) -> Iterator[Any]:
-        """A callback for bytes sent, shown as a transfer bar."""
+        """A callback for bytes sent, shown as a transfer bar; nothing is shown until bytes go out
+        (after every check has passed)."""
         if not self.fancy:
-            self.line(f"uploading {what} ({total_bytes} bytes)")
-            yield lambda sent: None
+            said: list[bool] = []
+
+            def first_bytes(sent: int) -> None:
+                if sent > 0 and not said:
+                    said.append(True)
+                    self.line(f"uploading {what} ({total_bytes} bytes)")
+
+            yield first_bytes
             return
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
         with Progress(*columns, console=self.console, transient=True) as bar:
-            task = bar.add_task(f"uploading {what}", total=total_bytes)
-            yield lambda sent: bar.advance(task, sent)
+            task = bar.add_task(f"uploading {what}", total=total_bytes, visible=False)
+
+            def advance(sent: int) -> None:
+                bar.update(task, advance=sent, visible=True)
+
+            yield advance
 
     @contextlib.contextmanager
     def waiting(self, count: int) -> Iterator[Any]:

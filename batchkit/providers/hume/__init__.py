@@ -98,7 +98,10 @@ class HumeProvider(Provider):
         archive = one_path(submission.zip, "zip")
         files = check_files(as_path_list(submission.files, "files") + ([archive] if archive else []))
         if len(files) > MAX_INPUTS:
-            raise InputError(f"hume: {len(files)} files, more than the {MAX_INPUTS} a job takes; use an archive")
+            raise InputError(
+                f"hume: {len(files)} files, more than the {MAX_INPUTS} a job takes; "
+                "client.submit_many(files, journal=...) sends any number in jobs of 100 (or use an archive)"
+            )
         for f in files:
             if f.size > MAX_FILE_BYTES:
                 raise InputError(f"hume: {f.path}: {f.size} bytes, over the {MAX_FILE_BYTES}-byte local file limit")

@@ -99,7 +99,10 @@ class ResembleProvider(Provider):
         if not paths and archive is None:
             raise InputError("resemble: nothing to submit; give files or a zip")
         if len(paths) > MAX_FILES:
-            raise InputError(f"resemble: {len(paths)} files, more than the {MAX_FILES} a batch takes")
+            raise InputError(
+                f"resemble: {len(paths)} files, more than the {MAX_FILES} a batch takes; "
+                "client.submit_many(files, journal=...) sends any number in batches of 50"
+            )
         if archive is None:
             field, files = "files[]", check_files(paths)
             for f in files:

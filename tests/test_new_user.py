@@ -1,0 +1,55 @@
+"""What a new user hit, tried as a new user would: clear words, checks before uploads, pointers onward."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pytest_httpx import HTTPXMock
+
+import batchkit
+from batchkit import config
+from batchkit.cli.commands import run
+
+
+def test_a_missing_provider_names_every_way_to_give_one(tmp_path: Path) -> None:
+    with pytest.raises(batchkit.ConfigError) as info:
+        config.resolve(env={}, cwd=tmp_path)
+    message = str(info.value)
+    for hint in ("-p/--provider", "BATCHKIT_PROVIDER", "batchkit.toml", "hume", "resemble"):
+        assert hint in message
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('provider = "hume"\ntimout = 60\n', "unknown key 'timout'; did you mean 'timeout'?"),
+    ('provider = "hume"\n[hume]\nbase_ulr = "https://x.test"\n', "unknown key [hume] 'base_ulr'; did you mean 'base_url'?"),
+    ('provider = "hume"\nallow_insecure = true\n', "unknown key 'allow_insecure'"),
+])  # fmt: skip
+def test_unknown_keys_in_batchkit_toml_are_named(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "batchkit.toml").write_text(text)
+    with pytest.raises(batchkit.ConfigError, match="batchkit.toml") as info:
+        config.resolve(env={"HUME_API_KEY": "k"}, cwd=tmp_path)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("provider", "count"), [("resemble", 51), ("hume", 101)])
+def test_too_many_files_point_to_submit_many(make_client, httpx_mock: HTTPXMock, media, provider, count) -> None:
+    files = [media(f"f{i}.wav") for i in range(count)]
+    with pytest.raises(batchkit.InputError, match=r"submit_many\(files, journal=\.\.\.\)"):
+        make_client(provider).submit(files)
+
+
+@pytest.mark.parametrize("args", [["missing.wav"], ["notes.txt"], ["a.wav", "--option", "frame_length=9"]])
+def test_the_cli_says_uploading_only_when_bytes_go_out(args, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "a.wav").write_bytes(b"x" * 100)
+    monkeypatch.setenv("RESEMBLE_API_KEY", "k")
+    assert run(["-p", "resemble", "submit", *args]) == 3
+    assert "uploading" not in capsys.readouterr().err
+
+
+def test_unsupported_operations_are_usage_errors_in_the_cli(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("RESEMBLE_API_KEY", "k")
+    assert run(["-p", "resemble", "jobs"]) == 3
+    assert "no list of jobs" in capsys.readouterr().err
