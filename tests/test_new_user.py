@@ -27,7 +27,7 @@ def test_a_missing_provider_names_every_way_to_give_one(tmp_path: Path) -> None:
 ])  # fmt: skip
 def test_unknown_keys_in_batchkit_toml_are_named(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "batchkit.toml").write_text(text)
-    with pytest.raises(batchkit.ConfigError, match="batchkit.toml") as info:
+    with pytest.raises(batchkit.ConfigError, match=r"batchkit\.toml") as info:
         config.resolve(env={"HUME_API_KEY": "k"}, cwd=tmp_path)
     assert message in str(info.value)
 
