@@ -53,3 +53,25 @@ def test_unsupported_operations_are_usage_errors_in_the_cli(monkeypatch, capsys)
     monkeypatch.setenv("RESEMBLE_API_KEY", "k")
     assert run(["-p", "resemble", "jobs"]) == 3
     assert "no list of jobs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"models": {"prosody": {"granularity": "words"}}},
+     "models.prosody.granularity: 'words' is not one of word, sentence, utterance, conversational_turn; did you mean 'word'?"),
+    ({"models": {"prosidy": {}}}, "models: unknown option 'prosidy'; did you mean 'prosody'?"),
+    ({"models": {"face": {"fps_pred": -1}}}, "models.face.fps_pred: expected a number > 0"),
+])  # fmt: skip
+def test_option_errors_are_said_in_words(make_client, httpx_mock: HTTPXMock, options, message) -> None:
+    with pytest.raises(batchkit.InputError) as info:
+        make_client("hume").submit(text=["x"], options=options)
+    assert message in str(info.value)
+
+
+def test_options_built_by_hand_raise_input_errors() -> None:
+    from batchkit.providers.hume.options import Face, Prosody
+    from batchkit.providers.resemble.options import ResembleOptions
+
+    for build in (lambda: Prosody(granularity="words"), lambda: Face(prob_threshold=2),
+                  lambda: ResembleOptions(frame_length=9), lambda: ResembleOptions(start_region=5, end_region=1)):  # fmt: skip
+        with pytest.raises(batchkit.InputError):
+            build()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Callable, Mapping
 from types import UnionType
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
+import attrs
 import cattrs
 
 from batchkit.errors import InputError
@@ -44,10 +46,96 @@ def _given(t: Any) -> Any:
 _strict.register_structure_hook_factory(_may_be_not_given, _given)
 
 
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def choice(*values: str) -> Validator:
+    """An option that is one of ``values`` (or None)."""
+
+    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None and value not in values:
+            close = difflib.get_close_matches(str(value), values, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"{attribute.name}: {value!r} is not one of {', '.join(values)}{hint}")
+
+    return check
+
+
+def flag(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """An option that is true, false or None."""
+    if value is not None and not isinstance(value, bool):
+        raise InputError(f"{attribute.name}: expected true or false, got {value!r}")
+
+
+def text(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """An option that is a string or None."""
+    if value is not None and not isinstance(value, str):
+        raise InputError(f"{attribute.name}: expected text, got {value!r}")
+
+
+def number(*, minimum: float | None = None, above: float | None = None, maximum: float | None = None,
+           whole: bool = False) -> Validator:  # fmt: skip
+    """An option that is a number (``whole``: an integer) in a range, or None."""
+    kinds = "a whole number" if whole else "a number"
+    bounds = [f">= {minimum}" if minimum is not None else "", f"> {above}" if above is not None else "",
+              f"<= {maximum}" if maximum is not None else ""]  # fmt: skip
+    wanted = " ".join([kinds, *[b for b in bounds if b]])
+
+    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        ok = isinstance(value, int if whole else (int, float)) and not isinstance(value, bool)
+        ok = ok and (minimum is None or value >= minimum) and (above is None or value > above)
+        if not ok or (maximum is not None and value > maximum):
+            raise InputError(f"{attribute.name}: expected {wanted}, got {value!r}")
+
+    return check
+
+
+def _literal_hook(t: Any) -> Callable[[Any, Any], Any]:
+    allowed = get_args(t)
+
+    def structure(value: Any, _: Any) -> Any:
+        if value not in allowed:
+            close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"{value!r} is not one of {', '.join(map(str, allowed))}{hint}")
+        return value
+
+    return structure
+
+
+def _is_literal(t: Any) -> bool:
+    return bool(get_origin(t) == Literal)
+
+
+_strict.register_structure_hook_factory(_is_literal, _literal_hook)
+
+
 def _describe(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        known = [f.name for f in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        words = []
+        for name in sorted(exc.extra_fields):
+            close = difflib.get_close_matches(name, known, n=1)
+            words.append(f"unknown option {name!r}" + (f"; did you mean {close[0]!r}?" if close else
+                                                        f"; known: {', '.join(known)}"))  # fmt: skip
+        return "; ".join(words)
     if isinstance(exc, (ValueError, TypeError)) and str(exc):
         return str(exc)
     return cattrs.v.format_exception(exc, type_)
+
+
+def _in_words(problem: str) -> str:
+    """cattrs' ``message @ $.a.b`` as ``a.b: message`` (a validator's own field name joins the path)."""
+    message, sep, path = problem.rpartition(" @ $")
+    if not sep:
+        return problem
+    where = path.lstrip(".")
+    field, colon, rest = message.partition(": ")
+    if colon and field.isidentifier() and " " not in field:
+        where, message = f"{where}.{field}" if where else field, rest
+    return f"{where}: {message}" if where else message
 
 
 def coerce_options(value: Any, cls: type[T], provider: str) -> T:
@@ -61,7 +149,7 @@ def coerce_options(value: Any, cls: type[T], provider: str) -> T:
             return _strict.structure(dict(value), cls)
         except Exception as exc:
             if isinstance(exc, cattrs.BaseValidationError):
-                problems = cattrs.transform_error(exc, format_exception=_describe)
+                problems = [_in_words(p) for p in cattrs.transform_error(exc, format_exception=_describe)]
             else:
                 problems = [str(exc)]
             raise InputError(f"invalid {provider} options: {'; '.join(problems)}") from None

@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import attrs
-from attrs import validators as v
 
 from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
+from batchkit._kernel.options import Validator, choice, flag, number, text
 
 Granularity = Literal["word", "sentence", "utterance", "conversational_turn"]
 _GRANULARITIES = ("word", "sentence", "utterance", "conversational_turn")
-_unit = v.optional(v.and_(v.ge(0.0), v.le(1.0)))
+_unit = number(minimum=0.0, maximum=1.0)
 
 
-def _opt(validator: Any = None) -> Any:
-    return attrs.field(default=None, validator=v.optional(validator) if validator else None, kw_only=True)
+def _opt(validator: Validator | None = None) -> Any:
+    return attrs.field(default=None, validator=validator, kw_only=True)
 
 
 def _wire(obj: Any, flags: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -35,13 +35,13 @@ def _wire(obj: Any, flags: tuple[str, ...] = ()) -> dict[str, Any]:
 
 @attrs.frozen(kw_only=True)
 class Face:
-    fps_pred: float | None = _opt(v.gt(0))
+    fps_pred: float | None = _opt(number(above=0))
     prob_threshold: float | None = attrs.field(default=None, validator=_unit)
-    identify_faces: bool | None = _opt(v.instance_of(bool))
-    min_face_size: int | None = _opt(v.ge(0))
-    facs: bool = False
-    descriptions: bool = False
-    save_faces: bool | None = _opt(v.instance_of(bool))
+    identify_faces: bool | None = _opt(flag)
+    min_face_size: int | None = _opt(number(minimum=0, whole=True))
+    facs: bool = attrs.field(default=False, validator=flag)
+    descriptions: bool = attrs.field(default=False, validator=flag)
+    save_faces: bool | None = _opt(flag)
 
     def to_wire(self) -> dict[str, Any]:
         return _wire(self, ("facs", "descriptions"))
@@ -55,15 +55,15 @@ class Burst:
 
 @attrs.frozen
 class Window:
-    length: float = attrs.field(validator=v.gt(0))
-    step: float = attrs.field(validator=v.gt(0))
+    length: float = attrs.field(validator=number(above=0))
+    step: float = attrs.field(validator=number(above=0))
 
 
 @attrs.frozen(kw_only=True)
 class Prosody:
-    granularity: Granularity | None = _opt(v.in_(_GRANULARITIES))
+    granularity: Granularity | None = _opt(choice(*_GRANULARITIES))
     window: Window | None = None
-    identify_speakers: bool | None = _opt(v.instance_of(bool))
+    identify_speakers: bool | None = _opt(flag)
 
     def to_wire(self) -> dict[str, Any]:
         return _wire(self)
@@ -71,10 +71,10 @@ class Prosody:
 
 @attrs.frozen(kw_only=True)
 class Language:
-    granularity: Granularity | None = _opt(v.in_(_GRANULARITIES))
-    sentiment: bool = False
-    toxicity: bool = False
-    identify_speakers: bool | None = _opt(v.instance_of(bool))
+    granularity: Granularity | None = _opt(choice(*_GRANULARITIES))
+    sentiment: bool = attrs.field(default=False, validator=flag)
+    toxicity: bool = attrs.field(default=False, validator=flag)
+    identify_speakers: bool | None = _opt(flag)
 
     def to_wire(self) -> dict[str, Any]:
         return _wire(self, ("sentiment", "toxicity"))
@@ -82,7 +82,7 @@ class Language:
 
 @attrs.frozen(kw_only=True)
 class Ner:
-    identify_speakers: bool | None = _opt(v.instance_of(bool))
+    identify_speakers: bool | None = _opt(flag)
 
     def to_wire(self) -> dict[str, Any]:
         return _wire(self)
@@ -111,8 +111,8 @@ class Models:
 
 @attrs.frozen(kw_only=True)
 class Transcription:
-    language: str | None = _opt(v.instance_of(str))
-    identify_speakers: bool | None = _opt(v.instance_of(bool))
+    language: str | None = _opt(text)
+    identify_speakers: bool | None = _opt(flag)
     confidence_threshold: float | None = attrs.field(default=None, validator=_unit)
 
     def to_wire(self) -> dict[str, Any]:
@@ -126,7 +126,7 @@ class HumeOptions:
 
     models: Models | None = None
     transcription: Transcription | NotGiven | None = NOT_GIVEN
-    notify: bool | None = _opt(v.instance_of(bool))
+    notify: bool | None = _opt(flag)
 
     def to_wire(self) -> dict[str, Any]:
         body: dict[str, Any] = {}

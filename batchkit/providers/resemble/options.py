@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from attrs import validators as v
+
+from batchkit._kernel.options import flag, number
+from batchkit.errors import InputError
 
 DEFAULT_MAX_TOTAL_BYTES = 500 * 10**6
 
 
 def _flag(default: bool | None = None) -> Any:
-    return attrs.field(default=default, validator=v.optional(v.instance_of(bool)))
+    return attrs.field(default=default, validator=flag)
 
 
 def _seconds() -> Any:
-    return attrs.field(default=None, validator=v.optional(v.and_(v.instance_of((int, float)), v.ge(0.0))))
+    return attrs.field(default=None, validator=number(minimum=0.0))
 
 
 @attrs.frozen(kw_only=True)
@@ -29,21 +31,17 @@ class ResembleOptions:
     search_identity: bool | None = _flag()
     visualize: bool | None = _flag(True)
     audio_source_tracing_enabled: bool | None = _flag()
-    frame_length: int | None = attrs.field(
-        default=None, validator=v.optional(v.and_(v.instance_of(int), v.ge(1), v.le(4)))
-    )
+    frame_length: int | None = attrs.field(default=None, validator=number(minimum=1, maximum=4, whole=True))
     start_region: float | None = _seconds()
     end_region: float | None = _seconds()
-    max_video_secs: float | None = attrs.field(
-        default=None, validator=v.optional(v.and_(v.instance_of((int, float)), v.gt(0.0)))
-    )
+    max_video_secs: float | None = attrs.field(default=None, validator=number(above=0.0))
     use_llm: bool | None = _flag()
     zero_retention_mode: bool | None = _flag()
-    max_total_bytes: int = attrs.field(default=DEFAULT_MAX_TOTAL_BYTES, validator=v.gt(0))
+    max_total_bytes: int = attrs.field(default=DEFAULT_MAX_TOTAL_BYTES, validator=number(above=0, whole=True))
 
     def __attrs_post_init__(self) -> None:
         if self.start_region is not None and self.end_region is not None and self.end_region <= self.start_region:
-            raise ValueError(f"end_region ({self.end_region}) must be after start_region ({self.start_region})")
+            raise InputError(f"end_region ({self.end_region}) must be after start_region ({self.start_region})")
 
     def form_fields(self) -> dict[str, str]:
         """The set options as multipart form fields (booleans as ``true``/``false``)."""
