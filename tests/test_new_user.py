@@ -75,3 +75,34 @@ def test_options_built_by_hand_raise_input_errors() -> None:
                   lambda: ResembleOptions(frame_length=9), lambda: ResembleOptions(start_region=5, end_region=1)):  # fmt: skip
         with pytest.raises(batchkit.InputError):
             build()
+
+
+def test_ctrl_c_while_waiting_says_how_to_resume(emu, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("HUME_API_KEY", "k")
+    monkeypatch.setenv("BATCHKIT_BASE_URL", emu.base_url)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batchkit.Client, "wait_all", interrupted)
+    assert run(["-p", "hume", "wait", "job-1", "job-2"]) == 130
+    err = capsys.readouterr().err
+    assert "still running: job-1, job-2" in err
+    assert "resume with: batchkit -p hume wait job-1 job-2" in err
+
+
+def test_an_interrupted_submit_many_says_how_to_resume(emulated, emu, tmp_path: Path, caplog) -> None:
+    client = emulated("resemble")
+    files = [tmp_path / f"{i}.wav" for i in range(3)]
+    for path in files:
+        path.write_bytes(b"x")
+    operation = client._client._ops.submit_many(files, {"journal": tmp_path / "run.db", "chunk": 1})
+    next(operation)  # the first step: checking the files
+    operation.close()
+    assert "submit_many interrupted" not in caplog.text  # not yet under way
+    operation = client._client._ops.submit_many(files, {"journal": tmp_path / "run.db", "chunk": 1})
+    step = next(operation)
+    while not type(step).__name__ == "Call":
+        step = operation.send(step.fn())
+    operation.close()
+    assert "submit_many interrupted; call it again with the same files and journal=" in caplog.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -18,6 +19,8 @@ from batchkit.providers.base import Provider, Submission
 
 from .groups import JobGroup
 from .sending import Sender
+
+log = logging.getLogger("batchkit")
 
 
 class Creator(Protocol):
@@ -105,6 +108,10 @@ class LargeSubmission:
                     continue
                 handled.add(record.index)
                 yield from self._send(record, parts[record.index], prepared[record.index])
+        except GeneratorExit:  # interrupted (Ctrl-C, a cancelled task): the journal knows where it stopped
+            log.warning("submit_many interrupted; call it again with the same files and journal=%s to resume",
+                        journal.path)  # fmt: skip
+            raise
         finally:
             journal.release(self.owner)  # quick, and needed even when the operation is closed
         final: list[Chunk] = yield Blocking(journal.chunks)

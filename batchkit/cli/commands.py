@@ -34,6 +34,17 @@ class State:
         with batchkit.connect(self.provider, on_upload=on_upload) as client:
             yield client
 
+    @contextmanager
+    def resumable(self, job_ids: Sequence[str]) -> Iterator[None]:
+        """On Ctrl-C: say which jobs are still running and how to pick them up again; exit 130."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            provider = f" -p {self.provider}" if self.provider else ""
+            print(f"batchkit: interrupted; still running: {', '.join(job_ids)}", file=sys.stderr)
+            print(f"  resume with: batchkit{provider} wait {' '.join(job_ids)}", file=sys.stderr)
+            raise click.exceptions.Exit(130) from None
+
     def show_jobs(self, jobs: Sequence[BatchJob], title: str) -> None:
         rows = [job_row(job) for job in jobs]
         if self.as_json:
@@ -125,7 +136,7 @@ def submit(state: State, paths: tuple[Path, ...], urls: tuple[str, ...], texts: 
                             callback_url=callback_url, options=parse_options(options) or None)  # fmt: skip
     state.report.line(f"created {job.provider} job {job.id}")
     if wait:
-        with state.client() as client, state.report.waiting(1) as on_update:
+        with state.client() as client, state.report.waiting(1) as on_update, state.resumable([job.id]):
             job = client.wait_all([job], timeout=timeout, on_update=on_update)[0]
     state.show_jobs([job], "job")
     return status_exit([job])
@@ -148,7 +159,7 @@ def status(state: State, job: str) -> int:
 @with_state
 def wait_command(state: State, jobs: tuple[str, ...], timeout: float | None) -> int:
     """Wait for JOBS to end."""
-    with state.client() as client, state.report.waiting(len(jobs)) as on_update:
+    with state.client() as client, state.report.waiting(len(jobs)) as on_update, state.resumable(list(jobs)):
         done = client.wait_all(list(jobs), timeout=timeout, on_update=on_update)
     state.show_jobs(done, "jobs")
     return status_exit(done)
