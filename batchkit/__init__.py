@@ -36,6 +36,7 @@ from batchkit.errors import (
     WaitTimeoutError,
 )
 from batchkit.models import BatchJob, Callback, FileResult, JobStatus
+from batchkit.results import rows, typed
 
 __version__ = "0.1.0"
 
@@ -92,6 +93,8 @@ __all__ = [
     "WaitTimeoutError",
     "connect",
     "connect_async",
+    "rows",
+    "typed",
 ]
 
 for _name in __all__:  # public names say where to find them (as httpx does)

@@ -128,7 +128,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
 
     async def results(
         self, job: JobRef | JobGroup, *, timeout: float | NotGiven = NOT_GIVEN
-    ) -> builtins.list[FileResult]:
+    ) -> builtins.list[FileResult[Any]]:
         """See :meth:`batchkit.Client.results`."""
         ops = self._configured(timeout)
         return await self._run(ops, ops.results(job))

@@ -129,7 +129,9 @@ class Client(ClientBase[httpx.Client]):
         """Yield each job as it finishes; a timeout raises :class:`WaitTimeoutError` with the rest."""
         return self._drive(self._ops, self._ops.watch(jobs, waiting))
 
-    def results(self, job: JobRef | JobGroup, *, timeout: float | NotGiven = NOT_GIVEN) -> builtins.list[FileResult]:
+    def results(
+        self, job: JobRef | JobGroup, *, timeout: float | NotGiven = NOT_GIVEN
+    ) -> builtins.list[FileResult[Any]]:
         """One :class:`FileResult` per input (of every chunk, for a :class:`JobGroup`)."""
         ops = self._configured(timeout)
         return self._run(ops, ops.results(job))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
+
+P = TypeVar("P")
 
 
 class JobStatus(enum.Enum):
@@ -62,14 +64,17 @@ class BatchJob:
 
 
 @attrs.frozen
-class FileResult:
-    """The outcome for one input of a job; ``prediction`` is typed per provider."""
+class FileResult(Generic[P]):
+    """The outcome for one input of a job; ``prediction`` is the provider's typed model (``P``), None
+    where the input failed. ``batchkit.typed(results, Model)`` narrows a list to one provider's model."""
 
     source: str
     status: JobStatus
     error: str | None = None
-    prediction: Any = None
+    prediction: P | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    provider: str = ""
+    """Whose result it is (how :func:`batchkit.rows` finds the provider's columns)."""
 
 
 JobRef = BatchJob | str
@@ -81,4 +86,4 @@ class Callback:
     """A parsed callback: the job, and its results when the payload carries them."""
 
     job: BatchJob
-    results: tuple[FileResult, ...] | None = None
+    results: tuple[FileResult[Any], ...] | None = None

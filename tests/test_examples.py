@@ -52,9 +52,11 @@ def test_resemble_zip_options(tmp_path: Path) -> None:
 
 
 def test_hume_predictions_csv(tmp_path: Path) -> None:
-    run_example("hume_predictions_csv.py", "p.csv", cwd=tmp_path)
+    out = run_example("hume_predictions_csv.py", "p.csv", cwd=tmp_path).stdout
     with open(tmp_path / "p.csv") as fh:
         rows = list(csv.DictReader(fh))
+    assert list(rows[0])[:8] == ["source", "status", "error", "kind", "name", "score", "begin", "end"]
     assert {r["model"] for r in rows} == {"prosody"}
     assert {r["source"] for r in rows} == {"sample-speech.wav"}
-    assert len({r["emotion"] for r in rows}) == 48
+    assert len({r["name"] for r in rows if r["kind"] == "emotion"}) == 48
+    assert "sample-speech.wav: strongest " in out

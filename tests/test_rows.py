@@ -43,3 +43,22 @@ def test_resemble_rows_a_verdict_then_each_chunk_with_its_time() -> None:
     assert resemble.summary(result) == "fake 0.80"
     [failed] = resemble.rows(resemble_result({"item": FAILED}))
     assert (failed["status"], failed["error"], failed["kind"]) == ("FAILED", "unsupported codec", "verdict")
+
+
+def test_batchkit_rows_mixes_providers_and_typed_narrows() -> None:
+    import pytest
+
+    import batchkit
+    from batchkit.providers.hume.models import SourcePrediction
+    from batchkit.providers.resemble.models import Detect
+
+    hume, detect = hume_result(PREDICTIONS[0]), resemble_result({"item": AUDIO})
+    unknown = batchkit.FileResult("x.wav", batchkit.JobStatus.FAILED, "no such provider", provider="gone")
+    rows = list(batchkit.rows([hume, detect, unknown]))
+    assert {r["source"] for r in rows} == {hume.source, detect.source, "x.wav"}
+    assert rows[-1] == {"source": "x.wav", "status": "FAILED", "error": "no such provider", "kind": None, "name": None,
+                        "score": None, "begin": None, "end": None}  # fmt: skip
+    assert batchkit.typed([hume], SourcePrediction) == [hume]
+    with pytest.raises(batchkit.InputError, match="not a SourcePrediction"):
+        batchkit.typed([hume, detect], SourcePrediction)
+    assert batchkit.typed([detect], Detect)[0].prediction.label == "fake"

@@ -181,17 +181,17 @@ class Operations:
         done = yield from ignoring_emits(self.watch(jobs, waiting))
         return jobs.refreshed(done) if isinstance(jobs, JobGroup) else done
 
-    def results(self, job: JobRef | JobGroup) -> Operation[builtins.list[FileResult]]:
+    def results(self, job: JobRef | JobGroup) -> Operation[builtins.list[FileResult[Any]]]:
         """One job's results, or every chunk's of a group (fetched concurrently), in order.
 
         The same for every provider: a job that has not ended is a :class:`JobNotFinishedError`.
         """
         if not isinstance(job, JobGroup):
             return (yield from self._results_of(as_job(self.provider.name, job)))
-        per_job: builtins.list[builtins.list[FileResult]] = yield Parallel([self._results_of(j) for j in job.jobs])
+        per_job: builtins.list[builtins.list[FileResult[Any]]] = yield Parallel([self._results_of(j) for j in job.jobs])
         return [result for results in per_job for result in results]
 
-    def _results_of(self, job: BatchJob) -> Operation[builtins.list[FileResult]]:
+    def _results_of(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
         if not job.provider_status:  # known only by its id (or from a journal): how is it now?
             now = yield from self.sender.run(self.provider.follow(job))
             job = attrs.evolve(now, id=job.id)  # the id asked for, not one a server sent back

@@ -23,7 +23,7 @@ from batchkit.providers import get_provider
 COLUMNS = ("source", "status", "summary", "error")
 
 
-def result_row(provider: str, result: FileResult) -> dict[str, Any]:
+def result_row(provider: str, result: FileResult[Any]) -> dict[str, Any]:
     """One line of a result, with the provider's own summary of it."""
     return {
         "source": result.source,

@@ -61,7 +61,7 @@ class Sample:
     inputs: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-def common_row(result: FileResult, **columns: Any) -> Row:
+def common_row(result: FileResult[Any], **columns: Any) -> Row:
     """A row with the common columns of ``result`` first, then ``columns`` (absent ones are None)."""
     row: Row = {"source": result.source, "status": result.status.name, "error": result.error}
     for name in COMMON_COLUMNS[3:]:
@@ -122,7 +122,7 @@ class Provider(abc.ABC):
         yield  # pragma: no cover
 
     @abc.abstractmethod
-    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult]]:
+    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
         """One :class:`FileResult` per input of a finished ``job``."""
 
     def artifacts(self, job_id: str, sink: AtomicFile) -> Operation[None]:
@@ -167,12 +167,12 @@ class Provider(abc.ABC):
         raise UnsupportedError(f"{cls.name} sends no callbacks batchkit can read")
 
     @classmethod
-    def summary(cls, result: FileResult) -> str:
+    def summary(cls, result: FileResult[Any]) -> str:
         """A short human reading of one result (the CLI's ``summary`` column)."""
         return ""
 
     @classmethod
-    def rows(cls, result: FileResult) -> Iterator[Row]:
+    def rows(cls, result: FileResult[Any]) -> Iterator[Row]:
         """Tidy rows of one result: :data:`COMMON_COLUMNS` first, then the provider's own columns."""
         yield common_row(result)
 

@@ -145,7 +145,7 @@ class HumeProvider(Provider):
         jobs = [to_batch_job(item) for item in read_list(response, "Hume job list")]
         return [job for job in jobs if not statuses or job.status in statuses]
 
-    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult]]:
+    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
         response = yield self.request("GET", f"{self.JOBS}/{job.id}/predictions", max_bytes=PREDICTIONS_BYTES)
         return in_given_order([to_file_result(item) for item in read_list(response, "Hume predictions")], job.raw)
 

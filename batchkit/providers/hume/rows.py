@@ -27,7 +27,7 @@ def _scores(prediction: SourcePrediction) -> Iterator[tuple[str, str | None, str
                             yield model, file.file, group.id, p, kind, score
 
 
-def summary(result: FileResult) -> str:
+def summary(result: FileResult[Any]) -> str:
     """The strongest emotion over every model and moment, e.g. ``Joy 0.97``."""
     prediction = result.prediction
     if not isinstance(prediction, SourcePrediction):
@@ -45,7 +45,7 @@ def _span(value: Any) -> tuple[float | None, float | None]:
     return (value, value) if isinstance(value, (int, float)) else (None, None)
 
 
-def tidy_rows(result: FileResult) -> Iterator[Row]:
+def tidy_rows(result: FileResult[Any]) -> Iterator[Row]:
     """One row per score: ``model, file, group, frame, text, position_begin, position_end`` after the
     common columns; ``begin``/``end`` are seconds (a face's frame time gives both)."""
     prediction = result.prediction

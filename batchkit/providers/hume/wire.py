@@ -69,7 +69,7 @@ def to_batch_job(data: Any) -> BatchJob:
     )
 
 
-def to_file_result(data: Any) -> FileResult:
+def to_file_result(data: Any) -> FileResult[Any]:
     source = structure(data, SourcePrediction, "Hume prediction")
     results = source.results
     errors = results.errors if results else ()
@@ -86,6 +86,7 @@ def to_file_result(data: Any) -> FileResult:
         error="; ".join(messages) or None,
         prediction=source,
         raw=data,
+        provider="hume",
     )
 
 
@@ -96,7 +97,7 @@ def created_job(body: Any) -> BatchJob:
     return BatchJob("hume", job_id, JobStatus.QUEUED, "QUEUED", raw=body)
 
 
-def in_given_order(results: list[FileResult], job: Any) -> list[FileResult]:
+def in_given_order(results: list[FileResult[Any]], job: Any) -> list[FileResult[Any]]:
     """``results`` in the order the inputs were given (URLs, then files, then texts, each as listed in
     the job's request where it is known), texts named ``text[0]``, ``text[1]`` ..."""
     texts = iter(range(len(results)))
@@ -108,13 +109,13 @@ def in_given_order(results: list[FileResult], job: Any) -> list[FileResult]:
     files = [f.get("filename") for f in request.get("files") or [] if isinstance(f, dict)]
     rank = {name: i for i, name in enumerate([*urls, *files])}
 
-    def position(indexed: tuple[int, FileResult]) -> tuple[int, int]:
+    def position(indexed: tuple[int, FileResult[Any]]) -> tuple[int, int]:
         index, result = indexed
         return (0, rank[result.source]) if result.source in rank else (1, index)
 
     return [r for _, r in sorted(enumerate(named), key=position)]
 
 
-def _is_text(result: FileResult) -> bool:
+def _is_text(result: FileResult[Any]) -> bool:
     source = result.prediction.source if isinstance(result.prediction, SourcePrediction) else None
     return source is not None and source.type == "text"

@@ -193,18 +193,19 @@ class ResembleProvider(Provider):
                 return BatchJob(self.name, f"{ADOPTED}{uuids[0]}", JobStatus.UNKNOWN, "", children=uuids)
         return None
 
-    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult]]:
+    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
         if not job.children:  # known only by its id: its detects come with the batch
             job = yield from self.follow(job)
-        results: builtins.list[FileResult] = yield Parallel([self._detect(uuid) for uuid in job.children])
+        results: builtins.list[FileResult[Any]] = yield Parallel([self._detect(uuid) for uuid in job.children])
         return results
 
-    def _detect(self, uuid: str) -> Operation[FileResult]:
+    def _detect(self, uuid: str) -> Operation[FileResult[Any]]:
         try:
             response = yield self.request("GET", f"{self.DETECT}/{uuid}", max_bytes=DETECT_BYTES)
             return to_file_result(read_json(response, "Resemble detect"))
         except (ProviderError, ResponseFormatError) as exc:
-            return FileResult(source=uuid, status=JobStatus.UNKNOWN, error=f"could not fetch detect {uuid}: {exc}")
+            error = f"could not fetch detect {uuid}: {exc}"
+            return FileResult(source=uuid, status=JobStatus.UNKNOWN, error=error, provider=self.name)
 
     @classmethod
     def parse_callback(cls, body: Mapping[str, Any]) -> Callback:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from batchkit.models import FileResult
 from batchkit.providers.base import Row, common_row
@@ -10,7 +11,7 @@ from batchkit.providers.base import Row, common_row
 from .models import Detect
 
 
-def summary(result: FileResult) -> str:
+def summary(result: FileResult[Any]) -> str:
     """The verdict and its score, e.g. ``fake 0.93``."""
     detect = result.prediction
     if not isinstance(detect, Detect):
@@ -19,7 +20,7 @@ def summary(result: FileResult) -> str:
     return f"{detect.label or '?'}{score}"
 
 
-def tidy_rows(result: FileResult) -> Iterator[Row]:
+def tidy_rows(result: FileResult[Any]) -> Iterator[Row]:
     """A ``verdict`` row with the headline score, then one ``chunk`` row per chunk score of audio.
 
     Provider columns: ``media_type, label, aggregated_score, consistency, chunk, intelligence,

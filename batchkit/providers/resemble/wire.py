@@ -57,7 +57,7 @@ def to_batch_job(body: Any) -> BatchJob:
     )
 
 
-def to_file_result(body: Any) -> FileResult:
+def to_file_result(body: Any) -> FileResult[Any]:
     """A detect reply (``GET /api/v2/detect/{uuid}``) as a :class:`FileResult`."""
     item = _item(body, "Resemble detect")
     detect = structure(item, Detect, "Resemble detect")
@@ -69,4 +69,5 @@ def to_file_result(body: Any) -> FileResult:
         error=error if status is JobStatus.FAILED or error else None,
         prediction=detect,
         raw=item,
+        provider="resemble",
     )
