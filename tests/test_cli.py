@@ -149,7 +149,7 @@ def test_demo_with_a_key_runs_against_the_configured_provider(cli, emu) -> None:
     result = cli("--json", "demo", env_update={"BATCHKIT_PROVIDER": "resemble"})
     assert result.returncode == EXIT_OK, result.stderr
     assert "built-in emulator" not in result.stderr
-    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    rows = json.loads(result.stdout)
     assert {r["provider"] for r in rows} == {"resemble"}
     assert emu.created("resemble") == 1
 
@@ -215,3 +215,19 @@ def test_benchmark_harness_prints_its_table(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "| import batchkit (core install) |" in result.stdout
     assert "extras loaded: []" in result.stdout
+
+
+def test_results_full_detail_and_the_format_from_the_extension(cli, media, tmp_path: Path) -> None:
+    job_id = json.loads(cli("--json", "-p", "hume", "submit", str(media("call.wav")), "--wait").stdout)[0]["id"]
+    rows = json.loads(cli("-p", "hume", "results", job_id, "--detail", "full", "--format", "json").stdout)
+    assert list(rows[0])[:8] == ["source", "status", "error", "kind", "name", "score", "begin", "end"]
+    assert {r["kind"] for r in rows} >= {"emotion"}
+    for name, check in (("out.csv", lambda text: text.startswith("source,status,error,kind")),
+                        ("out.json", lambda text: json.loads(text)[0]["source"] == "call.wav"),
+                        ("out.jsonl", lambda text: json.loads(text.splitlines()[0])["source"] == "call.wav")):  # fmt: skip
+        assert cli("-p", "hume", "results", job_id, "--detail", "full", "-o", str(tmp_path / name)).returncode == EXIT_OK
+        assert check((tmp_path / name).read_text())
+    refused = cli("-p", "hume", "results", job_id, "-o", str(tmp_path / "out.txt"))
+    assert refused.returncode == EXIT_INPUT
+    assert "extension" in refused.stderr
+    assert not (tmp_path / "out.txt").exists()

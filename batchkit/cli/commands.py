@@ -20,6 +20,7 @@ from . import EXIT_CONFIG, EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_
 from .output import Reporter, job_row, literal, render, result_row
 
 FORMATS = click.Choice(["table", "json", "jsonl", "csv"])
+OUTPUT_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl"}
 STATUS_EXIT = {JobStatus.PARTIALLY_FAILED: EXIT_PARTIAL, JobStatus.FAILED: EXIT_FAILED}
 
 
@@ -167,13 +168,21 @@ def wait_command(state: State, jobs: tuple[str, ...], timeout: float | None) -> 
 
 @cli.command()
 @click.argument("job")
-@click.option("--format", "fmt", type=FORMATS, default=None, help="default: table (json with --json)")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="write here instead of stdout")
+@click.option("--format", "fmt", type=FORMATS, default=None,
+              help="default: from -o's extension, else table (json with --json)")  # fmt: skip
+@click.option("--detail", type=click.Choice(["summary", "full"]), default="summary", show_default=True,
+              help="summary: one line per input; full: the tidy rows, one per score")  # fmt: skip
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="write here (.csv, .json or .jsonl)")
 @with_state
-def results(state: State, job: str, fmt: str | None, output: Path | None) -> int:
-    """Show one result per input of JOB."""
+def results(state: State, job: str, fmt: str | None, detail: str, output: Path | None) -> int:
+    """Show the results of JOB: one line per input, or every score (--detail full)."""
+    if output is not None and fmt is None:
+        fmt = OUTPUT_FORMATS.get(output.suffix.lower())
+        if fmt is None:
+            raise InputError(f"{output}: say the format with its extension (.csv, .json, .jsonl) or --format")
     with state.client() as client:
-        rows = [result_row(client.provider, r) for r in client.results(job)]
+        found = client.results(job)
+        rows = list(batchkit.rows(found)) if detail == "full" else [result_row(client.provider, r) for r in found]
     fmt = fmt or ("json" if state.as_json else "table")
     if output is None:
         render(rows, fmt, sys.stdout, f"results of {job}")

@@ -28,7 +28,7 @@ def _names(provider: str | None) -> list[str]:
 
 
 def run_demo(provider: str | None, report: Reporter, timeout: float, as_json: bool) -> int:
-    statuses = []
+    statuses, everything = [], []
     names = _names(provider)
     with tempfile.TemporaryDirectory(prefix="batchkit-demo-") as tmp, configured_or_emulated(*names) as chosen:
         for name, settings in zip(names, chosen, strict=True):
@@ -44,5 +44,9 @@ def run_demo(provider: str | None, report: Reporter, timeout: float, as_json: bo
                     [job] = client.wait_all([job], timeout=timeout, on_update=on_update)
                 rows = [{"provider": name, **result_row(name, r)} for r in client.results(job)]
             statuses.append(job.status)
-            render(rows, "jsonl" if as_json else "table", sys.stdout, f"{name} job {job.id}: {job.status.name}")
+            everything += rows
+            if not as_json:
+                render(rows, "table", sys.stdout, f"{name} job {job.id}: {job.status.name}")
+    if as_json:  # one JSON document, as every command gives with --json
+        render(everything, "json", sys.stdout)
     return EXIT_OK if JobStatus.combine(statuses) is JobStatus.SUCCEEDED else EXIT_PARTIAL
