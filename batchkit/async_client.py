@@ -35,6 +35,7 @@ from batchkit._kernel.steps import (
     Step,
     advance,
 )
+from batchkit._kernel.streams import AsyncByteReader
 from batchkit._orchestration.client_base import ClientBase
 from batchkit._orchestration.groups import JobGroup
 from batchkit._orchestration.operations import Operations
@@ -132,6 +133,34 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         """See :meth:`batchkit.Client.results`."""
         ops = self._configured(timeout)
         return await self._run(ops, ops.results(job))
+
+    async def iter_results(
+        self, job: JobRef, *, timeout: float | NotGiven = NOT_GIVEN
+    ) -> AsyncIterator[FileResult[Any]]:
+        """See :meth:`batchkit.Client.iter_results`; use ``async for``."""
+        ops = self._configured(timeout)
+        plan = await self._run(ops, ops.stream_plan(job))
+        if plan is None:
+            for result in await self._run(ops, ops.results(job)):
+                yield result
+            return
+        import ijson
+
+        try:
+            with contextlib.ExitStack() as stack:
+                request = plan.call.build(self._http, stack, None)
+                response = await self._http.send(request, auth=ops.auth, stream=True)
+                try:
+                    if not response.is_success:
+                        await response.aread()
+                        raise plan.refusal(response)
+                    async for item in ijson.items_async(AsyncByteReader(response.aiter_bytes()), "item",
+                                                        use_float=True):  # fmt: skip
+                        yield plan.to_result(item)
+                finally:
+                    await response.aclose()
+        except (httpx.RequestError, ijson.JSONError, ValueError) as exc:
+            raise plan.failure(exc) from None
 
     async def download_artifacts(
         self, job: JobRef, dest: str | os.PathLike[str], *, extract: bool = False, limits: ExtractLimits | None = None,

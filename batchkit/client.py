@@ -39,6 +39,7 @@ from batchkit._kernel.steps import (
     Step,
     advance,
 )
+from batchkit._kernel.streams import ByteReader
 from batchkit._orchestration.client_base import ClientBase
 from batchkit._orchestration.groups import JobGroup
 from batchkit._orchestration.operations import Operations
@@ -135,6 +136,29 @@ class Client(ClientBase[httpx.Client]):
         """One :class:`FileResult` per input (of every chunk, for a :class:`JobGroup`)."""
         ops = self._configured(timeout)
         return self._run(ops, ops.results(job))
+
+    def iter_results(self, job: JobRef, *, timeout: float | NotGiven = NOT_GIVEN) -> Iterator[FileResult[Any]]:
+        """Each result as it arrives: Hume's predictions are parsed from the socket one input at a time
+        (with ``batchkit[stream]``), so memory holds one input's predictions, not the reply; elsewhere
+        the results are fetched, then handed out one by one. A stream is not retried once it has begun."""
+        ops = self._configured(timeout)
+        plan = self._run(ops, ops.stream_plan(job))
+        if plan is None:
+            yield from self._run(ops, ops.results(job))
+            return
+        import ijson
+
+        try:
+            with contextlib.ExitStack() as stack:
+                response = self._http.send(plan.call.build(self._http, stack, None), auth=ops.auth, stream=True)
+                stack.callback(response.close)
+                if not response.is_success:
+                    response.read()
+                    raise plan.refusal(response)
+                for item in ijson.items(ByteReader(response.iter_bytes()), "item", use_float=True):
+                    yield plan.to_result(item)
+        except (httpx.RequestError, ijson.JSONError, ValueError) as exc:
+            raise plan.failure(exc) from None
 
     def download_artifacts(
         self, job: JobRef, dest: str | os.PathLike[str], *, extract: bool = False, limits: ExtractLimits | None = None,

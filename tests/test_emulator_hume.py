@@ -165,3 +165,24 @@ def test_results_come_in_the_order_given_and_texts_are_named(emulated, emu, medi
                                     text=["one", "two", "three"]))  # fmt: skip
     assert [r.source for r in client.results(job)] == [
         "https://e.x/z.mp4", "https://e.x/y.mp4", "b.wav", "a.jpg", "text[0]", "text[1]", "text[2]"]  # fmt: skip
+
+
+def test_iter_results_streams_each_input(emulated, emu, media) -> None:
+    client = emulated("hume")
+    job = client.wait(client.submit([media("a.wav")], urls=["https://e.x/faces.zip"], text=["one", "two"]))
+    streamed = list(client.iter_results(job))
+    assert [r.source for r in streamed] == [r.source for r in client.results(job.id)]
+    assert {r.source for r in streamed} >= {"text[0]", "text[1]", "a.wav"}
+    assert all(r.provider == "hume" for r in streamed)
+    emu.config.run_seconds = 60
+    with pytest.raises(batchkit.JobNotFinishedError):
+        list(client.iter_results(client.submit(text=["late"])))
+
+
+def test_iter_results_without_ijson_falls_back(emulated, emu, monkeypatch) -> None:
+    import batchkit._orchestration.operations as operations
+
+    monkeypatch.setattr(operations, "find_spec", lambda name: None)
+    client = emulated("hume")
+    job = client.wait(client.submit(text=["one", "two"]))
+    assert [r.source for r in list(client.iter_results(job))] == ["text[0]", "text[1]"]

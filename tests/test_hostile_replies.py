@@ -77,6 +77,7 @@ def calls(tmp: Path, audio: Path) -> list[tuple[str, tuple[Any, ...], dict[str, 
         ("wait", ("j",), {"timeout": 0.05, "poll_interval": 0.01}),
         ("results", ("j",), {}),
         ("download_artifacts", ("j", tmp / "art"), {"extract": True}),
+        ("iter_results", ("j",), {}),
     ]
 
 
@@ -104,12 +105,17 @@ def test_every_failure_is_a_batchkit_error(server: str, tmp_path: Path, answer: 
         with batchkit.connect(provider, **settings) as client:
             for method, args, kwargs in calls(tmp_path, audio):
                 with contextlib.suppress(batchkit.BatchkitError):  # anything else fails the test
-                    getattr(client, method)(*args, **kwargs)
+                    outcome = getattr(client, method)(*args, **kwargs)
+                    if method == "iter_results":
+                        list(outcome)
 
         async def run_async() -> None:
             async with batchkit.connect_async(provider, **settings) as client:  # noqa: B023 - used at once
                 for method, args, kwargs in calls(tmp_path, audio):
                     with contextlib.suppress(batchkit.BatchkitError):
-                        await getattr(client, method)(*args, **kwargs)
+                        if method == "iter_results":
+                            [r async for r in client.iter_results(*args)]
+                        else:
+                            await getattr(client, method)(*args, **kwargs)
 
         asyncio.run(run_async())

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Generator, Iterable, Mapping
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,9 @@ from batchkit._kernel.download import AtomicFile, ExtractLimits, complete_zip, s
 from batchkit._kernel.inputs import Paths, Progress, as_path_list, check_files
 from batchkit._kernel.journal import Journal
 from batchkit._kernel.retry import RetryPolicy
-from batchkit._kernel.steps import Blocking, Operation, Parallel
+from batchkit._kernel.steps import Blocking, Call, Operation, Parallel
 from batchkit.config import Secret
-from batchkit.errors import InputError, JobNotFinishedError
+from batchkit.errors import BatchkitError, InputError, JobNotFinishedError, ResponseFormatError, TransportError
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 from batchkit.providers.base import Provider, Submission
 
@@ -192,12 +193,27 @@ class Operations:
         return [result for results in per_job for result in results]
 
     def _results_of(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
+        job = yield from self._finished(job)
+        return (yield from self.sender.run(self.provider.results(job)))
+
+    def _finished(self, job: BatchJob) -> Operation[BatchJob]:
+        """``job`` as it is now, which must have ended (:class:`JobNotFinishedError` otherwise)."""
         if not job.provider_status:  # known only by its id (or from a journal): how is it now?
             now = yield from self.sender.run(self.provider.follow(job))
             job = attrs.evolve(now, id=job.id)  # the id asked for, not one a server sent back
         if not job.status.is_terminal:
             raise JobNotFinishedError(job)
-        return (yield from self.sender.run(self.provider.results(job)))
+        return job
+
+    def stream_plan(self, job: JobRef) -> Operation[ResultStream | None]:
+        """How ``iter_results`` streams a finished job's results; None to fall back on :meth:`results`
+        (the provider does not stream, or ijson, from ``batchkit[stream]``, is not installed)."""
+        finished = yield from self._finished(as_job(self.provider.name, job))
+        plan = self.provider.stream_results(finished)
+        if plan is None or find_spec("ijson") is None:
+            return None
+        call, to_result = plan
+        return ResultStream(self.sender.prepared(call), to_result, self.sender.refusal)
 
     def download_artifacts(
         self, job: JobRef, dest: str | os.PathLike[str], extract: bool, limits: ExtractLimits | None
@@ -217,6 +233,23 @@ class Operations:
             return archive
         extracted: Path = yield Blocking(lambda: safe_extract(archive, folder / ident, limits or ExtractLimits()))
         return extracted
+
+
+@attrs.frozen
+class ResultStream:
+    """A finished job's results as one streamed request: its items, parsed as they arrive, become results."""
+
+    call: Call
+    to_result: Callable[[Any], FileResult[Any]]
+    refusal: Callable[[httpx.Response], BatchkitError]
+
+    def failure(self, exc: Exception) -> BatchkitError:
+        """What a failure while streaming is, typed (a stream is not retried: results were handed out)."""
+        if isinstance(exc, BatchkitError):
+            return exc
+        if isinstance(exc, httpx.RequestError):
+            return TransportError(f"{self.call.target}: {type(exc).__name__} while streaming results")
+        return ResponseFormatError(f"{self.call.target}: the results could not be read ({type(exc).__name__})")
 
 
 def request_timeout(seconds: float) -> httpx.Timeout:

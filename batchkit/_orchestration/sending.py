@@ -71,6 +71,19 @@ class Sender:
             step = advance(operation, outcome)
         return step.value
 
+    def prepared(self, call: Call) -> Call:
+        """``call`` with this client's timeouts and reply bound."""
+        return attrs.evolve(
+            call,
+            timeout=self.upload_timeout if call.uploads else self.timeout,
+            total=None if call.uploads or call.sink is not None else self.timeout.read,
+            max_bytes=self.reply_limit or call.max_bytes,
+        )
+
+    def refusal(self, response: httpx.Response) -> BatchkitError:
+        """The typed error for a reply that is not a success."""
+        return provider_error(self.provider.name, response, self.provider.error_body)
+
     def send(self, call: Call) -> Operation[httpx.Response]:
         """Send ``call``, retrying what is safe to retry; return the successful response.
 
@@ -79,12 +92,7 @@ class Sender:
         arrived, an :class:`AmbiguousSubmissionError` is raised instead.
         """
         provider, policy, advice = self.provider.name, self.policy, self.provider.ambiguity_advice
-        call = attrs.evolve(
-            call,
-            timeout=self.upload_timeout if call.uploads else self.timeout,
-            total=None if call.uploads or call.sink is not None else self.timeout.read,
-            max_bytes=self.reply_limit or call.max_bytes,
-        )
+        call = self.prepared(call)
         started = self.clock.monotonic()
         attempt = 0
         while True:

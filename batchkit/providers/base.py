@@ -125,6 +125,11 @@ class Provider(abc.ABC):
     def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
         """One :class:`FileResult` per input of a finished ``job``."""
 
+    def stream_results(self, job: BatchJob) -> tuple[Call, Callable[[Any], FileResult[Any]]] | None:
+        """A request whose reply is a JSON list with one item per input, and how an item becomes a
+        result (what ``iter_results`` parses incrementally); None where results come otherwise."""
+        return None
+
     def artifacts(self, job_id: str, sink: AtomicFile) -> Operation[None]:
         """Stream the job's artifacts archive into ``sink``."""
         raise UnsupportedError(f"{self.name} has no artifacts")

@@ -7,8 +7,9 @@ documented contract, and the emulator keeps it usable for development and tests.
 from __future__ import annotations
 
 import builtins
+import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import attrs
 from batchkit._kernel.download import AtomicFile
 from batchkit._kernel.inputs import LocalFile, as_path_list, callback_url, check_files, md5_of, one_path, strings
 from batchkit._kernel.options import coerce_options
-from batchkit._kernel.steps import Blocking, Operation, Upload
+from batchkit._kernel.steps import Blocking, Call, Operation, Upload
 from batchkit._kernel.wire import read_json, read_list
 from batchkit.errors import InputError, ResponseFormatError
 from batchkit.models import BatchJob, Callback, FileResult, JobStatus
@@ -26,7 +27,7 @@ from batchkit.providers.base import Provider, Sample, Submission
 from .models import Job
 from .options import HumeOptions
 from .rows import summary, tidy_rows
-from .wire import STATUS_TO_HUME, created_job, in_given_order, structure_job, to_batch_job, to_file_result
+from .wire import STATUS_TO_HUME, created_job, in_given_order, name_texts, structure_job, to_batch_job, to_file_result
 
 MAX_INPUTS = 100
 MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -148,6 +149,16 @@ class HumeProvider(Provider):
     def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
         response = yield self.request("GET", f"{self.JOBS}/{job.id}/predictions", max_bytes=PREDICTIONS_BYTES)
         return in_given_order([to_file_result(item) for item in read_list(response, "Hume predictions")], job.raw)
+
+    def stream_results(self, job: BatchJob) -> tuple[Call, Callable[[Any], FileResult[Any]]]:
+        """The predictions reply, one source at a time (texts named ``text[0]`` … as they come)."""
+        texts = itertools.count()
+
+        def to_result(item: Any) -> FileResult[Any]:
+            [result] = name_texts([to_file_result(item)], texts)
+            return result
+
+        return self.request("GET", f"{self.JOBS}/{job.id}/predictions"), to_result
 
     def artifacts(self, job_id: str, sink: AtomicFile) -> Operation[None]:
         yield self.request("GET", f"{self.JOBS}/{job_id}/artifacts", sink=sink)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -100,8 +102,7 @@ def created_job(body: Any) -> BatchJob:
 def in_given_order(results: list[FileResult[Any]], job: Any) -> list[FileResult[Any]]:
     """``results`` in the order the inputs were given (URLs, then files, then texts, each as listed in
     the job's request where it is known), texts named ``text[0]``, ``text[1]`` ..."""
-    texts = iter(range(len(results)))
-    named = [attrs.evolve(r, source=f"text[{next(texts)}]") if _is_text(r) else r for r in results]
+    named = name_texts(results, itertools.count())
     request = job.get("request") if isinstance(job, dict) else None
     if not isinstance(request, dict):
         return named
@@ -114,6 +115,11 @@ def in_given_order(results: list[FileResult[Any]], job: Any) -> list[FileResult[
         return (0, rank[result.source]) if result.source in rank else (1, index)
 
     return [r for _, r in sorted(enumerate(named), key=position)]
+
+
+def name_texts(results: list[FileResult[Any]], numbers: Iterator[int]) -> list[FileResult[Any]]:
+    """Text inputs named ``text[0]``, ``text[1]`` … (Hume names every one ``text``)."""
+    return [attrs.evolve(r, source=f"text[{next(numbers)}]") if _is_text(r) else r for r in results]
 
 
 def _is_text(result: FileResult[Any]) -> bool:
