@@ -25,6 +25,33 @@ def reply(status: int, body: object) -> bytes:
     return head.encode() + data
 
 
+BIG_SOURCES = 100
+"""``/v0/batch/jobs/big/predictions``: this many sources of about 5 MB each, generated as they are sent."""
+
+
+def big_source() -> bytes:
+    emotions = [{"name": f"Emotion {i}", "score": 0.123456} for i in range(48)]
+    predictions = [{"frame": i, "time": i / 3, "prob": 0.99, "box": {"x": 1.0, "y": 2.0, "w": 3.0, "h": 4.0},
+                    "emotions": emotions} for i in range(2_200)]  # fmt: skip
+    return json.dumps({"source": {"type": "file", "filename": "long.mp4"}, "results": {"predictions": [
+        {"file": "long.mp4", "models": {"face": {"grouped_predictions": [{"id": "unknown", "predictions": predictions}]}}}],
+        "errors": []}}).encode()  # fmt: skip
+
+
+async def send_big(writer: asyncio.StreamWriter) -> None:
+    source = big_source()
+    length = 2 + len(source) * BIG_SOURCES + (BIG_SOURCES - 1)
+    writer.write(f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n[".encode())
+    for i in range(BIG_SOURCES):
+        writer.write(source if i == 0 else b"," + source)
+        await writer.drain()
+    writer.write(b"]")
+    await writer.drain()
+
+
+BIG_JOB = {"job_id": "big", "state": {"status": "COMPLETED", "num_predictions": BIG_SOURCES, "num_errors": 0}}
+
+
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while True:
@@ -40,8 +67,13 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 if not chunk:
                     return
                 remaining -= len(chunk)
+            if path == "/v0/batch/jobs/big/predictions":
+                await send_big(writer)
+                continue
             if method == "POST":
                 status, body = CREATED.get(path.split("?")[0], (404, {"message": "no"}))
+            elif path == "/v0/batch/jobs/big":
+                status, body = 200, BIG_JOB
             else:  # Hume's job list is empty; anything else reads a finished Resemble batch
                 status, body = (200, []) if path.split("?")[0] == "/v0/batch/jobs" else (200, STATUS)
             writer.write(reply(status, body))

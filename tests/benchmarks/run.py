@@ -1,6 +1,6 @@
 """batchkit benchmarks: each case measures batchkit and a baseline in the same run and prints the ratio.
 
-    python tests/benchmarks/run.py [--runs 5] [--only stall,upload,overhead,parsing,many,import]
+    python tests/benchmarks/run.py [--runs 5] [--only stall,streaming,upload,overhead,parsing,many,import]
 
 Figures are medians over ``--runs`` runs. Nothing here is asserted; the targets are printed beside them.
 """
@@ -315,6 +315,21 @@ def bench_import(runs: int) -> None:
             f"{ms / theirs:.2f}x", "< 150 ms, no extras")  # fmt: skip
 
 
+def bench_streaming(runs: int) -> None:
+    print("streaming: a Hume predictions reply of about 500 MB (100 sources), each way in its own process", flush=True)
+    with drain_server() as url:
+        figures = {}
+        for mode in ("iter_results", "json.loads", "results"):
+            child = [sys.executable, str(HERE / "stream_child.py"), mode, url]
+            measured = [measure(child) for _ in range(runs)]
+            seconds = median([float(out.split()[0]) for _, _, out in measured])
+            figures[mode] = (seconds, median([rss for _, rss, _ in measured]))
+    (ours, ours_rss), (loads, loads_rss), (whole, whole_rss) = figures["iter_results"], figures["json.loads"], figures["results"]
+    row("iter_results, Hume 500 MB reply", f"{ours:.1f}s, {ours_rss:.0f} MB peak RSS",
+        f"json.loads {loads:.1f}s, {loads_rss:.0f} MB; results() {whole:.1f}s, {whole_rss:.0f} MB",
+        f"{ours / loads:.2f}x json.loads", "RSS <= 150 MB, time <= 1.5x")  # fmt: skip
+
+
 class InlineDiskClient(batchkit.AsyncClient):
     """The async client as it was before disk work became a step of its own: on the event loop."""
 
@@ -371,6 +386,7 @@ def bench_loop_stall(runs: int, count: int = 100, size: int = 20 * 10**6) -> Non
 
 CASES = {
     "stall": bench_loop_stall,
+    "streaming": bench_streaming,
     "upload": bench_upload,
     "overhead": bench_overhead,
     "parsing": bench_parsing,
