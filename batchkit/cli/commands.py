@@ -198,6 +198,21 @@ def results(state: State, job: str, fmt: str | None, detail: str, output: Path |
 
 @cli.command()
 @click.argument("job")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("report.html"), show_default=True)
+@with_state
+def report(state: State, job: str, output: Path) -> int:
+    """Write one self-contained HTML page of JOB's results, with charts (needs batchkit[report])."""
+    from batchkit import report as pages
+
+    with state.client() as client:
+        found = client.results(job)
+    path = pages.write(found, output, title=f"{client.provider} job {job}")
+    click.echo(json.dumps({"path": str(path)}) if state.as_json else str(path))
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("job")
 @click.argument("dest", type=click.Path(path_type=Path))
 @click.option("--extract", is_flag=True, help="unpack the zip safely into DEST/JOB")
 @with_state

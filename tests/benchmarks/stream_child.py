@@ -22,8 +22,6 @@ if __name__ == "__main__":
             count = len(json.loads(http.get(f"{base_url}/v0/batch/jobs/big/predictions").content))
     else:
         with batchkit.connect("hume", api_key="bench", base_url=base_url, timeout=600) as client:
-            if mode == "iter_results":
-                count = sum(1 for _ in client.iter_results("big"))
-            else:
-                count = len(client.results("big"))
+            streamed = mode == "iter_results"
+            count = sum(1 for _ in client.iter_results("big")) if streamed else len(client.results("big"))
     print(time.perf_counter() - started, count)
