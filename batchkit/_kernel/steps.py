@@ -223,9 +223,3 @@ def advance(operation: Operation[T], outcome: Any) -> Step | Done[T]:
         return operation.send(outcome)
     except StopIteration as stop:
         return Done(stop.value)
-
-
-def blocking(fn: Callable[[], T]) -> Operation[T]:
-    """``fn()`` as a :class:`Blocking` step: ``value = yield from blocking(lambda: ...)``."""
-    value: T = yield Blocking(fn)
-    return value
