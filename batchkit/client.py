@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FuturesTimeout
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
@@ -333,7 +334,13 @@ class _Run:
             if self.timers:
                 limits.append(self.timers[0][0] - clock.monotonic())
             timeout = max(0.0, min(limits)) if limits else None
-            done, _ = wait(self.requests, timeout=timeout, return_when=FIRST_COMPLETED)
+            if len(self.requests) == 1:  # the common case, without wait()'s waiters on every future
+                [only] = self.requests
+                with contextlib.suppress(FuturesTimeout):
+                    only.result(timeout)
+                done = {only} if only.done() else set()
+            else:
+                done, _ = wait(self.requests, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 self.ready.append((self.requests.pop(future)[0], future.result()))
             now = time.monotonic()

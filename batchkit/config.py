@@ -7,8 +7,6 @@ A config file holds top-level keys (``provider``, ``base_url``, ``timeout``, ``m
 
 from __future__ import annotations
 
-import difflib
-import ipaddress
 import logging
 import os
 import sys
@@ -19,6 +17,7 @@ from typing import Any
 import attrs
 import httpx
 
+from batchkit._kernel.options import closest
 from batchkit.errors import ConfigError
 from batchkit.providers import Provider, available, get_provider
 
@@ -57,6 +56,8 @@ class Settings:
 
 
 def _loopback(host: str) -> bool:
+    import ipaddress
+
     if host == "localhost":
         return True
     try:
@@ -95,8 +96,7 @@ def _check_keys(origin: str, data: dict[str, Any]) -> dict[str, Any]:
         else:
             known, unknown, where = (*FILE_KEYS, *providers), [] if key in FILE_KEYS else [key], ""
         for name in unknown:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+            hint = closest(name, known) or f"; known: {', '.join(known)}"
             raise ConfigError(f"{origin}: unknown key {where}{name!r}{hint}")
     return data
 

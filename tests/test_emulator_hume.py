@@ -182,7 +182,7 @@ def test_iter_results_streams_each_input(emulated, emu, media) -> None:
 def test_iter_results_without_ijson_falls_back(emulated, emu, monkeypatch) -> None:
     import batchkit._orchestration.operations as operations
 
-    monkeypatch.setattr(operations, "find_spec", lambda name: None)
+    monkeypatch.setattr(operations, "streaming_available", lambda: False)
     client = emulated("hume")
     job = client.wait(client.submit(text=["one", "two"]))
     assert [r.source for r in list(client.iter_results(job))] == ["text[0]", "text[1]"]

@@ -8,18 +8,17 @@ then takes the destination's place; a failure removes what was unpacked.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-import tempfile
-import zipfile
-import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import IO, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 import attrs
 
 from batchkit.errors import BatchkitError, InputError, ResponseFormatError
+
+if TYPE_CHECKING:
+    import zipfile
 
 
 class AtomicFile:
@@ -33,6 +32,8 @@ class AtomicFile:
     def restart(self) -> None:
         """Start (or start again) from an empty temporary file beside the target."""
         if self._handle is None:
+            import tempfile
+
             self.target.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".part", dir=self.target.parent)
             self._handle, self._temp = os.fdopen(fd, "wb"), Path(name)
@@ -71,6 +72,8 @@ class AtomicFile:
 
 def complete_zip(path: Path) -> None:
     """Raise :class:`ResponseFormatError` unless ``path`` is a whole zip (a cut-short one has no directory)."""
+    import zipfile
+
     if not zipfile.is_zipfile(path):
         raise ResponseFormatError(f"{path.name}: the download is not a complete zip archive (cut short?)")
 
@@ -104,6 +107,10 @@ def safe_extract(archive: Path, dest: Path, limits: ExtractLimits = ExtractLimit
     """Extract ``archive`` into ``dest`` (replacing it), refusing traversal, links, too many entries,
     depth, encryption and bombs. Everything is checked before the first byte is written, and sizes
     are counted again while writing (declared sizes can lie)."""
+    import shutil
+    import tempfile
+    import zipfile
+
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -134,6 +141,9 @@ def safe_extract(archive: Path, dest: Path, limits: ExtractLimits = ExtractLimit
 
 def _unpack(zf: zipfile.ZipFile, members: list[tuple[zipfile.ZipInfo, PurePosixPath]], into: Path, budget: int,
             archive: Path) -> None:  # fmt: skip
+    import zipfile
+    import zlib
+
     try:
         for info, rel in members:
             target = into.joinpath(*rel.parts)
@@ -156,6 +166,9 @@ def _unpack(zf: zipfile.ZipFile, members: list[tuple[zipfile.ZipInfo, PurePosixP
 
 def _replace(dest: Path, fresh: Path) -> None:
     """Put ``fresh`` where ``dest`` is; an earlier ``dest`` is removed (its links are not followed)."""
+    import shutil
+    import tempfile
+
     if dest.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=dest.parent))
         os.replace(dest, old / "previous")

@@ -6,7 +6,6 @@ import hashlib
 import mimetypes
 import os
 import stat
-import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -171,6 +170,8 @@ class UploadFile:
 
 def zip_file_names(archive: LocalFile) -> list[str]:
     """Base names of the regular files in a zip, as a server that flattens folders sees them."""
+    import zipfile
+
     try:
         with zipfile.ZipFile(archive.path) as zf:
             return [PurePosixPath(i.filename).name for i in zf.infolist() if not i.is_dir()]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import socket
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,7 +60,13 @@ _MIGRATIONS = {
     3: ("ALTER TABLE chunks ADD COLUMN children TEXT",),
 }
 """Statements that bring a journal of the version before to each version."""
-_HOST = socket.gethostname()
+
+
+@functools.cache
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
 
 
 def _typed(method: F) -> F:
@@ -87,7 +92,7 @@ def _alive(pid: int | None, host: str | None) -> bool:
     """Whether the process holding a claim still runs (one on another host is assumed to)."""
     if pid is None:
         return False
-    if host != _HOST:
+    if host != _host():
         return True
     try:
         os.kill(pid, 0)
@@ -194,7 +199,7 @@ class Journal:
                 if index not in skip and not _alive(pid, host):
                     self._db.execute(
                         "UPDATE chunks SET owner = ?, owner_pid = ?, owner_host = ? WHERE idx = ?",
-                        (owner, os.getpid(), _HOST, index),
+                        (owner, os.getpid(), _host(), index),
                     )
                     break
             else:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import UnionType
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
@@ -49,13 +48,20 @@ _strict.register_structure_hook_factory(_may_be_not_given, _given)
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
+def closest(name: str, known: Iterable[str]) -> str:
+    """``; did you mean 'x'?`` for the known name closest to ``name``, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def choice(*values: str) -> Validator:
     """An option that is one of ``values`` (or None)."""
 
     def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is not None and value not in values:
-            close = difflib.get_close_matches(str(value), values, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = closest(str(value), values)
             raise InputError(f"{attribute.name}: {value!r} is not one of {', '.join(values)}{hint}")
 
     return check
@@ -97,8 +103,7 @@ def _literal_hook(t: Any) -> Callable[[Any, Any], Any]:
 
     def structure(value: Any, _: Any) -> Any:
         if value not in allowed:
-            close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = closest(str(value), [str(a) for a in allowed])
             raise InputError(f"{value!r} is not one of {', '.join(map(str, allowed))}{hint}")
         return value
 
@@ -117,9 +122,7 @@ def _describe(exc: BaseException, type_: Any) -> str:
         known = [f.name for f in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
         words = []
         for name in sorted(exc.extra_fields):
-            close = difflib.get_close_matches(name, known, n=1)
-            words.append(f"unknown option {name!r}" + (f"; did you mean {close[0]!r}?" if close else
-                                                        f"; known: {', '.join(known)}"))  # fmt: skip
+            words.append(f"unknown option {name!r}" + (closest(name, known) or f"; known: {', '.join(known)}"))
         return "; ".join(words)
     if isinstance(exc, (ValueError, TypeError)) and str(exc):
         return str(exc)

@@ -8,7 +8,6 @@ bound on the total time spent retrying.
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
 import time
@@ -72,6 +71,8 @@ def retry_after_seconds(response: httpx.Response, now: float | None = None) -> f
     try:
         seconds = float(value)
     except ValueError:
+        import email.utils  # only for a date (about 7 ms to import)
+
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):

@@ -210,7 +210,7 @@ class Operations:
         (the provider does not stream, or ijson, from ``batchkit[stream]``, is not installed)."""
         finished = yield from self._finished(as_job(self.provider.name, job))
         plan = self.provider.stream_results(finished)
-        if plan is None or find_spec("ijson") is None:
+        if plan is None or not streaming_available():
             return None
         call, to_result = plan
         return ResultStream(self.sender.prepared(call), to_result, self.sender.refusal)
@@ -233,6 +233,12 @@ class Operations:
             return archive
         extracted: Path = yield Blocking(lambda: safe_extract(archive, folder / ident, limits or ExtractLimits()))
         return extracted
+
+
+def streaming_available() -> bool:
+    """Whether ijson (``batchkit[stream]``) is installed."""
+
+    return find_spec("ijson") is not None
 
 
 @attrs.frozen
