@@ -106,3 +106,18 @@ def test_an_interrupted_submit_many_says_how_to_resume(emulated, emu, tmp_path: 
         step = operation.send(step.fn())
     operation.close()
     assert "submit_many interrupted; call it again with the same files and journal=" in caplog.text
+
+
+def test_an_unknown_keyword_is_an_input_error(make_client, httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    client = make_client("hume")
+    with pytest.raises(batchkit.InputError, match="unknown argument 'callback'"):
+        client.submit(text=["x"], callback="https://x.test/cb")
+    with pytest.raises(batchkit.InputError, match="unknown argument 'resend'"):
+        client.submit_many([tmp_path], journal=tmp_path / "j.db", resend=True)
+
+
+def test_an_unknown_setting_or_wait_option_is_named(make_client, httpx_mock: HTTPXMock) -> None:
+    with pytest.raises(batchkit.ConfigError, match="unknown client setting 'apikey'"):
+        batchkit.connect("hume", apikey="k")
+    with pytest.raises(batchkit.InputError, match="unknown argument 'timout'"):
+        make_client("hume").wait_all(["j"], timout=5)

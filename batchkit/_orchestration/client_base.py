@@ -20,7 +20,7 @@ from batchkit._kernel.inputs import Progress
 from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
 from batchkit._kernel.retry import RetryPolicy
 from batchkit.config import resolve
-from batchkit.errors import InputError
+from batchkit.errors import ConfigError, InputError
 
 from .operations import KeyAuth, Operations, request_timeout
 from .sending import Sender
@@ -95,6 +95,10 @@ class ClientBase(Generic[HttpT]):
     def __init__(
         self, provider: str | None = None, *, http_client: HttpT | None = None, **settings: Unpack[ClientSettings]
     ) -> None:
+        unknown = sorted(set(settings) - set(ClientSettings.__annotations__))
+        if unknown:
+            known = ", ".join(ClientSettings.__annotations__)
+            raise ConfigError(f"unknown client setting {unknown[0]!r}; the settings are {known}")
         retry, poll = settings.pop("retry", None), settings.pop("poll", None)
         on_upload, clock = settings.pop("on_upload", None), settings.pop("clock", None)
         reply_limit = settings.pop("max_reply_bytes", None)

@@ -70,6 +70,17 @@ def as_job(provider: str, job: JobRef) -> BatchJob:
     return job if isinstance(job, BatchJob) else BatchJob(provider, ident, JobStatus.UNKNOWN, "")
 
 
+SUBMIT_KEYS = ("urls", "text", "zip", "callback_url", "options")
+
+
+def _known(inputs: Mapping[str, Any], keys: tuple[str, ...]) -> Mapping[str, Any]:
+    """``inputs``, which must all be keyword arguments of the method."""
+    unknown = sorted(set(inputs) - set(keys))
+    if unknown:
+        raise InputError(f"unknown argument {unknown[0]!r}; the arguments are {', '.join(keys)}")
+    return inputs
+
+
 def _statuses(status: JobStatus | str | Iterable[JobStatus | str] | None) -> frozenset[JobStatus]:
     items = [] if status is None else [status] if isinstance(status, (JobStatus, str)) else list(status)
     found = set()
@@ -107,7 +118,7 @@ class Operations:
         return attrs.evolve(self, sender=sender)
 
     def submit(self, files: Paths | None, inputs: Mapping[str, Any]) -> Operation[BatchJob]:
-        submission = Submission(files=files, **inputs)
+        submission = Submission(files=files, **_known(inputs, SUBMIT_KEYS))
         prepared = yield Blocking(lambda: self.provider.prepare(submission))
         return (yield from self.create(prepared))
 
@@ -117,7 +128,7 @@ class Operations:
         return job
 
     def submit_many(self, files: Paths, inputs: Mapping[str, Any]) -> Operation[JobGroup]:
-        settings = dict(inputs)
+        settings = dict(_known(inputs, (*SUBMIT_KEYS, "journal", "chunk", "resend_ambiguous")))
         journal = settings.pop("journal", None)
         chunk, resend = settings.pop("chunk", None), bool(settings.pop("resend_ambiguous", False))
         if journal is None:
@@ -157,6 +168,7 @@ class Operations:
 
     def watch(self, jobs: Iterable[JobRef] | JobRef, waiting: Mapping[str, Any]) -> Operation[builtins.list[BatchJob]]:
         """Follow ``jobs`` until all are terminal; each is emitted as it finishes."""
+        _known(waiting, ("timeout", "poll_interval", "on_update"))
         schedule = self._schedule(waiting.get("poll_interval"))
         timeout = waiting.get("timeout")
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
