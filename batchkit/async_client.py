@@ -22,12 +22,15 @@ from batchkit._kernel.download import ExtractLimits
 from batchkit._kernel.inputs import Paths
 from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
 from batchkit._kernel.steps import (
+    END,
     EXCHANGE_BOUND,
     Blocking,
     Call,
     Done,
     Emit,
     Failed,
+    Items,
+    NextItem,
     Operation,
     Parallel,
     ReplyTooSlow,
@@ -119,13 +122,8 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
 
     async def as_completed(self, jobs: Iterable[JobRef], **waiting: Unpack[WaitOptions]) -> AsyncIterator[BatchJob]:
         """See :meth:`batchkit.Client.as_completed`; use ``async for``."""
-        operation = self._ops.watch(jobs, waiting)
-        with contextlib.closing(operation):
-            step = advance(operation, None)
-            while not isinstance(step, Done):
-                if isinstance(step, Emit):
-                    yield step.value
-                step = advance(operation, await self._do(self._ops, step))
+        async for job in self._emitted(self._ops, self._ops.watch(jobs, waiting)):
+            yield job
 
     async def results(
         self, job: JobRef | JobGroup, *, timeout: float | NotGiven = NOT_GIVEN
@@ -139,28 +137,8 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
     ) -> AsyncIterator[FileResult[Any]]:
         """See :meth:`batchkit.Client.iter_results`; use ``async for``."""
         ops = self._configured(timeout)
-        plan = await self._run(ops, ops.stream_plan(job))
-        if plan is None:
-            for result in await self._run(ops, ops.results(job)):
-                yield result
-            return
-        import ijson
-
-        try:
-            with contextlib.ExitStack() as stack:
-                request = plan.call.build(self._http, stack, None)
-                response = await self._http.send(request, auth=ops.auth, stream=True)
-                try:
-                    if not response.is_success:
-                        await response.aread()
-                        raise plan.refusal(response)
-                    async for item in ijson.items_async(AsyncByteReader(response.aiter_bytes()), "item",
-                                                        use_float=True):  # fmt: skip
-                        yield plan.to_result(item)
-                finally:
-                    await response.aclose()
-        except (httpx.RequestError, ijson.JSONError, ValueError) as exc:
-            raise plan.failure(exc) from None
+        async for result in self._emitted(ops, ops.stream(job)):
+            yield result
 
     async def download_artifacts(
         self, job: JobRef, dest: str | os.PathLike[str], *, extract: bool = False, limits: ExtractLimits | None = None,
@@ -177,9 +155,26 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
                 step = advance(operation, await self._do(ops, step))
             return step.value
 
-    async def _do(self, ops: Operations, step: Step) -> Any:
+    async def _emitted(self, ops: Operations, operation: Operation[Any]) -> AsyncIterator[Any]:
+        """Carry out ``operation``, yielding what it emits; item sources it opens close with it."""
+        async with contextlib.AsyncExitStack() as opened:
+            with contextlib.closing(operation):
+                step = advance(operation, None)
+                while not isinstance(step, Done):
+                    if isinstance(step, Emit):
+                        yield step.value
+                    step = advance(operation, await self._do(ops, step, opened))
+
+    async def _do(self, ops: Operations, step: Step, opened: contextlib.AsyncExitStack | None = None) -> Any:
         if isinstance(step, Emit):
             return None
+        if isinstance(step, (Items, NextItem)):
+            assert opened is not None, "item sources are read only by _emitted"
+            try:
+                return await (self._open(ops, step.call, opened) if isinstance(step, Items) else
+                              anext(step.source, END))  # fmt: skip
+            except Exception as exc:
+                return Failed(exc)
         if isinstance(step, Sleep):
             await ops.clock.asleep(step.seconds)
             return None
@@ -197,6 +192,18 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
                 return await asyncio.wait_for(self._send(ops, step), EXCHANGE_BOUND * step.total)
             except asyncio.TimeoutError:
                 return ReplyTooSlow("the exchange took longer than the request's total bound")
+
+    async def _open(self, ops: Operations, call: Call, opened: contextlib.AsyncExitStack) -> Any:
+        """The items of ``call``'s reply as they are parsed; or a refusal, read whole."""
+        import ijson
+
+        files = opened.enter_context(contextlib.ExitStack())
+        response = await self._http.send(call.build(self._http, files, None), auth=ops.auth, stream=True)
+        opened.push_async_callback(response.aclose)
+        if not response.is_success:
+            await response.aread()
+            return response
+        return ijson.items_async(AsyncByteReader(response.aiter_bytes()), "item", use_float=True).__aiter__()
 
     async def _parallel(self, ops: Operations, step: Parallel) -> Any:
         """Every operation's value in order; the first failure cancels the rest and is thrown in."""

@@ -27,12 +27,15 @@ from batchkit._kernel.download import ExtractLimits
 from batchkit._kernel.inputs import Paths
 from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
 from batchkit._kernel.steps import (
+    END,
     EXCHANGE_BOUND,
     Blocking,
     Call,
     Done,
     Emit,
     Failed,
+    Items,
+    NextItem,
     Operation,
     Parallel,
     ReplyTooSlow,
@@ -143,23 +146,7 @@ class Client(ClientBase[httpx.Client]):
         (with ``batchkit[stream]``), so memory holds one input's predictions, not the reply; elsewhere
         the results are fetched, then handed out one by one. A stream is not retried once it has begun."""
         ops = self._configured(timeout)
-        plan = self._run(ops, ops.stream_plan(job))
-        if plan is None:
-            yield from self._run(ops, ops.results(job))
-            return
-        import ijson
-
-        try:
-            with contextlib.ExitStack() as stack:
-                response = self._http.send(plan.call.build(self._http, stack, None), auth=ops.auth, stream=True)
-                stack.callback(response.close)
-                if not response.is_success:
-                    response.read()
-                    raise plan.refusal(response)
-                for item in ijson.items(ByteReader(response.iter_bytes()), "item", use_float=True):
-                    yield plan.to_result(item)
-        except (httpx.RequestError, ijson.JSONError, ValueError) as exc:
-            raise plan.failure(exc) from None
+        return self._drive(ops, ops.stream(job))
 
     def download_artifacts(
         self, job: JobRef, dest: str | os.PathLike[str], *, extract: bool = False, limits: ExtractLimits | None = None,
@@ -254,6 +241,7 @@ class _Run:
         self.timers: list[tuple[float, int, _Task]] = []
         self.order = itertools.count()
         self.value: Any = None
+        self.opened: list[contextlib.ExitStack] = []
 
     def loop(self) -> Generator[Any, None, None]:
         """Run to the end, yielding what the root emits; the root's value is then :attr:`value`."""
@@ -289,9 +277,10 @@ class _Run:
         elif isinstance(step, Sleep):
             due = self.ops.clock.monotonic() + step.seconds
             heapq.heappush(self.timers, (due, next(self.order), task))
-        elif isinstance(step, Blocking):
+        elif isinstance(step, (Blocking, Items, NextItem)):
             try:
-                outcome = step.fn()
+                outcome = self._open(step.call) if isinstance(step, Items) else (
+                    next(step.source, END) if isinstance(step, NextItem) else step.fn())  # fmt: skip
             except Exception as exc:
                 outcome = Failed(exc)
             self.ready.append((task, outcome))
@@ -301,6 +290,20 @@ class _Run:
             if not task.children:
                 self.ready.append((task, []))
             self.ready.extend((child, None) for child in task.children)
+
+    def _open(self, call: Call) -> Any:
+        """The items of ``call``'s reply as they are parsed, closed with the run; or a refusal, read whole."""
+        import ijson
+
+        stack = contextlib.ExitStack()
+        self.opened.append(stack)
+        request = call.build(self.client._http, stack, None)
+        response = self.client._http.send(request, auth=self.ops.auth, stream=True)
+        stack.callback(response.close)
+        if not response.is_success:
+            response.read()
+            return response
+        return iter(ijson.items(ByteReader(response.iter_bytes()), "item", use_float=True))
 
     def _finish(self, task: _Task, value: Any) -> None:
         task.over = True
@@ -360,3 +363,5 @@ class _Run:
         for task in self.root.children:
             self._cancel(task)
         self.root.operation.close()
+        for stack in self.opened:
+            stack.close()

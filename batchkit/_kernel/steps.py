@@ -197,7 +197,26 @@ class Blocking:
     fn: Callable[[], Any]
 
 
-Step = Call | Sleep | Parallel | Emit | Blocking
+@attrs.frozen
+class Items:
+    """Send ``call`` and parse its reply, a JSON list, as it arrives (``batchkit[stream]``'s ijson).
+    The outcome is an item source for :class:`NextItem`, or, for a reply that is not a success, the
+    response read whole. The executor closes the source when the operation ends."""
+
+    call: Call
+
+
+@attrs.frozen
+class NextItem:
+    """The next item of an :class:`Items` source; the outcome is the item, or :data:`END`."""
+
+    source: Any
+
+
+END = object()
+"""What :class:`NextItem` gives once the list is over."""
+
+Step = Call | Sleep | Parallel | Emit | Blocking | Items | NextItem
 
 
 @attrs.frozen

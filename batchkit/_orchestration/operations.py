@@ -20,7 +20,7 @@ from batchkit._kernel.download import AtomicFile, ExtractLimits, complete_zip, s
 from batchkit._kernel.inputs import Paths, Progress, as_path_list, check_files
 from batchkit._kernel.journal import Journal
 from batchkit._kernel.retry import RetryPolicy
-from batchkit._kernel.steps import Blocking, Call, Operation, Parallel
+from batchkit._kernel.steps import END, Blocking, Call, Emit, Items, NextItem, Operation, Parallel
 from batchkit.config import Secret
 from batchkit.errors import BatchkitError, InputError, JobNotFinishedError, ResponseFormatError, TransportError
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
@@ -217,15 +217,32 @@ class Operations:
             raise JobNotFinishedError(job)
         return job
 
-    def stream_plan(self, job: JobRef) -> Operation[ResultStream | None]:
-        """How ``iter_results`` streams a finished job's results; None to fall back on :meth:`results`
-        (the provider does not stream, or ijson, from ``batchkit[stream]``, is not installed)."""
+    def stream(self, job: JobRef) -> Operation[None]:
+        """A finished job's results, each emitted as it is parsed from the reply where the provider
+        streams them and ijson (``batchkit[stream]``) is installed, else fetched and emitted one by one.
+        A stream is not retried once it has begun: results were handed out."""
         finished = yield from self._finished(as_job(self.provider.name, job))
         plan = self.provider.stream_results(finished)
         if plan is None or not streaming_available():
-            return None
+            for result in (yield from self.sender.run(self.provider.results(finished))):
+                yield Emit(result)
+            return
         call, to_result = plan
-        return ResultStream(self.sender.prepared(call), to_result, self.sender.refusal)
+        stream = ResultStream(self.sender.prepared(call), to_result, self.sender.refusal)
+        try:
+            source = yield Items(stream.call)
+        except Exception as exc:
+            raise stream.failure(exc) from None
+        if isinstance(source, httpx.Response):
+            raise stream.refusal(source)
+        while True:
+            try:
+                item = yield NextItem(source)
+            except Exception as exc:
+                raise stream.failure(exc) from None
+            if item is END:
+                return
+            yield Emit(stream.to_result(item))
 
     def download_artifacts(
         self, job: JobRef, dest: str | os.PathLike[str], extract: bool, limits: ExtractLimits | None
