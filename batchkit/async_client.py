@@ -37,6 +37,7 @@ from batchkit._kernel.steps import (
     Sleep,
     Step,
     advance,
+    redirect,
 )
 from batchkit._kernel.streams import AsyncByteReader
 from batchkit._orchestration.client_base import ClientBase
@@ -225,12 +226,11 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
             with contextlib.ExitStack() as stack:
                 request = call.build(self._http, stack, ops.on_upload)
                 response = await self._http.send(request, auth=ops.auth, stream=True, follow_redirects=False)
-                for _ in range(self._http.max_redirects if self._http.follow_redirects else 0):
-                    if not (response.is_redirect and response.next_request):  # each hop through KeyAuth
-                        break
+                hops = 0
+                while (hop := redirect(self._http, response, hops)) is not None:
+                    hops += 1
                     await response.aclose()
-                    response = await self._http.send(response.next_request, auth=ops.auth, stream=True,
-                                                     follow_redirects=False)  # fmt: skip
+                    response = await self._http.send(hop, auth=ops.auth, stream=True, follow_redirects=False)
                 try:
                     reading = call.reading(response, time.monotonic)
                     async for chunk in response.aiter_bytes():

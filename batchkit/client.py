@@ -42,6 +42,7 @@ from batchkit._kernel.steps import (
     Sleep,
     Step,
     advance,
+    redirect,
 )
 from batchkit._kernel.streams import ByteReader
 from batchkit._orchestration.client_base import ClientBase
@@ -179,12 +180,11 @@ class Client(ClientBase[httpx.Client]):
             with contextlib.ExitStack() as stack:
                 request = call.build(self._http, stack, ops.on_upload)
                 response = self._http.send(request, auth=ops.auth, stream=True, follow_redirects=False)
-                for _ in range(self._http.max_redirects if self._http.follow_redirects else 0):
-                    if not (response.is_redirect and response.next_request):  # each hop through KeyAuth
-                        break
+                hops = 0
+                while (hop := redirect(self._http, response, hops)) is not None:
+                    hops += 1
                     response.close()
-                    response = self._http.send(response.next_request, auth=ops.auth, stream=True,
-                                                     follow_redirects=False)  # fmt: skip
+                    response = self._http.send(hop, auth=ops.auth, stream=True, follow_redirects=False)
                 try:
                     reading = call.reading(response, time.monotonic)
                     for chunk in response.iter_bytes():

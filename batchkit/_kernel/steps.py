@@ -119,6 +119,16 @@ EXCHANGE_BOUND = 2
 """A request (connect, send and reply) may take this many times its ``total`` in all."""
 
 
+def redirect(http: httpx.Client | httpx.AsyncClient, response: httpx.Response, hops: int) -> httpx.Request | None:
+    """The next request of a redirect, where the caller's httpx client follows redirects and has hops left.
+
+    Executors send with ``follow_redirects=False`` and send each hop themselves, so that every hop goes
+    through the client's auth (which keeps key headers from other origins)."""
+    if not (http.follow_redirects and hops < http.max_redirects and response.is_redirect):
+        return None
+    return response.next_request
+
+
 class ReplyTooSlow(httpx.ReadTimeout):
     """The reply went on past the request's total deadline (a slow drip is not a live connection)."""
 
