@@ -8,12 +8,14 @@
 
 from typing import TYPE_CHECKING, Any
 
+from batchkit import runs
 from batchkit._kernel.download import ExtractLimits
 from batchkit._kernel.journal import Chunk
 from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
 from batchkit._kernel.retry import RetryPolicy
 from batchkit._orchestration.groups import JobGroup
 from batchkit._orchestration.waiting import PollSchedule
+from batchkit._orchestration.workers import WorkSummary
 from batchkit.client import Client
 from batchkit.errors import (
     AmbiguousSubmissionError,
@@ -25,6 +27,7 @@ from batchkit.errors import (
     InsufficientBalanceError,
     JobNotFinishedError,
     JournalError,
+    LeaseLostError,
     NotFoundError,
     PermissionDeniedError,
     ProviderError,
@@ -79,6 +82,7 @@ __all__ = [
     "JobNotFinishedError",
     "JobStatus",
     "JournalError",
+    "LeaseLostError",
     "NotFoundError",
     "NotGiven",
     "PermissionDeniedError",
@@ -91,9 +95,11 @@ __all__ = [
     "TransportError",
     "UnsupportedError",
     "WaitTimeoutError",
+    "WorkSummary",
     "connect",
     "connect_async",
     "rows",
+    "runs",
     "typed",
 ]
 

@@ -43,13 +43,21 @@ from batchkit._kernel.streams import AsyncByteReader
 from batchkit._orchestration.client_base import ClientBase
 from batchkit._orchestration.groups import JobGroup
 from batchkit._orchestration.operations import Operations
+from batchkit._orchestration.workers import WorkSummary
 from batchkit.errors import BatchkitError
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from batchkit._orchestration.client_base import ClientSettings, ManyInputs, SubmitInputs, WaitOptions
+    from batchkit._orchestration.client_base import (
+        ClientSettings,
+        ManyInputs,
+        RunInputs,
+        SubmitInputs,
+        WaitOptions,
+        WorkOptions,
+    )
 
 T = TypeVar("T")
 
@@ -91,6 +99,15 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         """See :meth:`batchkit.Client.submit_many`."""
         ops = self._configured(timeout)
         return await self._run(ops, ops.submit_many(files, inputs))
+
+    async def enqueue(self, files: Paths, *, timeout: float | NotGiven = NOT_GIVEN, **inputs: Unpack[RunInputs]) -> str:
+        """See :meth:`batchkit.Client.enqueue`."""
+        ops = self._configured(timeout)
+        return await self._run(ops, ops.enqueue(files, inputs))
+
+    async def work(self, journal: str | os.PathLike[str], **options: Unpack[WorkOptions]) -> WorkSummary:
+        """See :meth:`batchkit.Client.work`."""
+        return await self._run(self._ops, self._ops.work(journal, options))
 
     async def get(self, job: JobRef, *, timeout: float | NotGiven = NOT_GIVEN) -> BatchJob:
         """See :meth:`batchkit.Client.get`."""

@@ -48,13 +48,21 @@ from batchkit._kernel.streams import ByteReader
 from batchkit._orchestration.client_base import ClientBase
 from batchkit._orchestration.groups import JobGroup
 from batchkit._orchestration.operations import Operations
+from batchkit._orchestration.workers import WorkSummary
 from batchkit.errors import BatchkitError
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from batchkit._orchestration.client_base import ClientSettings, ManyInputs, SubmitInputs, WaitOptions
+    from batchkit._orchestration.client_base import (
+        ClientSettings,
+        ManyInputs,
+        RunInputs,
+        SubmitInputs,
+        WaitOptions,
+        WorkOptions,
+    )
 
 T = TypeVar("T")
 
@@ -93,14 +101,32 @@ class Client(ClientBase[httpx.Client]):
     def submit_many(
         self, files: Paths, *, timeout: float | NotGiven = NOT_GIVEN, **inputs: Unpack[ManyInputs]
     ) -> JobGroup:
-        """Submit any number of files as provider-sized jobs, journaled in ``journal`` (sqlite).
+        """Submit any number of files as provider-sized jobs, sent from this process one chunk after
+        another and journaled in ``journal`` (a sqlite file or a ``postgresql://`` URL) as a run.
 
         Re-running with the same files and journal resumes: chunks already sent are skipped; a chunk
-        whose send was interrupted is matched to its job where the provider allows (Hume), else it
-        raises :class:`AmbiguousSubmissionError` (with ``.group``) unless ``resend_ambiguous``.
+        whose send was interrupted is matched to its job where the provider allows, else it raises
+        :class:`AmbiguousSubmissionError` (with ``.group``) unless ``resend_ambiguous``. ``wait=True``
+        also follows the jobs and collects every file's result into the journal.
         """
         ops = self._configured(timeout)
         return self._run(ops, ops.submit_many(files, inputs))
+
+    def enqueue(self, files: Paths, *, timeout: float | NotGiven = NOT_GIVEN, **inputs: Unpack[RunInputs]) -> str:
+        """Record ``files`` as a run in ``journal`` for workers to send; its id.
+
+        Every chunk is checked as the provider would before anything is recorded. The same files and
+        settings give the same run: enqueuing again records nothing new.
+        """
+        ops = self._configured(timeout)
+        return self._run(ops, ops.enqueue(files, inputs))
+
+    def work(self, journal: str | os.PathLike[str], **options: Unpack[WorkOptions]) -> WorkSummary:
+        """Work the runs of this client's provider in ``journal``: send their chunks, follow their
+        jobs, collect their results into the journal. Any number of workers, on any hosts, may share
+        one journal; each chunk is created once. Runs until cancelled, or ``until_done``.
+        """
+        return self._run(self._ops, self._ops.work(journal, options))
 
     def get(self, job: JobRef, *, timeout: float | NotGiven = NOT_GIVEN) -> BatchJob:
         """The job's current state."""

@@ -158,7 +158,7 @@ def resolve(
     if not name:
         raise ConfigError(
             f"no provider configured; looked at {', '.join(looked)}. Name one: -p/--provider on the command line, "
-            f"BATCHKIT_PROVIDER, or provider = \"...\" in batchkit.toml (one of {', '.join(available())})"
+            f'BATCHKIT_PROVIDER, or provider = "..." in batchkit.toml (one of {", ".join(available())})'
         )
     if not isinstance(name, str):
         raise ConfigError(f"provider must be a string, got {name!r} from {name_origin}")

@@ -1,24 +1,25 @@
 """Every error batchkit raises; catch :class:`BatchkitError` to catch them all.
 
-    BatchkitError                    the base of them all
-    ├── ConfigError                  provider, key or setting missing or invalid
-    ├── InputError (ValueError)      bad input or option; raised before anything is sent
-    │   └── BadRequestError          400/422 (also a ProviderError)
-    ├── UnsupportedError             the provider has no such operation
-    ├── TransportError               the network failed after retries
-    ├── ResponseFormatError          a successful reply that cannot be understood
-    ├── AmbiguousSubmissionError     a create may have reached the server; not re-sent
-    ├── WaitTimeoutError             waiting ran out of time
-    ├── JobNotFinishedError          results asked of a job that has not ended
-    ├── JournalError                 a journal could not be read or written
-    └── ProviderError                the provider answered an error status
-        ├── BadRequestError          400/422
-        ├── AuthenticationError      401
-        ├── InsufficientBalanceError 402
-        ├── PermissionDeniedError    403
-        ├── NotFoundError            404
-        ├── RateLimitedError         429
-        └── ServerError              5xx
+BatchkitError                    the base of them all
+├── ConfigError                  provider, key or setting missing or invalid
+├── InputError (ValueError)      bad input or option; raised before anything is sent
+│   └── BadRequestError          400/422 (also a ProviderError)
+├── UnsupportedError             the provider has no such operation
+├── TransportError               the network failed after retries
+├── ResponseFormatError          a successful reply that cannot be understood
+├── AmbiguousSubmissionError     a create may have reached the server; not re-sent
+├── WaitTimeoutError             waiting ran out of time
+├── JobNotFinishedError          results asked of a job that has not ended
+├── JournalError                 a journal could not be read or written
+│   └── LeaseLostError           another worker took over a chunk (fencing)
+└── ProviderError                the provider answered an error status
+    ├── BadRequestError          400/422
+    ├── AuthenticationError      401
+    ├── InsufficientBalanceError 402
+    ├── PermissionDeniedError    403
+    ├── NotFoundError            404
+    ├── RateLimitedError         429
+    └── ServerError              5xx
 """
 
 from __future__ import annotations
@@ -95,6 +96,10 @@ class JobNotFinishedError(BatchkitError):
 
 class JournalError(BatchkitError):
     """A journal could not be read or written (locked too long, a full disk, a row it did not write)."""
+
+
+class LeaseLostError(JournalError):
+    """A worker's lease on a chunk ended and another worker claimed it: the first may no longer write it."""
 
 
 class WaitTimeoutError(BatchkitError):
@@ -215,6 +220,7 @@ __all__ = [
     "InsufficientBalanceError",
     "JobNotFinishedError",
     "JournalError",
+    "LeaseLostError",
     "NotFoundError",
     "PermissionDeniedError",
     "ProviderError",

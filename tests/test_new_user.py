@@ -102,7 +102,7 @@ def test_an_interrupted_submit_many_says_how_to_resume(emulated, emu, tmp_path: 
     assert "submit_many interrupted" not in caplog.text  # not yet under way
     operation = client._client._ops.submit_many(files, {"journal": tmp_path / "run.db", "chunk": 1})
     step = next(operation)
-    while type(step).__name__ != "Call":
+    while type(step).__name__ != "Parallel":  # the chunks are being worked
         step = operation.send(step.fn())
     operation.close()
     assert "submit_many interrupted; call it again with the same files and journal=" in caplog.text

@@ -60,12 +60,18 @@ def test_resemble_chunks_complete_and_resume_is_a_no_op(emulated, emu, tmp_path:
     assert emu.created("resemble") == 3
 
 
-def test_a_journal_belongs_to_one_submission(emulated, tmp_path: Path) -> None:
+def test_a_journal_holds_many_runs_and_the_same_submission_is_one_run(emulated, emu, tmp_path: Path) -> None:
     client = emulated("resemble")
     files = many(tmp_path, 3)
-    client.submit_many(files, journal=tmp_path / "run.db")
-    with pytest.raises(batchkit.InputError, match="different submission"):
-        client.submit_many(files[:2], journal=tmp_path / "run.db")
+    first = client.submit_many(files, journal=tmp_path / "run.db")
+    second = client.submit_many(files[:2], journal=tmp_path / "run.db")
+    assert first.run != second.run
+    assert emu.created("resemble") == 2
+    again = client.submit_many(files, journal=tmp_path / "run.db")
+    assert again.run == first.run
+    assert [j.id for j in again.jobs] == [j.id for j in first.jobs]
+    assert emu.created("resemble") == 2
+    assert [p.run.id for p in batchkit.runs.progress(tmp_path / "run.db")] == [first.run, second.run]
 
 
 def test_a_file_that_is_not_a_journal_is_refused(emulated, emu, tmp_path: Path) -> None:
@@ -158,7 +164,7 @@ def test_500_files_survive_sigkill_and_resume_with_exactly_10_creates(emu, tmp_p
         time.sleep(0.01)
     assert emu.created("resemble") == 4
     with contextlib.closing(sqlite3.connect(journal)) as db:
-        states = [s for (s,) in db.execute("SELECT state FROM chunks ORDER BY idx")]
+        states = [s for (s,) in db.execute("SELECT state FROM chunks ORDER BY run_id, idx")]
     assert states == ["sent"] * 4 + ["sending"] + ["planned"] * 5
 
     with batchkit.connect("resemble", api_key="k", base_url=emu.base_url) as client:
@@ -195,7 +201,7 @@ def test_a_journal_that_cannot_be_trusted_is_a_typed_error(emulated, emu, tmp_pa
     journal = tmp_path / "run.db"
     client.submit_many(files, journal=journal)
     with contextlib.closing(sqlite3.connect(journal)) as db, db:
-        db.execute("UPDATE chunks SET files = 'not json', state = 'planned'")
+        db.execute("UPDATE chunks SET children = 'not json', state = 'planned'")
     with pytest.raises(batchkit.JournalError, match="did not write"):
         client.submit_many(files, journal=journal)
     assert emu.created("resemble") == 1
@@ -230,28 +236,33 @@ def test_hume_names_with_quotes_and_control_characters_reconcile(emulated, emu, 
     assert emu.created("hume") == 1
 
 
-def test_a_journal_of_the_first_schema_is_migrated(tmp_path: Path) -> None:
-    from batchkit._kernel.journal import SCHEMA_VERSION, Journal
+def test_a_journal_of_the_first_schema_is_migrated(emulated, emu, tmp_path: Path) -> None:
+    from batchkit._kernel.journal import SCHEMA_VERSION
 
+    files = many(tmp_path, 4)
+    client = emulated("resemble")
+    group = client.submit_many(files, journal=tmp_path / "new.db", chunk=2)
+    fingerprint = group.run.removeprefix("run-")  # a run's id is its fingerprint's start
+    with contextlib.closing(sqlite3.connect(tmp_path / "new.db")) as db:
+        [(whole,)] = db.execute("SELECT fingerprint FROM runs").fetchall()
+    assert whole.startswith(fingerprint)
     path = tmp_path / "old.db"
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         db.executescript(
             "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
             "CREATE TABLE chunks (idx INTEGER PRIMARY KEY, files TEXT NOT NULL, state TEXT NOT NULL,"
             " job_id TEXT, intent_ms INTEGER, error TEXT);"
-            "INSERT INTO meta VALUES ('fingerprint', 'fp');"
-            """INSERT INTO chunks VALUES (0, '["a.wav"]', 'sent', 'job-0', 1, NULL), (1, '["b.wav"]', 'planned', NULL, NULL, NULL);"""
         )
-    journal = Journal(path)
-    try:
-        assert [c.state for c in journal.open("fp", [["a.wav"], ["b.wav"]])] == ["sent", "planned"]
-        claimed = journal.claim("me", skip=())
-        assert claimed is not None
-        assert claimed.index == 1
-        journal.sent("me", 1, "job-1")
-        assert [c.job_id for c in journal.chunks()] == ["job-0", "job-1"]
-    finally:
-        journal.close()
+        db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (whole,))
+        db.execute("INSERT INTO chunks VALUES (0, ?, 'sent', ?, 1, NULL), (1, ?, 'planned', NULL, NULL, NULL)",
+                   (json.dumps([str(p) for p in files[:2]]), group.jobs[0].id,
+                    json.dumps([str(p) for p in files[2:]])))  # fmt: skip
+    [old] = batchkit.runs.progress(path)
+    assert (old.run.id, old.run.provider, old.chunks_sent) == (group.run, None, 1)
+    resumed = client.submit_many(files, journal=path, chunk=2)
+    assert [c.state for c in resumed.chunks] == ["sent", "sent"]
+    assert resumed.jobs[0].id == group.jobs[0].id
+    assert emu.created("resemble") == 3
     with contextlib.closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
 

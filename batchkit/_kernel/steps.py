@@ -100,7 +100,6 @@ class Call:
             timeout=self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
 
-
     def _counted(self, progress: Progress) -> Progress:
         """``progress``, after taking back what an earlier attempt of this call reported."""
         reported = self._reported

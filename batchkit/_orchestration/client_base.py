@@ -39,17 +39,43 @@ class SubmitInputs(TypedDict, total=False):
     options: Any
 
 
-class ManyInputs(TypedDict, total=False):
-    """Keyword arguments of ``submit_many``."""
+class RunInputs(TypedDict, total=False):
+    """Keyword arguments of ``enqueue``."""
 
     journal: Required[str | os.PathLike[str]]
-    """The sqlite file that records each chunk before and after it is sent."""
+    """A sqlite file, or a ``postgresql://`` URL (``batchkit[postgres]``): it records the run, each
+    chunk before and after it is sent, and each file's result."""
     chunk: int | None
     """At most this many files a job (default: the provider's limit)."""
-    resend_ambiguous: bool
-    """Send again chunks whose earlier send was interrupted and could not be matched to a job."""
     callback_url: str | None
     options: Any
+
+
+class ManyInputs(RunInputs, total=False):
+    """Keyword arguments of ``submit_many``."""
+
+    resend_ambiguous: bool
+    """Send again chunks whose earlier send was interrupted and could not be matched to a job."""
+    wait: bool
+    """Also follow the jobs until they end and collect their results into the journal."""
+    rate: float | None
+    """At most this many requests a second, shared by everything working on the journal."""
+
+
+class WorkOptions(TypedDict, total=False):
+    """Keyword arguments of ``work``."""
+
+    until_done: bool
+    """Stop when no run has work left (default: work until cancelled)."""
+    run: str | None
+    """Work on this run only."""
+    concurrency: int | None
+    """Chunks worked at once (default: the client's ``PollSchedule.concurrency``)."""
+    lease: float
+    """Seconds a claimed chunk is held without a renewal (default 30); a worker renews its leases
+    every third of that, and a chunk whose lease ran out is taken over by another worker."""
+    rate: float | None
+    """At most this many requests a second across every worker of this provider and key."""
 
 
 class WaitOptions(TypedDict, total=False):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import attrs
 
@@ -16,9 +15,12 @@ class JobGroup:
     """The jobs of one large submission; iterate it to get them (``client.wait_all(group)``)."""
 
     provider: str
-    journal: Path
+    journal: str
+    """The journal's file, or its URL without the password."""
     chunks: tuple[Chunk, ...]
     jobs: tuple[BatchJob, ...]
+    run: str = ""
+    """The run's id in the journal (``batchkit results --journal … --run …``)."""
 
     def __iter__(self) -> Iterator[BatchJob]:
         return iter(self.jobs)

@@ -17,8 +17,8 @@ import httpx
 
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.download import AtomicFile, ExtractLimits, complete_zip, safe_extract
-from batchkit._kernel.inputs import Paths, Progress, as_path_list, check_files
-from batchkit._kernel.journal import Journal
+from batchkit._kernel.inputs import LocalFile, Paths, Progress, as_path_list, check_files
+from batchkit._kernel.journal import Journal, Scope
 from batchkit._kernel.retry import RetryPolicy
 from batchkit._kernel.steps import END, Blocking, Call, Emit, Items, NextItem, Operation, Parallel
 from batchkit.config import Secret
@@ -27,9 +27,11 @@ from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 from batchkit.providers.base import Provider, Submission
 
 from .groups import JobGroup
-from .large_submissions import LargeSubmission
+from .large_submissions import record, submit_many
 from .sending import Sender
+from .shared_rate import SharedRate, bucket_name
 from .waiting import OnUpdate, PollSchedule, ignoring_emits, watch
+from .workers import Lease, Worker, WorkSummary
 
 log = logging.getLogger("batchkit")
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}")
@@ -46,6 +48,10 @@ class KeyAuth(httpx.Auth):
         self._headers = headers
         self._key = key
         self._origin = httpx.URL(base_url).copy_with(path="/", query=None, fragment=None)
+
+    def bucket(self, provider: str) -> str:
+        """The shared rate bucket of this provider and credential (a digest of the key, never the key)."""
+        return bucket_name(provider, str(self._origin), self._key.reveal())
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         url = request.url
@@ -127,18 +133,62 @@ class Operations:
         log.info("%s: created job %s", self.provider.name, job.id)
         return job
 
-    def submit_many(self, files: Paths, inputs: Mapping[str, Any]) -> Operation[JobGroup]:
-        settings = dict(_known(inputs, (*SUBMIT_KEYS, "journal", "chunk", "resend_ambiguous")))
-        journal = settings.pop("journal", None)
-        chunk, resend = settings.pop("chunk", None), bool(settings.pop("resend_ambiguous", False))
+    def _journaled(self, journal: Any, files: Paths) -> Operation[tuple[Journal, builtins.list[LocalFile]]]:
         if journal is None:
-            raise InputError("submit_many needs journal=<path>: it records each chunk so a run can resume")
+            raise InputError("a large submission needs journal=<path or postgresql:// URL>: it records each chunk")
         local = yield Blocking(lambda: check_files(as_path_list(files, "files")))
         if not local:
-            raise InputError("submit_many: no files given")
+            raise InputError("no files given")
+        book: Journal = yield Blocking(lambda: Journal(journal))
+        return book, local
+
+    def paced(self, journal: Journal, rate: float | None) -> Operations:
+        """These operations, with every request paced by the rate all workers on ``journal`` share."""
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1e6):
+            raise InputError(f"rate must be a positive number of requests a second, got {rate!r}")
+        gate = SharedRate(journal, self.auth.bucket(self.provider.name), rate, self.clock)
+        return attrs.evolve(self, sender=attrs.evolve(self.sender, gate=gate))
+
+    def submit_many(self, files: Paths, inputs: Mapping[str, Any]) -> Operation[JobGroup]:
+        settings = dict(_known(inputs, (*SUBMIT_KEYS, "journal", "chunk", "resend_ambiguous", "wait", "rate")))
+        journal, chunk, rate = settings.pop("journal", None), settings.pop("chunk", None), settings.pop("rate", None)
+        resend, wait = bool(settings.pop("resend_ambiguous", False)), bool(settings.pop("wait", False))
+        book, local = yield from self._journaled(journal, files)
+        try:
+            return (yield from submit_many(self.paced(book, rate), book, local, settings, chunk, resend, wait))
+        finally:
+            book.close()
+
+    def enqueue(self, files: Paths, inputs: Mapping[str, Any]) -> Operation[str]:
+        settings = dict(_known(inputs, (*SUBMIT_KEYS, "journal", "chunk")))
+        journal, chunk = settings.pop("journal", None), settings.pop("chunk", None)
+        book, local = yield from self._journaled(journal, files)
+        try:
+            run = yield from record(self, book, local, settings, chunk)
+        finally:
+            book.close()
+        log.info("%s: recorded run %s in %s", self.provider.name, run, book.where)
+        return run
+
+    def work(self, journal: str | os.PathLike[str], settings: Mapping[str, Any]) -> Operation[WorkSummary]:
+        known = dict(_known(settings, ("until_done", "run", "concurrency", "lease", "rate")))
+        lanes = known.get("concurrency") or self.poll.concurrency
+        if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1:
+            raise InputError(f"concurrency must be a positive integer, got {lanes!r}")
+        seconds = known.get("lease", 30.0)
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0.5 <= seconds <= 3600:
+            raise InputError(f"lease must be 0.5 to 3600 seconds, got {seconds!r}")
         book: Journal = yield Blocking(lambda: Journal(journal))
         try:
-            return (yield from LargeSubmission(self, book, settings, resend).run(local, chunk))
+            run = known.get("run")
+            if run is not None:
+                found = yield Blocking(lambda: book.run(run))
+                if found.provider != self.provider.name:
+                    raise InputError(f"run {run} is for {found.provider}; this client speaks {self.provider.name}")
+            scope = Scope(self.provider.name, run)
+            worker = Worker(self.paced(book, known.get("rate")), book, scope, lanes=lanes, lease=Lease(float(seconds)),
+                            until_done=bool(known.get("until_done", False)))  # fmt: skip
+            return (yield from worker.run())
         finally:
             book.close()
 

@@ -8,7 +8,7 @@ the executor and does the rest: timeouts, retries, backoff, and the never-twice 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 import httpx
@@ -35,6 +35,14 @@ _NOT_SENT = (
 UPLOAD_SECONDS = 300.0
 
 
+class Gate(Protocol):
+    """A pace shared beyond this client (workers on one journal): asked before every attempt, told of a 429."""
+
+    def before(self) -> Operation[None]: ...
+
+    def pause(self, seconds: float) -> Operation[None]: ...
+
+
 @attrs.frozen
 class Sender:
     """How one client sends: its provider, retry policy, timeouts and clock."""
@@ -47,6 +55,7 @@ class Sender:
     """The largest reply read into memory, for every request (None: each request's own bound)."""
     deadline: float | None = None
     """A moment (``clock.monotonic()``) no retry may sleep past: a wait's end."""
+    gate: Gate | None = None
 
     @property
     def upload_timeout(self) -> httpx.Timeout:
@@ -97,6 +106,8 @@ class Sender:
         attempt = 0
         while True:
             attempt += 1
+            if self.gate is not None:
+                yield from self.gate.before()
             outcome = yield call
             retry_after = None
             failure: BatchkitError
@@ -109,6 +120,9 @@ class Sender:
                 if outcome.is_success:
                     return outcome
                 failure = provider_error(provider, outcome, self.provider.error_body)
+                if outcome.status_code == 429 and self.gate is not None:  # every worker waits, not this one alone
+                    said = retry_after_seconds(outcome, self.clock.time())
+                    yield from self.gate.pause(said if said is not None else policy.delay(attempt - 1))
                 if call.creates and outcome.status_code >= 500:
                     raise AmbiguousSubmissionError(
                         provider, f"HTTP {outcome.status_code}", status_code=outcome.status_code, advice=advice

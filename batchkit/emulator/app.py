@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,7 @@ class FaultGate:
         method, path = scope["method"], scope["path"]
         fault = None if path.startswith("/_emulator") else self.emu.faults.take(method, path)
         generation = self.emu.state.generation
+        arrived = time.monotonic()
         scope.setdefault("state", {})
         logged = False
 
@@ -69,7 +71,7 @@ class FaultGate:
                 logged = True
                 query = scope.get("query_string", b"").decode("latin-1")
                 parts = scope["state"].get("parts", ())
-                entry = Recorded(method, path, query, status, parts, fault.kind.value if fault else None)
+                entry = Recorded(method, path, query, status, parts, fault.kind.value if fault else None, arrived)
                 self.emu.state.record(entry, generation)
 
         async def reply(message: Message) -> None:

@@ -72,6 +72,8 @@ class Recorded:
     status: int
     parts: tuple[tuple[str, str | None, int], ...] = ()
     fault: str | None = None
+    at: float = attrs.field(default=0.0, eq=False)
+    """When it arrived (``time.monotonic()``)."""
 
 
 class Phase:

@@ -172,6 +172,12 @@ class Provider(abc.ABC):
         raise UnsupportedError(f"{cls.name} sends no callbacks batchkit can read")
 
     @classmethod
+    def result_from(cls, raw: Any) -> FileResult[Any]:
+        """A result again from the raw item a journal kept (``FileResult.raw``); by default one with
+        that raw item and no typed prediction."""
+        return FileResult("", JobStatus.UNKNOWN, raw=raw if isinstance(raw, Mapping) else {}, provider=cls.name)
+
+    @classmethod
     def summary(cls, result: FileResult[Any]) -> str:
         """A short human reading of one result (the CLI's ``summary`` column)."""
         return ""

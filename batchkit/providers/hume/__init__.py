@@ -200,6 +200,11 @@ class HumeProvider(Provider):
         return Callback(attrs.evolve(job, raw=body), results)
 
     summary = staticmethod(summary)
+
+    @classmethod
+    def result_from(cls, raw: Any) -> FileResult[Any]:
+        return to_file_result(raw)
+
     rows = staticmethod(tidy_rows)
 
     @classmethod

@@ -212,4 +212,9 @@ class ResembleProvider(Provider):
         return Callback(to_batch_job(body))
 
     summary = staticmethod(summary)
+
+    @classmethod
+    def result_from(cls, raw: Any) -> FileResult[Any]:
+        return to_file_result(raw)
+
     rows = staticmethod(tidy_rows)

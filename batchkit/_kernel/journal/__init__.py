@@ -1,0 +1,30 @@
+"""The journal of large submissions: runs, chunks, leases, results and shared rates, on sqlite (a file)
+or PostgreSQL (a ``postgresql://`` URL)."""
+
+from .book import (
+    MAX_LOOKS,
+    Chunk,
+    ChunkState,
+    Claim,
+    FileEntry,
+    Journal,
+    Run,
+    RunProgress,
+    Scope,
+)
+from .schema import SCHEMA_VERSION
+from .stores import redacted
+
+__all__ = [
+    "MAX_LOOKS",
+    "SCHEMA_VERSION",
+    "Chunk",
+    "ChunkState",
+    "Claim",
+    "FileEntry",
+    "Journal",
+    "Run",
+    "RunProgress",
+    "Scope",
+    "redacted",
+]

@@ -1,0 +1,467 @@
+"""The journal's state machine, the same on every store.
+
+A *run* is one large submission: its files (path, size, modification time), its plan of chunks, its
+provider and settings. A chunk goes ``planned → sending → sent → done``, or to ``ambiguous`` (a send
+that may have landed and could not be matched to a job) or ``failed`` (refused). A worker *claims* a
+chunk with a lease and a fencing token; every later write of that chunk names the token and is
+refused (:class:`LeaseLostError`) once another worker has claimed the chunk since. The intent is
+committed before a send, the outcome after; results are kept per input file.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from batchkit.errors import InputError, LeaseLostError
+
+from .schema import migrate, run_id_for
+from .stores import Store, Tx, open_store
+
+
+class ChunkState:
+    PLANNED = "planned"
+    SENDING = "sending"
+    """Intent recorded; the send may or may not have reached the provider."""
+    SENT = "sent"
+    """A job exists; it is checked until it ends."""
+    DONE = "done"
+    """The job ended and its results are in the journal."""
+    AMBIGUOUS = "ambiguous"
+    """The send may have reached the provider and could not be matched to a job."""
+    FAILED = "failed"
+    """The provider refused it, or it failed before anything was sent."""
+
+
+@attrs.frozen
+class Chunk:
+    """One provider-sized part of a large submission."""
+
+    index: int
+    files: tuple[str, ...]
+    state: str
+    job_id: str | None = None
+    intent_ms: int | None = None
+    error: str | None = None
+    children: tuple[str, ...] = ()
+    """The job's per-file parts, where they identify it (a job adopted through a provider's detect list)."""
+    run: str = ""
+    job_status: str | None = None
+    """The job's last known :class:`~batchkit.JobStatus` value."""
+    attempts: int = 0
+    """How many times an ambiguous send was looked for."""
+    poll_interval: float | None = None
+
+
+@attrs.frozen
+class Claim:
+    """A chunk held by one worker: every write of it names ``token``."""
+
+    chunk: Chunk
+    token: int
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return self.chunk.run, self.chunk.index, self.token
+
+
+@attrs.frozen
+class FileEntry:
+    """One input file of a run, and its result once the job has ended."""
+
+    index: int
+    chunk: int
+    path: str
+    size: int
+    mtime_ns: int | None = None
+    status: str | None = None
+    error: str | None = None
+    result: Any = None
+    """The provider's raw result (JSON)."""
+
+
+@attrs.frozen
+class Run:
+    id: str
+    provider: str | None
+    fingerprint: str
+    spec: Mapping[str, Any] | None
+    """What a worker needs to send the chunks: the submission's settings (never a key)."""
+    created_ms: int
+    files: int
+    chunks: int
+
+
+@attrs.frozen
+class RunProgress:
+    """How far a run has come."""
+
+    run: Run
+    chunks_sent: int
+    jobs_finished: int
+    files_done: int
+    ambiguous: int
+    failed: int
+
+    @property
+    def settled(self) -> bool:
+        """No chunk has work left (every one done, failed or ambiguous)."""
+        return self.jobs_finished + self.ambiguous + self.failed == self.run.chunks
+
+
+@attrs.frozen
+class Scope:
+    """Which chunks a worker takes."""
+
+    provider: str
+    run: str | None = None
+    """One run, or every run of the provider."""
+    poll: bool = True
+    """Also check accepted jobs that are due, and collect their results."""
+    patient: bool = True
+    """Look for an ambiguous send again when it is due, up to :data:`MAX_LOOKS` times (a worker);
+    otherwise once for each chunk not in ``skip`` (one ``submit_many`` call)."""
+    skip: frozenset[int] = frozenset()
+
+
+MAX_LOOKS = 5
+"""How many times workers look for the job of an ambiguous send before leaving it to a person."""
+
+
+@functools.cache
+def host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_CHUNK_COLUMNS = (
+    "c.run_id, c.idx, c.state, c.job_id, c.intent_ms, c.error, c.children, c.job_status, c.attempts,"
+    " c.poll_interval, c.token"
+)
+
+
+class Journal:
+    """A journal on a sqlite file or a PostgreSQL database; every change is one committed transaction."""
+
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        self._store: Store = open_store(target)
+        try:
+            migrate(self._store)
+        except InputError:
+            self._store.close()
+            raise
+        except Exception as exc:
+            self._store.close()
+            raise InputError(f"{self._store.where}: not a usable batchkit journal ({exc})") from None
+
+    @property
+    def where(self) -> str:
+        """The journal's file, or its URL without the password."""
+        return self._store.where
+
+    def close(self) -> None:
+        self._store.close()
+
+    # -- runs ---------------------------------------------------------------------------------------
+
+    def record_run(self, provider: str, fingerprint: str, spec: Mapping[str, Any],
+                   files: Sequence[tuple[str, int, int | None]], plan: Sequence[Sequence[int]],
+                   now_ms: int) -> str:  # fmt: skip
+        """The run of this submission: recorded now, or as an earlier call recorded it."""
+        run = run_id_for(fingerprint)
+        where = {i: n for n, indexes in enumerate(plan) for i in indexes}
+        with self._store.transaction() as tx:
+            found = tx.execute("SELECT spec FROM runs WHERE id = ?", (run,)).fetchone()
+            if found is None:
+                tx.execute(
+                    "INSERT INTO runs (id, provider, fingerprint, spec, created_ms, files, chunks)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (run, provider, fingerprint, json.dumps(spec), now_ms, len(files), len(plan)),
+                )
+                tx.executemany(
+                    "INSERT INTO chunks (run_id, idx, state) VALUES (?, ?, ?)",
+                    [(run, n, ChunkState.PLANNED) for n in range(len(plan))],
+                )
+                tx.executemany(
+                    "INSERT INTO files (run_id, idx, chunk_idx, path, size, mtime_ns) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(run, i, where[i], path, size, mtime) for i, (path, size, mtime) in enumerate(files)],
+                )
+            else:  # files not yet sent are taken as they are now; a run of an older journal learns its settings
+                if found[0] is None:
+                    tx.execute("UPDATE runs SET provider = ?, spec = ? WHERE id = ?", (provider, json.dumps(spec), run))
+                tx.executemany(
+                    "UPDATE files SET size = ?, mtime_ns = ? WHERE run_id = ? AND idx = ? AND chunk_idx IN (SELECT idx"
+                    f" FROM chunks WHERE run_id = ? AND state IN ('{ChunkState.PLANNED}', '{ChunkState.FAILED}'))",
+                    [(size, mtime, run, i, run) for i, (_, size, mtime) in enumerate(files)],
+                )
+        return run
+
+    def retry_failed(self, run: str) -> None:
+        """Plan again the chunks of ``run`` the provider refused."""
+        with self._store.transaction() as tx:
+            tx.execute("UPDATE chunks SET state = ? WHERE run_id = ? AND state = ?",
+                       (ChunkState.PLANNED, run, ChunkState.FAILED))  # fmt: skip
+
+    def run(self, run: str) -> Run:
+        with self._store.transaction(write=False) as tx:
+            row = tx.execute(
+                "SELECT id, provider, fingerprint, spec, created_ms, files, chunks FROM runs WHERE id = ?", (run,)
+            ).fetchone()
+            if row is None:
+                raise InputError(f"{self.where} has no run {run!r} (batchkit runs --journal … lists them)")
+            return _run(row)
+
+    def runs(self) -> list[RunProgress]:
+        """Every run, oldest first, with its progress."""
+        with self._store.transaction(write=False) as tx:
+            runs = tx.execute("SELECT id, provider, fingerprint, spec, created_ms, files, chunks FROM runs "
+                              "ORDER BY created_ms, id").fetchall()  # fmt: skip
+            counts = {
+                row[0]: row[1:]
+                for row in tx.execute(
+                    "SELECT run_id, SUM(CASE WHEN job_id IS NULL THEN 0 ELSE 1 END),"
+                    " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), SUM(CASE WHEN state = ? THEN 1 ELSE 0 END),"
+                    " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END) FROM chunks GROUP BY run_id",
+                    (ChunkState.DONE, ChunkState.AMBIGUOUS, ChunkState.FAILED),
+                ).fetchall()
+            }
+            done = dict(
+                tx.execute("SELECT run_id, COUNT(*) FROM files WHERE status IS NOT NULL GROUP BY run_id").fetchall()
+            )
+            progress = []
+            for row in runs:
+                sent, finished, ambiguous, failed = (int(n or 0) for n in counts.get(row[0], (0, 0, 0, 0)))
+                progress.append(RunProgress(_run(row), sent, finished, int(done.get(row[0], 0)), ambiguous, failed))
+            return progress
+
+    def chunks(self, run: str) -> list[Chunk]:
+        with self._store.transaction(write=False) as tx:
+            rows = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? ORDER BY c.idx",
+                              (run,)).fetchall()  # fmt: skip
+            paths = self._paths(tx, run)
+            return [_chunk(row, paths.get(int(row[1]), ())) for row in rows]
+
+    def files(self, run: str, chunk: int | None = None) -> list[FileEntry]:
+        """The input files of ``run`` (of one chunk), in the order given, with their results so far."""
+        query = "SELECT idx, chunk_idx, path, size, mtime_ns, status, error, result FROM files WHERE run_id = ?"
+        params: tuple[Any, ...] = (run,)
+        if chunk is not None:
+            query, params = query + " AND chunk_idx = ?", (run, chunk)
+        with self._store.transaction(write=False) as tx:
+            rows = tx.execute(query + " ORDER BY idx", params).fetchall()
+            return [
+                FileEntry(int(i), int(c), str(p), int(s), m, st, e, None if r is None else json.loads(r))
+                for i, c, p, s, m, st, e, r in rows
+            ]
+
+    @staticmethod
+    def _paths(tx: Tx, run: str, chunk: int | None = None) -> dict[int, tuple[str, ...]]:
+        params: list[Any]
+        query, params = "SELECT chunk_idx, path FROM files WHERE run_id = ?", [run]
+        if chunk is not None:
+            query, params = query + " AND chunk_idx = ?", [run, chunk]
+        grouped: dict[int, list[str]] = {}
+        for idx, path in tx.execute(query + " ORDER BY idx", params).fetchall():
+            grouped.setdefault(int(idx), []).append(str(path))
+        return {idx: tuple(paths) for idx, paths in grouped.items()}
+
+    # -- claims and leases ----------------------------------------------------------------------------
+
+    def _wanted(self, scope: Scope, now_ms: int, due: bool = True) -> tuple[str, list[Any]]:
+        """The SQL condition (and its parameters) of chunks in ``scope`` with work left (``due``: now)."""
+        when = " AND c.next_poll_ms <= ?" if due else ""
+        states = [f"c.state IN ('{ChunkState.PLANNED}', '{ChunkState.SENDING}')"]
+        params: list[Any] = [scope.provider]
+        if scope.poll:
+            states.append(f"(c.state = '{ChunkState.SENT}'{when})")
+            params.extend([now_ms] if due else [])
+        if scope.patient:
+            states.append(f"(c.state = '{ChunkState.AMBIGUOUS}' AND c.attempts < {MAX_LOOKS}{when})")
+            params.extend([now_ms] if due else [])
+        else:
+            states.append(f"c.state = '{ChunkState.AMBIGUOUS}'")
+        where = f"r.provider = ? AND r.spec IS NOT NULL AND ({' OR '.join(states)})"
+        if scope.run is not None:
+            where += " AND c.run_id = ?"
+            params.append(scope.run)
+        if scope.skip:
+            where += f" AND c.idx NOT IN ({', '.join('?' * len(scope.skip))})"
+            params.extend(sorted(scope.skip))
+        return where, params
+
+    def claim(self, owner: str, scope: Scope, now_ms: int, lease_ms: int) -> Claim | None:
+        """A chunk in ``scope`` with work left that no live worker holds, now held by ``owner`` until
+        ``now_ms + lease_ms`` with a new fencing token; None if there is none now."""
+        where, params = self._wanted(scope, now_ms)
+        query = (
+            "SELECT c.run_id, c.idx FROM chunks c JOIN runs r ON r.id = c.run_id WHERE "
+            f"{where} AND (c.owner IS NULL OR c.lease_until_ms < ?) ORDER BY r.created_ms, c.run_id, c.idx LIMIT 1"
+        )
+        with self._store.transaction() as tx:
+            found = tx.execute(query + self._store.row_locks, (*params, now_ms)).fetchone()
+            if found is None and self._reap(tx, now_ms):
+                found = tx.execute(query + self._store.row_locks, (*params, now_ms)).fetchone()
+            if found is None:
+                return None
+            run, idx = str(found[0]), int(found[1])
+            tx.execute(
+                "UPDATE chunks SET owner = ?, owner_pid = ?, owner_host = ?, lease_until_ms = ?, token = token + 1"
+                " WHERE run_id = ? AND idx = ?",
+                (owner, os.getpid(), host(), now_ms + lease_ms, run, idx),
+            )
+            row = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? AND c.idx = ?",
+                             (run, idx)).fetchone()  # fmt: skip
+            chunk = _chunk(row, self._paths(tx, run, idx).get(idx, ()))
+        return Claim(chunk, int(row[-1]))
+
+    @staticmethod
+    def _reap(tx: Tx, now_ms: int) -> bool:
+        """End the leases of processes of this host that no longer run (a killed worker's chunks
+        need not wait for its lease to expire); whether there were any."""
+        pids = tx.execute("SELECT DISTINCT owner_pid FROM chunks WHERE owner_host = ? AND owner IS NOT NULL"
+                          " AND lease_until_ms >= ?", (host(), now_ms)).fetchall()  # fmt: skip
+        dead = [int(pid) for (pid,) in pids if pid is not None and not _alive(int(pid))]
+        for pid in dead:
+            tx.execute("UPDATE chunks SET lease_until_ms = 0 WHERE owner_host = ? AND owner_pid = ?", (host(), pid))
+        return bool(dead)
+
+    def next_due(self, scope: Scope, now_ms: int) -> int | None:
+        """When a chunk in ``scope`` with work left may next be claimed (ms; perhaps now); None when no
+        chunk has work left."""
+        where, params = self._wanted(scope, now_ms, due=False)
+        with self._store.transaction(write=False) as tx:
+            row = tx.execute(
+                "SELECT COUNT(*), MIN(CASE WHEN c.owner IS NOT NULL AND c.lease_until_ms > COALESCE(c.next_poll_ms, 0)"
+                " THEN c.lease_until_ms ELSE COALESCE(c.next_poll_ms, 0) END)"
+                f" FROM chunks c JOIN runs r ON r.id = c.run_id WHERE {where}",
+                params,
+            ).fetchone()
+        return None if not row or not row[0] else int(row[1] or 0)
+
+    def renew(self, owner: str, now_ms: int, lease_ms: int) -> int:
+        """Extend every lease ``owner`` still holds; how many."""
+        with self._store.transaction() as tx:
+            return tx.execute(
+                "UPDATE chunks SET lease_until_ms = ? WHERE owner = ?", (now_ms + lease_ms, owner)
+            ).rowcount
+
+    def release(self, owner: str) -> None:
+        """Give up every chunk ``owner`` holds, as it stands (a send in progress stays ``sending``)."""
+        with self._store.transaction() as tx:
+            tx.execute("UPDATE chunks SET owner = NULL, owner_pid = NULL, owner_host = NULL, lease_until_ms = NULL"
+                       " WHERE owner = ?", (owner,))  # fmt: skip
+
+    # -- fenced writes ----------------------------------------------------------------------------------
+
+    def _write(self, tx: Tx, claim: Claim, values: Mapping[str, Any], release: bool = True) -> None:
+        columns = ", ".join(f"{name} = ?" for name in values)
+        if release:
+            columns += ", owner = NULL, owner_pid = NULL, owner_host = NULL, lease_until_ms = NULL"
+        done = tx.execute(f"UPDATE chunks SET {columns} WHERE run_id = ? AND idx = ? AND token = ?",
+                          (*values.values(), *claim.key))  # fmt: skip
+        if done.rowcount != 1:
+            raise LeaseLostError(
+                f"{self.where}: chunk {claim.chunk.index} of {claim.chunk.run} was taken over by another worker"
+                " after this one's lease ended; nothing was written"
+            )
+
+    def _fenced(self, claim: Claim, values: Mapping[str, Any], release: bool = True) -> None:
+        with self._store.transaction() as tx:
+            self._write(tx, claim, values, release)
+
+    def intend(self, claim: Claim, now_ms: int, lease_ms: int) -> int:
+        """Record that the chunk is about to be sent (and hold it ``lease_ms`` more); the intent's time."""
+        self._fenced(claim, {"state": ChunkState.SENDING, "intent_ms": now_ms, "error": None,
+                             "lease_until_ms": now_ms + lease_ms}, release=False)  # fmt: skip
+        return now_ms
+
+    def unsend(self, claim: Claim, reason: str) -> None:
+        """The send was refused before anything was created (a 429): the chunk is planned again."""
+        self._fenced(claim, {"state": ChunkState.PLANNED, "error": reason})
+
+    def sent(self, claim: Claim, job_id: str, children: Sequence[str], next_poll_ms: int, interval: float) -> None:
+        self._fenced(claim, {"state": ChunkState.SENT, "job_id": job_id, "children": json.dumps(list(children)),
+                             "error": None, "next_poll_ms": next_poll_ms, "poll_interval": interval})  # fmt: skip
+
+    def ambiguous(self, claim: Claim, reason: str, next_look_ms: int, interval: float) -> None:
+        self._fenced(claim, {"state": ChunkState.AMBIGUOUS, "error": reason, "attempts": claim.chunk.attempts + 1,
+                             "next_poll_ms": next_look_ms, "poll_interval": interval})  # fmt: skip
+
+    def failed(self, claim: Claim, reason: str) -> None:
+        self._fenced(claim, {"state": ChunkState.FAILED, "error": reason})
+
+    def polled(
+        self, claim: Claim, job_status: str | None, error: str | None, next_poll_ms: int, interval: float
+    ) -> None:
+        """The job has not ended (or could not be checked: ``error``); check again at ``next_poll_ms``."""
+        values: dict[str, Any] = {"error": error, "next_poll_ms": next_poll_ms, "poll_interval": interval}
+        if job_status is not None:
+            values["job_status"] = job_status
+        self._fenced(claim, values)
+
+    def finished(self, claim: Claim, job_status: str, outcomes: Sequence[tuple[int, str, str | None, Any]]) -> None:
+        """The job ended: its status, and each input file's ``(index, status, error, raw result)``, at once."""
+        with self._store.transaction() as tx:
+            self._write(tx, claim, {"state": ChunkState.DONE, "job_status": job_status, "error": None})
+            tx.executemany(
+                "UPDATE files SET status = ?, error = ?, result = ? WHERE run_id = ? AND idx = ?",
+                [(status, error, json.dumps(raw), claim.chunk.run, i) for i, status, error, raw in outcomes],
+            )
+
+    # -- a rate shared by every worker -----------------------------------------------------------------
+
+    def take(self, bucket: str, rate: float | None, now_ms: int) -> float:
+        """Take one request's token from ``bucket`` (``rate`` a second, at most one in hand); 0 when
+        taken, else the seconds to wait (until a token is due, or a pause ends)."""
+        with self._store.transaction() as tx:
+            tx.execute("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, ?, 0)"
+                       " ON CONFLICT (bucket) DO NOTHING", (bucket, now_ms))  # fmt: skip
+            lock = " FOR UPDATE" if self._store.row_locks else ""
+            tokens, updated, paused = tx.execute(
+                f"SELECT tokens, updated_ms, paused_until_ms FROM rates WHERE bucket = ?{lock}", (bucket,)
+            ).fetchone()
+            if paused > now_ms:
+                return float(paused - now_ms) / 1000
+            if rate is None:
+                return 0.0
+            tokens = min(1.0, float(tokens) + max(0, now_ms - int(updated)) / 1000 * rate)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / rate
+            tx.execute("UPDATE rates SET tokens = ?, updated_ms = ? WHERE bucket = ?",
+                       (tokens - 1 if wait == 0 else tokens, max(now_ms, int(updated)), bucket))  # fmt: skip
+            return wait
+
+    def pause(self, bucket: str, until_ms: int) -> None:
+        """No worker takes a token from ``bucket`` before ``until_ms`` (a 429's Retry-After)."""
+        with self._store.transaction() as tx:
+            tx.execute("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, 0, 0)"
+                       " ON CONFLICT (bucket) DO NOTHING", (bucket,))  # fmt: skip
+            tx.execute("UPDATE rates SET paused_until_ms = ? WHERE bucket = ? AND paused_until_ms < ?",
+                       (until_ms, bucket, until_ms))  # fmt: skip
+
+
+def _run(row: Sequence[Any]) -> Run:
+    ident, provider, fingerprint, spec, created, files, chunks = row
+    return Run(str(ident), provider, str(fingerprint), None if spec is None else json.loads(spec),
+               int(created), int(files), int(chunks))  # fmt: skip
+
+
+def _chunk(row: Sequence[Any], files: tuple[str, ...]) -> Chunk:
+    run, idx, state, job, intent, error, children, status, attempts, interval, _ = row
+    return Chunk(int(idx), files, str(state), job, intent, error, tuple(json.loads(children or "[]")), str(run),
+                 status, int(attempts), interval)  # fmt: skip

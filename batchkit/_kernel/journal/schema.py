@@ -1,0 +1,100 @@
+"""The journal's tables, their version, and how older journals are brought up to it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .stores import Store, Tx
+
+SCHEMA_VERSION = 4
+"""1 to 3: one submission per sqlite file (its chunks, then owners, then children); 4: runs, files and
+their results, leases with fencing tokens, shared rate limits; sqlite or PostgreSQL."""
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, provider TEXT, fingerprint TEXT NOT NULL UNIQUE, spec TEXT,
+    created_ms {int} NOT NULL, files {int} NOT NULL, chunks {int} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    run_id TEXT NOT NULL, idx {int} NOT NULL, state TEXT NOT NULL, job_id TEXT, job_status TEXT,
+    intent_ms {int}, error TEXT, children TEXT, attempts {int} NOT NULL DEFAULT 0,
+    next_poll_ms {int}, poll_interval {real},
+    owner TEXT, owner_pid {int}, owner_host TEXT, lease_until_ms {int}, token {int} NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, idx)
+);
+CREATE INDEX IF NOT EXISTS chunks_by_state ON chunks (state, next_poll_ms);
+CREATE TABLE IF NOT EXISTS files (
+    run_id TEXT NOT NULL, idx {int} NOT NULL, chunk_idx {int} NOT NULL, path TEXT NOT NULL,
+    size {int} NOT NULL, mtime_ns {int}, status TEXT, error TEXT, result TEXT,
+    PRIMARY KEY (run_id, idx)
+);
+CREATE INDEX IF NOT EXISTS files_by_chunk ON files (run_id, chunk_idx);
+CREATE TABLE IF NOT EXISTS rates (
+    bucket TEXT PRIMARY KEY, tokens {real} NOT NULL, updated_ms {int} NOT NULL, paused_until_ms {int} NOT NULL
+);
+"""
+
+
+def run_id_for(fingerprint: str) -> str:
+    """A run's id: the same submission gets the same id, in any journal."""
+    return f"run-{fingerprint[:16]}"
+
+
+def migrate(store: Store) -> None:
+    """Create the tables, or bring an older journal to :data:`SCHEMA_VERSION` (one transaction)."""
+    with store.transaction() as tx:
+        if store.dialect == "postgresql":  # two workers creating one journal at once take turns
+            tx.execute("SELECT pg_advisory_xact_lock(7274120001)")
+        tx.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = tx.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        legacy = (
+            store.dialect == "sqlite"
+            and _sqlite_columns(tx, "chunks")
+            and "run_id" not in _sqlite_columns(tx, "chunks")
+        )
+        version = int(row[0]) if row else (1 if legacy else SCHEMA_VERSION)
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"schema {version} is newer than this batchkit's ({SCHEMA_VERSION}); upgrade batchkit")
+        if legacy:
+            tx.execute("ALTER TABLE chunks RENAME TO legacy_chunks")
+        for statement in filter(str.strip, TABLES.format(**store.types).split(";")):
+            tx.execute(statement)
+        if legacy:
+            _from_one_submission(tx)
+        tx.execute("DELETE FROM meta WHERE key = 'schema'")
+        tx.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+
+
+def _sqlite_columns(tx: Tx, table: str) -> list[str]:
+    return [str(row[1]) for row in tx.execute(f"PRAGMA table_info({table})").fetchall()]
+
+
+def _from_one_submission(tx: Tx) -> None:
+    """A journal of schema 1 to 3 (one submission, no runs) as one run; it resumes when ``submit_many``
+    is called with the same files and options, which gives it back its provider and settings."""
+    columns = _sqlite_columns(tx, "legacy_chunks")
+    children = "children" if "children" in columns else "NULL"
+    rows: list[Any] = tx.execute(
+        f"SELECT idx, files, state, job_id, intent_ms, error, {children} FROM legacy_chunks ORDER BY idx"
+    ).fetchall()
+    found = tx.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+    if found is not None:
+        fingerprint = str(found[0])
+        run = run_id_for(fingerprint)
+        files = [(idx, path) for idx, paths, *_ in rows for path in json.loads(paths)]
+        tx.execute(
+            "INSERT INTO runs (id, provider, fingerprint, spec, created_ms, files, chunks)"
+            " VALUES (?, NULL, ?, NULL, 0, ?, ?)",
+            (run, fingerprint, len(files), len(rows)),
+        )
+        tx.executemany(
+            "INSERT INTO chunks (run_id, idx, state, job_id, intent_ms, error, children) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(run, idx, state, job, intent, error, kids) for idx, _, state, job, intent, error, kids in rows],
+        )
+        tx.executemany(
+            "INSERT INTO files (run_id, idx, chunk_idx, path, size) VALUES (?, ?, ?, ?, -1)",
+            [(run, n, idx, str(path)) for n, (idx, path) in enumerate(files)],
+        )
+    tx.execute("DROP TABLE legacy_chunks")
+    tx.execute("DELETE FROM meta WHERE key = 'fingerprint'")

@@ -1,0 +1,190 @@
+"""Where a journal lives: a sqlite file (one host, any number of processes) or a PostgreSQL database
+(any number of hosts, through psycopg 3 from the ``postgres`` extra). Both run the same SQL, written
+with ``?`` placeholders; a store only opens transactions and types its database's failures."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, cast
+
+from batchkit.errors import InputError, JournalError
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Tx(Protocol):
+    """One transaction: statements with ``?`` placeholders."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+class Store(Protocol):
+    dialect: str
+    """``sqlite`` or ``postgresql``."""
+    where: str
+    """The journal's location for messages (a URL without its password)."""
+    row_locks: str
+    """What ends a ``SELECT`` that claims rows: ``FOR UPDATE … SKIP LOCKED`` on PostgreSQL; nothing on
+    sqlite, whose write transactions (``BEGIN IMMEDIATE``) already exclude each other."""
+    types: ClassVar[dict[str, str]]
+    """Column types by role (``int``: 64-bit, ``real``)."""
+
+    def transaction(self, write: bool = True) -> contextlib.AbstractContextManager[Tx]: ...
+
+    def close(self) -> None: ...
+
+
+def redacted(target: str) -> str:
+    """``target`` without a password (``postgresql://user:***@host/db``)."""
+    if not target.startswith(POSTGRES_SCHEMES):
+        return target
+    scheme, _, rest = target.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return target
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+
+
+def open_store(target: str | os.PathLike[str]) -> Store:
+    """A store for ``target``: a ``postgresql://`` URL, or a sqlite file path."""
+    text = os.fspath(target)
+    if isinstance(text, str) and text.startswith(POSTGRES_SCHEMES):
+        return PostgresStore(text)
+    if text == ":memory:" or str(text).startswith("file:"):
+        raise InputError(f"journal {str(text)!r} must be a file: it is what lets a run resume")
+    return SqliteStore(Path(text))
+
+
+class SqliteStore:
+    """sqlite in WAL mode, every commit synced; a write transaction is ``BEGIN IMMEDIATE``."""
+
+    dialect = "sqlite"
+    row_locks = ""
+    types: ClassVar[dict[str, str]] = {"int": "INTEGER", "real": "REAL"}
+
+    def __init__(self, path: Path) -> None:
+        import sqlite3
+
+        self.where = str(path)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+        except sqlite3.Error as exc:
+            raise InputError(f"{path}: cannot open the journal ({exc})") from None
+        try:
+            _while_locked(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
+            self._db.execute("PRAGMA synchronous=FULL")
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise InputError(f"{path}: not a usable batchkit journal ({exc})") from None
+
+    @contextlib.contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Tx]:
+        import sqlite3
+
+        with self._lock, _typed(self.where, sqlite3.Error):
+            begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+            _while_locked(lambda: self._db.execute(begin))
+            try:
+                yield cast(Tx, self._db)
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _PostgresTx:
+    """psycopg's cursor speaking ``?`` placeholders."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        self._cursor.execute(sql.replace("?", "%s"), params)
+        return self._cursor  # type: ignore[no-any-return]
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql.replace("?", "%s"), rows)
+
+
+class PostgresStore:
+    """PostgreSQL through psycopg 3; claims lock rows with ``FOR UPDATE … SKIP LOCKED``."""
+
+    dialect = "postgresql"
+    row_locks = " FOR UPDATE OF c SKIP LOCKED"
+    types: ClassVar[dict[str, str]] = {"int": "BIGINT", "real": "DOUBLE PRECISION"}
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise ImportError("a PostgreSQL journal needs psycopg: pip install 'batchkit[postgres]'") from None
+        self.where = redacted(url)
+        self._secret = url.partition("://")[2].rpartition("@")[0].partition(":")[2]
+        self._lock = threading.Lock()
+        try:
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=30)
+        except psycopg.Error as exc:
+            raise InputError(f"{self.where}: cannot open the journal ({self._scrub(exc)})") from None
+
+    def _scrub(self, exc: BaseException) -> str:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return text.replace(self._secret, "***") if self._secret else text
+
+    @contextlib.contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Tx]:
+        import psycopg
+
+        with self._lock, _typed(self.where, psycopg.Error, self._scrub), self._db.transaction(), self._db.cursor() as c:
+            yield _PostgresTx(c)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+@contextlib.contextmanager
+def _typed(where: str, errors: type[BaseException], describe: Callable[[BaseException], str] = str) -> Iterator[None]:
+    """A database's failures (locked, full disk, gone, a tampered row) as a :class:`JournalError`."""
+    try:
+        yield
+    except errors as exc:
+        raise JournalError(f"{where}: the journal could not be used ({describe(exc)})") from None
+    except (ValueError, TypeError, IndexError, KeyError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise JournalError(f"{where}: the journal holds a row batchkit did not write ({exc})") from None
+
+
+def _while_locked(step: Callable[[], object], seconds: float = 60.0) -> None:
+    """Run ``step``, again while another process holds a lock sqlite's busy handler cannot wait for
+    (switching to WAL, or two processes creating the same journal at once)."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)

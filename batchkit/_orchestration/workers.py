@@ -1,0 +1,303 @@
+"""Workers: claim chunks of runs in a journal, send them, follow their jobs, collect their results.
+
+Any number of workers, in any processes on any hosts, may share one journal. Each takes one chunk at
+a time per lane, under a lease it renews while it works; a worker that dies or stalls loses its
+leases and another continues from what the journal recorded. Nothing is sent twice: the intent is
+committed before a create, and a create whose outcome is unknown is looked for, never repeated.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import random
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from batchkit._kernel.clock import Clock
+from batchkit._kernel.inputs import LocalFile, check_file
+from batchkit._kernel.journal import Chunk, ChunkState, Claim, FileEntry, Journal, Run, Scope
+from batchkit._kernel.steps import Blocking, Operation, Parallel, Sleep
+from batchkit.errors import (
+    AmbiguousSubmissionError,
+    BatchkitError,
+    InputError,
+    LeaseLostError,
+    RateLimitedError,
+    TransportError,
+    UnsupportedError,
+)
+from batchkit.models import BatchJob, FileResult, JobStatus
+from batchkit.providers.base import Provider, Submission
+
+from .sending import Sender
+from .waiting import PollSchedule
+
+log = logging.getLogger("batchkit")
+
+
+class Sends(Protocol):
+    """What a worker needs of the client: its provider, sender, clock, poll schedule, and a create."""
+
+    @property
+    def provider(self) -> Provider: ...
+
+    @property
+    def sender(self) -> Sender: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def poll(self) -> PollSchedule: ...
+
+    def create(self, prepared: Any) -> Operation[BatchJob]: ...
+
+
+@attrs.define
+class WorkSummary:
+    """What one worker did."""
+
+    sent: int = 0
+    """Chunks it created jobs for."""
+    adopted: int = 0
+    """Interrupted sends it found the job of (through the provider's list)."""
+    finished: int = 0
+    """Jobs whose end and results it recorded."""
+    ambiguous: int = 0
+    """Sends it left ambiguous (they may have landed; never sent again by a worker)."""
+    failed: int = 0
+    """Chunks the provider refused."""
+    lost: int = 0
+    """Chunks another worker took over after this one's lease ended (its writes were refused)."""
+
+
+@attrs.frozen
+class Lease:
+    seconds: float = 30.0
+
+    @property
+    def ms(self) -> int:
+        return int(self.seconds * 1000)
+
+
+class Worker:
+    """Works the chunks of ``scope`` in ``lanes`` concurrent lanes.
+
+    ``strict`` (``submit_many``): a refusal or a failed check is raised, not only recorded.
+    ``resend``: a send that may have landed and cannot be found is sent again.
+    ``until_done``: stop when no chunk in scope has work left (else work until cancelled).
+    """
+
+    IDLE = 1.0
+    """The longest sleep between looks at the journal when nothing is due."""
+
+    def __init__(self, ops: Sends, journal: Journal, scope: Scope, *, lanes: int = 1, lease: Lease = Lease(),
+                 strict: bool = False, resend: bool = False, until_done: bool = True) -> None:  # fmt: skip
+        self.ops, self.journal, self.scope = ops, journal, scope
+        self.lanes, self.lease, self.strict, self.resend, self.until_done = lanes, lease, strict, resend, until_done
+        self.owner = uuid.uuid4().hex
+        self.summary = WorkSummary()
+        self._runs: dict[str, Run] = {}
+        self._skipped: set[int] = set(scope.skip)
+        self._working = 0
+
+    def _now_ms(self) -> int:
+        return int(self.ops.clock.time() * 1000)
+
+    def run(self) -> Operation[WorkSummary]:
+        self._working = self.lanes
+        try:
+            yield Parallel([*(self._lane() for _ in range(self.lanes)), self._heartbeat()])
+        finally:
+            self.journal.release(self.owner)  # quick, and needed even when the operation is closed
+        return self.summary
+
+    def _heartbeat(self) -> Operation[None]:
+        """Renew this worker's leases every third of a lease while a lane works."""
+        every = self.lease.seconds / 3
+        last = self.ops.clock.monotonic()
+        while self._working:
+            yield Sleep(min(every, 0.25))
+            if self.ops.clock.monotonic() - last >= every:
+                last = self.ops.clock.monotonic()
+                yield Blocking(lambda: self.journal.renew(self.owner, self._now_ms(), self.lease.ms))
+
+    def _lane(self) -> Operation[None]:
+        try:
+            while True:
+                now = self._now_ms()
+                scope = attrs.evolve(self.scope, skip=frozenset(self._skipped))
+                claim: Claim | None = yield Blocking(functools.partial(self.journal.claim, self.owner, scope, now,
+                                                                       self.lease.ms))  # fmt: skip
+                if claim is None:
+                    due: int | None = yield Blocking(functools.partial(self.journal.next_due, scope, now))
+                    if due is None and self.until_done:
+                        return
+                    wait = self.IDLE if due is None else (due - now) / 1000
+                    yield Sleep(min(max(wait, 0.05), self.IDLE))
+                    continue
+                try:
+                    yield from self._handle(claim)
+                except LeaseLostError as exc:
+                    self.summary.lost += 1
+                    log.warning("%s", exc)
+        finally:
+            self._working -= 1
+
+    def _handle(self, claim: Claim) -> Operation[None]:
+        chunk = claim.chunk
+        if chunk.run not in self._runs:
+            self._runs[chunk.run] = yield Blocking(lambda: self.journal.run(chunk.run))
+        run = self._runs[chunk.run]
+        if chunk.state == ChunkState.SENT:
+            yield from self._follow(claim, run)
+            return
+        if chunk.state in (ChunkState.SENDING, ChunkState.AMBIGUOUS):
+            found = yield from self._find(chunk, run, chunk.intent_ms or 0)
+            if isinstance(found, BatchJob):
+                yield from self._adopt(claim, found)
+                return
+            if not self.resend:
+                why = found if chunk.error is None else f"{chunk.error.split('; ')[0]}; {found}"
+                yield from self._ambiguous(claim, why)
+                return
+        yield from self._send(claim, run)
+
+    # -- sending --------------------------------------------------------------------------------------
+
+    def _prepare(self, run: Run, entries: Sequence[FileEntry]) -> Any:
+        """What :meth:`Provider.create` sends for these files, which must be as they were when enqueued."""
+        files = []
+        for entry in entries:
+            local = check_file(Path(entry.path))
+            mtime = os.stat(entry.path).st_mtime_ns
+            if entry.size >= 0 and (local.size != entry.size or entry.mtime_ns not in (None, mtime)):
+                raise InputError(f"{entry.path}: changed since the run was enqueued; enqueue it again as a new run")
+            files.append(local)
+        inputs = dict((run.spec or {}).get("inputs", {}))
+        return self.ops.provider.prepare(Submission(files=files, **inputs))
+
+    def _send(self, claim: Claim, run: Run) -> Operation[None]:
+        journal, chunk = self.journal, claim.chunk
+        entries: list[FileEntry] = yield Blocking(lambda: journal.files(run.id, chunk.index))
+        try:
+            prepared = yield Blocking(lambda: self._prepare(run, entries))
+        except InputError as exc:
+            yield from self._failed(claim, exc)
+            return
+        intent_ms: int = yield Blocking(lambda: journal.intend(claim, self._now_ms(), self.lease.ms))
+        try:
+            job = yield from self.ops.create(prepared)
+        except AmbiguousSubmissionError as exc:
+            found = yield from self._find(chunk, run, intent_ms)
+            if isinstance(found, BatchJob):
+                yield from self._adopt(claim, found)
+            else:
+                yield from self._ambiguous(claim, f"{exc.reason}; {found}")
+            return
+        except RateLimitedError as exc:  # refused before a job was made; the sender paused every worker
+            refused = str(exc)
+            yield Blocking(lambda: journal.unsend(claim, refused))
+            return
+        except BatchkitError as exc:
+            yield from self._failed(claim, exc)
+            return
+        first = self.ops.poll.initial
+        yield Blocking(lambda: journal.sent(claim, job.id, job.children, self._now_ms() + int(first * 1000), first))
+        self.summary.sent += 1
+
+    def _find(self, chunk: Chunk, run: Run, since_ms: int) -> Operation[BatchJob | str]:
+        """The job this chunk's interrupted send created, or why it cannot be told."""
+        entries: list[FileEntry] = yield Blocking(lambda: self.journal.files(run.id, chunk.index))
+        files = [LocalFile(Path(e.path), e.size) for e in entries]
+        options = (run.spec or {}).get("inputs", {}).get("options")
+        try:
+            found = yield from self.ops.sender.run(self.ops.provider.find_submission(files, since_ms, options))
+        except UnsupportedError as exc:
+            return str(exc)
+        return found if found is not None else "interrupted while sending, and no job with these files was found"
+
+    def _adopt(self, claim: Claim, found: BatchJob) -> Operation[None]:
+        first = self.ops.poll.initial
+        yield Blocking(lambda: self.journal.sent(claim, found.id, found.children,
+                                                 self._now_ms() + int(first * 1000), first))  # fmt: skip
+        self.summary.adopted += 1
+
+    def _ambiguous(self, claim: Claim, reason: str) -> Operation[None]:
+        interval = self._next_interval(claim.chunk)
+        yield Blocking(lambda: self.journal.ambiguous(claim, reason, self._now_ms() + int(interval * 1000), interval))
+        self._skipped.add(claim.chunk.index)
+        self.summary.ambiguous += 1
+
+    def _failed(self, claim: Claim, exc: BatchkitError) -> Operation[None]:
+        refused = str(exc)
+        yield Blocking(lambda: self.journal.failed(claim, refused))
+        self._skipped.add(claim.chunk.index)
+        self.summary.failed += 1
+        if self.strict:
+            raise exc
+        log.warning("chunk %d of %s failed: %s", claim.chunk.index, claim.chunk.run, refused)
+
+    # -- following ------------------------------------------------------------------------------------
+
+    def _next_interval(self, chunk: Chunk) -> float:
+        poll = self.ops.poll
+        interval = poll.initial if chunk.poll_interval is None else min(chunk.poll_interval * poll.factor, poll.maximum)
+        return interval * random.uniform(1 - poll.jitter, 1 + poll.jitter)
+
+    def _follow(self, claim: Claim, run: Run) -> Operation[None]:
+        """Check the chunk's job; when it has ended, record its results per input file."""
+        chunk, provider, journal = claim.chunk, self.ops.provider, self.journal
+        interval = self._next_interval(chunk)
+        due = self._now_ms() + int(interval * 1000)
+        job = BatchJob(provider.name, chunk.job_id or "", JobStatus.UNKNOWN, "", children=chunk.children)
+        try:
+            now = yield from self.ops.sender.run(provider.follow(job))
+            if not now.status.is_terminal:
+                yield Blocking(lambda: journal.polled(claim, now.status.value, None, due, interval))
+                return
+            results: list[FileResult[Any]] | BatchkitError
+            try:
+                results = yield from self.ops.sender.run(provider.results(attrs.evolve(now, id=job.id)))
+            except TransportError:
+                raise
+            except BatchkitError as exc:  # an ended job whose results cannot be had: every file says why
+                results = exc
+        except BatchkitError as exc:
+            if self.strict or isinstance(exc, LeaseLostError):
+                raise
+            problem = str(exc)
+            yield Blocking(lambda: journal.polled(claim, None, problem, due, interval))
+            return
+        entries: list[FileEntry] = yield Blocking(lambda: journal.files(run.id, chunk.index))
+        yield Blocking(lambda: journal.finished(claim, now.status.value, outcomes(entries, results)))
+        self.summary.finished += 1
+
+
+def outcomes(entries: Sequence[FileEntry], results: list[FileResult[Any]] | BatchkitError,
+             ) -> list[tuple[int, str, str | None, Any]]:  # fmt: skip
+    """Each input file's ``(index, status, error, raw result)``: results matched by file name, then
+    (where a provider does not name them, as with Resemble's zero retention) in order."""
+    if isinstance(results, BatchkitError):
+        return [(e.index, JobStatus.FAILED.value, str(results), None) for e in entries]
+    by_name: dict[str, deque[int]] = {}
+    for position, result in enumerate(results):
+        by_name.setdefault(result.source, deque()).append(position)
+    matched = {e.index: by_name[name].popleft() for e in entries if by_name.get(name := Path(e.path).name)}
+    rest = deque(sorted(set(range(len(results))) - set(matched.values())))
+    found: list[tuple[int, str, str | None, Any]] = []
+    for entry in entries:
+        n: int | None = matched[entry.index] if entry.index in matched else rest.popleft() if rest else None
+        if n is None:
+            found.append((entry.index, JobStatus.FAILED.value, "the job returned no result for this file", None))
+        else:
+            result = results[n]
+            found.append((entry.index, result.status.value, result.error, dict(result.raw)))
+    return found
