@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from batchkit._kernel.journal import ChunkState, Journal, RunProgress
+from batchkit._kernel.journal import ChunkState, Journal, RunProgress, redacted
 from batchkit.models import FileResult, JobStatus
 from batchkit.providers import get_provider
 from batchkit.providers.base import Provider
@@ -56,4 +56,4 @@ def results(journal: str | os.PathLike[str], run: str) -> list[FileResult[Any]]:
     return collected
 
 
-__all__ = ["RunProgress", "progress", "results"]
+__all__ = ["RunProgress", "progress", "redacted", "results"]

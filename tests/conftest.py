@@ -121,3 +121,31 @@ def readline_within(stream: Any, seconds: float = 20.0) -> str:
             pytest.fail(f"no output within {seconds}s")
     line: str = stream.readline()
     return line
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server for this test process (skipped where its binaries are absent)."""
+    from tests import postgres
+
+    if postgres.binaries() is None:
+        pytest.skip("PostgreSQL is not installed here (no initdb/pg_ctl); CI runs these tests")
+    with postgres.server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh database on the test server: its ``postgresql://`` URL (with a password)."""
+    from tests import postgres
+
+    return postgres.new_database(postgres_server)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A journal of each kind: a sqlite file, and a database on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "journal.db")
+    url: str = request.getfixturevalue("postgres_url")
+    return url

@@ -59,7 +59,7 @@ class ManyInputs(RunInputs, total=False):
     wait: bool
     """Also follow the jobs until they end and collect their results into the journal."""
     rate: float | None
-    """At most this many requests a second, shared by everything working on the journal."""
+    """At most this many creates a second, shared by everything working on the journal."""
 
 
 class WorkOptions(TypedDict, total=False):
@@ -75,7 +75,8 @@ class WorkOptions(TypedDict, total=False):
     """Seconds a claimed chunk is held without a renewal (default 30); a worker renews its leases
     every third of that, and a chunk whose lease ran out is taken over by another worker."""
     rate: float | None
-    """At most this many requests a second across every worker of this provider and key."""
+    """At most this many creates a second across every worker of this provider and key (a 429 pauses
+    every request of every worker until its Retry-After)."""
 
 
 class WaitOptions(TypedDict, total=False):

@@ -143,9 +143,10 @@ class Operations:
         return book, local
 
     def paced(self, journal: Journal, rate: float | None) -> Operations:
-        """These operations, with every request paced by the rate all workers on ``journal`` share."""
+        """These operations, with creates paced by the rate all workers on ``journal`` share (and every
+        request held while a 429 pauses them)."""
         if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 1e6):
-            raise InputError(f"rate must be a positive number of requests a second, got {rate!r}")
+            raise InputError(f"rate must be a positive number of creates a second, got {rate!r}")
         gate = SharedRate(journal, self.auth.bucket(self.provider.name), rate, self.clock)
         return attrs.evolve(self, sender=attrs.evolve(self.sender, gate=gate))
 

@@ -36,9 +36,10 @@ UPLOAD_SECONDS = 300.0
 
 
 class Gate(Protocol):
-    """A pace shared beyond this client (workers on one journal): asked before every attempt, told of a 429."""
+    """A pace shared beyond this client (workers on one journal): asked before every attempt (``creates``:
+    whether it may create a job), told of every 429."""
 
-    def before(self) -> Operation[None]: ...
+    def before(self, creates: bool) -> Operation[None]: ...
 
     def pause(self, seconds: float) -> Operation[None]: ...
 
@@ -107,7 +108,7 @@ class Sender:
         while True:
             attempt += 1
             if self.gate is not None:
-                yield from self.gate.before()
+                yield from self.gate.before(call.creates)
             outcome = yield call
             retry_after = None
             failure: BatchkitError

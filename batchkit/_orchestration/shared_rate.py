@@ -1,5 +1,5 @@
-"""A rate limit shared by every worker on one journal, per provider and credential (a token bucket
-row in the journal); a 429 pauses them all."""
+"""A rate of creates shared by every worker on one journal, per provider and credential (a token
+bucket row in the journal); a 429 pauses every request of them all."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def bucket_name(provider: str, base_url: str, key: str) -> str:
 
 @attrs.frozen
 class SharedRate:
-    """At most ``rate`` requests a second across all workers (None: no limit, but pauses still hold)."""
+    """At most ``rate`` creates a second across all workers (None: no limit); after a 429, no request
+    at all until its Retry-After has passed."""
 
     journal: Journal
     bucket: str
@@ -30,9 +31,10 @@ class SharedRate:
     def _now_ms(self) -> int:
         return int(self.clock.time() * 1000)
 
-    def before(self) -> Operation[None]:
+    def before(self, creates: bool) -> Operation[None]:
+        rate = self.rate if creates else None
         while True:
-            wait: float = yield Blocking(lambda: self.journal.take(self.bucket, self.rate, self._now_ms()))
+            wait: float = yield Blocking(lambda: self.journal.take(self.bucket, rate, self._now_ms()))
             if wait <= 0:
                 return
             yield Sleep(wait)

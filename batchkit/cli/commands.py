@@ -167,22 +167,34 @@ def wait_command(state: State, jobs: tuple[str, ...], timeout: float | None) -> 
 
 
 @cli.command()
-@click.argument("job")
+@click.argument("job", required=False)
+@click.option("--journal", envvar="BATCHKIT_JOURNAL", help="read the results of --run from this journal instead")
+@click.option("--run", "run_id", help="with --journal: the run (one row per input file, no provider call)")
 @click.option("--format", "fmt", type=FORMATS, default=None,
               help="default: from -o's extension, else table (json with --json)")  # fmt: skip
 @click.option("--detail", type=click.Choice(["summary", "full"]), default="summary", show_default=True,
               help="summary: one line per input; full: the tidy rows, one per score")  # fmt: skip
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="write here (.csv, .json or .jsonl)")
 @with_state
-def results(state: State, job: str, fmt: str | None, detail: str, output: Path | None) -> int:
-    """Show the results of JOB: one line per input, or every score (--detail full)."""
+def results(state: State, job: str | None, journal: str | None, run_id: str | None, fmt: str | None, detail: str,
+            output: Path | None) -> int:  # fmt: skip
+    """Show the results of JOB (or of a run: --journal URL --run RUN): one line per input, or every
+    score (--detail full)."""
     if output is not None and fmt is None:
         fmt = OUTPUT_FORMATS.get(output.suffix.lower())
         if fmt is None:
             raise InputError(f"{output}: say the format with its extension (.csv, .json, .jsonl) or --format")
-    with state.client() as client:
-        found = client.results(job)
-        rows = list(batchkit.rows(found)) if detail == "full" else [result_row(client.provider, r) for r in found]
+    if journal is not None:
+        from .scaling import journal_results
+
+        provider, found = journal_results(journal, run_id)
+        job = run_id
+    elif job is None:
+        raise click.UsageError("say which JOB, or which run with --journal URL --run RUN")
+    else:
+        with state.client() as client:
+            provider, found = client.provider, client.results(job)
+    rows = list(batchkit.rows(found)) if detail == "full" else [result_row(provider, r) for r in found]
     fmt = fmt or ("json" if state.as_json else "table")
     if output is None:
         render(rows, fmt, sys.stdout, f"results of {job}")
@@ -299,3 +311,8 @@ def run(argv: list[str]) -> int:
         print(f"batchkit: error: {literal(message)}", file=sys.stderr)
         return exit_code(exc)
     return code if isinstance(code, int) else EXIT_OK
+
+
+from . import scaling  # noqa: E402 - its commands (enqueue, worker, runs) join the group
+
+__all__ = ["cli", "run", "scaling"]

@@ -28,7 +28,7 @@ def result_row(provider: str, result: FileResult[Any]) -> dict[str, Any]:
     return {
         "source": result.source,
         "status": result.status.name,
-        "summary": get_provider(provider).summary(result),
+        "summary": get_provider(provider).summary(result) if provider else "",
         "error": result.error or "",
     }
 

@@ -427,8 +427,12 @@ class Journal:
     # -- a rate shared by every worker -----------------------------------------------------------------
 
     def take(self, bucket: str, rate: float | None, now_ms: int) -> float:
-        """Take one request's token from ``bucket`` (``rate`` a second, at most one in hand); 0 when
-        taken, else the seconds to wait (until a token is due, or a pause ends)."""
+        """Take a token from ``bucket`` (``rate`` a second, at most one in hand; None: only see whether
+        the bucket is paused); 0 when taken, else the seconds to wait (until a token is due, or a pause ends)."""
+        if rate is None:  # a read: is every worker paused?
+            with self._store.transaction(write=False) as tx:
+                row = tx.execute("SELECT paused_until_ms FROM rates WHERE bucket = ?", (bucket,)).fetchone()
+            return 0.0 if row is None or row[0] <= now_ms else float(row[0] - now_ms) / 1000
         with self._store.transaction() as tx:
             tx.execute("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, ?, 0)"
                        " ON CONFLICT (bucket) DO NOTHING", (bucket, now_ms))  # fmt: skip
@@ -438,8 +442,6 @@ class Journal:
             ).fetchone()
             if paused > now_ms:
                 return float(paused - now_ms) / 1000
-            if rate is None:
-                return 0.0
             tokens = min(1.0, float(tokens) + max(0, now_ms - int(updated)) / 1000 * rate)
             wait = 0.0 if tokens >= 1 else (1 - tokens) / rate
             tx.execute("UPDATE rates SET tokens = ?, updated_ms = ? WHERE bucket = ?",
