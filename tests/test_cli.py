@@ -225,7 +225,9 @@ def test_results_full_detail_and_the_format_from_the_extension(cli, media, tmp_p
     for name, check in (("out.csv", lambda text: text.startswith("source,status,error,kind")),
                         ("out.json", lambda text: json.loads(text)[0]["source"] == "call.wav"),
                         ("out.jsonl", lambda text: json.loads(text.splitlines()[0])["source"] == "call.wav")):  # fmt: skip
-        assert cli("-p", "hume", "results", job_id, "--detail", "full", "-o", str(tmp_path / name)).returncode == EXIT_OK
+        assert (
+            cli("-p", "hume", "results", job_id, "--detail", "full", "-o", str(tmp_path / name)).returncode == EXIT_OK
+        )
         assert check((tmp_path / name).read_text())
     refused = cli("-p", "hume", "results", job_id, "-o", str(tmp_path / "out.txt"))
     assert refused.returncode == EXIT_INPUT

@@ -53,9 +53,10 @@ def test_results_of_a_group_wait_all_and_submit_many_share_one_budget(emu, media
 
     async def run_async() -> batchkit.JobGroup:
         hooks = {"request": [counter.async_sent], "response": [counter.async_answered]}
-        async with httpx.AsyncClient(event_hooks=hooks) as http, batchkit.connect_async(
-            "resemble", http_client=http, **settings
-        ) as client:
+        async with (
+            httpx.AsyncClient(event_hooks=hooks) as http,
+            batchkit.connect_async("resemble", http_client=http, **settings) as client,
+        ):
             group = await client.submit_many(files, journal=tmp_path / "j.sqlite", chunk=10)
             group = group.refreshed(await client.wait_all(group))
             results = await client.results(group)

@@ -156,7 +156,9 @@ def test_options_shape_the_predictions(emulated, emu, media) -> None:
     assert [p.entity for p in models.ner.grouped_predictions[0].predictions] == ["Ada", "Alan.", "They"]
     words = client.wait(client.submit(text=["Ada met Alan."], options={"models": {"language": {}}}))
     [result] = client.results(words)
-    assert [p.text for p in result.prediction.results.predictions[0].models.language.grouped_predictions[0].predictions] == ["Ada", "met", "Alan."]
+    assert [
+        p.text for p in result.prediction.results.predictions[0].models.language.grouped_predictions[0].predictions
+    ] == ["Ada", "met", "Alan."]
 
 
 def test_results_come_in_the_order_given_and_texts_are_named(emulated, emu, media) -> None:

@@ -153,9 +153,13 @@ def test_detect_items_carry_every_documented_field(emulated, emu, media) -> None
     assert set(items["a.wav"]["intelligence"]) == {"uuid", "description", "created_at", "detect_uuid"}
     assert items["c.png"]["image_metrics"]["label"] in ("Fake", "Real")
     assert all(isinstance(s, str) for s in items["a.wav"]["metrics"]["score"])
-    fake_audio = [i for i in items.values() if i["media_type"] == "audio" and (i["metrics"] or {}).get("label") == "fake"]
+    fake_audio = [
+        i for i in items.values() if i["media_type"] == "audio" and (i["metrics"] or {}).get("label") == "fake"
+    ]
     assert all(i["audio_source_tracing"]["label"] for i in fake_audio)
-    real_audio = [i for i in items.values() if i["media_type"] == "audio" and (i["metrics"] or {}).get("label") == "real"]
+    real_audio = [
+        i for i in items.values() if i["media_type"] == "audio" and (i["metrics"] or {}).get("label") == "real"
+    ]
     assert all("audio_source_tracing" not in i for i in real_audio)
 
 

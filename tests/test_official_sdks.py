@@ -110,4 +110,7 @@ def test_resemble_sdk_get_and_list_with_its_own_auth_header(emu, media) -> None:
     assert listed["total_count"] == 2
     assert {i["uuid"] for i in listed["items"]} == set(job.children)
     sdk.api_key("")
-    assert requests.get(sdk.endpoint("v2", f"detect/{job.children[0]}"), headers=sdk._headers, timeout=10).status_code == 401
+    assert (
+        requests.get(sdk.endpoint("v2", f"detect/{job.children[0]}"), headers=sdk._headers, timeout=10).status_code
+        == 401
+    )

@@ -37,7 +37,11 @@ def test_resemble_rows_a_verdict_then_each_chunk_with_its_time() -> None:
     verdict, *chunks = resemble.rows(result)
     assert tuple(verdict)[:8] == COMMON_COLUMNS
     assert (verdict["kind"], verdict["name"], verdict["score"], verdict["end"]) == ("verdict", "fake", 0.8, 3.2)
-    assert (verdict["media_type"], verdict["consistency"], verdict["audio_source_tracing"]) == ("audio", 0.85, "elevenlabs")
+    assert (verdict["media_type"], verdict["consistency"], verdict["audio_source_tracing"]) == (
+        "audio",
+        0.85,
+        "elevenlabs",
+    )
     assert verdict["intelligence"] == "synthetic voice"
     assert [(c["chunk"], c["score"], c["begin"], c["end"]) for c in chunks] == [(0, 0.9, 0.0, 1.6), (1, 0.8, 1.6, 3.2)]
     assert resemble.summary(result) == "fake 0.80"

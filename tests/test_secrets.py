@@ -63,8 +63,9 @@ def test_keys_never_leak_across_a_full_run_of_both_providers(
         emu.faults.add(create, FaultKind.DROP_AFTER_BODY)
         emu.faults.add("GET *", FaultKind.STATUS, status=503, times=2)
         emu.faults.add("GET *", FaultKind.RATE_LIMIT, retry_after=0.01)
-        with batchkit.connect(provider, api_key=key, base_url=emu.base_url,
-                              retry=batchkit.RetryPolicy(backoff_base=0)) as client:
+        with batchkit.connect(
+            provider, api_key=key, base_url=emu.base_url, retry=batchkit.RetryPolicy(backoff_base=0)
+        ) as client:
             texts.append(repr(client))
             for attempt in (lambda: client.submit([media("a.wav")]), lambda: client.get("missing")):
                 with pytest.raises(batchkit.BatchkitError) as info:

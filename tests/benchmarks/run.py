@@ -274,7 +274,9 @@ def bench_many(runs: int, count: int = 1000) -> None:
         proc.wait()
 
 
-async def wait_async(url: str, jobs: list[batchkit.BatchJob], schedule: batchkit.PollSchedule) -> list[batchkit.BatchJob]:
+async def wait_async(
+    url: str, jobs: list[batchkit.BatchJob], schedule: batchkit.PollSchedule
+) -> list[batchkit.BatchJob]:
     async with batchkit.connect_async("hume", api_key="bench", base_url=url, poll=schedule) as client:
         return await client.wait_all(jobs)
 
@@ -324,7 +326,11 @@ def bench_streaming(runs: int) -> None:
             measured = [measure(child) for _ in range(runs)]
             seconds = median([float(out.split()[0]) for _, _, out in measured])
             figures[mode] = (seconds, median([rss for _, rss, _ in measured]))
-    (ours, ours_rss), (loads, loads_rss), (whole, whole_rss) = figures["iter_results"], figures["json.loads"], figures["results"]
+    (ours, ours_rss), (loads, loads_rss), (whole, whole_rss) = (
+        figures["iter_results"],
+        figures["json.loads"],
+        figures["results"],
+    )
     row("iter_results, Hume 500 MB reply", f"{ours:.1f}s, {ours_rss:.0f} MB peak RSS",
         f"json.loads {loads:.1f}s, {loads_rss:.0f} MB; results() {whole:.1f}s, {whole_rss:.0f} MB",
         f"{ours / loads:.2f}x json.loads", "RSS <= 150 MB, time <= 1.5x")  # fmt: skip
