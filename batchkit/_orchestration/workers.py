@@ -233,7 +233,8 @@ class Worker:
     def _ambiguous(self, claim: Claim, reason: str) -> Operation[None]:
         interval = self._next_interval(claim.chunk)
         yield Blocking(lambda: self.journal.ambiguous(claim, reason, self._now_ms() + int(interval * 1000), interval))
-        self._skipped.add(claim.chunk.index)
+        if not self.scope.patient:  # looked for once in this call; a worker looks again when it is due
+            self._skipped.add(claim.chunk.index)
         self.summary.ambiguous += 1
 
     def _failed(self, claim: Claim, exc: BatchkitError) -> Operation[None]:

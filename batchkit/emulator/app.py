@@ -94,6 +94,15 @@ class FaultGate:
         if fault is None or kind is FaultKind.SLOW:
             await self.app(scope, receive, reply)
             return
+        if kind is FaultKind.SLOW_REPLY:
+
+            async def late(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    await asyncio.sleep(fault.delay)
+                await reply(message)
+
+            await self.app(scope, receive, late)
+            return
         if kind in _HANDLED_THEN_REPLACED:
             await self.app(scope, receive, reply)
         if kind in (FaultKind.DROP_BEFORE_BODY, FaultKind.DROP_AFTER_BODY):

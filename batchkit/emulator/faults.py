@@ -20,6 +20,8 @@ class FaultKind(enum.Enum):
     """Handle the request (a create does create), then close the connection with no reply."""
     SLOW = "slow"
     """Wait ``delay`` seconds, then answer normally."""
+    SLOW_REPLY = "slow_reply"
+    """Handle the request at once (a create creates), then wait ``delay`` seconds before answering."""
     MALFORMED = "malformed"
     """Handle the request (a create creates), then answer 200 with truncated JSON."""
     NOT_JSON = "not_json"

@@ -1,0 +1,166 @@
+"""Acceptance of many workers on one journal, as users run them: ``batchkit enqueue``, several
+``batchkit worker`` processes against the emulator, some killed (SIGKILL) or paused (SIGSTOP) mid-way,
+then ``batchkit results``. Never a create twice, every file's result exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchkit.emulator import EMULATOR_KEY, FaultKind
+from tests.test_submit_many import many
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="signals")
+CREATE = "POST /api/v2/detect/batch"
+
+
+class Workers:
+    """``batchkit`` commands in subprocesses, configured for the emulator by the environment."""
+
+    def __init__(self, emu: Any, journal: str) -> None:
+        self.journal = journal
+        self.env = {**os.environ, "BATCHKIT_BASE_URL": emu.base_url, "RESEMBLE_API_KEY": EMULATOR_KEY}
+        for name in ("BATCHKIT_PROVIDER", "HUME_API_KEY", "BATCHKIT_JOURNAL"):
+            self.env.pop(name, None)
+        self.started: list[subprocess.Popen[str]] = []
+
+    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "batchkit.cli", *args], env=self.env, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done
+
+    def enqueue(self, files: list[Path], *options: str) -> str:
+        out = self.command("-p", "resemble", "enqueue", *map(str, files), "--journal", self.journal, *options).stdout
+        return out.strip().splitlines()[-1]
+
+    def start(self, *options: str) -> subprocess.Popen[str]:
+        args = ["worker", "--journal", self.journal, "--until-done", "--concurrency", "1", *options]
+        proc = subprocess.Popen([sys.executable, "-m", "batchkit.cli", *args], env=self.env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        self.started.append(proc)
+        return proc
+
+    def finish(self, procs: list[subprocess.Popen[str]], seconds: float = 150) -> list[str]:
+        """Each worker's stderr once it has exited by itself (0)."""
+        errors = []
+        for proc in procs:
+            _, err = proc.communicate(timeout=seconds)
+            assert proc.returncode == 0, err
+            errors.append(err)
+        return errors
+
+    def stop_all(self) -> None:
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.kill()
+                proc.communicate(timeout=10)
+
+    def results(self, run: str) -> list[dict[str, Any]]:
+        out = self.command("results", "--journal", self.journal, "--run", run, "--format", "jsonl").stdout
+        return [json.loads(line) for line in out.splitlines()]
+
+
+@pytest.fixture
+def workers_of(emu: Any) -> Iterator[Any]:
+    made: list[Workers] = []
+
+    def make(journal: str) -> Workers:
+        made.append(Workers(emu, journal))
+        return made[-1]
+
+    yield make
+    for workers in made:
+        workers.stop_all()
+
+
+def held_replies(emu: Any) -> int:
+    """Creates made whose reply the emulator is holding back (``slow_reply``) right now."""
+    return emu.faults.injected - sum(1 for r in emu.requests if r.fault == "slow_reply")
+
+
+def wait_for(condition: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.005)
+
+
+def two_thousand_files_four_workers_two_killed(emu: Any, workers: Workers, tmp_path: Path) -> None:
+    files = many(tmp_path, 2000)
+    started = time.monotonic()
+    run = workers.enqueue(files)
+    assert run.startswith("run-")
+    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=3.0, after=8, times=4)  # replies 9 to 12 wait 3 s
+    first = [workers.start("--lease", "5") for _ in range(4)]
+    made = lambda: emu.created("resemble") == 12 and held_replies(emu) == 4  # noqa: E731
+    wait_for(made, 90, "the four workers were never all waiting for a create's reply")
+    for victim in first[:2]:  # killed between a create and its reply: another worker must find the job
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+    late = [workers.start("--lease", "5") for _ in range(2)]
+    workers.finish(first[2:] + late)
+    elapsed = time.monotonic() - started
+    assert emu.created("resemble") == 40
+    rows = workers.results(run)
+    assert [row["source"] for row in rows] == [str(p.resolve()) for p in files]
+    assert {row["status"] for row in rows} == {"SUCCEEDED"}
+    print(f"2000 files, 40 chunks, 4 workers (2 killed, 2 started): 40 creates, 2000 results in {elapsed:.1f}s")
+
+
+def test_postgres_2000_files_survive_killed_workers_with_exactly_40_creates(emu, workers_of, postgres_url: str,
+                                                                          tmp_path: Path) -> None:  # fmt: skip
+    two_thousand_files_four_workers_two_killed(emu, workers_of(postgres_url), tmp_path)
+
+
+def test_sqlite_2000_files_survive_killed_workers_with_exactly_40_creates(emu, workers_of, tmp_path: Path) -> None:
+    two_thousand_files_four_workers_two_killed(emu, workers_of(str(tmp_path / "journal.db")), tmp_path)
+
+
+def test_a_paused_worker_cannot_write_over_the_chunk_another_took(emu, workers_of, journal_url: str,
+                                                                  tmp_path: Path) -> None:  # fmt: skip
+    workers = workers_of(journal_url)
+    files = many(tmp_path, 10)
+    run = workers.enqueue(files)
+    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=3.0)
+    paused = workers.start("--lease", "1")
+    made = lambda: emu.created("resemble") == 1 and held_replies(emu) == 1  # noqa: E731
+    wait_for(made, 30, "the first worker's create was never made")
+    paused.send_signal(signal.SIGSTOP)
+    other = workers.start("--lease", "1")
+    [said] = workers.finish([other], seconds=60)  # it takes the chunk over, finds the job, collects the results
+    assert "1 adopted" in said
+    paused.send_signal(signal.SIGCONT)
+    [complaint] = workers.finish([paused], seconds=60)
+    assert "taken over by another worker" in complaint
+    assert "1 lost" in complaint
+    assert emu.created("resemble") == 1
+    rows = workers.results(run)
+    assert len(rows) == 10
+    assert {row["status"] for row in rows} == {"SUCCEEDED"}
+
+
+def test_a_shared_rate_holds_across_four_workers(emu, workers_of, journal_url: str, tmp_path: Path) -> None:
+    workers = workers_of(journal_url)
+    run = workers.enqueue(many(tmp_path, 240), "--chunk", "10")
+    procs = [workers.start("--rate", "4") for _ in range(4)]
+    workers.finish(procs)
+    creates = sorted(r.at for r in emu.requests if r.method == "POST")
+    assert len(creates) == 24
+    # The workers space their creates 1/4 s apart as they send them. The way to the server (a worker's
+    # first connection, threads on a busy 2-core machine) may shift an arrival by up to ~0.15 s here,
+    # hence windows of 0.8 s; over the whole run the rate is exact.
+    busiest = max(sum(1 for t in creates if start <= t < start + 0.8) for start in creates)
+    assert busiest <= 4, f"{busiest} creates within 0.8 s: {[round(t - creates[0], 3) for t in creates]}"
+    assert creates[-1] - creates[0] >= (len(creates) - 1) / 4 - 0.15
+    assert len(workers.results(run)) == 240
