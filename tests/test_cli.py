@@ -107,7 +107,7 @@ def test_wait_command_and_timeout(cli, emu) -> None:
         (("-p", "resemble", "submit", "notes.txt"), EXIT_INPUT, "notes.txt: no such file"),
         (("-p", "resemble", "submit", "--option", "frame_length=9", "x.wav"), EXIT_INPUT, "frame_length"),
         (("-p", "resemble", "submit", "--option", "nokey"), EXIT_INPUT, "key=value"),
-        (("-p", "hume", "results"), EXIT_INPUT, "Missing argument"),
+        (("-p", "hume", "results"), EXIT_INPUT, "say which JOB"),
         (("-p", "hume", "frobnicate"), EXIT_INPUT, "No such command"),
         (("-p", "nope", "status", "x"), EXIT_CONFIG, "unknown provider"),
         (("-p", "resemble", "status", "unknown-batch"), EXIT_PROVIDER, "HTTP 404"),
@@ -233,3 +233,54 @@ def test_results_full_detail_and_the_format_from_the_extension(cli, media, tmp_p
     assert refused.returncode == EXIT_INPUT
     assert "extension" in refused.stderr
     assert not (tmp_path / "out.txt").exists()
+
+
+# -- runs shared by workers ---------------------------------------------------------------------------
+
+
+def test_enqueue_worker_runs_results_from_the_journal(cli, media, tmp_path: Path) -> None:
+    paths = [str(media(f"clip{i}.wav")) for i in range(60)]
+    journal = str(tmp_path / "shared.db")
+    enqueued = cli("-p", "resemble", "enqueue", *paths, "--journal", journal)
+    assert enqueued.returncode == EXIT_OK, enqueued.stderr
+    run = enqueued.stdout.strip().splitlines()[-1]
+    assert run.startswith("run-")
+    assert "batchkit worker --journal" in enqueued.stderr
+    assert json.loads(cli("--json", "-p", "resemble", "enqueue", *paths, "--journal", journal).stdout) == {"run": run}
+    worked = cli("--json", "worker", "--journal", journal, "--until-done", "--concurrency", "2")
+    assert worked.returncode == EXIT_OK, worked.stderr
+    assert json.loads(worked.stdout)["sent"] == 2
+    [progress] = json.loads(cli("--json", "runs", "--journal", journal).stdout)
+    assert (progress["run"], progress["sent"], progress["finished"], progress["files_done"]) == (run, 2, 2, 60)
+    assert run in cli("runs", "--journal", journal).stdout
+    written = cli("results", "--run", run, "-o", "rows.csv", env_update={"BATCHKIT_JOURNAL": journal})
+    assert written.returncode == EXIT_OK, written.stderr
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "rows.csv").read_text())))
+    assert [r["source"] for r in rows] == [str(Path(p).resolve()) for p in paths]
+    assert {r["status"] for r in rows} == {"SUCCEEDED"}
+    full = json.loads(cli("--json", "results", "--journal", journal, "--run", run, "--detail", "full").stdout)
+    assert len({r["source"] for r in full}) == 60
+
+
+def test_journal_commands_say_what_is_missing(cli, tmp_path: Path) -> None:
+    journal = str(tmp_path / "empty.db")
+    assert cli("results", "--run", "run-x").returncode == EXIT_INPUT
+    missing = cli("results", "--journal", journal, "--run", "run-nope")
+    assert (missing.returncode, "no run 'run-nope'" in missing.stderr) == (EXIT_INPUT, True)
+    assert cli("worker", "--journal", journal, "--until-done").returncode == EXIT_OK
+    idle = cli("worker", "--journal", journal)
+    assert (idle.returncode, "-p NAME" in idle.stderr) == (EXIT_CONFIG, True)
+
+
+def test_runs_on_a_terminal_draw_a_bar_of_files_done() -> None:
+    from rich.console import Console
+
+    from batchkit.cli.scaling import progress_table
+
+    row = {"run": "run-1", "provider": "resemble", "files": 100, "chunks": 2, "sent": 2, "finished": 1,
+           "files_done": 50, "ambiguous": 0, "failed": 0}  # fmt: skip
+    console = Console(record=True, width=140, force_terminal=True)
+    console.print(progress_table([row]))
+    text = console.export_text()
+    assert "50/100" in text
+    assert "━" in text

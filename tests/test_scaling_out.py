@@ -107,7 +107,7 @@ def two_thousand_files_four_workers_two_killed(emu: Any, workers: Workers, tmp_p
     wait_for(made, 90, "the four workers were never all waiting for a create's reply")
     for victim in first[:2]:  # killed between a create and its reply: another worker must find the job
         victim.send_signal(signal.SIGKILL)
-        victim.wait(timeout=10)
+        victim.communicate(timeout=10)
     late = [workers.start("--lease", "5") for _ in range(2)]
     workers.finish(first[2:] + late)
     elapsed = time.monotonic() - started

@@ -184,8 +184,11 @@ def results(state: State, job: str | None, journal: str | None, run_id: str | No
         fmt = OUTPUT_FORMATS.get(output.suffix.lower())
         if fmt is None:
             raise InputError(f"{output}: say the format with its extension (.csv, .json, .jsonl) or --format")
-    if journal is not None:
+    if run_id is not None or (journal is not None and job is None):
         from .scaling import journal_results
+
+        if journal is None:
+            raise click.UsageError("--run needs --journal URL (or BATCHKIT_JOURNAL)")
 
         provider, found = journal_results(journal, run_id)
         job = run_id

@@ -88,7 +88,9 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, title: str | N
             table.add_column(Text(literal(column)))
         for row in rows:
             table.add_row(*(Text("" if v is None else literal(v)) for v in row.values()))
-        Console(file=out, width=max(100, Console(file=out).width)).print(table)
+        console = Console(file=out)
+        wide = console.width if console.is_terminal else 200  # a file or a pipe: nothing cut short
+        Console(file=out, width=max(100, wide)).print(table)
 
 
 class Reporter:

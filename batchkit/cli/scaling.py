@@ -109,7 +109,7 @@ def runs(state: State, journal: str) -> int:
     elif sys.stdout.isatty():
         Console().print(progress_table(rows))
     else:
-        render(rows, "table", sys.stdout, "runs")
+        render([{k: v for k, v in row.items() if k != "created"} for row in rows], "table", sys.stdout, "runs")
     return EXIT_OK
 
 

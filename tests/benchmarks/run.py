@@ -1,6 +1,6 @@
 """batchkit benchmarks: each case measures batchkit and a baseline in the same run and prints the ratio.
 
-    python tests/benchmarks/run.py [--runs 5] [--only stall,streaming,upload,overhead,parsing,many,import]
+    python tests/benchmarks/run.py [--runs 5] [--only workers,stall,streaming,upload,overhead,parsing,many,import]
 
 Figures are medians over ``--runs`` runs. Nothing here is asserted; the targets are printed beside them.
 """
@@ -390,7 +390,73 @@ def bench_loop_stall(runs: int, count: int = 100, size: int = 20 * 10**6) -> Non
             f"disk work on the loop {before:.1f} ms", f"{ours / before:.2f}x", "<= 20 ms")  # fmt: skip
 
 
+def run_workers(url: str, journal: str, count: int, *options: str) -> list[float]:
+    """Start ``count`` ``batchkit worker --until-done`` processes; each one's peak RSS (MB) once all exited."""
+    env = {**os.environ, "BATCHKIT_BASE_URL": url, "RESEMBLE_API_KEY": "bench"}
+    command = [sys.executable, "-m", "batchkit.cli", "worker", "--journal", journal, "--until-done", *options]
+    procs = [subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL) for _ in range(count)]
+    peaks = [0.0] * count
+    while any(p.poll() is None for p in procs):
+        for i, proc in enumerate(procs):
+            with contextlib.suppress(OSError, ValueError, IndexError, StopIteration):
+                status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                peaks[i] = max(peaks[i], int(next(ln for ln in status if ln.startswith("VmHWM:")).split()[1]) / 1024)
+        time.sleep(0.01)
+    if any(p.returncode for p in procs):
+        raise RuntimeError("a worker failed")
+    return peaks
+
+
+def bench_workers(runs: int, chunks: int = 16) -> None:
+    print(f"workers: {chunks} Resemble chunks of 10 files, each create held 1 s (slow), 1/2/4 worker processes",
+          flush=True)  # fmt: skip
+    from batchkit.emulator import EmulatorConfig, FaultKind, serve
+
+    with (
+        serve(config=EmulatorConfig(queue_seconds=0.01, run_seconds=0.05)) as emu,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        url = emu.base_url
+        assert url is not None
+        files = [Path(tmp) / f"f{i:04d}.wav" for i in range(chunks * 10)]
+        for path in files:
+            path.write_bytes(os.urandom(1000))
+        speeds: dict[int, float] = {}
+        for count in (1, 2, 4):
+            samples = []
+            for run in range(max(1, runs // 2)):
+                journal = str(Path(tmp) / f"w{count}-{run}.db")
+                with batchkit.connect("resemble", api_key="bench", base_url=url) as client:
+                    client.enqueue(files, journal=journal, chunk=10)
+                emu.reset()
+                emu.faults.add("POST /api/v2/detect/batch", FaultKind.SLOW, delay=1.0, times=chunks)
+                run_workers(url, journal, count, "--concurrency", "1")
+                arrivals = sorted(r.at for r in emu.requests if r.method == "POST")
+                samples.append(chunks / (arrivals[-1] + 1.0 - arrivals[0]))
+            speeds[count] = median(samples)
+        for count in (2, 4):
+            row(f"chunks/s with {count} workers (1 s creates)", f"{speeds[count]:.2f} chunks/s",
+                f"1 worker {speeds[1]:.2f} chunks/s", f"{speeds[count] / speeds[1]:.2f}x speed-up",
+                ">= 3.5x at 4 workers" if count == 4 else "~2x")  # fmt: skip
+        big = [Path(tmp) / f"big{i:03d}.wav" for i in range(200)]
+        block = os.urandom(2 * 10**6)
+        for path in big:
+            path.write_bytes(block)
+        peaks = {}
+        for name, chosen in (("2 MB files", big), ("1 kB files", files[:200])):
+            journal = str(Path(tmp) / f"memory-{name[0]}.db")
+            with batchkit.connect("resemble", api_key="bench", base_url=url) as client:
+                client.enqueue(chosen, journal=journal)
+            emu.reset()
+            emu.faults.add("POST /api/v2/detect/batch", FaultKind.SLOW, delay=1.0, times=4)
+            [peaks[name]] = run_workers(url, journal, 1, "--concurrency", "4")
+        row("one worker, 4 uploads of 100 MB in flight", f"{peaks['2 MB files']:.0f} MB peak RSS",
+            f"the same with 1 kB files {peaks['1 kB files']:.0f} MB", f"{peaks['2 MB files'] / peaks['1 kB files']:.2f}x",
+            "flat: memory does not grow with upload size")  # fmt: skip
+
+
 CASES = {
+    "workers": bench_workers,
     "stall": bench_loop_stall,
     "streaming": bench_streaming,
     "upload": bench_upload,
