@@ -12,7 +12,7 @@ import pytest
 import batchkit
 from batchkit import JobStatus
 from batchkit._kernel.journal import ChunkState, Journal, Scope
-from batchkit.emulator import FaultKind
+from batchkit.emulator import EMULATOR_KEY, FaultKind
 from tests.test_submit_many import many
 
 
@@ -36,6 +36,18 @@ def test_enqueue_then_work_collects_every_file_once(emulated, emu, journal_url: 
     requests = len(emu.requests)
     assert client.work(journal_url, until_done=True).sent == 0
     assert len(emu.requests) == requests
+    assert EMULATOR_KEY.encode() not in stored_bytes(journal_url)  # keys never enter the journal
+
+
+def stored_bytes(journal: str) -> bytes:
+    """Everything a journal holds: the sqlite file and its WAL, or every row of every table."""
+    if not journal.startswith("postgresql"):
+        return b"".join(p.read_bytes() for p in Path(journal).parent.glob(Path(journal).name + "*"))
+    import psycopg
+
+    with psycopg.connect(journal) as db:
+        tables = [t for (t,) in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        return repr([db.execute(f"SELECT * FROM {t}").fetchall() for t in tables]).encode()
 
 
 def test_submit_many_waits_and_collects_into_the_journal(emulated, emu, journal_url: str, tmp_path: Path) -> None:
