@@ -4,6 +4,7 @@ then ``batchkit results``. Never a create twice, every file's result exactly onc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -164,3 +165,26 @@ def test_a_shared_rate_holds_across_four_workers(emu, workers_of, journal_url: s
     assert busiest <= 4, f"{busiest} creates within 0.8 s: {[round(t - creates[0], 3) for t in creates]}"
     assert creates[-1] - creates[0] >= (len(creates) - 1) / 4 - 0.15
     assert len(workers.results(run)) == 240
+
+
+def test_ctrl_c_stops_a_worker_and_frees_its_chunks(emu, workers_of, tmp_path: Path) -> None:
+    journal = str(tmp_path / "journal.db")
+    workers = workers_of(journal)
+    run = workers.enqueue(many(tmp_path, 30), "--chunk", "10")
+    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=30.0)
+    proc = subprocess.Popen([sys.executable, "-m", "batchkit.cli", "worker", "--journal", journal], env=workers.env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    wait_for(lambda: emu.created("resemble") >= 1 or proc.poll() is not None, 30, "the worker never sent")
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "free for other workers" in err
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        assert db.execute("SELECT COUNT(*) FROM chunks WHERE owner IS NOT NULL").fetchone() == (0,)
+    emu.faults.clear()
+    workers.finish([workers.start()])
+    assert emu.created("resemble") == 3  # the interrupted send was found, not repeated
+    assert len(workers.results(run)) == 30
