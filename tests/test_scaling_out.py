@@ -171,7 +171,7 @@ def test_ctrl_c_stops_a_worker_and_frees_its_chunks(emu, workers_of, tmp_path: P
     journal = str(tmp_path / "journal.db")
     workers = workers_of(journal)
     run = workers.enqueue(many(tmp_path, 30), "--chunk", "10")
-    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=30.0)
+    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=5.0, times=3)
     proc = subprocess.Popen([sys.executable, "-m", "batchkit.cli", "worker", "--journal", journal], env=workers.env,
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     wait_for(lambda: emu.created("resemble") >= 1 or proc.poll() is not None, 30, "the worker never sent")
