@@ -63,6 +63,8 @@ class Call:
     json: Any = None
     data: dict[str, str] | None = None
     uploads: Sequence[Upload] = ()
+    parts: Sequence[tuple[str, str, str]] = ()
+    """Text parts with a content type of their own, ``(name, text, content type)`` (a JSON ``config``)."""
     creates: bool = False
     sink: Sink | None = attrs.field(default=None, eq=False)
     max_bytes: int = 16 * 1024 * 1024
@@ -90,6 +92,7 @@ class Call:
         files: list[tuple[str, Any]] = [
             (u.field, (u.file.name, u.open(stack, progress), u.content_type)) for u in self.uploads
         ]
+        files += [(name, (None, text.encode(), kind)) for name, text, kind in self.parts]
         return http.build_request(
             self.method,
             self.base_url + self.path,

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 from batchkit._kernel.clock import SYSTEM_CLOCK, Clock
 from batchkit._kernel.inputs import Progress
+from batchkit._kernel.journal import default_journal
 from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
 from batchkit._kernel.retry import RetryPolicy
 from batchkit.config import resolve
@@ -112,6 +113,9 @@ class ClientSettings(TypedDict, total=False):
     """The time operations see (tests inject a fake one)."""
     max_reply_bytes: int | None
     """The largest reply read into memory (default: 16 MiB for a job, 1 GiB for a job's predictions)."""
+    journal: str | os.PathLike[str] | None
+    """Where a provider with no jobs of its own (``hume-expression``) keeps batchkit's (default:
+    ``BATCHKIT_JOURNAL``, else ``journal.db`` in batchkit's data directory)."""
 
 
 class ClientBase(Generic[HttpT]):
@@ -128,7 +132,7 @@ class ClientBase(Generic[HttpT]):
             raise ConfigError(f"unknown client setting {unknown[0]!r}; the settings are {known}")
         retry, poll = settings.pop("retry", None), settings.pop("poll", None)
         on_upload, clock = settings.pop("on_upload", None), settings.pop("clock", None)
-        reply_limit = settings.pop("max_reply_bytes", None)
+        reply_limit, journal = settings.pop("max_reply_bytes", None), settings.pop("journal", None)
         if reply_limit is not None and (isinstance(reply_limit, bool) or not isinstance(reply_limit, int)
                                         or reply_limit < 1):  # fmt: skip
             raise InputError(f"max_reply_bytes must be a positive integer, got {reply_limit!r}")
@@ -140,7 +144,7 @@ class ClientBase(Generic[HttpT]):
             raise InputError(f"retry must be a batchkit.RetryPolicy, got {type(retry).__name__}")
         if poll is not None and not isinstance(poll, PollSchedule):
             raise InputError(f"poll must be a batchkit.PollSchedule, got {type(poll).__name__}")
-        adapter = resolved.provider(resolved.base_url)
+        adapter = resolved.provider(resolved.base_url, journal=journal or default_journal())
         sender = Sender(
             adapter,
             retry or RetryPolicy(max_retries=resolved.max_retries),

@@ -124,11 +124,12 @@ class Sender:
                 if outcome.status_code == 429 and self.gate is not None:  # every worker waits, not this one alone
                     said = retry_after_seconds(outcome, self.clock.time())
                     yield from self.gate.pause(said if said is not None else policy.delay(attempt - 1))
-                if call.creates and outcome.status_code >= 500:
+                final = self.provider.error_replies_are_final
+                if call.creates and outcome.status_code >= 500 and not final:
                     raise AmbiguousSubmissionError(
                         provider, f"HTTP {outcome.status_code}", status_code=outcome.status_code, advice=advice
                     ) from failure
-                if call.creates or outcome.status_code not in policy.statuses:
+                if (call.creates and not final) or outcome.status_code not in policy.statuses:
                     raise failure
                 if outcome.status_code in policy.retry_after_statuses:
                     retry_after = retry_after_seconds(outcome, self.clock.time())

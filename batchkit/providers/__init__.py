@@ -17,6 +17,7 @@ ENTRY_POINT_GROUP = "batchkit.providers"
 
 _BUILTIN = {
     "hume": "batchkit.providers.hume:HumeProvider",
+    "hume-expression": "batchkit.providers.hume_expression:HumeExpressionProvider",
     "resemble": "batchkit.providers.resemble:ResembleProvider",
 }
 _registered: dict[str, type[Provider]] = {}

@@ -84,9 +84,14 @@ class Provider(abc.ABC):
     emulator: ClassVar[str | None] = None
     ambiguity_advice: ClassVar[str] = "check the provider's jobs before retrying"
     """How a user finds out whether a create that may have landed did (ends an AmbiguousSubmissionError)."""
+    error_replies_are_final: ClassVar[bool] = False
+    """An error status in reply to a create means nothing was made (nor billed), so a 429 or 5xx is
+    retried like any request; otherwise a 5xx to a create is ambiguous and a 429 is raised."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, journal: str | os.PathLike[str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.journal = journal
+        """Where a provider that keeps its own jobs records them (the client's ``journal`` setting)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.base_url}>"

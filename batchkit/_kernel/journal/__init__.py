@@ -13,7 +13,7 @@ from .book import (
     Scope,
 )
 from .schema import SCHEMA_VERSION
-from .stores import redacted
+from .stores import default_journal, redacted
 
 __all__ = [
     "MAX_LOOKS",
@@ -26,5 +26,6 @@ __all__ = [
     "Run",
     "RunProgress",
     "Scope",
+    "default_journal",
     "redacted",
 ]

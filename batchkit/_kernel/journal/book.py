@@ -56,6 +56,8 @@ class Chunk:
     attempts: int = 0
     """How many times an ambiguous send was looked for."""
     poll_interval: float | None = None
+    reply: Any = attrs.field(default=None, repr=False)
+    """The provider's reply to the chunk's send, where it holds the results (kept before the chunk is done)."""
 
 
 @attrs.frozen
@@ -152,7 +154,7 @@ def _alive(pid: int) -> bool:
 
 _CHUNK_COLUMNS = (
     "c.run_id, c.idx, c.state, c.job_id, c.intent_ms, c.error, c.children, c.job_status, c.attempts,"
-    " c.poll_interval, c.token"
+    " c.poll_interval, c.reply, c.token"
 )
 
 
@@ -403,6 +405,11 @@ class Journal:
         self._fenced(claim, {"state": ChunkState.AMBIGUOUS, "error": reason, "attempts": claim.chunk.attempts + 1,
                              "next_poll_ms": next_look_ms, "poll_interval": interval})  # fmt: skip
 
+    def answered(self, claim: Claim, remote_id: str, job_status: str, reply: Any) -> None:
+        """The send was answered with its results (``reply``), kept before the chunk counts as done."""
+        self._fenced(claim, {"state": ChunkState.DONE, "job_id": remote_id, "job_status": job_status, "error": None,
+                             "reply": json.dumps(reply)})  # fmt: skip
+
     def failed(self, claim: Claim, reason: str) -> None:
         self._fenced(claim, {"state": ChunkState.FAILED, "error": reason})
 
@@ -464,6 +471,6 @@ def _run(row: Sequence[Any]) -> Run:
 
 
 def _chunk(row: Sequence[Any], files: tuple[str, ...]) -> Chunk:
-    run, idx, state, job, intent, error, children, status, attempts, interval, _ = row
+    run, idx, state, job, intent, error, children, status, attempts, interval, reply, _ = row
     return Chunk(int(idx), files, str(state), job, intent, error, tuple(json.loads(children or "[]")), str(run),
-                 status, int(attempts), interval)  # fmt: skip
+                 status, int(attempts), interval, None if reply is None else json.loads(reply))  # fmt: skip

@@ -7,9 +7,10 @@ from typing import Any
 
 from .stores import Store, Tx
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """1 to 3: one submission per sqlite file (its chunks, then owners, then children); 4: runs, files and
-their results, leases with fencing tokens, shared rate limits; sqlite or PostgreSQL."""
+their results, leases with fencing tokens, shared rate limits; sqlite or PostgreSQL; 5: a chunk's
+reply (the measurements of a provider whose results exist only in the reply)."""
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -21,7 +22,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     intent_ms {int}, error TEXT, children TEXT, attempts {int} NOT NULL DEFAULT 0,
     next_poll_ms {int}, poll_interval {real},
     owner TEXT, owner_pid {int}, owner_host TEXT, lease_until_ms {int}, token {int} NOT NULL DEFAULT 0,
-    PRIMARY KEY (run_id, idx)
+    reply TEXT, PRIMARY KEY (run_id, idx)
 );
 CREATE INDEX IF NOT EXISTS chunks_by_state ON chunks (state, next_poll_ms);
 CREATE TABLE IF NOT EXISTS files (
@@ -34,6 +35,10 @@ CREATE TABLE IF NOT EXISTS rates (
     bucket TEXT PRIMARY KEY, tokens {real} NOT NULL, updated_ms {int} NOT NULL, paused_until_ms {int} NOT NULL
 );
 """
+
+
+MIGRATIONS = {5: ("ALTER TABLE chunks ADD COLUMN reply TEXT",)}
+"""Statements that bring a journal of the version before (4 or later) to each version."""
 
 
 def run_id_for(fingerprint: str) -> str:
@@ -62,6 +67,10 @@ def migrate(store: Store) -> None:
             tx.execute(statement)
         if legacy:
             _from_one_submission(tx)
+        else:
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS.get(target, ()):
+                    tx.execute(statement)
         tx.execute("DELETE FROM meta WHERE key = 'schema'")
         tx.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 

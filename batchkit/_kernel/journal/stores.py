@@ -59,6 +59,17 @@ def redacted(target: str) -> str:
     return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
 
 
+def data_dir() -> Path:
+    """batchkit's data directory: ``$XDG_DATA_HOME/batchkit``, else ``~/.local/share/batchkit``."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "batchkit"
+
+
+def default_journal() -> str:
+    """``BATCHKIT_JOURNAL``, else ``journal.db`` in :func:`data_dir` (not created until used)."""
+    return os.environ.get("BATCHKIT_JOURNAL") or str(data_dir() / "journal.db")
+
+
 def open_store(target: str | os.PathLike[str]) -> Store:
     """A store for ``target``: a ``postgresql://`` URL, or a sqlite file path."""
     text = os.fspath(target)
