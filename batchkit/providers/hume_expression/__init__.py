@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from batchkit._kernel.inputs import as_path_list, check_files
-from batchkit._kernel.journal import Journal
+from batchkit._kernel.journal import ChunkState, Journal
 from batchkit._kernel.options import coerce_options
 from batchkit._kernel.steps import Blocking, Operation
 from batchkit._kernel.wire import read_json
-from batchkit.errors import InputError, UnsupportedError
+from batchkit.errors import AmbiguousSubmissionError, InputError, UnsupportedError
 from batchkit.models import BatchJob, FileResult, JobStatus
 from batchkit.providers.base import Provider, Sample, Submission
 
@@ -32,6 +32,10 @@ from .plan import Item, Plan, plan
 from .rows import summary, tidy_rows
 
 RUNS = "/v1/expression/run"
+CLOCK_SKEW_S = 5
+"""Seconds before an upload's intent that a run of it may seem to have started (clocks differ)."""
+PAGE_SIZE = 100
+"""Runs asked for a page of the run list."""
 RUN_STATUS = {"live": JobStatus.RUNNING, "ended": JobStatus.SUCCEEDED, "errored": JobStatus.FAILED}
 
 
@@ -78,7 +82,13 @@ class HumeExpressionProvider(Provider):
             found = yield Blocking(lambda: journal.run(run))
         finally:
             journal.close()
-        return jobs.job_of(self.name, found, chunks)
+        job = jobs.job_of(self.name, found, chunks)
+        lost = [c for c in chunks if c.state == ChunkState.AMBIGUOUS]
+        if lost:
+            reasons = "; ".join(f"request {c.index}: {c.error}" for c in lost)
+            what = f"job {job.id}: {len(lost)} upload(s) lost their reply ({reasons})"
+            raise AmbiguousSubmissionError(self.name, what, advice=self.ambiguity_advice)
+        return job
 
     def get(self, job_id: str) -> Operation[BatchJob]:
         def read() -> BatchJob:
@@ -120,7 +130,7 @@ class HumeExpressionProvider(Provider):
         found: builtins.list[BatchJob] = []
         cursor: str | None = None
         while len(found) < limit:
-            page = [*params, ("page_size", str(min(100, limit))), *([("cursor", cursor)] if cursor else [])]
+            page = [*params, ("page_size", str(min(PAGE_SIZE, limit))), *([("cursor", cursor)] if cursor else [])]
             body = read_json((yield self.request("GET", RUNS, params=page)), "Hume run list")
             runs = body.get("runs") if isinstance(body, dict) else None
             if not isinstance(runs, list):
@@ -133,7 +143,7 @@ class HumeExpressionProvider(Provider):
 
     def _billing(self, item: Item, since_ms: int) -> Operation[str]:
         """What the run list says of an upload that may have been measured: billed or not."""
-        since = dt.datetime.fromtimestamp(since_ms / 1000 - 60, dt.timezone.utc).isoformat()
+        since = dt.datetime.fromtimestamp(since_ms / 1000 - CLOCK_SKEW_S, dt.timezone.utc).isoformat()
         params = [("mode", "file"), ("endpoint", item.endpoint), ("started_after", since), ("page_size", "100")]
         try:
             body = read_json((yield self.request("GET", RUNS, params=params)), "Hume run list")
@@ -146,6 +156,8 @@ class HumeExpressionProvider(Provider):
         if billed:
             seconds = sum(float(r["metered_seconds"]) for r in billed)
             ids = ", ".join(str(r.get("run_id")) for r in billed)
+            if len(billed) > 1:
+                return f"it was probably billed: one of runs {ids} of the same size (its measurements are lost)"
             return f"it was billed: run {ids}, {seconds:g} metered seconds (its measurements are lost)"
         return "no billed run of it since the upload began: sending it again should not be billed twice"
 

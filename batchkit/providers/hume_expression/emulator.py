@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from batchkit.emulator.fake import Fake, read_parts, respond
+from batchkit.emulator.fake import Fake, respond
 from batchkit.emulator.media import rng_for
 from batchkit.emulator.state import Part, Reply, State
 
@@ -93,17 +93,14 @@ class HumeExpressionFake(Fake):
                 return respond(_error(413, code, f"the request body is over {MAX_BODY} bytes", request_id))
             if not request.headers.get("content-type", "").startswith("multipart/form-data"):
                 return respond(_error(400, "invalid_request", "expected multipart/form-data", request_id))
-            parts, close = await read_parts(request)
-            try:
-                reply = (self.audio if endpoint == "audio" else self.video)(parts, request_id)
-            finally:
-                await close()
-            return respond(reply)
+            parts = _multipart(request.headers["content-type"], await request.body())
+            request.state.parts = tuple((p.name, p.filename, p.size) for p in parts)
+            return respond((self.audio if endpoint == "audio" else self.video)(parts, request_id))
 
         return handle
 
     def _config(self, parts: Sequence[Part], allowed: frozenset[str], request_id: str) -> dict[str, Any] | Reply:
-        texts = [p.value for p in parts if p.name == "config" and p.filename is None]
+        texts = [p.value for p in parts if p.name == "config"]
         if not texts:
             return {}
         try:
@@ -128,7 +125,7 @@ class HumeExpressionFake(Fake):
         return run
 
     def audio(self, parts: Sequence[Part], request_id: str) -> Reply:
-        files = [p for p in parts if p.name == "file" and p.filename is not None]
+        files = [p for p in parts if p.name == "file"]
         if len(files) != 1:
             return _error(400, "invalid_request", "exactly one `file` part is required", request_id)
         config = self._config(parts, AUDIO_KEYS, request_id)
@@ -171,7 +168,7 @@ class HumeExpressionFake(Fake):
                            "utterances": utterances, "measurements": measurements})  # fmt: skip
 
     def video(self, parts: Sequence[Part], request_id: str) -> Reply:
-        files = [p for p in parts if p.name == "file" and p.filename is not None]
+        files = [p for p in parts if p.name == "file"]
         if not files:
             return _error(400, "invalid_request", "at least one `file` part is required", request_id)
         config = self._config(parts, VIDEO_KEYS, request_id)
@@ -251,6 +248,33 @@ class HumeExpressionFake(Fake):
         if reply.status != 200:
             return reply
         return Reply(200, {"events": [], "at_cap": False, "capped_kinds": [], "gaps": False})
+
+
+def _multipart(content_type: str, body: bytes) -> list[Part]:
+    """The parts of a multipart body, ``file`` parts as bytes whether or not they carry a file name
+    (Hume's SDK sends bytes without one); fields as text."""
+    import email.parser
+    import email.policy
+    import hashlib
+    import io
+
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    parts = []
+    for piece in message.iter_parts() if message.is_multipart() else ():
+        name = piece.get_param("name", header="content-disposition")
+        payload = piece.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        if not isinstance(name, str):
+            continue
+        if name == "file":
+            digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            parts.append(Part(name, piece.get_filename() or "", len(data), "", digest, piece.get_content_type(),
+                              io.BytesIO(data)))  # fmt: skip
+        else:
+            parts.append(Part(name, None, len(data), data.decode("utf-8", "replace")))
+    return parts
 
 
 def _scores(rng: Any, names: Sequence[str], cutoff: float) -> list[dict[str, Any]]:

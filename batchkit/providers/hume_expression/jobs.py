@@ -100,7 +100,7 @@ def _one(sends: Sends, journal: Journal, claim: Claim, item: Item, options: Hume
         remote = structure(reply, model, f"Hume {item.endpoint} upload reply").run_id
     except (AmbiguousSubmissionError, ResponseFormatError) as exc:
         billed = yield from sends.billing(item, intent)
-        reason = f"{exc}; {billed}"
+        reason = f"{exc.reason if isinstance(exc, AmbiguousSubmissionError) else exc}; {billed}"
         yield Blocking(lambda: journal.ambiguous(claim, reason, now_ms(), 0.0))
         return
     except BatchkitError as exc:

@@ -1,0 +1,240 @@
+"""``hume-expression``: Hume's successor API as a batch batchkit keeps. Media conversion (with and
+without PyAV), limits, the journal-kept job and its results, resuming, ambiguous uploads and the run
+list, retries, the run list as ``list()``, and the emulator's checks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+import batchkit
+from batchkit import JobStatus
+from batchkit.emulator import EMULATOR_KEY, FaultKind
+from tests import media_files
+
+pytest.importorskip("av", reason="PyAV (batchkit[media]) makes the test media")
+AUDIO = "POST /v1/expression/audio/file"
+VIDEO = "POST /v1/expression/video/file"
+
+
+@pytest.fixture
+def hx(emulated, tmp_path: Path):
+    """A ``hume-expression`` client of each kind on the emulator, its journal in ``tmp_path``."""
+    return emulated("hume-expression", journal=str(tmp_path / "journal.db"))
+
+
+class Crash(BaseException):
+    """A process dying (not an error anything catches)."""
+
+
+def uploads(emu, endpoint: str = "") -> list:
+    return [r for r in emu.requests if r.method == "POST" and endpoint in r.path]
+
+
+def test_every_kind_of_media_is_measured_on_its_own_timeline(hx, emu, tmp_path: Path) -> None:
+    files = [
+        media_files.wav(tmp_path / "ready.wav", 5),
+        media_files.wav(tmp_path / "cd.wav", 3, rate=44_100, channels=2),
+        media_files.audio(tmp_path / "talk.mp3", 4),
+        media_files.audio(tmp_path / "talk.flac", 2, codec="flac"),
+        media_files.image(tmp_path / "face.jpg"),
+        media_files.image(tmp_path / "face.png", codec="png"),
+        media_files.video(tmp_path / "clip.mp4", 3, fps=10),
+    ]
+    job = hx.submit(files, options={"face": {"threshold": 0.5}, "frames_per_second": 2})
+    assert job.status is JobStatus.SUCCEEDED
+    assert job.id.startswith("run-")
+    results = {r.source: r for r in hx.results(job)}
+    assert list(results) == [p.name for p in files]
+    kinds = {name: r.prediction.kind for name, r in results.items()}
+    assert kinds == {"ready.wav": "audio", "cd.wav": "audio", "talk.mp3": "audio", "talk.flac": "audio",
+                     "face.jpg": "image", "face.png": "image", "clip.mp4": "video"}  # fmt: skip
+    ready = [r for r in emu.requests if r.path.endswith("/audio/file") and r.parts[0][2] == files[0].stat().st_size]
+    assert ready, "an acceptable WAV goes as it is"
+    clip = results["clip.mp4"].prediction
+    assert [f.time_ms for f in clip.frames] == [0, 500, 1000, 1500, 2000, 2500]  # 2 a second
+    assert clip.measurements, "the video's soundtrack is measured too"
+    rows = list(batchkit.rows(results.values()))
+    assert {r["kind"] for r in rows} >= {"expression", "voice_attribute", "description"}
+    assert any(r["begin"] == 0.5 for r in rows if r["source"] == "clip.mp4" and r["kind"] == "description")
+    assert not (tmp_path / "journal.db.media").exists() or not any((tmp_path / "journal.db.media").rglob("*.*"))
+
+
+def test_without_pyav_only_what_the_api_takes_goes(hx, emu, tmp_path: Path, monkeypatch) -> None:
+    mp3 = media_files.audio(tmp_path / "talk.mp3", 1)
+    ready, face = media_files.wav(tmp_path / "ready.wav", 1), media_files.image(tmp_path / "face.jpg")
+    monkeypatch.setitem(sys.modules, "av", None)  # as if batchkit[media] were not installed
+    with pytest.raises(batchkit.InputError, match=r"talk\.mp3.*batchkit\[media\]"):
+        hx.submit([ready, mp3])
+    assert uploads(emu) == []
+    job = hx.submit([ready, face])
+    assert job.status is JobStatus.SUCCEEDED
+
+
+def test_limits_are_checked_before_anything_is_sent(hx, emu, tmp_path: Path) -> None:
+    big = media_files.image(tmp_path / "big.jpg", 4000, 2100)  # 8,400,000 pixels
+    with pytest.raises(batchkit.InputError, match="8294400"):
+        hx.submit([media_files.wav(tmp_path / "a.wav", 1), big])
+    heavy = tmp_path / "heavy.jpg"
+    heavy.write_bytes(media_files.image(tmp_path / "x.jpg").read_bytes() + b"\0" * 2_000_001)
+    with pytest.raises(batchkit.InputError, match="2000000"):
+        hx.submit([heavy])
+    with pytest.raises(batchkit.InputError, match="measurement_timer_ms"):
+        hx.submit([tmp_path / "a.wav"], options={"measurement_timer_ms": 20_000})
+    with pytest.raises(batchkit.InputError, match="unknown option 'timer_ms'"):
+        hx.submit([tmp_path / "a.wav"], options={"timer_ms": 3000})
+    with pytest.raises(batchkit.InputError, match="no urls"):
+        hx.submit(urls=["https://example.com/a.wav"])
+    assert uploads(emu) == []
+
+
+def test_long_audio_is_cut_and_its_times_shifted_back(hx, emu, tmp_path: Path) -> None:
+    long = media_files.wav(tmp_path / "long.wav", 14 * 60)  # 26.9 MB: two requests
+    job = hx.submit([long], options={"measurement_timer_ms": 10_000})
+    assert len(uploads(emu, "audio")) == 2
+    [result] = hx.results(job)
+    ends = [m.audio_end_ms for m in result.prediction.measurements]
+    assert ends == sorted(ends)
+    assert ends[-1] == pytest.approx(14 * 60 * 1000, abs=50)
+    assert [m.measurement_id for m in result.prediction.measurements] == list(range(len(ends)))
+    assert len(result.prediction.utterances) == 2
+
+
+def test_a_job_is_read_again_from_the_journal_and_works_everywhere(emulated, hx, emu, tmp_path: Path) -> None:
+    job = hx.submit([media_files.wav(tmp_path / "a.wav", 4), media_files.image(tmp_path / "b.jpg")])
+    again = emulated("hume-expression", journal=str(tmp_path / "journal.db"))
+    assert again.get(job.id).status is JobStatus.SUCCEEDED
+    assert again.wait(job.id).total_count == 2
+    assert [r.source for r in again.iter_results(job.id)] == ["a.wav", "b.jpg"]
+    requests = len(emu.requests)
+    assert hx.submit([tmp_path / "a.wav", tmp_path / "b.jpg"]).id == job.id  # answered: nothing sent again
+    assert len(emu.requests) == requests
+    with pytest.raises(batchkit.NotFoundError):
+        again.get("run-0000000000000000")
+
+
+def test_a_crash_between_reply_and_journal_is_ambiguous_and_says_it_was_billed(hx, emu, tmp_path: Path,
+                                                                               monkeypatch) -> None:  # fmt: skip
+    from batchkit._kernel.journal import Journal
+
+    files = [media_files.wav(tmp_path / f"{n}.wav", n + 1) for n in range(3)]
+    kept = Journal.answered
+    calls = []
+
+    def crash_on_the_second(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Crash  # the process dies with the reply in hand
+        return kept(self, *args, **kwargs)
+
+    monkeypatch.setattr(Journal, "answered", crash_on_the_second)
+    with pytest.raises(Crash):
+        hx.submit(files)
+    monkeypatch.setattr(Journal, "answered", kept)
+    [run] = batchkit.runs.progress(tmp_path / "journal.db")
+    book = Journal(tmp_path / "journal.db")
+    states = [c.state for c in book.chunks(run.run.id)]
+    book.close()
+    lost = states.count("sending")  # perhaps sent, the reply not kept: the one that crashed, perhaps another
+    assert (states.count("done"), lost) in ((1, 1), (1, 2))
+    with pytest.raises(batchkit.AmbiguousSubmissionError, match=r"it was billed: run \S+, 10 metered seconds") as info:
+        hx.submit(files)
+    assert f"{lost} upload(s) lost their reply" in str(info.value)
+    assert emu.created("hume-expression") <= 3  # nothing answered or lost went again
+    job = hx.submit(files, options={"resend_ambiguous": True})
+    assert job.status is JobStatus.SUCCEEDED
+    assert emu.created("hume-expression") <= 3 + lost
+    assert len(hx.results(job)) == 3
+
+
+def test_a_lost_reply_is_never_resent_by_itself(hx, emu, tmp_path: Path) -> None:
+    emu.faults.add(AUDIO, FaultKind.DROP_AFTER_BODY)
+    with pytest.raises(batchkit.AmbiguousSubmissionError, match="it was billed") as info:
+        hx.submit([media_files.wav(tmp_path / "a.wav", 2), media_files.image(tmp_path / "b.jpg")])
+    assert "resend_ambiguous" in str(info.value)
+    assert len(uploads(emu, "audio")) == 1
+    job = hx.get(info.value.args[0].split("job ")[1].split(":")[0]) if "job " in str(info.value) else None
+    assert job is None or job.status is JobStatus.PARTIALLY_FAILED
+    emu.faults.add(AUDIO, FaultKind.DROP_BEFORE_BODY)
+    with pytest.raises(batchkit.AmbiguousSubmissionError, match="no billed run"):
+        hx.submit([media_files.wav(tmp_path / "c.wav", 3)])
+
+
+def test_429_and_5xx_measure_nothing_and_are_retried(hx, emu, tmp_path: Path) -> None:
+    emu.faults.add(AUDIO, FaultKind.STATUS, status=503)
+    emu.faults.add(VIDEO, FaultKind.RATE_LIMIT, retry_after=0)
+    job = hx.submit([media_files.wav(tmp_path / "a.wav", 1), media_files.image(tmp_path / "b.jpg")])
+    assert job.status is JobStatus.SUCCEEDED
+    assert [r.status for r in uploads(emu)].count(200) == 2
+    assert emu.created("hume-expression") == 2
+
+
+def test_list_reads_the_run_list_with_filters_and_cursor(hx, emu, tmp_path: Path, monkeypatch) -> None:
+    hx.submit([media_files.wav(tmp_path / f"{n}.wav", 1) for n in range(3)] + [media_files.image(tmp_path / "f.jpg")])
+    import batchkit.providers.hume_expression as provider
+
+    monkeypatch.setattr(provider, "PAGE_SIZE", 2)
+    runs = hx.list(limit=10, endpoint="audio")
+    assert len(runs) == 3
+    assert all(r.raw["endpoint"] == "audio" and r.status is JobStatus.SUCCEEDED for r in runs)
+    assert any("cursor=" in r.query for r in emu.requests if r.path == "/v1/expression/run")
+    assert len(hx.list(limit=10, mode="file")) == 4
+    with pytest.raises(batchkit.InputError, match="unknown filter"):
+        hx.list(limit=1, since="yesterday")
+
+
+def test_the_emulator_checks_uploads_as_the_api_does(emu, tmp_path: Path) -> None:
+    key = {"X-Hume-Api-Key": EMULATOR_KEY}
+    url = f"{emu.base_url}/v1/expression"
+
+    def post(endpoint: str, files: list, config: dict | None = None) -> httpx.Response:
+        data = {"config": json.dumps(config)} if config is not None else None
+        return httpx.post(f"{url}/{endpoint}/file", headers=key, files=files, data=data)
+
+    mp3 = media_files.audio(tmp_path / "a.mp3", 1).read_bytes()
+    assert post("audio", [("file", ("a.mp3", mp3))]).json()["code"] == "unsupported_media_type"
+    cd = media_files.wav(tmp_path / "cd.wav", 1, rate=44_100).read_bytes()
+    assert post("audio", [("file", ("cd.wav", cd))]).json()["code"] == "audio_decode_failed"
+    assert post("audio", [("file", ("odd.raw", b"abc"))]).json()["code"] == "audio_decode_failed"
+    bad = post("audio", [("file", ("ok.raw", b"\0\0" * 16000))], {"timer_ms": 3000})
+    assert (bad.status_code, bad.json()["code"]) == (400, "config_invalid")
+    assert "unknown field `timer_ms`" in bad.json()["message"]
+    png = media_files.image(tmp_path / "a.png", codec="png").read_bytes()
+    jpg = media_files.image(tmp_path / "a.jpg").read_bytes()
+    assert post("video", [("file", ("a.jpg", jpg)), ("file", ("a.png", png))]).status_code == 415
+    ok = post("video", [("file", ("a.jpg", jpg)), ("file", ("b.jpg", jpg))], {"face": {"return_face_state": True}})
+    body = ok.json()
+    assert [m["frame_id"] for m in body["measurements"]] == [0, 1]
+    assert body["face_state"]
+    run = httpx.get(f"{url}/run/{body['run_id']}", headers=key).json()
+    assert (run["endpoint"], run["mode"], run["metered_seconds"]) == ("video", "file", 10.0)
+    assert httpx.get(f"{url}/run/{body['run_id']}/events", headers=key).json()["events"] == []
+    assert httpx.get(f"{url}/run/nope", headers=key).status_code == 404
+    assert httpx.get(f"{url}/run").status_code == 401
+    assert "type" not in httpx.get(f"{url}/run").json()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK imports websockets' legacy names
+def test_hume_expression_sdk_against_the_emulator(emu, tmp_path: Path) -> None:
+    sdk = pytest.importorskip("hume_expression_measurement",
+                              reason="Hume's SDK for this API (hume-expression-measurement) is not installed")  # fmt: skip
+    from hume_expression_measurement.environment import ExpressionMeasurementClientEnvironment
+
+    where = ExpressionMeasurementClientEnvironment(base=emu.base_url, production=emu.base_url.replace("http", "ws"))
+    client = sdk.ExpressionMeasurementClient(api_key=EMULATOR_KEY, environment=where, max_retries=0)
+    audio = client.audio.measure(file=media_files.wav(tmp_path / "a.wav", 4).read_bytes())
+    assert audio.measurements
+    assert audio.received.audio_duration_ms == 4000
+    jpg = media_files.image(tmp_path / "a.jpg").read_bytes()
+    video = client.video.measure(file=[jpg, jpg], config={"face": {"threshold": 0.5, "return_face_state": True}})
+    assert [m.frame_id for m in video.measurements] == [0, 1]
+    listed = [r.run_id for r in client.runs.list(mode="file").runs]
+    assert audio.run_id in listed
+    assert video.run_id in listed
+    run = client.runs.get(audio.run_id)
+    assert run.metered_seconds == 10
+    assert run.status == "ended"
