@@ -197,8 +197,12 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
             await ops.clock.asleep(step.seconds)
             return None
         if isinstance(step, Blocking):
+            work = asyncio.ensure_future(asyncio.to_thread(step.fn))
             try:
-                return await asyncio.to_thread(step.fn)
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:  # disk work in flight ends before cleanup runs (a claim, a write)
+                await asyncio.wait([work])
+                raise
             except Exception as exc:
                 return Failed(exc)
         if isinstance(step, Parallel):

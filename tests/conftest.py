@@ -149,3 +149,11 @@ def journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "journal.db")
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """batchkit's data directory (a default journal, converted media) in a temporary folder, never ~."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.delenv("BATCHKIT_JOURNAL", raising=False)
+    monkeypatch.delenv("BATCHKIT_MEDIA_DIR", raising=False)

@@ -35,7 +35,7 @@ def cli(emu, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     cleared = {k: None for k in os.environ if k.startswith(("BATCHKIT_", "HUME_", "RESEMBLE_"))}
     env: dict[str, str | None] = {**cleared, "BATCHKIT_BASE_URL": emu.base_url, "HUME_API_KEY": KEY,
-                                  "RESEMBLE_API_KEY": KEY}  # fmt: skip
+                                  "RESEMBLE_API_KEY": KEY, "XDG_DATA_HOME": str(tmp_path / "data")}  # fmt: skip
 
     def invoke(*args: str, env_update: dict[str, str] | None = None, unset: tuple[str, ...] = ()) -> Ran:
         final = {**env, **(env_update or {}), **dict.fromkeys(unset)}
@@ -133,7 +133,7 @@ def test_missing_key_is_config_error_and_debug_shows_traceback_without_key(cli) 
     assert "Traceback" in emu_denied.stderr
 
 
-def test_demo_without_key_uses_the_emulator_and_shows_both_providers(cli) -> None:
+def test_demo_without_key_uses_the_emulator_and_shows_every_provider(cli, tmp_path: Path) -> None:
     started = time.monotonic()
     result = cli("demo", unset=("HUME_API_KEY", "RESEMBLE_API_KEY", "BATCHKIT_BASE_URL"))
     elapsed = time.monotonic() - started
@@ -141,7 +141,9 @@ def test_demo_without_key_uses_the_emulator_and_shows_both_providers(cli) -> Non
     assert "using the built-in emulator" in result.stderr
     assert "hume job" in result.stdout
     assert "resemble job" in result.stdout
-    assert result.stdout.count("sample-speech.wav") == 2
+    assert "hume-expression job run-" in result.stdout
+    assert result.stdout.count("sample-speech.wav") == 3
+    assert (tmp_path / "data" / "batchkit" / "journal.db").exists()  # where the README says
     assert elapsed < 30
 
 

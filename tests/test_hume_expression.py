@@ -220,13 +220,15 @@ def test_the_emulator_checks_uploads_as_the_api_does(emu, tmp_path: Path) -> Non
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK imports websockets' legacy names
-def test_hume_expression_sdk_against_the_emulator(emu, tmp_path: Path) -> None:
+def test_hume_expression_sdk_against_the_emulator(emu, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     sdk = pytest.importorskip("hume_expression_measurement",
                               reason="Hume's SDK for this API (hume-expression-measurement) is not installed")  # fmt: skip
     from hume_expression_measurement.environment import ExpressionMeasurementClientEnvironment
 
     where = ExpressionMeasurementClientEnvironment(base=emu.base_url, production=emu.base_url.replace("http", "ws"))
-    client = sdk.ExpressionMeasurementClient(api_key=EMULATOR_KEY, environment=where, max_retries=0)
+    http = httpx.Client(timeout=10)
+    request.addfinalizer(http.close)
+    client = sdk.ExpressionMeasurementClient(api_key=EMULATOR_KEY, environment=where, max_retries=0, httpx_client=http)
     audio = client.audio.measure(file=media_files.wav(tmp_path / "a.wav", 4).read_bytes())
     assert audio.measurements
     assert audio.received.audio_duration_ms == 4000

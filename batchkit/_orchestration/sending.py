@@ -7,6 +7,7 @@ the executor and does the rest: timeouts, retries, backoff, and the never-twice 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -66,20 +67,21 @@ class Sender:
 
     def run(self, operation: Operation[T]) -> Operation[T]:
         """``operation`` (a provider's) with each :class:`Call` sent through :meth:`send`."""
-        step = advance(operation, None)
-        while not isinstance(step, Done):
-            outcome: Any
-            if isinstance(step, Call):
+        with contextlib.closing(operation):  # closed at once when the run ends early, its cleanup in order
+            step = advance(operation, None)
+            while not isinstance(step, Done):
+                outcome: Any
                 try:
-                    outcome = yield from self.send(step)
-                except BatchkitError as exc:
+                    if isinstance(step, Call):
+                        outcome = yield from self.send(step)
+                    elif isinstance(step, Parallel):
+                        outcome = yield Parallel([self.run(op) for op in step.operations])
+                    else:
+                        outcome = yield step
+                except Exception as exc:  # a failure found by the executor goes to the operation itself
                     outcome = Failed(exc)
-            elif isinstance(step, Parallel):
-                outcome = yield Parallel([self.run(op) for op in step.operations])
-            else:
-                outcome = yield step
-            step = advance(operation, outcome)
-        return step.value
+                step = advance(operation, outcome)
+            return step.value
 
     def prepared(self, call: Call) -> Call:
         """``call`` with this client's timeouts and reply bound."""
