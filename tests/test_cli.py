@@ -286,3 +286,16 @@ def test_runs_on_a_terminal_draw_a_bar_of_files_done() -> None:
     text = console.export_text()
     assert "50/100" in text
     assert "━" in text
+
+
+def test_hume_expression_from_the_command_line(cli, tmp_path: Path) -> None:
+    pytest.importorskip("av", reason="PyAV (batchkit[media]) makes the test image")
+    from tests import media_files
+
+    paths = [str(media_files.wav(tmp_path / "call.wav", 3)), str(media_files.image(tmp_path / "face.jpg"))]
+    [job] = json.loads(cli("--json", "-p", "hume-expression", "submit", *paths).stdout)
+    assert (job["status"], job["total"]) == ("SUCCEEDED", 2)
+    assert cli("-p", "hume-expression", "results", job["id"], "--detail", "full", "-o", "rows.csv").returncode == 0
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "rows.csv").read_text())))
+    assert {r["kind"] for r in rows} >= {"expression", "description"}  # audio and face rows, one CSV
+    assert cli("-p", "hume-expression", "report", job["id"], "-o", "page.html").returncode == 0

@@ -241,3 +241,12 @@ def test_hume_expression_sdk_against_the_emulator(emu, tmp_path: Path, request: 
     run = client.runs.get(audio.run_id)
     assert run.metered_seconds == 10
     assert run.status == "ended"
+
+
+def test_a_job_kept_in_postgresql(emulated, emu, postgres_url: str, tmp_path: Path) -> None:
+    client = emulated("hume-expression", journal=postgres_url)
+    job = client.submit([media_files.wav(tmp_path / "a.wav", 2), media_files.image(tmp_path / "b.jpg")])
+    assert job.status is JobStatus.SUCCEEDED
+    assert [r.status for r in client.results(job.id)] == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
+    assert [r.source for r in batchkit.runs.results(postgres_url, job.id)] == [
+        str((tmp_path / "a.wav").resolve()), str((tmp_path / "b.jpg").resolve())]  # fmt: skip

@@ -78,7 +78,8 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, title: str | N
             out.write(json.dumps(row) + "\n")
     elif fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else list(COLUMNS))
+        columns = list(dict.fromkeys(key for row in rows for key in row)) or list(COLUMNS)  # rows may differ
+        writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
         writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
         out.write(buffer.getvalue())

@@ -1,6 +1,6 @@
 """batchkit benchmarks: each case measures batchkit and a baseline in the same run and prints the ratio.
 
-    python tests/benchmarks/run.py [--runs 5] [--only workers,stall,streaming,upload,overhead,parsing,many,import]
+    python tests/benchmarks/run.py [--runs 5] [--only hume-expression,workers,stall,streaming,upload,overhead,parsing,many,import]
 
 Figures are medians over ``--runs`` runs. Nothing here is asserted; the targets are printed beside them.
 """
@@ -455,7 +455,59 @@ def bench_workers(runs: int, chunks: int = 16) -> None:
             "flat: memory does not grow with upload size")  # fmt: skip
 
 
+def bench_hume_expression(runs: int, count: int = 200) -> None:
+    print(f"hume-expression: {count} WAV files of 5 s through the emulator (its own process), 8 uploads in flight",
+          flush=True)  # fmt: skip
+    sys.path.insert(0, str(HERE.parent.parent))
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests import media_files
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "batchkit.cli", "emulator", "--port", str(port)],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        with tempfile.TemporaryDirectory() as tmp:
+            files = [media_files.wav(Path(tmp) / f"call{i:03d}.wav", 5) for i in range(count)]
+            ours, raw = [], []
+            for run in range(runs):
+                started = time.perf_counter()
+                with batchkit.connect("hume-expression", api_key="bench", base_url=url,
+                                      journal=str(Path(tmp) / f"j{run}.db")) as client:  # fmt: skip
+                    client.submit(files)
+                ours.append(count / (time.perf_counter() - started))
+
+                def post(path: Path, http: httpx.Client) -> None:
+                    with open(path, "rb") as fh:
+                        reply = http.post(f"{url}/v1/expression/audio/file", headers={"X-Hume-Api-Key": "bench"},
+                                          files={"file": (path.name, fh, "audio/wav")})  # fmt: skip
+                    reply.raise_for_status()
+
+                started = time.perf_counter()
+                with httpx.Client(limits=httpx.Limits(max_connections=8)) as http, ThreadPoolExecutor(8) as pool:
+                    list(pool.map(lambda p: post(p, http), files))
+                raw.append(count / (time.perf_counter() - started))
+            row(f"hume-expression, {count} files, 8 in flight", f"{median(ours):.0f} files/s",
+                f"raw httpx, 8 threads {median(raw):.0f} files/s", f"{median(ours) / median(raw):.2f}x",
+                "journaled, each reply kept first")  # fmt: skip
+            hour, minute = Path(tmp) / "hour.mp3", Path(tmp) / "minute.mp3"
+            media_files.audio(hour, 3600)
+            media_files.audio(minute, 60)
+            child = [sys.executable, str(HERE / "convert_child.py")]
+            wall, peak, out = measure([*child, str(hour), str(Path(tmp) / "h")])
+            _, small, _ = measure([*child, str(minute), str(Path(tmp) / "m")])
+            row("convert a 1-hour MP3 to 16 kHz WAV segments (PyAV)", f"{peak:.0f} MB peak RSS, {wall:.1f} s, "
+                f"{out.split()[1]} requests", f"a 1-minute MP3: {small:.0f} MB", f"{peak / small:.2f}x", "flat")  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 CASES = {
+    "hume-expression": bench_hume_expression,
     "workers": bench_workers,
     "stall": bench_loop_stall,
     "streaming": bench_streaming,

@@ -10,6 +10,9 @@ from batchkit.providers.base import Row, common_row
 
 from .models import ExpressionPrediction, Score
 
+_NONE: dict[str, Any] = dict.fromkeys(("utterance_id", "measurement_id", "frame_id", "face_id", "confidence"))
+"""Every provider column, so that every row has the same columns."""
+
 
 def _top(scores: list[Score]) -> str:
     best = max(scores, key=lambda s: s.probability, default=None)
@@ -40,14 +43,14 @@ def tidy_rows(result: FileResult[Any]) -> Iterator[Row]:
         return
     for m in p.measurements:
         begin, end = m.audio_start_ms / 1000, m.audio_end_ms / 1000
-        ids: dict[str, Any] = {"utterance_id": m.utterance_id, "measurement_id": m.measurement_id}
+        ids: dict[str, Any] = {**_NONE, "utterance_id": m.utterance_id, "measurement_id": m.measurement_id}
         for kind, scores in (("expression", m.expressions), ("voice_attribute", m.voice_attributes)):
             for s in scores:
                 yield common_row(result, kind=kind, name=s.name, score=s.probability, begin=begin, end=end, **ids)
     for frame in p.frames:
         at = None if frame.time_ms is None else frame.time_ms / 1000
         for face in frame.faces:
-            ids = {"frame_id": frame.frame_id, "face_id": face.face_id, "confidence": face.confidence}
+            ids = {**_NONE, "frame_id": frame.frame_id, "face_id": face.face_id, "confidence": face.confidence}
             for kind, scores in (("expression", face.expressions), ("description", face.descriptions)):
                 for s in scores:
                     yield common_row(result, kind=kind, name=s.name, score=s.probability, begin=at, end=at, **ids)
