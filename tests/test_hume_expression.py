@@ -248,5 +248,7 @@ def test_a_job_kept_in_postgresql(emulated, emu, postgres_url: str, tmp_path: Pa
     job = client.submit([media_files.wav(tmp_path / "a.wav", 2), media_files.image(tmp_path / "b.jpg")])
     assert job.status is JobStatus.SUCCEEDED
     assert [r.status for r in client.results(job.id)] == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
-    assert [r.source for r in batchkit.runs.results(postgres_url, job.id)] == [
-        str((tmp_path / "a.wav").resolve()), str((tmp_path / "b.jpg").resolve())]  # fmt: skip
+    kept = batchkit.runs.results(postgres_url, job.id)  # what `batchkit results --journal … --run …` reads
+    assert [r.source for r in kept] == [str((tmp_path / "a.wav").resolve()), str((tmp_path / "b.jpg").resolve())]
+    assert [r.prediction.kind for r in kept] == ["audio", "image"]
+    assert [r.status for r in kept] == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]

@@ -431,6 +431,14 @@ class Journal:
                 [(status, error, json.dumps(raw), claim.chunk.run, i) for i, status, error, raw in outcomes],
             )
 
+    def keep_results(self, run: str, outcomes: Sequence[tuple[int, str, str | None, Any]]) -> None:
+        """Each input file's ``(index, status, error, raw result)``, where a provider gathers them itself."""
+        with self._store.transaction() as tx:
+            tx.executemany(
+                "UPDATE files SET status = ?, error = ?, result = ? WHERE run_id = ? AND idx = ?",
+                [(status, error, json.dumps(raw), run, i) for i, status, error, raw in outcomes],
+            )
+
     # -- a rate shared by every worker -----------------------------------------------------------------
 
     def take(self, bucket: str, rate: float | None, now_ms: int) -> float:

@@ -79,7 +79,7 @@ class HumeExpressionProvider(Provider):
             run = yield Blocking(lambda: jobs.record(journal, self.name, prepared))
             sends = jobs.Sends(self.name, self.request, self._billing, self.ambiguity_advice)
             chunks = yield from jobs.send_all(sends, journal, prepared, run)
-            found = yield Blocking(lambda: journal.run(run))
+            found = yield Blocking(lambda: jobs.keep(journal, self.name, run, chunks))
         finally:
             journal.close()
         job = jobs.job_of(self.name, found, chunks)

@@ -56,6 +56,14 @@ def record(journal: Journal, name: str, plan: Plan) -> str:
     return run
 
 
+def keep(journal: Journal, name: str, run: str, chunks: Sequence[Chunk]) -> Run:
+    """Each input file's result as it stands, in the journal's files (``batchkit results --journal``); the run."""
+    found = journal.run(run)
+    results = file_results(name, found, chunks)
+    journal.keep_results(run, [(i, r.status.value, r.error, dict(r.raw)) for i, r in enumerate(results)])
+    return found
+
+
 def send_all(sends: Sends, journal: Journal, plan: Plan, run: str) -> Operation[list[Chunk]]:
     """Send every request not yet answered, :data:`LANES` at a time; the items as they end."""
     owner, passed = uuid.uuid4().hex, set[int]()
