@@ -32,12 +32,12 @@ def _picture(av: Any, width: int, height: int, shade: int) -> Any:
 
 
 def image(path: Path, width: int = 320, height: int = 240, codec: str = "mjpeg") -> Path:
-    """A JPEG (``mjpeg``) or PNG (``png``) picture."""
+    """A JPEG (``mjpeg``), PNG (``png``) or WebP (``libwebp``) picture."""
     import av
 
     encoder = av.CodecContext.create(codec, "w")
     encoder.width, encoder.height = width, height
-    encoder.pix_fmt = "yuvj420p" if codec == "mjpeg" else "rgb24"
+    encoder.pix_fmt = {"mjpeg": "yuvj420p", "png": "rgb24", "libwebp": "yuv420p"}[codec]
     encoder.time_base = Fraction(1, 25)
     frame = _picture(av, width, height, 90).reformat(format=encoder.pix_fmt)
     path.write_bytes(b"".join(bytes(p) for p in [*encoder.encode(frame), *encoder.encode(None)]))

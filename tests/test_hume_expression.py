@@ -43,6 +43,8 @@ def test_every_kind_of_media_is_measured_on_its_own_timeline(hx, emu, tmp_path: 
         media_files.audio(tmp_path / "talk.flac", 2, codec="flac"),
         media_files.image(tmp_path / "face.jpg"),
         media_files.image(tmp_path / "face.png", codec="png"),
+        media_files.image(tmp_path / "face.webp", codec="libwebp"),
+        media_files.audio(tmp_path / "talk.m4a", 2, codec="aac"),
         media_files.video(tmp_path / "clip.mp4", 3, fps=10),
     ]
     job = hx.submit(files, options={"face": {"threshold": 0.5}, "frames_per_second": 2})
@@ -52,7 +54,8 @@ def test_every_kind_of_media_is_measured_on_its_own_timeline(hx, emu, tmp_path: 
     assert list(results) == [p.name for p in files]
     kinds = {name: r.prediction.kind for name, r in results.items()}
     assert kinds == {"ready.wav": "audio", "cd.wav": "audio", "talk.mp3": "audio", "talk.flac": "audio",
-                     "face.jpg": "image", "face.png": "image", "clip.mp4": "video"}  # fmt: skip
+                     "face.jpg": "image", "face.png": "image", "face.webp": "image", "talk.m4a": "audio",
+                     "clip.mp4": "video"}  # fmt: skip
     ready = [r for r in emu.requests if r.path.endswith("/audio/file") and r.parts[0][2] == files[0].stat().st_size]
     assert ready, "an acceptable WAV goes as it is"
     clip = results["clip.mp4"].prediction
