@@ -255,3 +255,46 @@ def test_a_job_kept_in_postgresql(emulated, emu, postgres_url: str, tmp_path: Pa
     assert [r.source for r in kept] == [str((tmp_path / "a.wav").resolve()), str((tmp_path / "b.jpg").resolve())]
     assert [r.prediction.kind for r in kept] == ["audio", "image"]
     assert [r.status for r in kept] == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
+
+
+def test_workers_leave_its_jobs_alone(emulated, hx, emu, tmp_path: Path, monkeypatch) -> None:
+    from batchkit._kernel.journal import Journal
+
+    files = [media_files.wav(tmp_path / f"{n}.wav", n + 1) for n in range(2)]
+    kept, calls = Journal.answered, []
+
+    def crash_on_the_first(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise Crash
+        return kept(self, *args, **kwargs)
+
+    monkeypatch.setattr(Journal, "answered", crash_on_the_first)
+    with pytest.raises(Crash):
+        hx.submit(files)
+    monkeypatch.setattr(Journal, "answered", kept)
+    sent = len(uploads(emu))
+    worker = emulated("hume-expression", journal=str(tmp_path / "journal.db"))
+    assert worker.work(str(tmp_path / "journal.db"), until_done=True).sent == 0  # its job is not for workers
+    assert len(uploads(emu)) == sent
+
+
+def test_a_journal_of_schema_4_gains_replies_and_local_runs(tmp_path: Path) -> None:
+    import sqlite3
+
+    from batchkit._kernel.journal import SCHEMA_VERSION, Journal
+    from batchkit._kernel.journal.schema import TABLES
+
+    path = tmp_path / "four.db"
+    with sqlite3.connect(path) as db:
+        old = TABLES.replace(", local {int} NOT NULL DEFAULT 0", "").replace("    reply TEXT, PRIMARY", "    PRIMARY")
+        db.executescript(old.format(int="INTEGER", real="REAL"))
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('schema', '4')")
+    db.close()
+    Journal(path).close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
+        assert "reply" in [c[1] for c in db.execute("PRAGMA table_info(chunks)")]
+        assert "local" in [c[1] for c in db.execute("PRAGMA table_info(runs)")]
+    db.close()

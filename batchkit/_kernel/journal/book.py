@@ -129,6 +129,8 @@ class Scope:
     """Look for an ambiguous send again when it is due, up to :data:`MAX_LOOKS` times (a worker);
     otherwise once for each chunk not in ``skip`` (one ``submit_many`` call)."""
     skip: frozenset[int] = frozenset()
+    local: bool = False
+    """Runs that are a provider's own jobs (sent by their ``submit``), not runs for workers."""
 
 
 MAX_LOOKS = 5
@@ -184,17 +186,18 @@ class Journal:
 
     def record_run(self, provider: str, fingerprint: str, spec: Mapping[str, Any],
                    files: Sequence[tuple[str, int, int | None]], plan: Sequence[Sequence[int]],
-                   now_ms: int) -> str:  # fmt: skip
-        """The run of this submission: recorded now, or as an earlier call recorded it."""
+                   now_ms: int, local: bool = False) -> str:  # fmt: skip
+        """The run of this submission: recorded now, or as an earlier call recorded it (``local``: a
+        provider's own job, which workers leave alone)."""
         run = run_id_for(fingerprint)
         where = {i: n for n, indexes in enumerate(plan) for i in indexes}
         with self._store.transaction() as tx:
             found = tx.execute("SELECT spec FROM runs WHERE id = ?", (run,)).fetchone()
             if found is None:
                 tx.execute(
-                    "INSERT INTO runs (id, provider, fingerprint, spec, created_ms, files, chunks)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (run, provider, fingerprint, json.dumps(spec), now_ms, len(files), len(plan)),
+                    "INSERT INTO runs (id, provider, fingerprint, spec, created_ms, files, chunks, local)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run, provider, fingerprint, json.dumps(spec), now_ms, len(files), len(plan), int(local)),
                 )
                 tx.executemany(
                     "INSERT INTO chunks (run_id, idx, state) VALUES (?, ?, ?)",
@@ -298,7 +301,7 @@ class Journal:
             params.extend([now_ms] if due else [])
         else:
             states.append(f"c.state = '{ChunkState.AMBIGUOUS}'")
-        where = f"r.provider = ? AND r.spec IS NOT NULL AND ({' OR '.join(states)})"
+        where = f"r.provider = ? AND r.spec IS NOT NULL AND r.local = {int(scope.local)} AND ({' OR '.join(states)})"
         if scope.run is not None:
             where += " AND c.run_id = ?"
             params.append(scope.run)

@@ -10,12 +10,13 @@ from .stores import Store, Tx
 SCHEMA_VERSION = 5
 """1 to 3: one submission per sqlite file (its chunks, then owners, then children); 4: runs, files and
 their results, leases with fencing tokens, shared rate limits; sqlite or PostgreSQL; 5: a chunk's
-reply (the measurements of a provider whose results exist only in the reply)."""
+reply (the measurements of a provider whose results exist only in the reply), and runs that are such a
+provider's own jobs (``local``: sent by the process that submits them, never by workers)."""
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, provider TEXT, fingerprint TEXT NOT NULL UNIQUE, spec TEXT,
-    created_ms {int} NOT NULL, files {int} NOT NULL, chunks {int} NOT NULL
+    created_ms {int} NOT NULL, files {int} NOT NULL, chunks {int} NOT NULL, local {int} NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS chunks (
     run_id TEXT NOT NULL, idx {int} NOT NULL, state TEXT NOT NULL, job_id TEXT, job_status TEXT,
@@ -37,7 +38,9 @@ CREATE TABLE IF NOT EXISTS rates (
 """
 
 
-MIGRATIONS = {5: ("ALTER TABLE chunks ADD COLUMN reply TEXT",)}
+MIGRATIONS = {
+    5: ("ALTER TABLE chunks ADD COLUMN reply TEXT", "ALTER TABLE runs ADD COLUMN local {int} NOT NULL DEFAULT 0"),
+}
 """Statements that bring a journal of the version before (4 or later) to each version."""
 
 
@@ -70,7 +73,7 @@ def migrate(store: Store) -> None:
         else:
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS.get(target, ()):
-                    tx.execute(statement)
+                    tx.execute(statement.format(**store.types))
         tx.execute("DELETE FROM meta WHERE key = 'schema'")
         tx.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 

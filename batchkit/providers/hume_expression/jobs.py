@@ -51,7 +51,7 @@ def record(journal: Journal, name: str, plan: Plan) -> str:
     layout = [sorted({p.file for p in item.parts}) for item in plan.items]
     spec = {"items": [attrs.asdict(i) for i in plan.items], "options": attrs.asdict(plan.options),
             "names": [f.name for f in plan.files]}  # fmt: skip
-    run = journal.record_run(name, plan.fingerprint, spec, files, layout, now_ms())
+    run = journal.record_run(name, plan.fingerprint, spec, files, layout, now_ms(), local=True)
     journal.retry_failed(run)
     return run
 
@@ -70,7 +70,7 @@ def send_all(sends: Sends, journal: Journal, plan: Plan, run: str) -> Operation[
 
     def lane() -> Operation[None]:
         while True:
-            scope = Scope(sends.name, run, poll=False, patient=False, skip=frozenset(passed))
+            scope = Scope(sends.name, run, poll=False, patient=False, skip=frozenset(passed), local=True)
             claim: Claim | None = yield Blocking(functools.partial(journal.claim, owner, scope, now_ms(), LEASE_MS))
             if claim is None:
                 if (yield Blocking(functools.partial(journal.next_due, scope, now_ms()))) is None:
