@@ -279,7 +279,7 @@ def test_workers_leave_its_jobs_alone(emulated, hx, emu, tmp_path: Path, monkeyp
     assert len(uploads(emu)) == sent
 
 
-def test_a_journal_of_schema_4_gains_replies_and_local_runs(tmp_path: Path) -> None:
+def test_a_journal_of_schema_4_gains_replies_then_local_runs(tmp_path: Path) -> None:
     import sqlite3
 
     from batchkit._kernel.journal import SCHEMA_VERSION, Journal

@@ -7,10 +7,10 @@ from typing import Any
 
 from .stores import Store, Tx
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """1 to 3: one submission per sqlite file (its chunks, then owners, then children); 4: runs, files and
 their results, leases with fencing tokens, shared rate limits; sqlite or PostgreSQL; 5: a chunk's
-reply (the measurements of a provider whose results exist only in the reply), and runs that are such a
+reply (the measurements of a provider whose results exist only in the reply); 6: runs that are such a
 provider's own jobs (``local``: sent by the process that submits them, never by workers)."""
 
 TABLES = """
@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS rates (
 
 
 MIGRATIONS = {
-    5: ("ALTER TABLE chunks ADD COLUMN reply TEXT", "ALTER TABLE runs ADD COLUMN local {int} NOT NULL DEFAULT 0"),
+    5: ("ALTER TABLE chunks ADD COLUMN reply TEXT",),
+    6: ("ALTER TABLE runs ADD COLUMN local {int} NOT NULL DEFAULT 0",),
 }
 """Statements that bring a journal of the version before (4 or later) to each version."""
 
