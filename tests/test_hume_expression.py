@@ -276,6 +276,7 @@ def test_workers_leave_its_jobs_alone(emulated, hx, emu, tmp_path: Path, monkeyp
     sent = len(uploads(emu))
     worker = emulated("hume-expression", journal=str(tmp_path / "journal.db"))
     assert worker.work(str(tmp_path / "journal.db"), until_done=True).sent == 0  # its job is not for workers
+    assert [p.run.local for p in batchkit.runs.progress(tmp_path / "journal.db")] == [True]
     assert len(uploads(emu)) == sent
 
 

@@ -97,6 +97,8 @@ class Run:
     created_ms: int
     files: int
     chunks: int
+    local: bool = False
+    """A provider's own job, sent by the process that submits it (workers leave it alone)."""
 
 
 @attrs.frozen
@@ -154,6 +156,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_RUN_COLUMNS = "id, provider, fingerprint, spec, created_ms, files, chunks, local"
 _CHUNK_COLUMNS = (
     "c.run_id, c.idx, c.state, c.job_id, c.intent_ms, c.error, c.children, c.job_status, c.attempts,"
     " c.poll_interval, c.reply, c.token"
@@ -225,9 +228,7 @@ class Journal:
 
     def run(self, run: str) -> Run:
         with self._store.transaction(write=False) as tx:
-            row = tx.execute(
-                "SELECT id, provider, fingerprint, spec, created_ms, files, chunks FROM runs WHERE id = ?", (run,)
-            ).fetchone()
+            row = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run,)).fetchone()
             if row is None:
                 raise InputError(f"{self.where} has no run {run!r} (batchkit runs --journal … lists them)")
             return _run(row)
@@ -235,8 +236,7 @@ class Journal:
     def runs(self) -> list[RunProgress]:
         """Every run, oldest first, with its progress."""
         with self._store.transaction(write=False) as tx:
-            runs = tx.execute("SELECT id, provider, fingerprint, spec, created_ms, files, chunks FROM runs "
-                              "ORDER BY created_ms, id").fetchall()  # fmt: skip
+            runs = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_ms, id").fetchall()
             counts = {
                 row[0]: row[1:]
                 for row in tx.execute(
@@ -476,9 +476,9 @@ class Journal:
 
 
 def _run(row: Sequence[Any]) -> Run:
-    ident, provider, fingerprint, spec, created, files, chunks = row
+    ident, provider, fingerprint, spec, created, files, chunks, local = row
     return Run(str(ident), provider, str(fingerprint), None if spec is None else json.loads(spec),
-               int(created), int(files), int(chunks))  # fmt: skip
+               int(created), int(files), int(chunks), bool(local))  # fmt: skip
 
 
 def _chunk(row: Sequence[Any], files: tuple[str, ...]) -> Chunk:
