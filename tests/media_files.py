@@ -31,7 +31,7 @@ def _picture(av: Any, width: int, height: int, shade: int) -> Any:
     return frame
 
 
-def image(path: Path, width: int = 320, height: int = 240, codec: str = "mjpeg") -> Path:
+def image(path: Path, width: int = 320, height: int = 240, codec: str = "mjpeg", shade: int = 90) -> Path:
     """A JPEG (``mjpeg``), PNG (``png``) or WebP (``libwebp``) picture."""
     import av
 
@@ -39,7 +39,7 @@ def image(path: Path, width: int = 320, height: int = 240, codec: str = "mjpeg")
     encoder.width, encoder.height = width, height
     encoder.pix_fmt = {"mjpeg": "yuvj420p", "png": "rgb24", "libwebp": "yuv420p"}[codec]
     encoder.time_base = Fraction(1, 25)
-    frame = _picture(av, width, height, 90).reformat(format=encoder.pix_fmt)
+    frame = _picture(av, width, height, shade).reformat(format=encoder.pix_fmt)
     path.write_bytes(b"".join(bytes(p) for p in [*encoder.encode(frame), *encoder.encode(None)]))
     return path
 

@@ -292,10 +292,11 @@ def test_hume_expression_from_the_command_line(cli, tmp_path: Path) -> None:
     pytest.importorskip("av", reason="PyAV (batchkit[media]) makes the test image")
     from tests import media_files
 
-    paths = [str(media_files.wav(tmp_path / "call.wav", 3)), str(media_files.image(tmp_path / "face.jpg"))]
+    faces = [str(media_files.image(tmp_path / f"face{n}.jpg", shade=40 * n)) for n in range(4)]
+    paths = [str(media_files.wav(tmp_path / "call.wav", 3)), *faces]
     [job] = json.loads(cli("--json", "-p", "hume-expression", "submit", *paths).stdout)
-    assert (job["status"], job["total"]) == ("SUCCEEDED", 2)
+    assert (job["status"], job["total"]) == ("SUCCEEDED", 5)
     assert cli("-p", "hume-expression", "results", job["id"], "--detail", "full", "-o", "rows.csv").returncode == 0
     rows = list(csv.DictReader(io.StringIO((tmp_path / "rows.csv").read_text())))
-    assert {r["kind"] for r in rows} >= {"expression", "description"}  # audio and face rows, one CSV
+    assert {r["source"][:4] for r in rows if r["kind"] == "expression"} == {"call", "face"}  # one CSV for both
     assert cli("-p", "hume-expression", "report", job["id"], "-o", "page.html").returncode == 0
