@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from batchkit._kernel.inputs import as_path_list, check_files
-from batchkit._kernel.journal import ChunkState, Journal
+from batchkit._kernel.journal import Chunk, ChunkState, Journal, Run
 from batchkit._kernel.options import coerce_options
 from batchkit._kernel.steps import Blocking, Operation
 from batchkit._kernel.wire import read_json
@@ -56,11 +56,20 @@ class HumeExpressionProvider(Provider):
 
     def _journal(self) -> Journal:
         from batchkit._kernel.journal import default_journal
+        from batchkit._kernel.journal.stores import POSTGRES_SCHEMES
 
         target = self.journal or default_journal()
-        if not os.fspath(target).startswith(("postgresql://", "postgres://")):
+        if not os.fspath(target).startswith(POSTGRES_SCHEMES):
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         return Journal(target)
+
+    def _read(self, job_id: str) -> tuple[Run, builtins.list[Chunk]]:
+        """A job's run and requests, as the journal has them."""
+        journal = self._journal()
+        try:
+            return jobs.read_job(journal, self.name, job_id)
+        finally:
+            journal.close()
 
     def prepare(self, submission: Submission) -> Plan:
         if submission.urls or submission.text or submission.zip or submission.callback_url:
@@ -77,7 +86,7 @@ class HumeExpressionProvider(Provider):
         journal: Journal = yield Blocking(self._journal)
         try:
             run = yield Blocking(lambda: jobs.record(journal, self.name, prepared))
-            sends = jobs.Sends(self.name, self.request, self._billing, self.ambiguity_advice)
+            sends = jobs.Sends(self.name, self.request, self._billing)
             chunks = yield from jobs.send_all(sends, journal, prepared, run)
             found = yield Blocking(lambda: jobs.keep(journal, self.name, run, chunks))
         finally:
@@ -91,27 +100,13 @@ class HumeExpressionProvider(Provider):
         return job
 
     def get(self, job_id: str) -> Operation[BatchJob]:
-        def read() -> BatchJob:
-            journal = self._journal()
-            try:
-                run, chunks = jobs.read_job(journal, self.name, job_id)
-            finally:
-                journal.close()
-            return jobs.job_of(self.name, run, chunks)
-
-        job: BatchJob = yield Blocking(read)
+        job: BatchJob = yield Blocking(lambda: jobs.job_of(self.name, *self._read(job_id)))
         return job
 
     def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
-        def read() -> builtins.list[FileResult[Any]]:
-            journal = self._journal()
-            try:
-                run, chunks = jobs.read_job(journal, self.name, job.id)
-            finally:
-                journal.close()
-            return jobs.file_results(self.name, run, chunks)
-
-        found: builtins.list[FileResult[Any]] = yield Blocking(read)
+        found: builtins.list[FileResult[Any]] = yield Blocking(
+            lambda: jobs.file_results(self.name, *self._read(job.id))
+        )
         return found
 
     def list(

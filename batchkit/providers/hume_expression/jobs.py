@@ -22,7 +22,7 @@ from batchkit._kernel.wire import read_json, structure
 from batchkit.errors import AmbiguousSubmissionError, BatchkitError, InputError, NotFoundError, ResponseFormatError
 from batchkit.models import BatchJob, FileResult, JobStatus
 
-from .models import AudioReply, ExpressionPrediction, Frame, Measurement, Utterance, VideoReply
+from .models import AudioReply, ExpressionPrediction, Frame, Utterance, VideoReply
 from .options import HumeExpressionOptions
 from .plan import Item, Plan
 
@@ -38,7 +38,6 @@ class Sends:
     name: str
     request: Callable[..., Call]
     billing: Callable[[Item, int], Operation[str]]
-    advice: str
 
 
 def now_ms() -> int:
@@ -239,4 +238,4 @@ def restore(name: str, raw: Any) -> FileResult[Any]:
     return FileResult(source, JobStatus.UNKNOWN, prediction=prediction, raw=raw, provider=name)
 
 
-__all__ = ["Measurement", "Sends", "file_results", "job_of", "read_job", "record", "restore", "send_all"]
+__all__ = ["Sends", "file_results", "job_of", "read_job", "record", "restore", "send_all"]
