@@ -1,65 +1,103 @@
 """batchkit: one client for remote batch-detection APIs.
 
 >>> import batchkit
->>> with batchkit.connect("hume") as client:          # doctest: +SKIP
-...     job = client.wait(client.submit(["clip.mp4"]))
+>>> with batchkit.connect("resemble") as client:          # doctest: +SKIP
+...     job = client.wait(client.submit(["clip.wav"]))
 ...     results = client.results(job)
+
+Names are imported on first use (PEP 562), so ``import batchkit`` is cheap and the pytest plugin
+(:mod:`batchkit.testing`) loads nothing of batchkit before coverage starts.
 """
 
+from __future__ import annotations
+
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from batchkit import runs
-from batchkit._kernel.download import ExtractLimits
-from batchkit._kernel.journal import Chunk
-from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
-from batchkit._kernel.retry import RetryPolicy
-from batchkit._orchestration.groups import JobGroup
-from batchkit._orchestration.waiting import PollSchedule
-from batchkit._orchestration.workers import WorkSummary
-from batchkit.client import Client
-from batchkit.errors import (
-    AmbiguousSubmissionError,
-    AuthenticationError,
-    BadRequestError,
-    BatchkitError,
-    ConfigError,
-    InputError,
-    InsufficientBalanceError,
-    JobNotFinishedError,
-    JournalError,
-    LeaseLostError,
-    NotFoundError,
-    PermissionDeniedError,
-    ProviderError,
-    RateLimitedError,
-    ResponseFormatError,
-    ServerError,
-    TransportError,
-    UnsupportedError,
-    WaitTimeoutError,
-)
-from batchkit.models import BatchJob, Callback, FileResult, JobStatus
-from batchkit.results import rows, typed
+if TYPE_CHECKING:
+    from batchkit import runs
+    from batchkit._kernel.download import ExtractLimits
+    from batchkit._kernel.journal import Chunk
+    from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
+    from batchkit._kernel.retry import RetryPolicy
+    from batchkit._orchestration.groups import JobGroup
+    from batchkit._orchestration.waiting import PollSchedule
+    from batchkit._orchestration.workers import WorkSummary
+    from batchkit.async_client import AsyncClient
+    from batchkit.client import Client
+    from batchkit.errors import (
+        AmbiguousSubmissionError,
+        AuthenticationError,
+        BadRequestError,
+        BatchkitError,
+        ConfigError,
+        InputError,
+        InsufficientBalanceError,
+        JobNotFinishedError,
+        JournalError,
+        LeaseLostError,
+        NotFoundError,
+        PermissionDeniedError,
+        ProviderError,
+        RateLimitedError,
+        ResponseFormatError,
+        ServerError,
+        TransportError,
+        UnsupportedError,
+        WaitTimeoutError,
+    )
+    from batchkit.models import BatchJob, Callback, FileResult, JobStatus
+    from batchkit.results import rows, typed
+
+    connect = Client.connect
+    connect_async = AsyncClient.connect
 
 __version__ = "0.1.0"
 
-connect = Client.connect
-"""A :class:`Client` for the given or configured provider (``batchkit.connect("hume", retry=...)``)."""
+_ERRORS = [
+    "AmbiguousSubmissionError", "AuthenticationError", "BadRequestError", "BatchkitError", "ConfigError", "InputError",
+    "InsufficientBalanceError", "JobNotFinishedError", "JournalError", "LeaseLostError", "NotFoundError",
+    "PermissionDeniedError", "ProviderError", "RateLimitedError", "ResponseFormatError", "ServerError",
+    "TransportError", "UnsupportedError", "WaitTimeoutError",
+]  # fmt: skip
 
-if TYPE_CHECKING:
-    from batchkit.async_client import AsyncClient
+_HOMES: dict[str, str] = {
+    **dict.fromkeys(_ERRORS, "batchkit.errors"),
+    **dict.fromkeys(("BatchJob", "Callback", "FileResult", "JobStatus"), "batchkit.models"),
+    **dict.fromkeys(("rows", "typed"), "batchkit.results"),
+    **dict.fromkeys(("NOT_GIVEN", "NotGiven"), "batchkit._kernel.not_given"),
+    "AsyncClient": "batchkit.async_client",
+    "Chunk": "batchkit._kernel.journal",
+    "Client": "batchkit.client",
+    "ExtractLimits": "batchkit._kernel.download",
+    "JobGroup": "batchkit._orchestration.groups",
+    "PollSchedule": "batchkit._orchestration.waiting",
+    "RetryPolicy": "batchkit._kernel.retry",
+    "WorkSummary": "batchkit._orchestration.workers",
+}
+"""Where each public name lives."""
 
-    connect_async = AsyncClient.connect
+_CONNECTORS = {"connect": "Client", "connect_async": "AsyncClient"}
 
 
 def __getattr__(name: str) -> Any:
-    """``AsyncClient`` and ``connect_async`` are imported on first use (asyncio is not needed before)."""
-    if name in ("AsyncClient", "connect_async"):
-        from batchkit.async_client import AsyncClient
+    """Import a public name on first use and keep it (public classes say ``batchkit``, as httpx's do)."""
+    if name in _CONNECTORS:
+        value: Any = __getattr__(_CONNECTORS[name]).connect
+    elif name == "runs":
+        value = importlib.import_module("batchkit.runs")
+    elif name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        if isinstance(value, type):
+            value.__module__ = "batchkit"
+    else:
+        raise AttributeError(f"module 'batchkit' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
-        AsyncClient.__module__ = "batchkit"
-        return AsyncClient if name == "AsyncClient" else AsyncClient.connect
-    raise AttributeError(f"module 'batchkit' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 __all__ = [
@@ -102,9 +140,3 @@ __all__ = [
     "runs",
     "typed",
 ]
-
-for _name in __all__:  # public names say where to find them (as httpx does)
-    _value = globals().get(_name)
-    if isinstance(_value, type):
-        _value.__module__ = "batchkit"
-del _name, _value

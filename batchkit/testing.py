@@ -11,18 +11,20 @@ One server runs per test session; each test gets it reset. Needs ``batchkit[emul
 
 :class:`FakeClock` makes waiting instant: ``batchkit.connect(..., clock=FakeClock())`` polls, backs
 off and times out on a clock that moves only when batchkit sleeps on it.
+
+Loading the plugin imports nothing of batchkit: a fixture imports what it needs when first used, so
+``pytest --cov=batchkit`` measures every module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from batchkit._kernel.clock import FakeClock
-
 if TYPE_CHECKING:
+    from batchkit._kernel.clock import FakeClock
     from batchkit.emulator import Emulator
 
 
@@ -40,6 +42,15 @@ def batchkit_emulator(batchkit_emulator_server: Emulator) -> Emulator:
     """The emulator, reset to its defaults: no jobs, no faults, no recorded requests."""
     batchkit_emulator_server.reset()
     return batchkit_emulator_server
+
+
+def __getattr__(name: str) -> Any:
+    """``FakeClock`` is imported on first use."""
+    if name == "FakeClock":
+        from batchkit._kernel.clock import FakeClock
+
+        return FakeClock
+    raise AttributeError(f"module 'batchkit.testing' has no attribute {name!r}")
 
 
 __all__ = ["FakeClock", "batchkit_emulator", "batchkit_emulator_server"]

@@ -77,7 +77,52 @@ def test_serve_binds_loopback_and_stops(media) -> None:
         emu.connect("hume")
 
 
+def test_accepted_connections_get_tcp_nodelay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without TCP_NODELAY each reply's second segment waits ~40 ms for the client's delayed ACK."""
+    import asyncio
+    import socket
+
+    from batchkit.emulator import server
+
+    made: list[socket.socket] = []
+    original = server.listening_socket
+
+    def recorded(host: str, port: int) -> socket.socket:
+        made.append(original(host, port))
+        return made[-1]
+
+    monkeypatch.setattr(server, "listening_socket", recorded)
+    with serve() as emu:
+        assert emu.base_url is not None
+        assert httpx.get(f"{emu.base_url}/_emulator").status_code == 200
+    assert [s.proto for s in made] == [socket.IPPROTO_TCP]
+
+    async def accepted_nodelay() -> int:
+        sock = server.listening_socket("127.0.0.1", 0)
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.set_result(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        async with await asyncio.start_server(on_connect, sock=sock):
+            _, writer = await asyncio.open_connection(*sock.getsockname())
+            flag = await seen
+            writer.close()
+            return flag
+
+    assert asyncio.run(accepted_nodelay()) != 0
+
+
 def test_pytest_fixture_in_a_throwaway_project(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(
+        "import sys\nLOADED = sorted(m for m in sys.modules if m.split('.')[0] == 'batchkit')\n"
+    )
+    (tmp_path / "test_plugin_is_lazy.py").write_text(
+        "from conftest import LOADED\n\n"
+        "def test_the_plugin_imported_nothing_of_batchkit():\n"
+        "    assert LOADED == ['batchkit', 'batchkit.testing']\n"
+    )
     (tmp_path / "test_uses_fixture.py").write_text(
         textwrap.dedent(
             """
@@ -106,7 +151,7 @@ def test_pytest_fixture_in_a_throwaway_project(tmp_path: Path) -> None:
     )  # fmt: skip
     print(f"throwaway project run: {time.perf_counter() - started:.2f}s")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
 
 
 def test_emulator_command_serves_until_stopped(tmp_path: Path) -> None:
