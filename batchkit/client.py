@@ -385,7 +385,10 @@ class _Run:
             self.ready.append((heapq.heappop(self.timers)[2], None))
 
     def close(self) -> None:
-        """Close every operation still open (the root last, so its cleanup runs after its children's)."""
+        """Let requests still in flight end (none lands after the call has returned), then close every
+        operation still open (the root last, so its cleanup runs after its children's)."""
+        wait(self.requests)
+        self.requests.clear()
         for task in self.root.children:
             self._cancel(task)
         self.root.operation.close()

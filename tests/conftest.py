@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import batchkit
+from tests.patience import IDLE
 
 HUME_KEY = "hume-test-key-SECRET-9f8e7d"
 RESEMBLE_KEY = "resemble-test-key-SECRET-1a2b3c"
@@ -26,6 +27,13 @@ class Blocking:
     def __init__(self, client: Any, loop: asyncio.AbstractEventLoop | None) -> None:
         self._client = client
         self._loop = loop
+
+    def close(self) -> None:
+        """Close either client (``aclose`` on the async one)."""
+        if self._loop is None:
+            self._client.close()
+        else:
+            self._loop.run_until_complete(self._client.aclose())
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._client, name)
@@ -111,8 +119,8 @@ def emulated(make_client: ClientFactory, emu: Any) -> ClientFactory:
     return factory
 
 
-def readline_within(stream: Any, seconds: float = 20.0) -> str:
-    """A line from a subprocess pipe, or a test failure after ``seconds`` (never a hang)."""
+def readline_within(stream: Any, seconds: float = IDLE) -> str:
+    """A line from a subprocess pipe, or a test failure after ``seconds`` with no output (never a hang)."""
     import selectors
 
     with selectors.DefaultSelector() as selector:

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -134,9 +133,7 @@ def test_missing_key_is_config_error_and_debug_shows_traceback_without_key(cli) 
 
 
 def test_demo_without_key_uses_the_emulator_and_shows_every_provider(cli, tmp_path: Path) -> None:
-    started = time.monotonic()
     result = cli("demo", unset=("HUME_API_KEY", "RESEMBLE_API_KEY", "BATCHKIT_BASE_URL"))
-    elapsed = time.monotonic() - started
     assert result.returncode == EXIT_OK, result.stderr
     assert "using the built-in emulator" in result.stderr
     assert "hume job" in result.stdout
@@ -144,7 +141,6 @@ def test_demo_without_key_uses_the_emulator_and_shows_every_provider(cli, tmp_pa
     assert "hume-expression job run-" in result.stdout
     assert result.stdout.count("sample-speech.wav") == 3
     assert (tmp_path / "data" / "batchkit" / "journal.db").exists()  # where the README says
-    assert elapsed < 30
 
 
 def test_demo_with_a_key_runs_against_the_configured_provider(cli, emu) -> None:

@@ -34,8 +34,8 @@ def test_status_reads_survive_faults(emulated, emu, kind, settings) -> None:
 
 
 def test_slow_reply_past_read_timeout_is_retried(emulated, emu) -> None:
-    client = emulated("resemble", timeout=0.3)
-    emu.faults.add(f"GET {RESEMBLE_BATCH}/*", FaultKind.SLOW, delay=1.0)
+    client = emulated("resemble", timeout=1.0)
+    emu.faults.add(f"GET {RESEMBLE_BATCH}/*", FaultKind.SLOW, delay=2.0)
     with pytest.raises(batchkit.NotFoundError):
         client.get("missing")
     assert emu.faults.injected == 1

@@ -5,7 +5,6 @@ client; ``resemble`` 1.9.0). Optional: skipped with a reason where those SDKs ar
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +12,21 @@ import httpx
 import pytest
 
 from batchkit.emulator import EMULATOR_KEY
+from tests.patience import wait_until
 
 MODEL_FIELDS = {"face": ("fps_pred", "prob_threshold", "identify_faces", "min_face_size", "save_faces"),
                 "prosody": ("granularity", "identify_speakers"), "language": ("granularity", "identify_speakers")}  # fmt: skip
 
 
 def until_done(get: Any, job_id: str) -> Any:
-    deadline = time.monotonic() + 20
-    while True:
-        job = get(job_id)
-        if job.state.status in ("COMPLETED", "FAILED"):
-            return job
-        assert time.monotonic() < deadline, "the emulated job never ended"
-        time.sleep(0.02)
+    jobs = [get(job_id)]
+
+    def ended() -> bool:
+        jobs.append(get(job_id))
+        return jobs[-1].state.status in ("COMPLETED", "FAILED")
+
+    wait_until(ended, "the emulated job never ended", lambda: jobs[-1].state.status)
+    return jobs[-1]
 
 
 def test_hume_sdk_batch_methods_sync(emu, tmp_path: Path, request: pytest.FixtureRequest) -> None:

@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from batchkit import JobStatus
 from batchkit._kernel.inputs import LocalFile
 from batchkit._orchestration.large_submissions import plan
 from batchkit.emulator import FaultKind
+from tests.patience import exited, wait_until
 
 
 def many(tmp_path: Path, count: int, ext: str = ".wav", size: int = 10) -> list[Path]:
@@ -149,19 +149,16 @@ def test_500_files_survive_sigkill_and_resume_with_exactly_10_creates(emu, tmp_p
         str(journal),
         str(files[0].parent),
     ]
+    requests = lambda: len(emu.requests)  # noqa: E731
     with subprocess.Popen(child, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        deadline = time.monotonic() + 60
-        while emu.faults.injected == 0:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "the child never reached the fifth create"
-            time.sleep(0.01)
+        wait_until(lambda: emu.faults.injected > 0 or proc.poll() is not None, "the child never reached the fifth create",
+                   requests)  # fmt: skip
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        proc.wait()
     emu.faults.clear()
-    deadline = time.monotonic() + 10  # the server finishes the killed child's fifth create (it cannot read it)
-    while len([r for r in emu.requests if r.method == "POST"]) < 5:
-        assert time.monotonic() < deadline, "the fifth create was never logged"
-        time.sleep(0.01)
+    # the server finishes the killed child's fifth create (it cannot read it)
+    wait_until(lambda: len([r for r in emu.requests if r.method == "POST"]) >= 5, "the fifth create was never logged")
     assert emu.created("resemble") == 4
     with contextlib.closing(sqlite3.connect(journal)) as db:
         states = [s for (s,) in db.execute("SELECT state FROM chunks ORDER BY run_id, idx")]
@@ -185,7 +182,9 @@ def test_two_processes_on_one_journal_create_each_chunk_once(emu, tmp_path: Path
     child = [sys.executable, str(Path(__file__).parent / "submit_many_child.py"), emu.base_url,
              str(tmp_path / "shared.db"), str(files[0].parent)]  # fmt: skip
     procs = [subprocess.Popen(child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outputs = [proc.communicate(timeout=60) for proc in procs]
+    for proc in procs:  # their output is a line of JSON, well within a pipe's buffer
+        exited(proc, lambda: len(emu.requests))
+    outputs = [proc.communicate() for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], [err for _, err in outputs]
     first, second = (json.loads(out) for out, _ in outputs)
     assert emu.created("resemble") == 4

@@ -10,6 +10,7 @@ import pytest
 import batchkit
 from batchkit import JobStatus
 from batchkit.emulator import EMULATOR_KEY, FaultKind
+from batchkit.testing import FakeClock
 
 
 def submit_many_jobs(client, count: int) -> list[batchkit.BatchJob]:
@@ -44,7 +45,7 @@ def test_as_completed_yields_in_finishing_order(emulated, emu, media) -> None:
 
 
 def test_wait_all_timeout_carries_every_job(emulated, emu) -> None:
-    client = emulated("hume")
+    client = emulated("hume", clock=FakeClock())  # the timeout is on this clock: no poll can be too late
     emu.config.run_seconds = 0
     done = client.submit(text=["quick"])
     emu.config.run_seconds = 60

@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import batchkit
 from batchkit import JobStatus
@@ -98,6 +100,34 @@ def test_the_shared_rate_spaces_creates_and_a_pause_holds_everyone(journal_url: 
     finally:
         one.close()
         other.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rate=st.sampled_from([0.5, 2.0, 4.0, 10.0]),
+    tries=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 400)), min_size=1, max_size=60),
+)
+def test_the_shared_rate_never_grants_more_than_its_schedule(tmp_path_factory, rate: float, tries) -> None:
+    """Three workers ask for tokens with clock readings that arrive out of order (each up to 0.4 s old):
+    in any window of w seconds of the bucket's own clock (the latest reading it has seen), at most
+    1 + w * rate tokens are granted."""
+    url = str(tmp_path_factory.mktemp("rate") / "journal.db")
+    journals = [Journal(url) for _ in range(3)]
+    now, latest, granted = 100_000, 0, []
+    try:
+        for who, lag in tries:
+            now += 37
+            latest = max(latest, now - lag)
+            if journals[who].take("b", rate=rate, now_ms=now - lag) == 0:
+                granted.append(latest)
+    finally:
+        for journal in journals:
+            journal.close()
+    assert granted, "the first take always gets the token in hand"
+    for i, start in enumerate(granted):
+        for j in range(i, len(granted)):
+            window = (granted[j] - start) / 1000
+            assert j - i + 1 <= 1 + window * rate + 1e-9, (granted, rate)
 
 
 def test_a_429_on_a_create_pauses_and_the_chunk_is_sent_once(emulated, emu, journal_url: str, tmp_path: Path) -> None:
