@@ -1,6 +1,6 @@
 """batchkit benchmarks: each case measures batchkit and a baseline in the same run and prints the ratio.
 
-    python tests/benchmarks/run.py [--runs 5] [--only hume-expression,workers,stall,streaming,upload,overhead,parsing,many,import]
+    python tests/benchmarks/run.py [--runs 5] [--only emulator,hume-expression,workers,stall,streaming,upload,overhead,parsing,many,import]
 
 Figures are medians over ``--runs`` runs. Nothing here is asserted; the targets are printed beside them.
 """
@@ -506,7 +506,63 @@ def bench_hume_expression(runs: int, count: int = 200) -> None:
         proc.wait()
 
 
+EMULATOR_PROCESS = """
+import socket, sys
+from batchkit.emulator import serve, server
+if sys.argv[1] == "protocol-0":  # the listening socket as it was made before: no TCP_NODELAY on accepted sockets
+    def plain(host, port):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        return sock
+    server.listening_socket = plain
+with serve() as emu:
+    print(emu.base_url, flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def emulator_process(variant: str) -> Iterator[str]:
+    """The emulator in a process of its own (as ``batchkit emulator`` runs); its base URL."""
+    proc = subprocess.Popen([sys.executable, "-c", EMULATOR_PROCESS, variant], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def bench_emulator(runs: int, calls: int = 300) -> None:
+    print(f"emulator: {calls} GETs of a job's status, one connection, raw httpx", flush=True)
+    from batchkit.emulator import EMULATOR_KEY
+
+    def round_trip(url: str, path: str, headers: dict[str, str]) -> float:
+        with httpx.Client(base_url=url, headers=headers) as http:
+            http.get(path)  # the connection is open before timing
+            started = time.perf_counter()
+            for _ in range(calls):
+                http.get(path)
+            return (time.perf_counter() - started) / calls * 1000
+
+    def on_emulator(variant: str) -> float:
+        with emulator_process(variant) as url:
+            headers = {"X-Hume-Api-Key": EMULATOR_KEY}
+            job = httpx.post(f"{url}/v0/batch/jobs", json={"text": ["hi"]}, headers=headers).json()["job_id"]
+            return median([round_trip(url, f"/v0/batch/jobs/{job}", headers) for _ in range(runs)])
+
+    with drain_server() as url:
+        raw = median([round_trip(url, "/api/v2/detect/batch/bench-batch", {}) for _ in range(runs)])
+    ours, before = on_emulator("nodelay"), on_emulator("protocol-0")
+    row("emulator round trip vs a raw loopback server", f"{ours:.2f} ms", f"{raw:.2f} ms", f"{ours / raw:.2f}x", "-")
+    row("emulator round trip without TCP_NODELAY (as before)", f"{before:.2f} ms", f"{raw:.2f} ms",
+        f"{before / raw:.2f}x", "-")  # fmt: skip
+
+
 CASES = {
+    "emulator": bench_emulator,
     "hume-expression": bench_hume_expression,
     "workers": bench_workers,
     "stall": bench_loop_stall,
