@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 import batchkit
@@ -100,3 +101,21 @@ def test_request_log_has_parts_and_sizes_but_no_key(emulated, emu, media) -> Non
     )
     assert "emulator-key" not in repr(emu.requests)
     assert emu.faults.injected == 0
+
+
+def test_a_held_reply_goes_out_when_released(emu) -> None:
+    """``slow_reply`` with a long delay holds a reply until the test has seen what it waits for."""
+    import threading
+
+    from tests.patience import wait_until
+
+    emu.faults.add("GET /v0/batch/jobs/*", FaultKind.SLOW_REPLY, delay=600)
+    replies: list[int] = []
+    getting = threading.Thread(target=lambda: replies.append(httpx.get(f"{emu.base_url}/v0/batch/jobs/x",
+                                                                      headers={"X-Hume-Api-Key": "k"}, timeout=None).status_code))  # fmt: skip
+    getting.start()
+    wait_until(lambda: emu.faults.injected == 1, "the request never arrived")
+    assert replies == []
+    emu.faults.release()
+    getting.join()
+    assert len(replies) == 1

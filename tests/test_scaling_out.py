@@ -25,12 +25,24 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="signals")
 CREATE = "POST /api/v2/detect/batch"
 
 
+@contextlib.contextmanager
+def default_sigint() -> Iterator[None]:
+    """SIGINT handled as Python does by default while the block runs (a child started in it inherits
+    SIGINT not ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class Workers:
     """``batchkit`` commands in subprocesses, configured for the emulator by the environment."""
 
     def __init__(self, emu: Any, journal: str, logs: Path) -> None:
         self.emu, self.journal, self.logs = emu, journal, logs
-        self.env = {**os.environ, "BATCHKIT_BASE_URL": emu.base_url, "RESEMBLE_API_KEY": EMULATOR_KEY}
+        self.env = {**os.environ, "BATCHKIT_BASE_URL": emu.base_url, "RESEMBLE_API_KEY": EMULATOR_KEY,
+                    "PYTHONFAULTHANDLER": "1"}  # a stuck worker sent SIGABRT prints every thread's stack
         for name in ("BATCHKIT_PROVIDER", "HUME_API_KEY", "BATCHKIT_JOURNAL"):
             self.env.pop(name, None)
         self.started: list[subprocess.Popen[str]] = []
@@ -50,7 +62,9 @@ class Workers:
         args = ["worker", "--journal", self.journal, *(["--until-done", "--concurrency", "1"] if until_done else []),
                 *options]  # fmt: skip
         log = self.logs / f"worker-{len(self.started)}"
-        with open(f"{log}.out", "w") as out, open(f"{log}.err", "w") as err:
+        # A suite run as a shell's background job ignores SIGINT, and a child inherits that: the workers
+        # start with Python's own Ctrl-C handling, which the Ctrl-C test relies on.
+        with open(f"{log}.out", "w") as out, open(f"{log}.err", "w") as err, default_sigint():
             proc = subprocess.Popen([sys.executable, "-m", "batchkit.cli", *args], env=self.env, text=True,
                                     stdout=out, stderr=err)  # fmt: skip
         self.started.append(proc)
@@ -67,7 +81,13 @@ class Workers:
         """Each worker's stderr once it has exited by itself (with ``code``), waiting while they make progress."""
         errors = []
         for proc in procs:
-            assert exited(proc, self.progress) == code, self.stderr(proc)
+            try:
+                returned = exited(proc, self.progress)
+            except pytest.fail.Exception:
+                proc.send_signal(signal.SIGABRT)
+                proc.wait()
+                pytest.fail(f"a worker is stuck; its output and threads:\n{self.stderr(proc)}")
+            assert returned == code, self.stderr(proc)
             errors.append(self.stderr(proc))
         return errors
 
@@ -101,6 +121,10 @@ def workers_of(emu: Any, tmp_path: Path) -> Iterator[Any]:
         workers.stop_all()
 
 
+HELD = 600.0
+"""A ``slow_reply`` delay that outlasts any wait: replies are held until the test releases them."""
+
+
 def held_replies(emu: Any) -> int:
     """Creates made whose reply the emulator is holding back (``slow_reply``) right now."""
     return emu.faults.injected - sum(1 for r in emu.requests if r.fault == "slow_reply")
@@ -111,12 +135,13 @@ def two_thousand_files_four_workers_two_killed(emu: Any, workers: Workers, tmp_p
     started = time.monotonic()
     run = workers.enqueue(files)
     assert run.startswith("run-")
-    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=3.0, after=8, times=4)  # replies 9 to 12 wait 3 s
+    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=HELD, after=8, times=4)  # replies 9 to 12 are held
     first = [workers.start("--lease", "5") for _ in range(4)]
     made = lambda: emu.created("resemble") == 12 and held_replies(emu) == 4  # noqa: E731
     wait_until(made, "the four workers were never all waiting for a create's reply", workers.progress)
     for victim in first[:2]:  # killed between a create and its reply: another worker must find the job
         workers.kill(victim)
+    emu.faults.release()
     late = [workers.start("--lease", "5") for _ in range(2)]
     workers.finish(first[2:] + late)
     elapsed = time.monotonic() - started
@@ -141,7 +166,7 @@ def test_a_paused_worker_cannot_write_over_the_chunk_another_took(emu, workers_o
     workers = workers_of(journal_url)
     files = many(tmp_path, 10)
     run = workers.enqueue(files)
-    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=3.0)
+    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=HELD)
     paused = workers.start("--lease", "1")
     made = lambda: emu.created("resemble") == 1 and held_replies(emu) == 1  # noqa: E731
     wait_until(made, "the first worker's create was never made", workers.progress)
@@ -149,6 +174,7 @@ def test_a_paused_worker_cannot_write_over_the_chunk_another_took(emu, workers_o
     other = workers.start("--lease", "1")
     [said] = workers.finish([other])  # it takes the chunk over, finds the job, collects the results
     assert "1 adopted" in said
+    emu.faults.release()
     paused.send_signal(signal.SIGCONT)
     [complaint] = workers.finish([paused])
     assert "taken over by another worker" in complaint
@@ -181,7 +207,7 @@ def test_ctrl_c_stops_a_worker_and_frees_its_chunks(emu, workers_of, tmp_path: P
     journal = str(tmp_path / "journal.db")
     workers = workers_of(journal)
     run = workers.enqueue(many(tmp_path, 30), "--chunk", "10")
-    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=5.0, times=3)
+    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=HELD, times=3)
     proc = workers.start("--concurrency", "1", until_done=False)  # one lane: one create in flight
     sent = lambda: (emu.created("resemble") == 1 and held_replies(emu) == 1) or proc.poll() is not None  # noqa: E731
     wait_until(sent, "the worker never sent", workers.progress)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -90,7 +89,7 @@ class FaultGate:
     ) -> None:
         kind = fault.kind if fault else None
         if fault is not None and kind is FaultKind.SLOW:
-            await asyncio.sleep(fault.delay)
+            await self.emu.faults.hold(fault.delay)
         if fault is None or kind is FaultKind.SLOW:
             await self.app(scope, receive, reply)
             return
@@ -98,7 +97,7 @@ class FaultGate:
 
             async def late(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    await asyncio.sleep(fault.delay)
+                    await self.emu.faults.hold(fault.delay)
                 await reply(message)
 
             await self.app(scope, receive, late)

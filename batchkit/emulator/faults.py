@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import fnmatch
 import threading
+import time
 
 import attrs
 
@@ -19,9 +21,10 @@ class FaultKind(enum.Enum):
     DROP_AFTER_BODY = "drop_after_body"
     """Handle the request (a create does create), then close the connection with no reply."""
     SLOW = "slow"
-    """Wait ``delay`` seconds, then answer normally."""
+    """Wait ``delay`` seconds (or until :meth:`FaultPlan.release`), then answer normally."""
     SLOW_REPLY = "slow_reply"
-    """Handle the request at once (a create creates), then wait ``delay`` seconds before answering."""
+    """Handle the request at once (a create creates), then wait ``delay`` seconds (or until
+    :meth:`FaultPlan.release`) before answering."""
     MALFORMED = "malformed"
     """Handle the request (a create creates), then answer 200 with truncated JSON."""
     NOT_JSON = "not_json"
@@ -59,6 +62,7 @@ class FaultPlan:
     def __init__(self) -> None:
         self._pending: list[_Pending] = []
         self._lock = threading.Lock()
+        self._released = threading.Event()
         self.injected = 0
 
     def add(
@@ -79,9 +83,23 @@ class FaultPlan:
         return fault
 
     def clear(self) -> None:
+        """No more faults; requests held by ``slow`` faults go on at once."""
         with self._lock:
             self._pending.clear()
             self.injected = 0
+            self.release()
+
+    def release(self) -> None:
+        """Let every request held by a ``slow`` or ``slow_reply`` fault go on now (a test holds replies
+        with a long ``delay`` until it has seen what it waits for, whatever the machine's load)."""
+        self._released.set()
+        self._released = threading.Event()
+
+    async def hold(self, seconds: float) -> None:
+        """Sleep ``seconds``, or until :meth:`release` or :meth:`clear`."""
+        released, end = self._released, time.monotonic() + seconds
+        while not released.is_set() and (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, 0.01))
 
     def take(self, method: str, path: str) -> Fault | None:
         """The next fault for this request, if any."""
