@@ -119,3 +119,18 @@ def test_a_held_reply_goes_out_when_released(emu) -> None:
     emu.faults.release()
     getting.join()
     assert len(replies) == 1
+
+
+def test_handling_counts_requests_the_server_has_not_finished(emu) -> None:
+    import threading
+
+    from tests.patience import wait_until
+
+    assert emu.handling == 0
+    emu.faults.add("GET /v0/batch/jobs/*", FaultKind.SLOW, delay=600)
+    getting = threading.Thread(target=lambda: httpx.get(f"{emu.base_url}/v0/batch/jobs/x", timeout=None))
+    getting.start()
+    wait_until(lambda: emu.handling == 1, "the request never arrived")
+    emu.faults.release()
+    getting.join()
+    wait_until(lambda: emu.handling == 0, "the request was never finished")

@@ -16,6 +16,7 @@ import batchkit
 from batchkit import JobStatus
 from batchkit.emulator import EMULATOR_KEY, FaultKind
 from tests import media_files
+from tests.patience import wait_until
 
 pytest.importorskip("av", reason="PyAV (batchkit[media]) makes the test media")
 AUDIO = "POST /v1/expression/audio/file"
@@ -275,7 +276,8 @@ def test_workers_leave_its_jobs_alone(emulated, hx, emu, tmp_path: Path, monkeyp
     monkeypatch.setattr(Journal, "answered", crash_on_the_first)
     with pytest.raises(Crash):
         hx.submit(files)
-    hx.close()  # the crashed process is gone: an upload it had in flight has landed or never will
+    hx.close()  # the crashed process is gone: an upload it had in flight has landed or never will,
+    wait_until(lambda: emu.handling == 0, "the emulator never finished its uploads")  # once the server is done
     monkeypatch.setattr(Journal, "answered", kept)
     sent = len(uploads(emu))
     worker = emulated("hume-expression", journal=str(tmp_path / "journal.db"))

@@ -54,6 +54,11 @@ class Emulator:
         return self.state.faults
 
     @property
+    def handling(self) -> int:
+        """Requests the server is handling now; 0 once every request that reached it is logged."""
+        return self.state.handling
+
+    @property
     def requests(self) -> list[Recorded]:
         with self.state.lock:
             return list(self.state.requests)

@@ -79,10 +79,14 @@ class FaultGate:
             if fault is None or fault.kind not in _HANDLED_THEN_REPLACED:
                 await send(message)
 
+        with self.emu.state.lock:
+            self.emu.state.handling += 1
         try:
             await self._handle(fault, scope, receive, send, reply, log)
         finally:
             log(0)
+            with self.emu.state.lock:
+                self.emu.state.handling -= 1
 
     async def _handle(
         self, fault: Fault | None, scope: Scope, receive: Receive, send: Send, reply: Send, log: Callable[[int], None]

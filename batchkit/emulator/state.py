@@ -96,6 +96,8 @@ class State:
         self._ids = random.Random(self.config.seed)
         self.generation = 0
         """Bumped by :meth:`reset`, so a request that outlives a reset is not logged into the next test."""
+        self.handling = 0
+        """Requests being handled right now (a client may have gone away while the server goes on)."""
 
     def reset(self) -> None:
         with self.lock:
