@@ -19,7 +19,6 @@ from rich.text import Text
 import batchkit
 from batchkit._kernel.journal import RunProgress
 from batchkit.errors import ConfigError
-from batchkit.models import FileResult
 
 from . import EXIT_OK
 from .commands import State, cli, parse_options, with_state
@@ -144,11 +143,3 @@ def progress_table(rows: list[dict[str, Any]]) -> Table:
             str(row["ambiguous"]), str(row["failed"]),
         )  # fmt: skip
     return table
-
-
-def journal_results(journal: str, run: str | None) -> tuple[str, list[FileResult[Any]]]:
-    """(provider, one result per input file) of ``run`` in ``journal``."""
-    if not run:
-        raise click.UsageError("with --journal, say which run with --run (batchkit runs --journal … lists them)")
-    found = batchkit.runs.results(journal, run)
-    return (found[0].provider if found else ""), found

@@ -29,7 +29,7 @@ from . import jobs
 from .models import ExpressionPrediction
 from .options import HumeExpressionOptions
 from .plan import Item, Plan, plan
-from .rows import summary, tidy_rows
+from .rows import tidy_rows
 
 RUNS = "/v1/expression/run"
 CLOCK_SKEW_S = 5
@@ -169,7 +169,6 @@ class HumeExpressionProvider(Provider):
 
         return Sample([p for p in write_samples(folder) if p.suffix in (".wav", ".jpg")])
 
-    summary = staticmethod(summary)
     rows = staticmethod(tidy_rows)
 
 
