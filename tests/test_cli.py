@@ -11,44 +11,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
-from click.testing import CliRunner
 
 from batchkit.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_PROVIDER, EXIT_TIMEOUT
-from batchkit.cli.commands import run
 from batchkit.providers.base import COLUMNS
 
-KEY = "cli-test-key-SECRET-77"
-
-
-class Ran(NamedTuple):
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def cli(emu, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """``cli(*args)`` runs ``batchkit`` in this process (click's CliRunner isolation), configured for
-    the emulator; the result has ``returncode``, ``stdout`` and ``stderr``."""
-    monkeypatch.chdir(tmp_path)
-    cleared = {k: None for k in os.environ if k.startswith(("BATCHKIT_", "HUME_", "RESEMBLE_"))}
-    env: dict[str, str | None] = {**cleared, "BATCHKIT_BASE_URL": emu.base_url, "HUME_API_KEY": KEY,
-                                  "RESEMBLE_API_KEY": KEY, "XDG_DATA_HOME": str(tmp_path / "data")}  # fmt: skip
-
-    def invoke(*args: str, env_update: dict[str, str] | None = None, unset: tuple[str, ...] = ()) -> Ran:
-        final = {**env, **(env_update or {}), **dict.fromkeys(unset)}
-        with CliRunner().isolation(env=final) as (out, err, _):
-            code = run(list(args))
-            sys.stdout.flush()
-            sys.stderr.flush()
-        result = Ran(code, out.getvalue().decode(), err.getvalue().decode())
-        assert KEY not in result.stdout + result.stderr
-        return result
-
-    return invoke
+from .conftest import CLI_KEY as KEY
 
 
 def test_submit_wait_json(cli, media) -> None:
