@@ -131,3 +131,37 @@ def test_the_suggested_worker_command_can_be_pasted(cli, media, postgres_url: st
     from_env = cli("-p", "resemble", "enqueue", str(media("b.wav")), env_update={"BATCHKIT_JOURNAL": postgres_url})
     assert "batchkit worker --until-done" in from_env.stderr
     assert PASSWORD not in from_env.stderr
+
+
+@pytest.mark.parametrize("provider", ["resemble", "hume"])
+def test_the_emulator_fixture_and_fake_clock_wait_instantly(batchkit_emulator, media, provider: str) -> None:
+    from batchkit.emulator import EmulatorConfig
+    from batchkit.testing import FakeClock
+
+    batchkit_emulator.reset(EmulatorConfig(queue_seconds=10, run_seconds=600))  # ten minutes, on the fake clock
+    clock = FakeClock()
+    with batchkit_emulator.connect(provider, clock=clock) as client:
+        job = client.wait(client.submit([media("a.wav")]), timeout=3600)
+    assert job.status is batchkit.JobStatus.SUCCEEDED
+    assert 610 <= sum(clock.slept) < 700
+    polls = [r for r in batchkit_emulator.requests if r.method == "GET"]
+    assert len(polls) < 40, "polled at growing intervals of fake time"
+    batchkit_emulator.reset()  # the next test's jobs move on the real clock again
+    assert batchkit_emulator.state.clock() != clock.monotonic()
+
+
+def test_an_async_client_with_a_fake_clock_on_the_emulator(batchkit_emulator, media) -> None:
+    import asyncio
+
+    from batchkit.emulator import EmulatorConfig
+    from batchkit.testing import FakeClock
+
+    batchkit_emulator.reset(EmulatorConfig(queue_seconds=1, run_seconds=600))
+    clock = FakeClock()
+
+    async def main() -> batchkit.BatchJob:
+        async with batchkit_emulator.connect_async("resemble", clock=clock) as client:
+            return await client.wait(await client.submit([media("a.wav")]), timeout=3600)
+
+    assert asyncio.run(main()).status is batchkit.JobStatus.SUCCEEDED
+    assert sum(clock.slept) >= 601
