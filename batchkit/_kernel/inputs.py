@@ -121,6 +121,7 @@ def check_file(path: Path | LocalFile) -> LocalFile:
 
 
 def check_files(paths: Sequence[Path | LocalFile]) -> list[LocalFile]:
+    """Each path checked (:func:`check_file`): readable regular files, with their sizes now."""
     return [check_file(p) for p in paths]
 
 

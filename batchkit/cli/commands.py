@@ -289,7 +289,7 @@ def jobs(state: State, statuses: tuple[str, ...], limit: int) -> int:
 @click.option("--run-seconds", type=float, default=2.0, show_default=True, help="how long each job runs")
 @click.option("--run-seconds-max", type=float, help="each job runs a random time up to this")
 def emulator(port: int, host: str, seed: int, run_seconds: float, run_seconds_max: float | None) -> int:
-    """Serve the local emulator of both providers until Ctrl-C."""
+    """Serve the local emulator of every provider that has one (Resemble, hume-expression, Hume v0) until Ctrl-C."""
     import threading
 
     from batchkit.emulator import EmulatorConfig, serve

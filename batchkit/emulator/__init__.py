@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .fake import Fake
 
 EMULATOR_KEY = "emulator-key"
+"""A key the emulator takes (it takes any non-empty key)."""
 
 
 def emulated_providers() -> list[str]:

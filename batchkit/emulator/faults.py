@@ -10,6 +10,8 @@ import attrs
 
 
 class FaultKind(enum.Enum):
+    """What an injected fault does to a request."""
+
     STATUS = "status"
     """Answer with ``status`` (a 5xx burst, say) and a JSON error body."""
     RATE_LIMIT = "rate_limit"
@@ -42,6 +44,7 @@ class Fault:
     after: int = 0
 
     def matches(self, method: str, path: str) -> bool:
+        """Whether this fault is for ``method`` and ``path`` (``endpoint`` is ``"METHOD /glob"``, ``*`` any)."""
         want_method, _, want_path = self.endpoint.partition(" ")
         return want_method in ("*", method) and fnmatch.fnmatchcase(path, want_path or "*")
 
@@ -79,6 +82,7 @@ class FaultPlan:
         return fault
 
     def clear(self) -> None:
+        """Forget every fault not yet injected."""
         with self._lock:
             self._pending.clear()
             self.injected = 0
