@@ -183,7 +183,9 @@ def _headline_charts(figure: Any, best: Mapping[str, Sequence[Row]], threshold: 
 
 
 def _bars(figure: Any, rows: Sequence[Row], threshold: float) -> Any:
-    fig = figure(figsize=(9, 0.8 + 0.3 * len(rows)), layout="constrained")
+    height = 0.8 + 0.3 * len(rows)
+    fig = figure(figsize=(9, height))
+    fig.subplots_adjust(left=0.34, right=0.97, top=1 - 0.1 / height, bottom=0.55 / height)  # labels are cut short
     ax = fig.subplots()
     scores = [float(r["score"]) for r in rows]
     ax.barh(range(len(rows)), scores, color=["#c0392b" if s >= threshold else "#2e86c1" for s in scores])
@@ -198,7 +200,8 @@ def _bars(figure: Any, rows: Sequence[Row], threshold: float) -> Any:
 
 
 def _histogram(figure: Any, rows: Sequence[Row], threshold: float) -> Any:
-    fig = figure(figsize=(9, 3), layout="constrained")
+    fig = figure(figsize=(9, 3))
+    fig.subplots_adjust(left=0.08, right=0.97, top=0.95, bottom=0.17)
     ax = fig.subplots()
     scores = [float(r["score"]) for r in rows]
     bins = [i / 40 for i in range(41)]
@@ -234,7 +237,8 @@ def _time_chart(figure: Any, points: Sequence[Row]) -> Any:
     for row in points:
         by_name[str(row["name"])].append((float(row["begin"]), float(row["score"])))
     strongest = sorted(by_name, key=lambda n: max(s for _, s in by_name[n]), reverse=True)[:LINES]
-    fig = figure(figsize=(9, 2.4), layout="constrained")
+    fig = figure(figsize=(9, 2.4))
+    fig.subplots_adjust(left=0.08, right=0.78, top=0.95, bottom=0.2)  # the legend to the right
     ax = fig.subplots()
     for name in strongest:
         xs, ys = zip(*sorted(by_name[name]), strict=True)
