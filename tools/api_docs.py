@@ -2,7 +2,10 @@
 after checking that every public name has a docstring; exits 1 naming those that have none.
 
     .venv/bin/python tools/api_docs.py            # check, then build build/api/index.html
-    .venv/bin/python tools/api_docs.py --check    # check only
+    .venv/bin/python tools/api_docs.py --check    # check only (of other modules: --check MODULE...)
+
+pdoc imports what it documents and runs ``if TYPE_CHECKING:`` blocks in those modules, so run this in a
+process of its own, not inside another program.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ PUBLIC = (
 OUTPUT = Path(__file__).resolve().parent.parent / "build" / "api"
 
 
-def undocumented() -> list[str]:
+def undocumented(modules: tuple[str, ...] = PUBLIC) -> list[str]:
     """Every public module, class, function, method and module-level name the reference shows without a
     docstring (class fields are described in their class's docstring)."""
     import pdoc.doc
@@ -48,7 +51,7 @@ def undocumented() -> list[str]:
     missing = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # annotations pdoc cannot evaluate are shown as written
-        for name in PUBLIC:
+        for name in modules:
             module = pdoc.doc.Module.from_name(name)
             missing += [name] if not module.docstring.strip() else []
             missing += [doc.fullname for doc in walk(module, _assigned(module.obj)) if not doc.docstring.strip()]
@@ -76,7 +79,8 @@ def main(argv: list[str]) -> int:
     except ImportError:
         print("the API reference needs pdoc: pip install -e '.[docs]'", file=sys.stderr)
         return 1
-    missing = undocumented()
+    modules = tuple(a for a in argv if not a.startswith("--")) or PUBLIC
+    missing = undocumented(modules)
     if missing:
         print(f"{len(missing)} public name(s) have no docstring:", *missing, sep="\n  ", file=sys.stderr)
         return 1
