@@ -22,8 +22,11 @@ from batchkit.errors import ConfigError
 from batchkit.providers import Provider, available, get_provider
 
 log = logging.getLogger("batchkit")
+"""The ``batchkit`` logger."""
 DEFAULT_TIMEOUT = 60.0
+"""Seconds a request may take unless ``timeout`` says."""
 DEFAULT_MAX_RETRIES = 3
+"""Retries of a failed read unless ``max_retries`` says."""
 
 
 class Secret:
@@ -35,6 +38,7 @@ class Secret:
         self._value = value
 
     def reveal(self) -> str:
+        """The secret itself (only where it leaves in a request header)."""
         return self._value
 
     def __repr__(self) -> str:
@@ -82,7 +86,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 FILE_KEYS = ("provider", "api_key", "base_url", "timeout", "max_retries")
+"""The keys of ``batchkit.toml`` (and ``[tool.batchkit]``)."""
 PROVIDER_KEYS = FILE_KEYS[1:]
+"""The keys of a provider's own table (``[resemble]``)."""
 
 
 def _check_keys(origin: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -18,14 +18,50 @@ P = TypeVar("P")
 
 
 def rows(results: Iterable[FileResult[Any]]) -> Iterator[Row]:
-    """Flat dicts, one per score (or one per input that has none): ``source, status, error, kind, name,
-    score, begin, end`` first, then the provider's own columns. Results of any provider may be mixed."""
+    """Tidy rows: one per score, or one for an input that has none, every row with the same columns
+    (:data:`~batchkit.providers.base.COLUMNS`, then a third-party provider's own). Results of any
+    provider may be mixed."""
     for result in results:
-        try:
-            provider = get_provider(result.provider) if result.provider else None
-        except ConfigError:
-            provider = None
-        yield from provider.rows(result) if provider is not None else [common_row(result)]
+        yield from result_rows(result)
+
+
+def result_rows(result: FileResult[Any]) -> list[Row]:
+    """The tidy rows of one result: at least one."""
+    try:
+        provider = get_provider(result.provider) if result.provider else None
+    except ConfigError:
+        provider = None
+    return (list(provider.rows(result)) if provider is not None else []) or [common_row(result)]
+
+
+HEADLINE_KINDS = ("verdict", "emotion")
+"""What an input's headline is, first found first: its verdict (Resemble), else its strongest emotion."""
+
+
+def headline(result: FileResult[Any]) -> Row:
+    """One row for the input: :data:`SUMMARY_COLUMNS`, its headline ``kind``, ``name`` and ``score``
+    being its verdict, else its strongest emotion, else its strongest score (None without one)."""
+    found = result_rows(result)
+    scored = [r for r in found if r["score"] is not None]
+    for kind in HEADLINE_KINDS:
+        if picked := [r for r in scored if r["kind"] == kind]:
+            scored = picked
+            break
+    best = max(scored, key=lambda r: float(r["score"]), default=None)
+    row = {key: found[0][key] for key in SUMMARY_COLUMNS}
+    for key in ("kind", "name", "score"):  # the headline's, not the first row's
+        row[key] = best[key] if best is not None else None
+    return row
+
+
+SUMMARY_COLUMNS = ("source", "provider", "status", "kind", "name", "score", "error")
+"""The columns of :func:`summary` rows."""
+
+
+def summary(results: Iterable[FileResult[Any]]) -> Iterator[Row]:
+    """One :func:`headline` row per input (``batchkit results``' default detail)."""
+    for result in results:
+        yield headline(result)
 
 
 def typed(results: Iterable[FileResult[Any]], model: type[P]) -> list[FileResult[P]]:
@@ -40,4 +76,4 @@ def typed(results: Iterable[FileResult[Any]], model: type[P]) -> list[FileResult
     return checked
 
 
-__all__ = ["rows", "typed"]
+__all__ = ["HEADLINE_KINDS", "SUMMARY_COLUMNS", "headline", "result_rows", "rows", "summary", "typed"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -165,3 +167,39 @@ def _data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
     monkeypatch.delenv("BATCHKIT_JOURNAL", raising=False)
     monkeypatch.delenv("BATCHKIT_MEDIA_DIR", raising=False)
+
+
+CLI_KEY = "cli-test-key-SECRET-77"
+"""The key the ``cli`` fixture configures: it must never be printed."""
+
+
+class Ran(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
+    """``cli(*args)`` runs ``batchkit`` in this process (click's CliRunner isolation), configured for
+    the emulator; the result has ``returncode``, ``stdout`` and ``stderr``."""
+    monkeypatch.chdir(tmp_path)
+    cleared = {k: None for k in os.environ if k.startswith(("BATCHKIT_", "HUME_", "RESEMBLE_"))}
+    env: dict[str, str | None] = {**cleared, "BATCHKIT_BASE_URL": emu.base_url, "HUME_API_KEY": CLI_KEY,
+                                  "RESEMBLE_API_KEY": CLI_KEY, "XDG_DATA_HOME": str(tmp_path / "data")}  # fmt: skip
+
+    from click.testing import CliRunner
+
+    from batchkit.cli.commands import run as cli_run
+
+    def invoke(*args: str, env_update: dict[str, str] | None = None, unset: tuple[str, ...] = ()) -> Ran:
+        final = {**env, **(env_update or {}), **dict.fromkeys(unset)}
+        with CliRunner().isolation(env=final) as (out, err, _):
+            code = cli_run(list(args))
+            sys.stdout.flush()
+            sys.stderr.flush()
+        result = Ran(code, out.getvalue().decode(), err.getvalue().decode())
+        assert CLI_KEY not in result.stdout + result.stderr
+        return result
+
+    return invoke

@@ -10,43 +10,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
-from click.testing import CliRunner
 
 from batchkit.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_PROVIDER, EXIT_TIMEOUT
-from batchkit.cli.commands import run
+from batchkit.providers.base import COLUMNS
 
-KEY = "cli-test-key-SECRET-77"
-
-
-class Ran(NamedTuple):
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def cli(emu, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """``cli(*args)`` runs ``batchkit`` in this process (click's CliRunner isolation), configured for
-    the emulator; the result has ``returncode``, ``stdout`` and ``stderr``."""
-    monkeypatch.chdir(tmp_path)
-    cleared = {k: None for k in os.environ if k.startswith(("BATCHKIT_", "HUME_", "RESEMBLE_"))}
-    env: dict[str, str | None] = {**cleared, "BATCHKIT_BASE_URL": emu.base_url, "HUME_API_KEY": KEY,
-                                  "RESEMBLE_API_KEY": KEY, "XDG_DATA_HOME": str(tmp_path / "data")}  # fmt: skip
-
-    def invoke(*args: str, env_update: dict[str, str] | None = None, unset: tuple[str, ...] = ()) -> Ran:
-        final = {**env, **(env_update or {}), **dict.fromkeys(unset)}
-        with CliRunner().isolation(env=final) as (out, err, _):
-            code = run(list(args))
-            sys.stdout.flush()
-            sys.stderr.flush()
-        result = Ran(code, out.getvalue().decode(), err.getvalue().decode())
-        assert KEY not in result.stdout + result.stderr
-        return result
-
-    return invoke
+from .conftest import CLI_KEY as KEY
 
 
 def test_submit_wait_json(cli, media) -> None:
@@ -55,7 +25,7 @@ def test_submit_wait_json(cli, media) -> None:
     )
     assert result.returncode == EXIT_OK, result.stderr
     [job] = json.loads(result.stdout)
-    assert (job["provider"], job["status"], job["total"]) == ("resemble", "SUCCEEDED", 1)
+    assert (job["provider"], job["status"], job["total_count"]) == ("resemble", "SUCCEEDED", 1)
 
 
 @pytest.mark.parametrize(("names", "code"), [(["ok.wav", "fail.wav"], EXIT_PARTIAL), (["fail.wav"], EXIT_FAILED)])
@@ -72,15 +42,19 @@ def test_results_in_every_format(cli, media, tmp_path: Path) -> None:
     assert "call.wav" in table.stdout
     assert "SUCCEEDED" in table.stdout
     as_json = json.loads(cli("-p", "hume", "results", job_id, "--format", "json").stdout)
-    assert [r["source"] for r in as_json] == ["call.wav", "text[0]"]
+    assert [r["source"] for r in as_json] == ["call.wav", "text[0]"]  # asked by id: the names Hume knows
+    assert as_json[0]["error"] is None  # null, not "", means missing
+    assert (as_json[0]["kind"], type(as_json[0]["score"])) == ("emotion", float)
+    assert as_json[0]["name"] == as_json[0]["name"].lower()
     lines = cli("-p", "hume", "results", job_id, "--format", "jsonl").stdout.splitlines()
     assert [json.loads(line)["status"] for line in lines] == ["SUCCEEDED", "SUCCEEDED"]
     rows = list(csv.DictReader(io.StringIO(cli("-p", "hume", "results", job_id, "--format", "csv").stdout)))
     assert [r["source"] for r in rows] == ["call.wav", "text[0]"]
-    assert rows[0]["summary"]
+    assert rows[0]["name"]  # name and score in columns of their own
+    assert float(rows[0]["score"]) > 0
     written = cli("-p", "hume", "results", job_id, "--format", "csv", "-o", str(tmp_path / "out.csv"))
     assert written.returncode == EXIT_OK
-    assert (tmp_path / "out.csv").read_text().startswith("source,status,summary,error")
+    assert (tmp_path / "out.csv").read_text().startswith("source,provider,status,kind,name,score,error")
 
 
 def test_status_jobs_artifacts(cli, media, tmp_path: Path) -> None:
@@ -218,9 +192,9 @@ def test_benchmark_harness_prints_its_table(tmp_path: Path) -> None:
 def test_results_full_detail_and_the_format_from_the_extension(cli, media, tmp_path: Path) -> None:
     job_id = json.loads(cli("--json", "-p", "hume", "submit", str(media("call.wav")), "--wait").stdout)[0]["id"]
     rows = json.loads(cli("-p", "hume", "results", job_id, "--detail", "full", "--format", "json").stdout)
-    assert list(rows[0])[:8] == ["source", "status", "error", "kind", "name", "score", "begin", "end"]
+    assert list(rows[0]) == list(COLUMNS)
     assert {r["kind"] for r in rows} >= {"emotion"}
-    for name, check in (("out.csv", lambda text: text.startswith("source,status,error,kind")),
+    for name, check in (("out.csv", lambda text: text.startswith(",".join(COLUMNS) + "\n")),
                         ("out.json", lambda text: json.loads(text)[0]["source"] == "call.wav"),
                         ("out.jsonl", lambda text: json.loads(text.splitlines()[0])["source"] == "call.wav")):  # fmt: skip
         assert (
@@ -291,8 +265,8 @@ def test_hume_expression_from_the_command_line(cli, tmp_path: Path) -> None:
     faces = [str(media_files.image(tmp_path / f"face{n}.jpg", shade=40 * n)) for n in range(4)]
     paths = [str(media_files.wav(tmp_path / "call.wav", 3)), *faces]
     [job] = json.loads(cli("--json", "-p", "hume-expression", "submit", *paths).stdout)
-    assert (job["status"], job["total"]) == ("SUCCEEDED", 5)
+    assert (job["status"], job["total_count"]) == ("SUCCEEDED", 5)
     assert cli("-p", "hume-expression", "results", job["id"], "--detail", "full", "-o", "rows.csv").returncode == 0
     rows = list(csv.DictReader(io.StringIO((tmp_path / "rows.csv").read_text())))
-    assert {r["source"][:4] for r in rows if r["kind"] == "expression"} == {"call", "face"}  # one CSV for both
+    assert {Path(r["source"]).name[:4] for r in rows if r["kind"] == "emotion"} == {"call", "face"}  # one CSV
     assert cli("-p", "hume-expression", "report", job["id"], "-o", "page.html").returncode == 0

@@ -22,8 +22,9 @@ def test_files_urls_and_text_complete_with_typed_predictions(emulated, emu, medi
     assert done.status is JobStatus.SUCCEEDED
     assert (done.total_count, done.succeeded_count, done.failed_count) == (4, 4, 0)
 
-    results = {r.source: r for r in client.results(done)}
+    results = {Path(r.source).name if r.source.startswith("/") else r.source: r for r in client.results(done)}
     assert list(results) == ["https://e.x/clip.mp4", "call.wav", "face.jpg", "text[0]"]
+    assert results["call.wav"].source == str(media("call.wav", 5000)), "a file is named by its path as given"
     audio = results["call.wav"].prediction
     assert audio.source.md5sum is not None
     prosody = audio.results.predictions[0].models.prosody
@@ -166,7 +167,8 @@ def test_results_come_in_the_order_given_and_texts_are_named(emulated, emu, medi
     job = client.wait(client.submit([media("b.wav"), media("a.jpg")], urls=["https://e.x/z.mp4", "https://e.x/y.mp4"],
                                     text=["one", "two", "three"]))  # fmt: skip
     assert [r.source for r in client.results(job)] == [
-        "https://e.x/z.mp4", "https://e.x/y.mp4", "b.wav", "a.jpg", "text[0]", "text[1]", "text[2]"]  # fmt: skip
+        "https://e.x/z.mp4", "https://e.x/y.mp4", str(media("b.wav")), str(media("a.jpg")), "text[0]", "text[1]",
+        "text[2]"]  # fmt: skip
 
 
 def test_iter_results_streams_each_input(emulated, emu, media) -> None:
@@ -174,7 +176,7 @@ def test_iter_results_streams_each_input(emulated, emu, media) -> None:
     job = client.wait(client.submit([media("a.wav")], urls=["https://e.x/faces.zip"], text=["one", "two"]))
     streamed = list(client.iter_results(job))
     assert [r.source for r in streamed] == [r.source for r in client.results(job.id)]
-    assert {r.source for r in streamed} >= {"text[0]", "text[1]", "a.wav"}
+    assert {r.source for r in streamed} >= {"text[0]", "text[1]", str(media("a.wav"))}
     assert all(r.provider == "hume" for r in streamed)
     emu.config.run_seconds = 60
     with pytest.raises(batchkit.JobNotFinishedError):

@@ -20,7 +20,7 @@ def test_files_batch_completes_with_typed_detects(emulated, emu, media) -> None:
     assert (job.status, job.total_count, len(job.children)) == (JobStatus.RUNNING, 3, 3)
     done = client.wait(job)
     assert (done.status, done.succeeded_count, done.failed_count) == (JobStatus.SUCCEEDED, 3, 0)
-    results = {r.source: r.prediction for r in client.results(done)}
+    results = {Path(r.source).name: r.prediction for r in client.results(done)}
     assert results["a.wav"].metrics is not None
     assert results["b.mp4"].video_metrics is not None
     assert results["c.png"].image_metrics is not None
@@ -146,7 +146,7 @@ def test_detect_items_carry_every_documented_field(emulated, emu, media) -> None
     options = {"intelligence": True, "audio_source_tracing_enabled": True}
     job = client.wait(client.submit([media("a.wav"), media("b.mp4"), media("c.png"), media("fail.wav")],
                                     options=options))  # fmt: skip
-    items = {r.source: r.raw for r in client.results(job)}
+    items = {Path(r.source).name: r.raw for r in client.results(job)}
     for name, item in items.items():
         assert set(item) >= DETECT_FIELDS, name
     assert items["fail.wav"]["error_message"]

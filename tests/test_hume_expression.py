@@ -52,8 +52,8 @@ def test_every_kind_of_media_is_measured_on_its_own_timeline(hx, emu, tmp_path: 
     job = hx.submit(files, options={"face": {"threshold": 0.5}, "frames_per_second": 2})
     assert job.status is JobStatus.SUCCEEDED
     assert job.id.startswith("run-")
-    results = {r.source: r for r in hx.results(job)}
-    assert list(results) == [p.name for p in files]
+    results = {Path(r.source).name: r for r in hx.results(job)}
+    assert [r.source for r in results.values()] == [str(p) for p in files]  # the paths as given
     kinds = {name: r.prediction.kind for name, r in results.items()}
     assert kinds == {"ready.wav": "audio", "cd.wav": "audio", "talk.mp3": "audio", "talk.flac": "audio",
                      "face.jpg": "image", "face.png": "image", "face.webp": "image", "talk.m4a": "audio",
@@ -64,8 +64,9 @@ def test_every_kind_of_media_is_measured_on_its_own_timeline(hx, emu, tmp_path: 
     assert [f.time_ms for f in clip.frames] == [0, 500, 1000, 1500, 2000, 2500]  # 2 a second
     assert clip.measurements, "the video's soundtrack is measured too"
     rows = list(batchkit.rows(results.values()))
-    assert {r["kind"] for r in rows} >= {"expression", "voice_attribute", "description"}
-    times = {r["begin"] for r in rows if r["source"] == "clip.mp4" and r["frame_id"] is not None}
+    assert {r["kind"] for r in rows} >= {"emotion", "voice_attribute", "description"}
+    assert {r["model"] for r in rows if r["kind"] == "voice_attribute"} == {"voice"}
+    times = {r["begin"] for r in rows if Path(r["source"]).name == "clip.mp4" and r["model"] == "face"}
     assert times  # the emulator finds 0 to 2 faces a frame, by the frame's bytes
     assert times <= {0.0, 0.5, 1.0, 1.5, 2.0, 2.5}
     assert not (tmp_path / "journal.db.media").exists() or not any((tmp_path / "journal.db.media").rglob("*.*"))

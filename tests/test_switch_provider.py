@@ -24,5 +24,5 @@ def test_same_script_runs_on_each_provider_by_configuration(
     (tmp_path / "batchkit.toml").write_text(f'provider = "{provider}"\nbase_url = "{emu.base_url}"\n')
     monkeypatch.setenv(key_var, "key-from-env")
     paths = [str(media("call.wav")), str(media("fail_face.jpg"))]
-    assert pipeline(paths) == [("call.wav", "SUCCEEDED"), ("fail_face.jpg", "FAILED")]
+    assert pipeline(paths) == [(paths[0], "SUCCEEDED"), (paths[1], "FAILED")]  # sources are the paths as given
     assert emu.created(provider) == 1

@@ -56,8 +56,10 @@ def test_the_library_and_the_emulator(installed: Emulator, media, tmp_path: Path
     with installed.connect("acme", poll=FAST_POLL) as client:
         job = client.wait(client.submit([media("a.wav"), media("b.png")]), timeout=10)
         assert job.status is batchkit.JobStatus.SUCCEEDED
-        assert [(r.source, client_summary(r)) for r in client.results(job)] == [("a.wav", "clean 0.50"),
-                                                                                 ("b.png", "clean 0.51")]  # fmt: skip
+        assert [(r.source, r.provider) for r in client.results(job)] == [(str(media("a.wav")), "acme"),
+                                                                          (str(media("b.png")), "acme")]  # fmt: skip
+        readings = [(h["name"], h["score"]) for h in batchkit.results.summary(client.results(job))]
+        assert readings == [("clean", 0.5), ("clean", 0.51)]
         files = [media(f"{i}.wav") for i in range(7)]
         group = client.submit_many(files, journal=tmp_path / "acme.sqlite")
         assert [len(c.files) for c in group.chunks] == [5, 2]
@@ -67,10 +69,6 @@ def test_the_library_and_the_emulator(installed: Emulator, media, tmp_path: Path
     assert installed.created("acme") == 3
     callback = webhooks.parse("acme", json.dumps({"id": "j1", "state": "done"}))
     assert (callback.job.provider, callback.job.id, callback.job.status) == ("acme", "j1", batchkit.JobStatus.SUCCEEDED)
-
-
-def client_summary(result: batchkit.FileResult) -> str:
-    return batchkit.providers.get_provider("acme").summary(result)
 
 
 def test_the_command_line(installed: Emulator, media, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -91,7 +89,8 @@ def test_the_command_line(installed: Emulator, media, monkeypatch: pytest.Monkey
     code, out, _ = cli("--json", "-p", "acme", "status", job["id"], **configured)
     assert json.loads(out)[0]["status"] == "SUCCEEDED"
     code, out, _ = cli("-p", "acme", "results", job["id"], "--format", "json", **configured)
-    assert json.loads(out) == [{"source": "x.wav", "status": "SUCCEEDED", "summary": "clean 0.50", "error": ""}]
+    assert json.loads(out) == [{"source": "x.wav", "provider": "acme", "status": "SUCCEEDED",
+                                "kind": "verdict", "name": "clean", "score": 0.5, "error": None}]  # fmt: skip
     code, out, err = cli("-p", "acme", "demo", ACME_API_KEY=None, BATCHKIT_BASE_URL=None)
     assert code == EXIT_OK, err
     assert "no acme API key configured: using the built-in emulator" in err

@@ -48,19 +48,24 @@ class FakeClock:
         self.slept: list[float] = []
 
     def monotonic(self) -> float:
+        """The clock's seconds now (the same as :meth:`time`)."""
         return self.now
 
     def time(self) -> float:
+        """The clock's seconds now, read as seconds since the epoch."""
         return self.now
 
     def advance(self, seconds: float) -> None:
+        """Move the clock on by ``seconds`` without recording a sleep."""
         self.now += seconds
 
     def sleep(self, seconds: float) -> None:
+        """Record the sleep in ``slept`` and move the clock on, at once."""
         self.slept.append(seconds)
         self.advance(seconds)
 
     async def asleep(self, seconds: float) -> None:
+        """:meth:`sleep`, then let the event loop run the other tasks once."""
         import asyncio
 
         self.sleep(seconds)

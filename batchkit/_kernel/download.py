@@ -42,6 +42,7 @@ class AtomicFile:
             self._handle.truncate()
 
     def write(self, chunk: bytes) -> None:
+        """Append ``chunk`` to the temporary file."""
         assert self._handle is not None, "restart() first"
         self._handle.write(chunk)
 
@@ -64,6 +65,7 @@ class AtomicFile:
         return self.target
 
     def discard(self) -> None:
+        """Remove the temporary file; ``path`` is left as it was."""
         if self._handle is not None and self._temp is not None:
             self._handle.close()
             self._temp.unlink(missing_ok=True)

@@ -56,6 +56,12 @@ def as_path_list(paths: Paths | LocalFile | Iterable[LocalFile] | None, what: st
     return [item if isinstance(item, LocalFile) else Path(item) for item in items]
 
 
+def split_hint(limit: int, unit: str) -> str:
+    """How to send more files than one job takes: in Python, and on the command line."""
+    return (f"client.submit_many(files, journal=...) sends any number in {unit} of {limit}; on the command line, "
+            "batchkit enqueue FILES... --journal J, then batchkit worker --journal J --until-done")
+
+
 def one_path(value: PathLike | None, what: str) -> Path | None:
     """A single path (``zip=``): a list, even of one, is refused rather than cut short."""
     if value is None:
@@ -115,6 +121,7 @@ def check_file(path: Path | LocalFile) -> LocalFile:
 
 
 def check_files(paths: Sequence[Path | LocalFile]) -> list[LocalFile]:
+    """Each path checked (:func:`check_file`): readable regular files, with their sizes now."""
     return [check_file(p) for p in paths]
 
 

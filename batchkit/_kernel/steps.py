@@ -20,6 +20,7 @@ from .inputs import FileChangedError, LocalFile, Progress, UploadFile
 T = TypeVar("T")
 
 Operation = Generator["Step", Any, T]
+"""A pure operation: a generator of steps, given each step's outcome, that returns a ``T``."""
 
 
 class Sink(Protocol):

@@ -26,6 +26,7 @@ from batchkit.errors import BatchkitError, InputError, JobNotFinishedError, Resp
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 from batchkit.providers.base import Provider, Submission
 
+from .given_names import GivenNames
 from .groups import JobGroup
 from .large_submissions import record, submit_many
 from .sending import Sender
@@ -109,6 +110,8 @@ class Operations:
     auth: KeyAuth = attrs.field(repr=False)
     poll: PollSchedule
     on_upload: Progress | None
+    given: GivenNames = attrs.field(factory=GivenNames, repr=False, eq=False)
+    """The paths this client's jobs were given (copies made by :meth:`configured` share it)."""
 
     @property
     def clock(self) -> Clock:
@@ -126,7 +129,9 @@ class Operations:
     def submit(self, files: Paths | None, inputs: Mapping[str, Any]) -> Operation[BatchJob]:
         submission = Submission(files=files, **_known(inputs, SUBMIT_KEYS))
         prepared = yield Blocking(lambda: self.provider.prepare(submission))
-        return (yield from self.create(prepared))
+        job = yield from self.create(prepared)
+        self.given.record(job.id, as_path_list(files, "files"))
+        return job
 
     def create(self, prepared: Any) -> Operation[BatchJob]:
         job = yield from self.sender.run(self.provider.create(prepared))
@@ -257,7 +262,13 @@ class Operations:
 
     def _results_of(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
         job = yield from self._finished(job)
-        return (yield from self.sender.run(self.provider.results(job)))
+        return list(map(self._namer(job), (yield from self.sender.run(self.provider.results(job)))))
+
+    def _namer(self, job: BatchJob) -> Callable[[FileResult[Any]], FileResult[Any]]:
+        """Gives each of ``job``'s results, in order, its path as given (where this client made the job)
+        and its provider's name (how :func:`batchkit.rows` finds its columns)."""
+        given = self.given.namer(job.id)
+        return lambda r: given(r if r.provider else attrs.evolve(r, provider=self.provider.name))
 
     def _finished(self, job: BatchJob) -> Operation[BatchJob]:
         """``job`` as it is now, which must have ended (:class:`JobNotFinishedError` otherwise)."""
@@ -275,10 +286,11 @@ class Operations:
         finished = yield from self._finished(as_job(self.provider.name, job))
         plan = self.provider.stream_results(finished)
         if plan is None or not streaming_available():
-            for result in (yield from self.sender.run(self.provider.results(finished))):
+            for result in map(self._namer(finished), (yield from self.sender.run(self.provider.results(finished)))):
                 yield Emit(result)
             return
         call, to_result = plan
+        named = self._namer(finished)
         stream = ResultStream(self.sender.prepared(call), to_result, self.sender.refusal)
         try:
             source = yield Items(stream.call)
@@ -293,7 +305,7 @@ class Operations:
                 raise stream.failure(exc) from None
             if item is END:
                 return
-            yield Emit(stream.to_result(item))
+            yield Emit(named(stream.to_result(item)))
 
     def download_artifacts(
         self, job: JobRef, dest: str | os.PathLike[str], extract: bool, limits: ExtractLimits | None

@@ -42,6 +42,7 @@ class PollSchedule:
     """The most requests in flight at once for the client (status checks, results, uploads)."""
 
     def intervals(self) -> Iterator[float]:
+        """The waits between one job's checks, growing by ``factor`` up to ``maximum``, each jittered."""
         interval = self.initial
         while True:
             yield min(interval, self.maximum) * random.uniform(1 - self.jitter, 1 + self.jitter)

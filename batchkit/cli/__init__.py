@@ -1,7 +1,8 @@
 """The ``batchkit`` command line (needs ``batchkit[cli]``: click and rich).
 
 Exit codes: 0 success, 1 a job partially failed, 2 a job failed, 3 bad input or usage,
-4 configuration error, 5 provider or network error, 6 still running when the wait timed out.
+4 configuration error, 5 provider or network error, 6 still running when the wait timed out,
+7 results asked of a job that has not finished (``batchkit wait JOB`` first).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_INPUT, EXIT_CONFIG, EXIT_PROVIDER, EXIT_TIMEOUT = range(7)
+EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_INPUT, EXIT_CONFIG, EXIT_PROVIDER, EXIT_TIMEOUT, EXIT_UNFINISHED = range(8)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,11 +13,19 @@ from typing import Any
 import click
 
 import batchkit
-from batchkit.errors import BatchkitError, ConfigError, InputError, UnsupportedError, WaitTimeoutError
+from batchkit.errors import (
+    BatchkitError,
+    ConfigError,
+    InputError,
+    JobNotFinishedError,
+    NotFoundError,
+    UnsupportedError,
+    WaitTimeoutError,
+)
 from batchkit.models import BatchJob, JobStatus
 
-from . import EXIT_CONFIG, EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_PROVIDER, EXIT_TIMEOUT
-from .output import Reporter, job_row, literal, render, result_row
+from . import EXIT_CONFIG, EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_PROVIDER, EXIT_TIMEOUT, EXIT_UNFINISHED
+from .output import Reporter, job_row, literal, render
 
 FORMATS = click.Choice(["table", "json", "jsonl", "csv"])
 OUTPUT_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl"}
@@ -52,7 +60,7 @@ class State:
             render(rows, "json", sys.stdout)
         else:
             render(
-                [{k: row[k] for k in ("provider", "id", "status", "total", "failed")} for row in rows],
+                [{k: row[k] for k in ("provider", "id", "status", "total_count", "failed_count")} for row in rows],
                 "table",
                 sys.stdout,
                 title,
@@ -166,45 +174,60 @@ def wait_command(state: State, jobs: tuple[str, ...], timeout: float | None) -> 
     return status_exit(done)
 
 
+RUN_JOURNAL = click.option(
+    "--journal", envvar="BATCHKIT_JOURNAL",
+    help="with --run: the journal (default: BATCHKIT_JOURNAL, else batchkit's own journal.db)",
+)  # fmt: skip
+RUN = click.option("--run", "run_id", help="a run in the journal instead of JOB (one row per input file)")
+
+
+def results_of(state: State, job: str | None, journal: str | None, run_id: str | None) -> tuple[str, list[Any]]:
+    """(what they are, the results) of JOB from its provider, or of ``run_id`` read from ``journal``."""
+    if run_id is not None:
+        from batchkit._kernel.journal import default_journal
+
+        if job is not None:
+            raise click.UsageError("say JOB or --run RUN, not both")
+        return f"run {run_id}", batchkit.runs.results(journal or default_journal(), run_id)
+    if job is None:
+        raise click.UsageError("say which JOB, or which run with --run RUN [--journal URL]")
+    with state.client() as client:
+        try:
+            return f"{client.provider} job {job}", client.results(job)
+        except NotFoundError as exc:
+            if job.startswith("run-"):
+                raise InputError(f"{job} is not a {client.provider} job ({exc}); a run in a journal is read "
+                                 f"with --run {job} [--journal URL]") from None  # fmt: skip
+            raise
+
+
 @cli.command()
 @click.argument("job", required=False)
-@click.option("--journal", envvar="BATCHKIT_JOURNAL", help="read the results of --run from this journal instead")
-@click.option("--run", "run_id", help="with --journal: the run (one row per input file, no provider call)")
+@RUN_JOURNAL
+@RUN
 @click.option("--format", "fmt", type=FORMATS, default=None,
               help="default: from -o's extension, else table (json with --json)")  # fmt: skip
 @click.option("--detail", type=click.Choice(["summary", "full"]), default="summary", show_default=True,
-              help="summary: one line per input; full: the tidy rows, one per score")  # fmt: skip
+              help="summary: one line per input (its headline name and score); full: the tidy rows")  # fmt: skip
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="write here (.csv, .json or .jsonl)")
 @with_state
 def results(state: State, job: str | None, journal: str | None, run_id: str | None, fmt: str | None, detail: str,
             output: Path | None) -> int:  # fmt: skip
-    """Show the results of JOB (or of a run: --journal URL --run RUN): one line per input, or every
+    """Show the results of JOB (or of a run: --run RUN [--journal URL]): one line per input, or every
     score (--detail full)."""
     if output is not None and fmt is None:
         fmt = OUTPUT_FORMATS.get(output.suffix.lower())
         if fmt is None:
             raise InputError(f"{output}: say the format with its extension (.csv, .json, .jsonl) or --format")
-    if run_id is not None or (journal is not None and job is None):
-        from .scaling import journal_results
-
-        if journal is None:
-            raise click.UsageError("--run needs --journal URL (or BATCHKIT_JOURNAL)")
-
-        provider, found = journal_results(journal, run_id)
-        job = run_id
-    elif job is None:
-        raise click.UsageError("say which JOB, or which run with --journal URL --run RUN")
-    else:
-        with state.client() as client:
-            provider, found = client.provider, client.results(job)
-    rows = list(batchkit.rows(found)) if detail == "full" else [result_row(provider, r) for r in found]
+    what, found = results_of(state, job, journal, run_id)
+    rows = list((batchkit.rows if detail == "full" else batchkit.results.summary)(found))
     fmt = fmt or ("json" if state.as_json else "table")
     if output is None:
-        render(rows, fmt, sys.stdout, f"results of {job}")
+        render(rows, fmt, sys.stdout, f"results of {what}")
     else:
         try:
             with open(output, "w", newline="") as fh:
-                render(rows, fmt, fh, f"results of {job}")
+                render(rows, fmt, fh, f"results of {what}")
         except OSError as exc:
             raise InputError(f"{output}: cannot be written ({exc.strerror or exc})") from None
         state.report.line(f"wrote {len(rows)} results to {output}")
@@ -212,16 +235,21 @@ def results(state: State, job: str | None, journal: str | None, run_id: str | No
 
 
 @cli.command()
-@click.argument("job")
+@click.argument("job", required=False)
+@RUN_JOURNAL
+@RUN
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("report.html"), show_default=True)
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="a headline score at or above this flags its input")  # fmt: skip
 @with_state
-def report(state: State, job: str, output: Path) -> int:
-    """Write one self-contained HTML page of JOB's results, with charts (needs batchkit[report])."""
+def report(state: State, job: str | None, journal: str | None, run_id: str | None, output: Path,
+           threshold: float) -> int:  # fmt: skip
+    """Write one self-contained HTML page of JOB's results (or a run's: --run RUN [--journal URL]):
+    counts, the flagged inputs first, charts, every input in a sortable table (needs batchkit[report])."""
     from batchkit import report as pages
 
-    with state.client() as client:
-        found = client.results(job)
-    path = pages.write(found, output, title=f"{client.provider} job {job}")
+    what, found = results_of(state, job, journal, run_id)
+    path = pages.write(found, output, title=what, threshold=threshold)
     click.echo(json.dumps({"path": str(path)}) if state.as_json else str(path))
     return EXIT_OK
 
@@ -241,8 +269,9 @@ def artifacts(state: State, job: str, dest: Path, extract: bool) -> int:
 
 @cli.command()
 @click.option(
-    "--status", "statuses", multiple=True, type=click.Choice([s.name for s in JobStatus if s is not JobStatus.UNKNOWN])
-)
+    "--status", "statuses", multiple=True,
+    type=click.Choice([s.name for s in JobStatus if s is not JobStatus.UNKNOWN], case_sensitive=False),
+)  # fmt: skip
 @click.option("--limit", type=int, default=20, show_default=True)
 @with_state
 def jobs(state: State, statuses: tuple[str, ...], limit: int) -> int:
@@ -260,7 +289,7 @@ def jobs(state: State, statuses: tuple[str, ...], limit: int) -> int:
 @click.option("--run-seconds", type=float, default=2.0, show_default=True, help="how long each job runs")
 @click.option("--run-seconds-max", type=float, help="each job runs a random time up to this")
 def emulator(port: int, host: str, seed: int, run_seconds: float, run_seconds_max: float | None) -> int:
-    """Serve the local emulator of both providers until Ctrl-C."""
+    """Serve the local emulator of every provider that has one (Resemble, hume-expression, Hume v0) until Ctrl-C."""
     import threading
 
     from batchkit.emulator import EmulatorConfig, serve
@@ -289,6 +318,8 @@ def demo(state: State, timeout: float) -> int:
 def exit_code(exc: BaseException) -> int:
     if isinstance(exc, WaitTimeoutError):
         return EXIT_TIMEOUT
+    if isinstance(exc, JobNotFinishedError):
+        return EXIT_UNFINISHED
     if isinstance(exc, (InputError, UnsupportedError, click.UsageError, click.BadParameter)):
         return EXIT_INPUT
     if isinstance(exc, ConfigError):

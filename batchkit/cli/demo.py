@@ -14,7 +14,7 @@ from batchkit.models import JobStatus
 from batchkit.providers import get_provider
 
 from . import EXIT_OK, EXIT_PARTIAL
-from .output import Reporter, render, result_row
+from .output import Reporter, render
 
 
 def _names(provider: str | None) -> list[str]:
@@ -42,7 +42,7 @@ def run_demo(provider: str | None, report: Reporter, timeout: float, as_json: bo
                 report.line(f"{name}: submitted {len(sample.files)} file(s) as job {job.id}")
                 with report.waiting(1) as on_update:
                     [job] = client.wait_all([job], timeout=timeout, on_update=on_update)
-                rows = [{"provider": name, **result_row(name, r)} for r in client.results(job)]
+                rows = list(batchkit.results.summary(client.results(job)))
             statuses.append(job.status)
             everything += rows
             if not as_json:

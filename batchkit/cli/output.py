@@ -17,20 +17,10 @@ from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progres
 from rich.table import Table
 from rich.text import Text
 
-from batchkit.models import BatchJob, FileResult
-from batchkit.providers import get_provider
+from batchkit.models import BatchJob
+from batchkit.results import SUMMARY_COLUMNS
 
-COLUMNS = ("source", "status", "summary", "error")
-
-
-def result_row(provider: str, result: FileResult[Any]) -> dict[str, Any]:
-    """One line of a result, with the provider's own summary of it."""
-    return {
-        "source": result.source,
-        "status": result.status.name,
-        "summary": get_provider(provider).summary(result) if provider else "",
-        "error": result.error or "",
-    }
+COLUMNS = SUMMARY_COLUMNS
 
 
 def job_row(job: BatchJob) -> dict[str, Any]:
@@ -44,9 +34,9 @@ def job_row(job: BatchJob) -> dict[str, Any]:
         "provider_status": job.provider_status,
         "created_at": when(job.created_at),
         "ended_at": when(job.ended_at),
-        "total": job.total_count,
-        "succeeded": job.succeeded_count,
-        "failed": job.failed_count,
+        "total_count": job.total_count,
+        "succeeded_count": job.succeeded_count,
+        "failed_count": job.failed_count,
         "message": job.message,
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,15 +12,15 @@ from typing import Any
 
 import attrs
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
 import batchkit
-from batchkit._kernel.journal import RunProgress
+from batchkit._kernel.journal import RunProgress, without_password
 from batchkit.errors import ConfigError
-from batchkit.models import FileResult
 
 from . import EXIT_OK
 from .commands import State, cli, parse_options, with_state
@@ -45,9 +46,24 @@ def enqueue(state: State, paths: tuple[Path, ...], journal: str, chunk: int | No
         run = client.enqueue(list(paths), journal=journal, chunk=chunk, callback_url=callback_url,
                              options=parse_options(options) or None)  # fmt: skip
     state.report.line(f"recorded {len(paths)} file(s) as {client.provider} run {run}; start workers with:")
-    state.report.line(f"  batchkit worker --journal {batchkit.runs.redacted(journal)} --until-done")
+    for line in worker_command(journal, click.get_current_context().get_parameter_source("journal")):
+        state.report.line(f"  {line}")
     click.echo(json.dumps({"run": run}) if state.as_json else run)
     return EXIT_OK
+
+
+def worker_command(journal: str, source: ParameterSource | None) -> list[str]:
+    """The ``batchkit worker`` to paste: never a password (``***`` cannot be pasted): the journal from
+    the environment where it came from there, else without its password, which libpq reads from
+    ``PGPASSWORD``."""
+    if source is ParameterSource.ENVIRONMENT:
+        return ["batchkit worker --until-done        (BATCHKIT_JOURNAL names the journal, as here)"]
+    bare = without_password(journal)
+    command = f"batchkit worker --journal {shlex.quote(bare)} --until-done"
+    if bare == journal:
+        return [command]
+    return [command, "with the journal's password in PGPASSWORD (export PGPASSWORD=…), or its whole URL in "
+            "BATCHKIT_JOURNAL"]  # fmt: skip
 
 
 @cli.command()
@@ -144,11 +160,3 @@ def progress_table(rows: list[dict[str, Any]]) -> Table:
             str(row["ambiguous"]), str(row["failed"]),
         )  # fmt: skip
     return table
-
-
-def journal_results(journal: str, run: str | None) -> tuple[str, list[FileResult[Any]]]:
-    """(provider, one result per input file) of ``run`` in ``journal``."""
-    if not run:
-        raise click.UsageError("with --journal, say which run with --run (batchkit runs --journal … lists them)")
-    found = batchkit.runs.results(journal, run)
-    return (found[0].provider if found else ""), found

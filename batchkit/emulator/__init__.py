@@ -5,6 +5,9 @@
 ...     job = client.wait(client.submit(["a.wav", "fail.mp4"]))  # "fail" in a name fails that file
 ...     assert emu.created("resemble") == 1
 
+A client connected with ``clock=FakeClock()`` (``batchkit.testing.FakeClock``) moves the emulator's
+jobs on that clock too, so waiting for them takes no real time.
+
 Needs the ``emulator`` extra (``pip install 'batchkit[emulator]'``) to serve.
 """
 
@@ -12,9 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from batchkit._kernel.clock import Clock
 from batchkit.providers import available, get_provider
 
 from .faults import Fault, FaultKind, FaultPlan
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
     from .fake import Fake
 
 EMULATOR_KEY = "emulator-key"
+"""A key the emulator takes (it takes any non-empty key)."""
 
 
 def emulated_providers() -> list[str]:
@@ -34,11 +40,24 @@ def emulated_providers() -> list[str]:
     return [name for name in available() if get_provider(name).emulator]
 
 
-class Emulator:
-    """Every emulated provider over one state; ``base_url`` is set while it is served."""
+TimeSource = Clock | Callable[[], float]
+"""What moves the emulator's jobs: a batchkit :class:`~batchkit._kernel.clock.Clock` (a ``FakeClock``)
+or a function giving monotonic seconds."""
 
-    def __init__(self, config: EmulatorConfig | None = None, *, clock: Callable[[], float] | None = None) -> None:
-        self.state = State(config, clock) if clock else State(config)
+
+def _seconds(clock: TimeSource | None) -> Callable[[], float]:
+    if clock is None:
+        return time.monotonic
+    monotonic = getattr(clock, "monotonic", None)
+    return monotonic if callable(monotonic) else cast(Callable[[], float], clock)
+
+
+class Emulator:
+    """Every emulated provider over one state; ``base_url`` is set while it is served. Its jobs move on
+    ``clock`` (the real one by default)."""
+
+    def __init__(self, config: EmulatorConfig | None = None, *, clock: TimeSource | None = None) -> None:
+        self.state = State(config, _seconds(clock))
         self.fakes: dict[str, Fake] = {}
         for name in emulated_providers():
             module, _, attr = (get_provider(name).emulator or "").partition(":")
@@ -67,25 +86,33 @@ class Emulator:
         """How many jobs of ``provider`` were created."""
         return self.state.creates[provider]
 
-    def reset(self, config: EmulatorConfig | None = None) -> None:
-        """Forget every job, request and fault; start again from ``config`` (or the defaults)."""
+    def reset(self, config: EmulatorConfig | None = None, *, clock: TimeSource | None = None) -> None:
+        """Forget every job, request and fault; start again from ``config`` (or the defaults), jobs moving
+        on ``clock`` (or the real one)."""
         with self.state.lock:
+            self.state.clock = _seconds(clock)
             self.state.config = config or EmulatorConfig()
             self.state.reset()
             for fake in self.fakes.values():
                 fake.reset()
 
     def connect(self, provider: str, **settings: Any) -> Client:
-        """A :class:`batchkit.Client` pointed at this emulator (settings as :func:`batchkit.connect`)."""
+        """A :class:`batchkit.Client` pointed at this emulator (settings as :func:`batchkit.connect`).
+        With ``clock=`` (a ``FakeClock``), the emulator's jobs move on that clock too, until :meth:`reset`."""
         import batchkit
 
-        return batchkit.connect(provider, api_key=EMULATOR_KEY, base_url=self._url(), **settings)
+        return batchkit.connect(provider, api_key=EMULATOR_KEY, base_url=self._url(), **self._clocked(settings))
 
     def connect_async(self, provider: str, **settings: Any) -> AsyncClient:
-        """A :class:`batchkit.AsyncClient` pointed at this emulator."""
+        """A :class:`batchkit.AsyncClient` pointed at this emulator (``clock=`` as in :meth:`connect`)."""
         import batchkit
 
-        return batchkit.connect_async(provider, api_key=EMULATOR_KEY, base_url=self._url(), **settings)
+        return batchkit.connect_async(provider, api_key=EMULATOR_KEY, base_url=self._url(), **self._clocked(settings))
+
+    def _clocked(self, settings: dict[str, Any]) -> dict[str, Any]:
+        if settings.get("clock") is not None:
+            self.state.clock = _seconds(settings["clock"])
+        return settings
 
     def _url(self) -> str:
         if self.base_url is None:
@@ -150,6 +177,7 @@ __all__ = [
     "FaultKind",
     "FaultPlan",
     "Recorded",
+    "TimeSource",
     "configured_or_emulated",
     "emulated_providers",
     "serve",

@@ -12,6 +12,8 @@ import attrs
 
 
 class FaultKind(enum.Enum):
+    """What an injected fault does to a request."""
+
     STATUS = "status"
     """Answer with ``status`` (a 5xx burst, say) and a JSON error body."""
     RATE_LIMIT = "rate_limit"
@@ -45,6 +47,7 @@ class Fault:
     after: int = 0
 
     def matches(self, method: str, path: str) -> bool:
+        """Whether this fault is for ``method`` and ``path`` (``endpoint`` is ``"METHOD /glob"``, ``*`` any)."""
         want_method, _, want_path = self.endpoint.partition(" ")
         return want_method in ("*", method) and fnmatch.fnmatchcase(path, want_path or "*")
 
@@ -83,7 +86,7 @@ class FaultPlan:
         return fault
 
     def clear(self) -> None:
-        """No more faults; requests held by ``slow`` faults go on at once."""
+        """Forget every fault not yet injected; requests held by ``slow`` faults go on at once."""
         with self._lock:
             self._pending.clear()
             self.injected = 0

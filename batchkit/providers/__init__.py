@@ -14,6 +14,7 @@ from batchkit.errors import ConfigError
 from .base import Provider, Submission
 
 ENTRY_POINT_GROUP = "batchkit.providers"
+"""The entry-point group third-party providers are declared in."""
 
 _BUILTIN = {
     "hume": "batchkit.providers.hume:HumeProvider",

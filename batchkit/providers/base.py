@@ -36,9 +36,14 @@ from batchkit.errors import AmbiguousSubmissionError, ResponseFormatError, Unsup
 from batchkit.models import BatchJob, Callback, FileResult, JobStatus
 
 Row = dict[str, Any]
-"""One tidy row: the common columns (``source, status, error, kind, name, score, begin, end``) first."""
+"""One tidy row: every one of :data:`COLUMNS`, in that order (None where a column does not apply)."""
 
-COMMON_COLUMNS = ("source", "status", "error", "kind", "name", "score", "begin", "end")
+COLUMNS = (
+    "source", "provider", "status", "error", "model", "kind", "name", "score", "begin", "end", "label", "group",
+    "frame", "file", "text", "position_begin", "position_end", "confidence", "aggregated_score", "consistency",
+    "chunk", "intelligence", "audio_source_tracing",
+)  # fmt: skip
+"""The tidy columns of every provider (the README's table says what each holds for each)."""
 
 
 @attrs.frozen
@@ -62,11 +67,14 @@ class Sample:
 
 
 def common_row(result: FileResult[Any], **columns: Any) -> Row:
-    """A row with the common columns of ``result`` first, then ``columns`` (absent ones are None)."""
-    row: Row = {"source": result.source, "status": result.status.name, "error": result.error}
-    for name in COMMON_COLUMNS[3:]:
-        row[name] = columns.pop(name, None)
-    row.update(columns)
+    """A row of ``result`` with every one of :data:`COLUMNS` (those not given are None), then any
+    other ``columns`` (a third-party provider's own)."""
+    given = {"source": result.source, "provider": result.provider or None, "status": result.status.name,
+             "error": result.error, **columns}  # fmt: skip
+    row: Row = {name: given.pop(name, None) for name in COLUMNS}
+    if isinstance(row["name"], str):
+        row["name"] = row["name"].lower()  # one convention for every provider: Hume v0's "Joy" is "joy"
+    row.update(given)
     return row
 
 
@@ -183,14 +191,10 @@ class Provider(abc.ABC):
         return FileResult("", JobStatus.UNKNOWN, raw=raw if isinstance(raw, Mapping) else {}, provider=cls.name)
 
     @classmethod
-    def summary(cls, result: FileResult[Any]) -> str:
-        """A short human reading of one result (the CLI's ``summary`` column)."""
-        return ""
-
-    @classmethod
     def rows(cls, result: FileResult[Any]) -> Iterator[Row]:
-        """Tidy rows of one result: :data:`COMMON_COLUMNS` first, then the provider's own columns."""
-        yield common_row(result)
+        """Tidy rows of one result, one per score, each made with :func:`common_row`; none where it has no
+        score (:func:`batchkit.rows` then gives the input one row of its own)."""
+        yield from ()
 
     @classmethod
     def sample(cls, folder: Path) -> Sample:
@@ -217,7 +221,7 @@ class Provider(abc.ABC):
 
 
 __all__ = [  # what a provider is written with
-    "COMMON_COLUMNS",
+    "COLUMNS",
     "AtomicFile",
     "Blocking",
     "Call",

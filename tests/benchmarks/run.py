@@ -1,6 +1,6 @@
 """batchkit benchmarks: each case measures batchkit and a baseline in the same run and prints the ratio.
 
-    python tests/benchmarks/run.py [--runs 5] [--only emulator,hume-expression,workers,stall,streaming,upload,overhead,parsing,many,import]
+    python tests/benchmarks/run.py [--runs 5] [--only emulator,report,hume-expression,workers,stall,streaming,upload,overhead,parsing,many,import]
 
 Figures are medians over ``--runs`` runs. Nothing here is asserted; the targets are printed beside them.
 """
@@ -561,8 +561,37 @@ def bench_emulator(runs: int, calls: int = 300) -> None:
         f"{before / raw:.2f}x", "-")  # fmt: skip
 
 
+def bench_report(runs: int, count: int = 10_000) -> None:
+    """``batchkit.report.write`` of a run of ``count`` files (three providers), against writing the same
+    results' summary rows as CSV."""
+    import csv
+
+    sys.path.insert(0, str(HERE.parent.parent))
+    from batchkit import report
+    from tests.report_inputs import mixed
+
+    results = mixed(count)
+    print(f"report: {count} results of three providers", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "report.html"
+
+        def summary_csv() -> None:
+            with open(Path(tmp) / "summary.csv", "w", newline="") as fh:
+                rows = list(batchkit.results.summary(results))
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+
+        written = median([timed(lambda: report.write(results, page)) for _ in range(runs)])
+        baseline = median([timed(summary_csv) for _ in range(runs)])
+        size = page.stat().st_size / 1e6
+    row(f"`batchkit.report.write` of {count:,} files", f"{written:.2f} s, {size:.2f} MB",
+        f"their summary CSV {baseline:.2f} s", f"{written / baseline:.1f}x", "≤ 10 s, ≤ 5 MB")  # fmt: skip
+
+
 CASES = {
     "emulator": bench_emulator,
+    "report": bench_report,
     "hume-expression": bench_hume_expression,
     "workers": bench_workers,
     "stall": bench_loop_stall,

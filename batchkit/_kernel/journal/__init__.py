@@ -13,7 +13,7 @@ from .book import (
     Scope,
 )
 from .schema import SCHEMA_VERSION
-from .stores import default_journal, redacted
+from .stores import default_journal, is_postgres, redacted, without_password
 
 __all__ = [
     "MAX_LOOKS",
@@ -27,5 +27,7 @@ __all__ = [
     "RunProgress",
     "Scope",
     "default_journal",
+    "is_postgres",
     "redacted",
+    "without_password",
 ]

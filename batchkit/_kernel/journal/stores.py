@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -48,15 +49,88 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+LIBPQ_KEYWORDS = frozenset({
+    "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "require_auth", "channel_binding",
+    "connect_timeout", "client_encoding", "options", "application_name", "fallback_application_name",
+    "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", "replication",
+    "gssencmode", "sslmode", "requiressl", "sslnegotiation", "sslcompression", "sslcert", "sslkey", "sslpassword",
+    "sslcertmode", "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "requirepeer", "ssl_min_protocol_version",
+    "ssl_max_protocol_version", "krbsrvname", "gsslib", "gssdelegation", "service", "target_session_attrs",
+    "load_balance_hosts",
+})  # fmt: skip
+"""The keywords of a libpq connection string (``host=db dbname=batchkit user=u password=…``)."""
+_KEYWORD_PAIR = re.compile(r"\s*([A-Za-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']*)\s*")
+_SECRET_KEYS = ("password", "sslpassword")
+
+
+def _keyword_pairs(text: str) -> list[re.Match[str]] | None:
+    """The ``key=value`` pairs of a libpq keyword connection string, or None when ``text`` is not one."""
+    pairs, at = [], 0
+    while at < len(text):
+        found = _KEYWORD_PAIR.match(text, at)
+        if found is None or found.end() == at or found.group(1).lower() not in LIBPQ_KEYWORDS:
+            return None
+        pairs.append(found)
+        at = found.end()
+    return pairs or None
+
+
+def is_postgres(target: str | os.PathLike[str]) -> bool:
+    """Whether ``target`` names a PostgreSQL database: a ``postgresql://`` URL or a libpq keyword
+    connection string; anything else is a sqlite file."""
+    text = os.fspath(target)
+    return isinstance(text, str) and (text.startswith(POSTGRES_SCHEMES) or _keyword_pairs(text) is not None)
+
+
 def redacted(target: str) -> str:
-    """``target`` without a password (``postgresql://user:***@host/db``)."""
-    if not target.startswith(POSTGRES_SCHEMES):
-        return target
+    """``target`` with every password shown as ``***``: a URL's (``postgresql://user:***@host/db``,
+    ``?password=***``) and a keyword string's (``password=***``)."""
+    return _without_secrets(target, "***")
+
+
+def without_password(target: str) -> str:
+    """``target`` with its passwords left out, as a command to paste (libpq then reads ``PGPASSWORD``)."""
+    return _without_secrets(target, None)
+
+
+def _url(target: str) -> tuple[str, str, str | None, str, list[tuple[str, str]]]:
+    """A PostgreSQL URL's scheme, user, password (None without one), host part and query pairs."""
     scheme, _, rest = target.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
+    location, _, query = rest.partition("?")
+    credentials, at, host = location.rpartition("@")
+    user, colon, password = credentials.partition(":")
+    if not at:
+        user, host = "", location
+    pairs = [(key, value) for key, _, value in (pair.partition("=") for pair in query.split("&") if pair)]
+    return scheme, user, password if colon else None, host, pairs
+
+
+def _without_secrets(target: str, mask: str | None) -> str:
+    if target.startswith(POSTGRES_SCHEMES):
+        scheme, user, password, host, pairs = _url(target)
+        if password is not None:
+            user = f"{user}:{mask}" if mask is not None else user
+        who = f"{user}@" if user else ""
+        kept = [f"{key}={value if key.lower() not in _SECRET_KEYS else mask}" for key, value in pairs
+                if mask is not None or key.lower() not in _SECRET_KEYS]  # fmt: skip
+        return f"{scheme}://{who}{host}" + (f"?{'&'.join(kept)}" if kept else "")
+    words = _keyword_pairs(target)
+    if words is None:
         return target
-    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return " ".join(f"{m.group(1)}={m.group(2) if m.group(1).lower() not in _SECRET_KEYS else mask}" for m in words
+                    if mask is not None or m.group(1).lower() not in _SECRET_KEYS)  # fmt: skip
+
+
+def passwords(target: str) -> list[str]:
+    """Every password ``target`` holds, as written and percent-decoded (to scrub from messages)."""
+    from urllib.parse import unquote
+
+    if target.startswith(POSTGRES_SCHEMES):
+        _, _, password, _, pairs = _url(target)
+        found = [password or "", *(value for key, value in pairs if key.lower() in _SECRET_KEYS)]
+    else:
+        found = [m.group(2).strip("'") for m in _keyword_pairs(target) or () if m.group(1).lower() in _SECRET_KEYS]
+    return sorted({form for value in found if value for form in (value, unquote(value))}, key=len, reverse=True)
 
 
 def data_dir() -> Path:
@@ -73,7 +147,7 @@ def default_journal() -> str:
 def open_store(target: str | os.PathLike[str]) -> Store:
     """A store for ``target``: a ``postgresql://`` URL, or a sqlite file path."""
     text = os.fspath(target)
-    if isinstance(text, str) and text.startswith(POSTGRES_SCHEMES):
+    if isinstance(text, str) and is_postgres(text):
         return PostgresStore(text)
     if text == ":memory:" or str(text).startswith("file:"):
         raise InputError(f"journal {str(text)!r} must be a file: it is what lets a run resume")
@@ -149,7 +223,7 @@ class PostgresStore:
         except ImportError:
             raise ImportError("a PostgreSQL journal needs psycopg: pip install 'batchkit[postgres]'") from None
         self.where = redacted(url)
-        self._secret = url.partition("://")[2].rpartition("@")[0].partition(":")[2]
+        self._secrets = passwords(url)
         self._lock = threading.Lock()
         try:
             self._db = psycopg.connect(url, autocommit=True, connect_timeout=30)
@@ -158,7 +232,9 @@ class PostgresStore:
 
     def _scrub(self, exc: BaseException) -> str:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return text.replace(self._secret, "***") if self._secret else text
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[Tx]:

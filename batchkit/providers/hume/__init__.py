@@ -16,7 +16,16 @@ from typing import Any
 import attrs
 
 from batchkit._kernel.download import AtomicFile
-from batchkit._kernel.inputs import LocalFile, as_path_list, callback_url, check_files, md5_of, one_path, strings
+from batchkit._kernel.inputs import (
+    LocalFile,
+    as_path_list,
+    callback_url,
+    check_files,
+    md5_of,
+    one_path,
+    split_hint,
+    strings,
+)
 from batchkit._kernel.options import coerce_options
 from batchkit._kernel.steps import Blocking, Call, Operation, Upload
 from batchkit._kernel.wire import read_json, read_list
@@ -26,7 +35,7 @@ from batchkit.providers.base import Provider, Sample, Submission
 
 from .models import Job
 from .options import HumeOptions
-from .rows import summary, tidy_rows
+from .rows import tidy_rows
 from .wire import STATUS_TO_HUME, created_job, in_given_order, name_texts, structure_job, to_batch_job, to_file_result
 
 MAX_INPUTS = 100
@@ -100,8 +109,8 @@ class HumeProvider(Provider):
         files = check_files(as_path_list(submission.files, "files") + ([archive] if archive else []))
         if len(files) > MAX_INPUTS:
             raise InputError(
-                f"hume: {len(files)} files, more than the {MAX_INPUTS} a job takes; "
-                "client.submit_many(files, journal=...) sends any number in jobs of 100 (or use an archive)"
+                f"hume: {len(files)} files, more than the {MAX_INPUTS} a job takes (or use an archive); "
+                + split_hint(MAX_INPUTS, "jobs")
             )
         for f in files:
             if f.size > MAX_FILE_BYTES:
@@ -199,7 +208,6 @@ class HumeProvider(Provider):
         job = to_batch_job({"job_id": job_id, "state": state})
         return Callback(attrs.evolve(job, raw=body), results)
 
-    summary = staticmethod(summary)
 
     @classmethod
     def result_from(cls, raw: Any) -> FileResult[Any]:

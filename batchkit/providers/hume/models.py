@@ -41,6 +41,8 @@ converter.register_structure_hook_func(lambda t: t == tuple[Score, ...], _scores
 
 @attrs.frozen
 class Box:
+    """A face's bounding box in pixels."""
+
     x: float | None = None
     y: float | None = None
     w: float | None = None
@@ -149,6 +151,8 @@ class Models:
 
 @attrs.frozen
 class FilePrediction:
+    """The predictions of one file (a file inside an archive has its path in ``file``)."""
+
     file: str | None = None
     models: Models = Models()
     extra: Extra = extra_field()
@@ -156,6 +160,8 @@ class FilePrediction:
 
 @attrs.frozen
 class FileError:
+    """A file Hume could not read, and why."""
+
     file: str | None = None
     message: str | None = None
     extra: Extra = extra_field()
@@ -163,6 +169,8 @@ class FileError:
 
 @attrs.frozen
 class SourceResults:
+    """A source's predictions, one per file, and its errors."""
+
     predictions: tuple[FilePrediction, ...] = ()
     errors: tuple[FileError, ...] = ()
     extra: Extra = extra_field()
@@ -196,6 +204,8 @@ class SourcePrediction:
 
 @attrs.frozen
 class JobFile:
+    """A local file as a job's request records it (its multipart name and md5 sum)."""
+
     filename: str | None = None
     md5sum: str | None = None
     content_type: str | None = None
@@ -204,6 +214,8 @@ class JobFile:
 
 @attrs.frozen
 class JobRequest:
+    """What a job was asked: files, URLs, texts, models and the other options sent."""
+
     files: tuple[JobFile, ...] = ()
     urls: tuple[str, ...] = ()
     text: tuple[str, ...] = ()
@@ -215,6 +227,8 @@ class JobRequest:
 
 @attrs.frozen
 class JobState:
+    """A job's state: its Hume status, times (ms) and counts."""
+
     status: str
     created_timestamp_ms: int | None = None
     started_timestamp_ms: int | None = None

@@ -1,4 +1,4 @@
-"""Hume results for people: a one-line summary and tidy rows (one per score)."""
+"""Hume results as tidy rows (one per score)."""
 
 from __future__ import annotations
 
@@ -27,18 +27,6 @@ def _scores(prediction: SourcePrediction) -> Iterator[tuple[str, str | None, str
                             yield model, file.file, group.id, p, kind, score
 
 
-def summary(result: FileResult[Any]) -> str:
-    """The strongest emotion over every model and moment, e.g. ``Joy 0.97``."""
-    prediction = result.prediction
-    if not isinstance(prediction, SourcePrediction):
-        return ""
-    emotions = [s for *_, kind, s in _scores(prediction) if kind == "emotion"]
-    if not emotions:
-        return ""
-    top = max(emotions, key=lambda s: s.score)
-    return f"{top.name} {top.score:.2f}"
-
-
 def _span(value: Any) -> tuple[float | None, float | None]:
     if isinstance(value, Span):
         return value.begin, value.end
@@ -46,24 +34,19 @@ def _span(value: Any) -> tuple[float | None, float | None]:
 
 
 def tidy_rows(result: FileResult[Any]) -> Iterator[Row]:
-    """One row per score: ``model, file, group, frame, text, position_begin, position_end`` after the
-    common columns; ``begin``/``end`` are seconds (a face's frame time gives both)."""
+    """One row per score, with ``model, file, group, frame, text, position_begin, position_end``;
+    ``begin``/``end`` are seconds (a face's frame time gives both)."""
     prediction = result.prediction
-    if not isinstance(prediction, SourcePrediction) or prediction.results is None:
-        yield common_row(result)
+    if not isinstance(prediction, SourcePrediction):
         return
-    any_row = False
     for model, file, group, p, kind, score in _scores(prediction):
         begin, end = _span(getattr(p, "time", None))
         position = getattr(p, "position", None)
-        any_row = True
         yield common_row(
             result, kind=kind, name=score.name, score=score.score, begin=begin, end=end,
             model=model, file=file, group=group, frame=getattr(p, "frame", None), text=getattr(p, "text", None),
             position_begin=position.begin if position else None, position_end=position.end if position else None,
         )  # fmt: skip
-    if not any_row:
-        yield common_row(result)
 
 
-__all__ = ["summary", "tidy_rows"]
+__all__ = ["tidy_rows"]

@@ -29,7 +29,7 @@ from . import jobs
 from .models import ExpressionPrediction
 from .options import HumeExpressionOptions
 from .plan import Item, Plan, plan
-from .rows import summary, tidy_rows
+from .rows import tidy_rows
 
 RUNS = "/v1/expression/run"
 CLOCK_SKEW_S = 5
@@ -55,11 +55,10 @@ class HumeExpressionProvider(Provider):
         return {"X-Hume-Api-Key": api_key}
 
     def _journal(self) -> Journal:
-        from batchkit._kernel.journal import default_journal
-        from batchkit._kernel.journal.stores import POSTGRES_SCHEMES
+        from batchkit._kernel.journal import default_journal, is_postgres
 
         target = self.journal or default_journal()
-        if not os.fspath(target).startswith(POSTGRES_SCHEMES):
+        if not is_postgres(target):
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         return Journal(target)
 
@@ -169,16 +168,15 @@ class HumeExpressionProvider(Provider):
 
         return Sample([p for p in write_samples(folder) if p.suffix in (".wav", ".jpg")])
 
-    summary = staticmethod(summary)
     rows = staticmethod(tidy_rows)
 
 
 def _media_root(journal: str | os.PathLike[str] | None) -> str:
     """Converted media live beside a sqlite journal, else in batchkit's data directory."""
-    from batchkit._kernel.journal.stores import POSTGRES_SCHEMES, data_dir
+    from batchkit._kernel.journal.stores import data_dir, is_postgres
 
     text = os.fspath(journal) if journal is not None else ""
-    if text and not str(text).startswith(POSTGRES_SCHEMES):
+    if text and not is_postgres(text):
         return f"{text}.media"
     return str(data_dir() / "media")
 

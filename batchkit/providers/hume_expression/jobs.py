@@ -153,7 +153,9 @@ def read_job(journal: Journal, name: str, job_id: str) -> tuple[Run, list[Chunk]
     try:
         run = journal.run(job_id)
     except InputError:
-        raise NotFoundError(name, 404, f"no {name} job {job_id} in the journal {journal.where}") from None
+        raise NotFoundError(name, 404, f"no {name} job {job_id} in the journal {journal.where} (`jobs` lists Hume's "
+                            "own runs, one per upload request, which have no status here; batchkit's jobs are the "
+                            "runs `batchkit runs --journal J` lists)") from None  # fmt: skip
     return run, journal.chunks(job_id)
 
 

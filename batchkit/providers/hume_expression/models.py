@@ -12,12 +12,16 @@ from batchkit._kernel.wire import Extra, extra_field
 
 @attrs.frozen
 class Score:
+    """One expression (or voice attribute, or description) judged present, and how probable."""
+
     name: str
     probability: float
 
 
 @attrs.frozen
 class Utterance:
+    """A stretch of speech, ``audio_start_ms`` to ``audio_end_ms`` on the file's timeline."""
+
     utterance_id: int
     audio_start_ms: int
     audio_end_ms: int
@@ -39,6 +43,8 @@ class Measurement:
 
 @attrs.frozen
 class Face:
+    """A face found in an image or frame: its id, box, detection confidence and scores."""
+
     face_id: int | None
     bbox: tuple[float, ...]
     confidence: float
@@ -58,6 +64,8 @@ class Frame:
 
 @attrs.frozen
 class AudioReply:
+    """One audio request's reply, as Hume sent it."""
+
     request_id: str
     run_id: str
     received: Mapping[str, Any]
@@ -68,6 +76,8 @@ class AudioReply:
 
 @attrs.frozen
 class VideoReply:
+    """One image or frames request's reply, as Hume sent it."""
+
     request_id: str
     run_id: str
     received: Mapping[str, Any]

@@ -11,6 +11,8 @@ from batchkit._kernel.options import flag, number, text
 
 @attrs.frozen(kw_only=True)
 class Face:
+    """Face detection settings: ``threshold`` (0 to 1) and ``min_size`` (pixels)."""
+
     threshold: float | None = attrs.field(default=None, validator=number(minimum=0, maximum=1))
     """Least detection confidence (Hume's default 0.9)."""
     min_size: int | None = attrs.field(default=None, validator=number(minimum=1, whole=True))
@@ -34,9 +36,11 @@ class HumeExpressionOptions:
     """Send again an upload whose reply was lost after it was sent (it may be billed twice)."""
 
     def audio_config(self) -> dict[str, Any]:
+        """The ``config`` part of an audio request."""
         return {} if self.measurement_timer_ms is None else {"measurement_timer_ms": self.measurement_timer_ms}
 
     def video_config(self) -> dict[str, Any]:
+        """The ``config`` part of an image or frames request."""
         config: dict[str, Any] = {}
         if self.face is not None:
             face = {k: v for k, v in attrs.asdict(self.face).items() if v is not None}

@@ -16,6 +16,7 @@ from batchkit._kernel.inputs import (
     check_file,
     check_files,
     one_path,
+    split_hint,
     zip_file_names,
 )
 from batchkit._kernel.options import coerce_options
@@ -26,7 +27,7 @@ from batchkit.models import BatchJob, Callback, FileResult, JobStatus
 from batchkit.providers.base import Provider, Submission
 
 from .options import ResembleOptions
-from .rows import summary, tidy_rows
+from .rows import tidy_rows
 from .wire import to_batch_job, to_file_result
 
 MAX_FILES = 50
@@ -101,7 +102,7 @@ class ResembleProvider(Provider):
         if len(paths) > MAX_FILES:
             raise InputError(
                 f"resemble: {len(paths)} files, more than the {MAX_FILES} a batch takes; "
-                "client.submit_many(files, journal=...) sends any number in batches of 50"
+                + split_hint(MAX_FILES, "batches")
             )
         if archive is None:
             field, files = "files[]", check_files(paths)
@@ -211,7 +212,6 @@ class ResembleProvider(Provider):
     def parse_callback(cls, body: Mapping[str, Any]) -> Callback:
         return Callback(to_batch_job(body))
 
-    summary = staticmethod(summary)
 
     @classmethod
     def result_from(cls, raw: Any) -> FileResult[Any]:

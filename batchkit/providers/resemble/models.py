@@ -11,6 +11,8 @@ from batchkit._kernel.wire import Extra, extra_field
 
 @attrs.frozen
 class Batch:
+    """A Resemble batch: its status, counts and the uuids of its detects."""
+
     uuid: str
     status: str
     total_files: int | None = None
@@ -23,6 +25,8 @@ class Batch:
 
 @attrs.frozen
 class AudioMetrics:
+    """An audio detect's metrics: the label, a score per chunk, the aggregated score."""
+
     label: str | None = None
     score: tuple[float, ...] = ()
     consistency: float | None = None
@@ -45,6 +49,8 @@ class MediaMetrics:
 
 @attrs.frozen
 class SourceTracing:
+    """Which generator made audio labelled fake (``label``), where it was traced."""
+
     label: str | None = None
     error_message: str | None = None
     extra: Extra = extra_field()

@@ -10,6 +10,7 @@ from batchkit._kernel.options import flag, number
 from batchkit.errors import InputError
 
 DEFAULT_MAX_TOTAL_BYTES = 500 * 10**6
+"""The most bytes one batch takes, its files together."""
 
 
 def _flag(default: bool | None = None) -> Any:

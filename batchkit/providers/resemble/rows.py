@@ -1,4 +1,4 @@
-"""Resemble results for people: a one-line verdict and tidy rows (the headline, then each chunk)."""
+"""Resemble results as tidy rows: the verdict, then each chunk."""
 
 from __future__ import annotations
 
@@ -11,28 +11,19 @@ from batchkit.providers.base import Row, common_row
 from .models import Detect
 
 
-def summary(result: FileResult[Any]) -> str:
-    """The verdict and its score, e.g. ``fake 0.93``."""
-    detect = result.prediction
-    if not isinstance(detect, Detect):
-        return ""
-    score = f" {detect.score:.2f}" if detect.score is not None else ""
-    return f"{detect.label or '?'}{score}"
-
-
 def tidy_rows(result: FileResult[Any]) -> Iterator[Row]:
     """A ``verdict`` row with the headline score, then one ``chunk`` row per chunk score of audio.
 
-    Provider columns: ``media_type, label, aggregated_score, consistency, chunk, intelligence,
-    audio_source_tracing``; a chunk's ``begin``/``end`` are its index times ``duration / chunks``.
+    ``model`` is the detect's media type; ``label, aggregated_score, consistency, intelligence,
+    audio_source_tracing`` are the detect's; a chunk's ``begin``/``end`` are its index times
+    ``duration / chunks``.
     """
     detect = result.prediction
     if not isinstance(detect, Detect):
-        yield common_row(result)
         return
     tracing = detect.audio_source_tracing
     shared = {
-        "media_type": detect.media_type,
+        "model": detect.media_type,
         "label": detect.label,
         "aggregated_score": detect.metrics.aggregated_score if detect.metrics else None,
         "consistency": detect.metrics.consistency if detect.metrics else None,
@@ -40,7 +31,7 @@ def tidy_rows(result: FileResult[Any]) -> Iterator[Row]:
         "audio_source_tracing": tracing.label if tracing else None,
     }
     yield common_row(result, kind="verdict", name=detect.label, score=detect.score, begin=0.0,
-                     end=detect.duration, chunk=None, **shared)  # fmt: skip
+                     end=detect.duration, **shared)  # fmt: skip
     chunks = detect.metrics.score if detect.metrics else ()
     step = detect.duration / len(chunks) if detect.duration and chunks else None
     for index, score in enumerate(chunks):

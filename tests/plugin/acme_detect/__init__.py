@@ -81,10 +81,6 @@ class AcmeProvider(Provider):
         return Callback(to_job(dict(body)))
 
     @classmethod
-    def summary(cls, result: FileResult) -> str:
-        return f"{result.prediction['verdict']} {result.prediction['confidence']:.2f}"
-
-    @classmethod
     def rows(cls, result: FileResult) -> Iterator[Row]:
         item = result.prediction
         yield common_row(result, kind="verdict", name=item["verdict"], score=item["confidence"])
