@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,21 +21,29 @@ def test_the_readme_has_its_snippets() -> None:
     assert len(SNIPPETS) >= 12
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    """The files the README's snippets name: real media (hume-expression decodes them)."""
+@pytest.fixture(scope="module")
+def readme_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The files the README's snippets name: real media (hume-expression decodes them), made once."""
     pytest.importorskip("av", reason="PyAV (batchkit[media]) makes the README's media")
     from tests import media_files
 
-    media_files.wav(tmp_path / "a.wav", 1)
-    media_files.wav(tmp_path / "call.wav", 2)
-    media_files.image(tmp_path / "face.jpg")
-    media_files.video(tmp_path / "clip.mp4", 1, fps=4)
-    (tmp_path / "fail.mp4").write_bytes(b"not a video")
-    (tmp_path / "calls").mkdir()
+    made = tmp_path_factory.mktemp("readme-media")
+    media_files.wav(made / "a.wav", 1)
+    media_files.wav(made / "call.wav", 2)
+    media_files.image(made / "face.jpg")
+    media_files.video(made / "clip.mp4", 1, fps=4)
+    (made / "fail.mp4").write_bytes(b"not a video")
+    (made / "calls").mkdir()
     for i in range(60):
-        media_files.wav(tmp_path / "calls" / f"call-{i:02}.wav", 0.1)
-    return tmp_path
+        media_files.wav(made / "calls" / f"call-{i:02}.wav", 0.1)
+    return made
+
+
+@pytest.fixture
+def folder(readme_media: Path, tmp_path: Path) -> Path:
+    """A folder of its own for each snippet, holding a copy of the media."""
+    shutil.copytree(readme_media, tmp_path / "work")
+    return tmp_path / "work"
 
 
 @pytest.mark.parametrize("index", range(len(SNIPPETS)))
