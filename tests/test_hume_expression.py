@@ -260,10 +260,17 @@ def test_a_job_kept_in_postgresql(emulated, emu, postgres_url: str, tmp_path: Pa
     assert [r.status for r in kept] == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
 
 
-def test_workers_leave_its_jobs_alone(emulated, hx, emu, tmp_path: Path, monkeypatch) -> None:
+def test_workers_on_hosts_with_their_own_data_directories_finish_a_run(emulated, emu, tmp_path: Path,
+                                                                         monkeypatch) -> None:  # fmt: skip
+    """An ordinary run: enqueued into a shared journal, worked by a worker that dies after its first
+    upload, finished by a worker whose data directory is another (as on another host). The upload
+    whose reply died with the first worker is never sent again; the others are sent once."""
     from batchkit._kernel.journal import Journal
 
-    files = [media_files.wav(tmp_path / f"{n}.wav", n + 1) for n in range(2)]
+    shared = str(tmp_path / "shared.db")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "hostA"))
+    files = [media_files.wav(tmp_path / f"{n}.wav", n + 1) for n in range(3)]
+    run = emulated("hume-expression").enqueue(files, journal=shared)
     kept, calls = Journal.answered, []
 
     def crash_on_the_first(self, *args, **kwargs):
@@ -274,16 +281,90 @@ def test_workers_leave_its_jobs_alone(emulated, hx, emu, tmp_path: Path, monkeyp
 
     monkeypatch.setattr(Journal, "answered", crash_on_the_first)
     with pytest.raises(Crash):
-        hx.submit(files)
+        emulated("hume-expression").work(shared, until_done=True, concurrency=1)
     monkeypatch.setattr(Journal, "answered", kept)
-    sent = len(uploads(emu))
-    worker = emulated("hume-expression", journal=str(tmp_path / "journal.db"))
-    assert worker.work(str(tmp_path / "journal.db"), until_done=True).sent == 0  # its job is not for workers
-    assert [p.run.local for p in batchkit.runs.progress(tmp_path / "journal.db")] == [True]
-    assert len(uploads(emu)) == sent
+    assert len(uploads(emu)) == 1
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "hostB"))
+    summary = emulated("hume-expression").work(shared, until_done=True)
+    assert (summary.sent, summary.lost) == (2, 0)
+    assert summary.ambiguous >= 1  # looked for (the run list) a few times, never sent
+    assert len(uploads(emu)) == 3
+    results = batchkit.runs.results(shared, run)
+    assert [r.status for r in results] == [JobStatus.FAILED, JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
+    assert "it was billed" in (results[0].error or "")
+    assert not (tmp_path / "hostB" / "batchkit" / "journal.db").exists(), "no second run in a worker's own journal"
 
 
-def test_a_journal_of_schema_4_gains_replies_then_local_runs(tmp_path: Path) -> None:
+def test_submit_with_no_journal_keeps_its_run_in_the_default_journal(emulated, emu, tmp_path: Path) -> None:
+    client = emulated("hume-expression")
+    job = client.submit([media_files.wav(tmp_path / "a.wav", 2)])
+    assert job.status is JobStatus.SUCCEEDED
+    assert [r.status for r in client.results(job.id)] == [JobStatus.SUCCEEDED]
+    default = Path(batchkit._kernel.journal.default_journal())
+    assert [p.run.id for p in batchkit.runs.progress(default)] == [job.id]
+
+
+def test_another_providers_run_is_not_a_job_of_it(emulated, hx, emu, media, tmp_path: Path) -> None:
+    run = emulated("resemble").enqueue([media("a.wav")], journal=str(tmp_path / "journal.db"))
+    for ask in (hx.get, hx.results, hx.wait):
+        with pytest.raises(batchkit.NotFoundError, match="resemble run"):
+            ask(run)
+
+
+def test_billing_is_read_back_to_the_intent_across_pages(hx, emu, tmp_path: Path) -> None:
+    """A lost reply's billing is looked up through every page of the run list since its intent (newer
+    runs push it off the first page); a run still live means it cannot tell."""
+    from batchkit.providers.hume_expression.emulator import RunRecord
+
+    emu.faults.add(AUDIO, FaultKind.DROP_AFTER_BODY)
+    files = [media_files.wav(tmp_path / "a.wav", 2)]
+    with pytest.raises(batchkit.AmbiguousSubmissionError, match="it was billed"):
+        hx.submit(files)
+    fake = emu.fakes["hume-expression"]
+    [billed] = fake.runs
+    newer = [RunRecord(f"newer-{n}", "audio", billed.started_at, 7, 10.0, {}) for n in range(150)]
+    fake.runs.extend(newer)
+    with pytest.raises(batchkit.AmbiguousSubmissionError, match=rf"it was billed: run {billed.run_id}"):
+        hx.submit(files)
+    newer[-1].status = "live"
+    with pytest.raises(batchkit.AmbiguousSubmissionError, match="cannot tell whether it was billed: a run"):
+        hx.submit(files)
+    emu.faults.add("GET /v1/expression/run", FaultKind.STATUS, status=400, after=1)
+    with pytest.raises(batchkit.AmbiguousSubmissionError, match="cannot tell whether it was billed: the run list"):
+        hx.submit(files)
+    assert emu.created("hume-expression") == 1
+
+
+def test_a_journal_of_schema_6_opens_and_its_own_runs_become_ordinary(emulated, emu, tmp_path: Path) -> None:
+    """A hume-expression job kept by schema 6 (a ``local`` run, its plan in the provider's form) is, after
+    migrating, a run any worker serves and the client reads."""
+    import sqlite3
+
+    from batchkit._kernel.journal import SCHEMA_VERSION, Journal
+
+    path = tmp_path / "six.db"
+    client = emulated("hume-expression", journal=str(path))
+    audio = media_files.wav(tmp_path / "a.wav", 2)
+    job = client.submit([audio])
+    with sqlite3.connect(path) as db:  # back to how schema 6 kept it
+        [(spec,)] = db.execute("SELECT spec FROM runs").fetchall()
+        new = json.loads(spec)
+        old = {"items": [r["spec"] for r in new["requests"]], "options": new["inputs"].get("options"),
+               "names": new["names"]}  # fmt: skip
+        db.execute("ALTER TABLE runs ADD COLUMN local INTEGER NOT NULL DEFAULT 0")
+        db.execute("UPDATE runs SET spec = ?, local = 1", (json.dumps(old),))
+        db.execute("UPDATE meta SET value = '6' WHERE key = 'schema'")
+    db.close()
+    Journal(path).close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
+        assert db.execute("SELECT local FROM runs").fetchall() == [(0,)]
+    db.close()
+    assert client.get(job.id).status is JobStatus.SUCCEEDED
+    assert [r.source for r in client.results(job.id)] == ["a.wav"]
+
+
+def test_a_journal_of_schema_4_gains_replies(tmp_path: Path) -> None:
     import sqlite3
 
     from batchkit._kernel.journal import SCHEMA_VERSION, Journal
@@ -291,7 +372,7 @@ def test_a_journal_of_schema_4_gains_replies_then_local_runs(tmp_path: Path) -> 
 
     path = tmp_path / "four.db"
     with sqlite3.connect(path) as db:
-        old = TABLES.replace(", local {int} NOT NULL DEFAULT 0", "").replace("    reply TEXT, PRIMARY", "    PRIMARY")
+        old = TABLES.replace("    reply TEXT, PRIMARY", "    PRIMARY")
         db.executescript(old.format(int="INTEGER", real="REAL"))
         db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         db.execute("INSERT INTO meta VALUES ('schema', '4')")
@@ -300,5 +381,4 @@ def test_a_journal_of_schema_4_gains_replies_then_local_runs(tmp_path: Path) -> 
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
         assert "reply" in [c[1] for c in db.execute("PRAGMA table_info(chunks)")]
-        assert "local" in [c[1] for c in db.execute("PRAGMA table_info(runs)")]
     db.close()

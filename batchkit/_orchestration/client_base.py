@@ -117,8 +117,9 @@ class ClientSettings(TypedDict, total=False):
     max_reply_bytes: int | None
     """The largest reply read into memory (default: 16 MiB for a job, 1 GiB for a job's predictions)."""
     journal: str | os.PathLike[str] | None
-    """Where a provider with no jobs of its own (``hume-expression``) keeps batchkit's (default:
-    ``BATCHKIT_JOURNAL``, else ``journal.db`` in batchkit's data directory)."""
+    """Where ``submit`` records the runs of a provider whose reply is the result (``hume-expression``),
+    and ``get``/``results`` read them (default: ``BATCHKIT_JOURNAL``, else ``journal.db`` in batchkit's
+    data directory)."""
 
 
 class ClientState(enum.Enum):
@@ -194,7 +195,7 @@ class ClientBase(Generic[HttpT]):
             raise InputError(f"retry must be a batchkit.RetryPolicy, got {type(retry).__name__}")
         if poll is not None and not isinstance(poll, PollSchedule):
             raise InputError(f"poll must be a batchkit.PollSchedule, got {type(poll).__name__}")
-        adapter = resolved.provider(resolved.base_url, journal=journal or default_journal())
+        adapter = resolved.provider(resolved.base_url)
         sender = Sender(
             adapter,
             retry or RetryPolicy(max_retries=resolved.max_retries),
@@ -203,7 +204,8 @@ class ClientBase(Generic[HttpT]):
             reply_limit,
         )
         auth = KeyAuth(resolved.provider.auth_headers, resolved.api_key, resolved.base_url)
-        self._ops: Operations = Operations(adapter, sender, auth, poll or PollSchedule(), on_upload)
+        self._ops: Operations = Operations(adapter, sender, auth, poll or PollSchedule(), on_upload,
+                                           journal or default_journal())  # fmt: skip
         self._http: HttpT = http_client if http_client is not None else self.http_type(verify=tls_context())
         self._owns_http = http_client is None
         self._threads = Threads(self._ops.poll.concurrency)

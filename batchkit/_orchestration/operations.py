@@ -24,10 +24,11 @@ from batchkit._kernel.steps import END, Blocking, Call, Emit, Items, NextItem, O
 from batchkit.config import Secret
 from batchkit.errors import BatchkitError, InputError, JobNotFinishedError, ResponseFormatError, TransportError
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
-from batchkit.providers.base import Provider, Submission
+from batchkit.providers.base import Provider, Shape, Submission
 
+from . import synchronous
 from .groups import JobGroup
-from .large_submissions import record, submit_many
+from .large_submissions import portable, record, submit_many
 from .sending import Sender
 from .shared_rate import SharedRate, bucket_name
 from .waiting import OnUpdate, PollSchedule, ignoring_emits, watch
@@ -109,6 +110,8 @@ class Operations:
     auth: KeyAuth = attrs.field(repr=False)
     poll: PollSchedule
     on_upload: Progress | None
+    journal: str | os.PathLike[str]
+    """Where the runs of a synchronous provider's ``submit`` are kept."""
 
     @property
     def clock(self) -> Clock:
@@ -126,6 +129,8 @@ class Operations:
     def submit(self, files: Paths | None, inputs: Mapping[str, Any]) -> Operation[BatchJob]:
         submission = Submission(files=files, **_known(inputs, SUBMIT_KEYS))
         prepared = yield Blocking(lambda: self.provider.prepare(submission))
+        if self.provider.shape is Shape.SYNCHRONOUS:
+            return (yield from synchronous.submit(self, prepared, portable(inputs)))
         return (yield from self.create(prepared))
 
     def create(self, prepared: Any) -> Operation[BatchJob]:
@@ -194,7 +199,19 @@ class Operations:
             book.close()
 
     def get(self, job: JobRef) -> Operation[BatchJob]:
-        return self.sender.run(self.provider.follow(as_job(self.provider.name, job)))
+        return self._follow(as_job(self.provider.name, job), self.sender)
+
+    def _follow(self, job: BatchJob, sender: Sender) -> Operation[BatchJob]:
+        """The job now: asked of the provider, or read from the journal (a synchronous provider's)."""
+        if self.provider.shape is Shape.SYNCHRONOUS:
+            return synchronous.state(self, job.id)
+        return sender.run(self.provider.follow(job))
+
+    def _collect(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
+        """A finished job's results: asked of the provider, or read from the journal."""
+        if self.provider.shape is Shape.SYNCHRONOUS:
+            return synchronous.collected(self, job.id)
+        return self.sender.run(self.provider.results(job))
 
     def list(
         self, limit: int, status: JobStatus | Iterable[JobStatus] | None, filters: Mapping[str, Any]
@@ -234,7 +251,7 @@ class Operations:
             sender = attrs.evolve(sender, deadline=self.clock.monotonic() + timeout)
 
         def get(ident: str) -> Operation[BatchJob]:
-            return sender.run(self.provider.follow(known[ident]))
+            return self._follow(known[ident], sender)
 
         return watch(self.provider.name, get, refs, schedule, timeout, waiting.get("on_update"), self.clock)
 
@@ -257,12 +274,12 @@ class Operations:
 
     def _results_of(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
         job = yield from self._finished(job)
-        return (yield from self.sender.run(self.provider.results(job)))
+        return (yield from self._collect(job))
 
     def _finished(self, job: BatchJob) -> Operation[BatchJob]:
         """``job`` as it is now, which must have ended (:class:`JobNotFinishedError` otherwise)."""
         if not job.provider_status:  # known only by its id (or from a journal): how is it now?
-            now = yield from self.sender.run(self.provider.follow(job))
+            now = yield from self._follow(job, self.sender)
             job = attrs.evolve(now, id=job.id)  # the id asked for, not one a server sent back
         if not job.status.is_terminal:
             raise JobNotFinishedError(job)
@@ -275,7 +292,7 @@ class Operations:
         finished = yield from self._finished(as_job(self.provider.name, job))
         plan = self.provider.stream_results(finished)
         if plan is None or not streaming_available():
-            for result in (yield from self.sender.run(self.provider.results(finished))):
+            for result in (yield from self._collect(finished)):
                 yield Emit(result)
             return
         call, to_result = plan

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import abc
 import builtins
+import enum
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 import httpx
@@ -34,6 +35,8 @@ from batchkit._kernel.steps import Blocking, Call, Operation, Parallel, Upload
 from batchkit._kernel.wire import read_json, read_list, structure
 from batchkit.errors import AmbiguousSubmissionError, ResponseFormatError, UnsupportedError
 from batchkit.models import BatchJob, Callback, FileResult, JobStatus
+
+T = TypeVar("T")
 
 Row = dict[str, Any]
 """One tidy row: the common columns (``source, status, error, kind, name, score, begin, end``) first."""
@@ -70,6 +73,39 @@ def common_row(result: FileResult[Any], **columns: Any) -> Row:
     return row
 
 
+class Shape(enum.Enum):
+    """What one submission is to a provider (see DESIGN.md, "Three submission shapes")."""
+
+    SERVER_BATCH = "server batch"
+    """One create for many files, then poll and collect (Hume v0, Resemble)."""
+    PER_ITEM = "per-item job"
+    """One create per file, whose id may be known before the bytes go (a presign step), then poll each."""
+    SYNCHRONOUS = "synchronous"
+    """One request whose reply is the result (hume-expression)."""
+
+
+@attrs.frozen
+class Request:
+    """One request of a synchronous provider's submission: the input files it answers for (their
+    indexes), what the provider needs to send it (plain JSON), and files made for it (removed once its
+    reply is kept)."""
+
+    files: tuple[int, ...]
+    spec: Mapping[str, Any]
+    made: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Requests:
+    """A synchronous provider's submission as the requests it takes, and its identity (the same
+    submission gets the same run); ``resend``: requests whose reply was lost are sent again."""
+
+    identity: str
+    files: Sequence[LocalFile]
+    requests: Sequence[Request]
+    resend: bool = False
+
+
 class Provider(abc.ABC):
     """One provider's adapter. Subclass it, set the class attributes, implement the abstract methods.
 
@@ -81,6 +117,7 @@ class Provider(abc.ABC):
     name: ClassVar[str]
     default_base_url: ClassVar[str]
     key_env: ClassVar[str]
+    shape: ClassVar[Shape] = Shape.SERVER_BATCH
     emulator: ClassVar[str | None] = None
     ambiguity_advice: ClassVar[str] = "check the provider's jobs before retrying"
     """How a user finds out whether a create that may have landed did (ends an AmbiguousSubmissionError)."""
@@ -88,10 +125,8 @@ class Provider(abc.ABC):
     """An error status in reply to a create means nothing was made (nor billed), so a 429 or 5xx is
     retried like any request; otherwise a 5xx to a create is ambiguous and a 429 is raised."""
 
-    def __init__(self, base_url: str, journal: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
-        self.journal = journal
-        """Where a provider that keeps its own jobs records them (the client's ``journal`` setting)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.base_url}>"
@@ -205,8 +240,8 @@ class Provider(abc.ABC):
         """A :class:`Call` to ``path`` on this provider's base URL."""
         return Call(method, self.base_url, path, **kwargs)
 
-    def created(self, response: httpx.Response, parse: Callable[[Any], BatchJob]) -> BatchJob:
-        """The job a create reply describes; an unreadable success means a job exists whose id is lost."""
+    def created(self, response: httpx.Response, parse: Callable[[Any], T]) -> T:
+        """What a create reply describes (a job); an unreadable success means something exists whose id is lost."""
         try:
             return parse(read_json(response, f"{self.name} job creation reply"))
         except ResponseFormatError as exc:
@@ -216,8 +251,59 @@ class Provider(abc.ABC):
             ) from exc
 
 
+class SynchronousProvider(Provider):
+    """A provider whose reply is the result (:attr:`Shape.SYNCHRONOUS`). The client records a submission
+    as a run in its journal whose chunks are :meth:`requests`; any worker sends them with :meth:`send`,
+    each reply is kept with its chunk's end, and ``get``/``results`` are read from the journal through
+    :meth:`assemble`. So this provider builds and parses only."""
+
+    shape = Shape.SYNCHRONOUS
+
+    @abc.abstractmethod
+    def requests(self, prepared: Any) -> Requests:
+        """What :meth:`prepare` returned, as the requests it takes."""
+
+    @abc.abstractmethod
+    def send(self, request: Request, options: Any) -> Operation[tuple[str, Any]]:
+        """Send one request (``creates=True``); the provider's id of it and its reply (plain JSON)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def assemble(cls, names: Sequence[str], requests: Sequence[Request],
+                 answers: Sequence[Answer]) -> builtins.list[FileResult[Any]]:  # fmt: skip
+        """One result per input file (``names``) from each request's answer so far."""
+
+    def lookup(self, request: Request, since_ms: int) -> Operation[str]:
+        """What the provider can tell of a request sent at ``since_ms`` whose reply was lost (billed
+        or not; it is never adopted: the reply is gone); by default nothing."""
+        return "the provider cannot tell whether it arrived"
+        yield  # pragma: no cover
+
+    def create(self, prepared: Any) -> Operation[BatchJob]:
+        raise UnsupportedError(f"{self.name} answers each request at once; the client journals its requests")
+        yield  # pragma: no cover
+
+    def get(self, job_id: str) -> Operation[BatchJob]:
+        raise UnsupportedError(f"{self.name} keeps no jobs; the client reads them from its journal")
+        yield  # pragma: no cover
+
+    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
+        raise UnsupportedError(f"{self.name} keeps no results; the client reads them from its journal")
+        yield  # pragma: no cover
+
+
+@attrs.frozen
+class Answer:
+    """Where one request of a synchronous submission stands: its chunk's state, error and reply."""
+
+    state: str
+    error: str | None = None
+    reply: Any = None
+
+
 __all__ = [  # what a provider is written with
     "COMMON_COLUMNS",
+    "Answer",
     "AtomicFile",
     "Blocking",
     "Call",
@@ -225,9 +311,13 @@ __all__ = [  # what a provider is written with
     "Operation",
     "Parallel",
     "Provider",
+    "Request",
+    "Requests",
     "Row",
     "Sample",
+    "Shape",
     "Submission",
+    "SynchronousProvider",
     "Upload",
     "as_path_list",
     "check_files",
