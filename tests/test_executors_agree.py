@@ -8,7 +8,7 @@ Waits are bounded by lack of progress, and time is an injected clock.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -59,6 +59,28 @@ class HeldClock(FakeClock):
             await super().asleep(seconds)
 
 
+def held_for_3s(clock: HeldClock, journal: str, run: str) -> Any:
+    """Move ``clock`` 3 s in steps of 0.25 s, each once the chunk's lease covers the next (while it is
+    renewed); then another worker tries to take the chunk (its claim, or None), and time moves freely."""
+    import sqlite3
+
+    def lease_until() -> int:
+        with contextlib.closing(sqlite3.connect(journal)) as db:
+            return int(db.execute("SELECT MAX(lease_until_ms) FROM chunks").fetchone()[0] or 0)
+
+    renewing = True
+    for _ in range(12):
+        clock.advance(0.25)
+        next_ms = int(clock.now * 1000) + 250
+        renewing = renewing and progressed(lambda: lease_until() > next_ms)  # noqa: B023 - used at once
+    thief = Journal(journal)
+    try:
+        return thief.claim("thief", Scope(thief.run(run).provider or "", run), int(clock.now * 1000), 1000)
+    finally:
+        thief.close()
+        clock.held = False
+
+
 def test_a_slow_prepare_loses_no_lease(make_client, emu, media, tmp_path: Path) -> None:
     """A prepare that takes 3 s (of the client's clock) under a 1 s lease: the heartbeat renews the
     lease meanwhile, so another worker cannot take the chunk over and it is created once."""
@@ -67,32 +89,16 @@ def test_a_slow_prepare_loses_no_lease(make_client, emu, media, tmp_path: Path) 
     client = make_client("resemble", api_key=EMULATOR_KEY, base_url=emu.base_url, clock=clock)
     run = client.enqueue([media("a.wav")], journal=journal)
     provider = client._client._ops.provider
-    original, stolen, seen = provider.prepare, [], []
-
-    def lease_until() -> int:
-        with sqlite3.connect(journal) as db:
-            return int(db.execute("SELECT lease_until_ms FROM chunks").fetchone()[0] or 0)
+    original, stolen = provider.prepare, []
 
     def slow_prepare(submission: Any) -> Prepared:
-        if stolen:  # slow the first prepare only
-            return original(submission)
-        renewing = True
-        for _ in range(12):  # 3 s in steps of 0.25 s, each once the lease covers the next (while it is renewed)
-            clock.advance(0.25)
-            next_ms = int(clock.now * 1000) + 250
-            renewing = renewing and progressed(lambda: lease_until() > next_ms)  # noqa: B023 - used at once
-            seen.append((next_ms - 250, lease_until(), renewing))
-        thief = Journal(journal)
-        try:
-            stolen.append(thief.claim("thief", Scope("resemble", run), int(clock.now * 1000), 1000))
-        finally:
-            thief.close()
-        clock.held = False
+        if not stolen:  # the first prepare only
+            stolen.append(held_for_3s(clock, journal, run))
         return original(submission)
 
     provider.prepare = slow_prepare
     summary = client.work(journal, until_done=True, lease=1, concurrency=1)
-    assert stolen == [None], f"the chunk's lease had run out during the prepare: {seen}"
+    assert stolen == [None], "the chunk's lease had run out during the prepare"
     assert (summary.sent, summary.lost, summary.finished) == (1, 0, 1)
     assert emu.created("resemble") == 1
 

@@ -382,3 +382,51 @@ def test_a_journal_of_schema_4_gains_replies(tmp_path: Path) -> None:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
         assert "reply" in [c[1] for c in db.execute("PRAGMA table_info(chunks)")]
     db.close()
+
+
+class SlowUpload(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """The emulator's transport, where an upload stays on its way while ``meanwhile`` runs (in a thread,
+    so the event loop stays free)."""
+
+    def __init__(self, kind: str, meanwhile) -> None:
+        self._inner = httpx.AsyncHTTPTransport() if kind == "async" else httpx.HTTPTransport()
+        self._meanwhile = meanwhile
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            self._meanwhile()
+        return self._inner.handle_request(request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
+        if request.method == "POST":
+            await asyncio.to_thread(self._meanwhile)
+        return await self._inner.handle_async_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def test_a_slow_upload_keeps_its_claim(make_client, emu, tmp_path: Path) -> None:
+    """An upload that takes 3 s (of the client's clock) under a 1 s lease: its chunk's lease is renewed
+    meanwhile, so no other submit or worker takes the upload over, and its reply is kept (H5)."""
+    from tests.test_executors_agree import HeldClock, held_for_3s
+
+    clock, journal = HeldClock(), str(tmp_path / "shared.db")
+    run = make_client("hume-expression", api_key=EMULATOR_KEY, base_url=emu.base_url).enqueue(
+        [media_files.wav(tmp_path / "a.wav", 2)], journal=journal)
+    stolen: list = []
+    transport = SlowUpload(make_client.kind, lambda: stolen.append(held_for_3s(clock, journal, run)))
+    http = httpx.AsyncClient(transport=transport) if make_client.kind == "async" else httpx.Client(transport=transport)
+    client = make_client("hume-expression", api_key=EMULATOR_KEY, base_url=emu.base_url, clock=clock, http_client=http)
+    try:
+        summary = client.work(journal, until_done=True, lease=1, concurrency=1)
+    finally:
+        client._loop.run_until_complete(http.aclose()) if make_client.kind == "async" else http.close()
+    assert stolen == [None], "the upload's lease ran out while it was on its way"
+    assert (summary.sent, summary.lost) == (1, 0)
+    assert [r.status for r in batchkit.runs.results(journal, run)] == [JobStatus.SUCCEEDED]
