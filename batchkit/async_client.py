@@ -29,6 +29,7 @@ from batchkit._kernel.steps import (
     Done,
     Emit,
     Failed,
+    Identified,
     Items,
     NextItem,
     Operation,
@@ -190,7 +191,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
                     step = advance(operation, await self._do(ops, step, opened))
 
     async def _do(self, ops: Operations, step: Step, opened: contextlib.AsyncExitStack | None = None) -> Any:
-        if isinstance(step, Emit):
+        if isinstance(step, (Emit, Identified)):  # an id no journal keeps here
             return None
         if isinstance(step, (Items, NextItem)):
             assert opened is not None, "item sources are read only by _emitted"

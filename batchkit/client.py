@@ -35,6 +35,7 @@ from batchkit._kernel.steps import (
     Done,
     Emit,
     Failed,
+    Identified,
     Items,
     NextItem,
     Operation,
@@ -322,6 +323,8 @@ class _Run:
             except Exception as exc:
                 outcome = Failed(exc)
             self.ready.append((task, outcome))
+        elif isinstance(step, Identified):  # an id no journal keeps here
+            self.ready.append((task, None))
         elif isinstance(step, Parallel):
             task.children = [_Task(op, task, i) for i, op in enumerate(step.operations)]
             task.results, task.left = [None] * len(task.children), len(task.children)

@@ -133,8 +133,9 @@ class Operations:
             return (yield from synchronous.submit(self, prepared, portable(inputs)))
         return (yield from self.create(prepared))
 
-    def create(self, prepared: Any) -> Operation[BatchJob]:
-        job = yield from self.sender.run(self.provider.create(prepared))
+    def create(self, prepared: Any, identify: Callable[[str], Operation[None]] | None = None) -> Operation[BatchJob]:
+        """A job from ``prepared``; ``identify`` journals its id where the provider knows it before the bytes go."""
+        job = yield from attrs.evolve(self.sender, identify=identify).run(self.provider.create(prepared))
         log.info("%s: created job %s", self.provider.name, job.id)
         return job
 

@@ -14,7 +14,7 @@ import os
 import random
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -58,7 +58,8 @@ class Sends(Protocol):
     @property
     def poll(self) -> PollSchedule: ...
 
-    def create(self, prepared: Any) -> Operation[BatchJob]: ...
+    def create(self, prepared: Any, identify: Callable[[str], Operation[None]] | None = None,
+               ) -> Operation[BatchJob]: ...  # fmt: skip
 
 
 def requests_of(run: Run) -> list[Request]:
@@ -194,13 +195,19 @@ class Worker:
         inputs = dict((run.spec or {}).get("inputs", {}))
         return self.ops.provider.prepare(Submission(files=files, **inputs))
 
-    def _create(self, run: Run, prepared: Any) -> Operation[BatchJob | tuple[str, Any]]:
-        """Send the chunk: a job is created, or (synchronous) the provider's id of the request and its reply."""
+    def _create(self, claim: Claim, run: Run, prepared: Any, known: list[str]) -> Operation[BatchJob | tuple[str, Any]]:
+        """Send the chunk: a job is created (an id it says before its bytes go is journaled at once, and
+        put in ``known``), or (synchronous) the provider's id of the request and its reply."""
         provider = self.ops.provider
         if isinstance(provider, SynchronousProvider):
             options = (run.spec or {}).get("inputs", {}).get("options")
             return (yield from self.ops.sender.run(provider.send(prepared, options)))
-        return (yield from self.ops.create(prepared))
+
+        def identify(job_id: str) -> Operation[None]:
+            yield Blocking(lambda: self.journal.identified(claim, job_id))
+            known.append(job_id)
+
+        return (yield from self.ops.create(prepared, identify))
 
     def _send(self, claim: Claim, run: Run) -> Operation[None]:
         journal, chunk = self.journal, claim.chunk
@@ -210,10 +217,11 @@ class Worker:
             yield from self._failed(claim, exc)
             return
         intent_ms: int = yield Blocking(lambda: journal.intend(claim, self._now_ms(), self.lease.ms))
+        known: list[str] = []
         try:
-            outcome = yield from self._create(run, prepared)
+            outcome = yield from self._create(claim, run, prepared, known)
         except AmbiguousSubmissionError as exc:
-            found = yield from self._find(chunk, run, intent_ms)
+            found = yield from self._find(attrs.evolve(chunk, job_id=known[0] if known else None), run, intent_ms)
             if isinstance(found, BatchJob):
                 yield from self._adopt(claim, found)
             else:
@@ -241,6 +249,8 @@ class Worker:
         """The job this chunk's interrupted send created, or why it cannot be told (a synchronous
         provider's request is never found again: its reply is gone; what the provider can tell of it)."""
         provider = self.ops.provider
+        if chunk.job_id:  # its id was known before its bytes went (a presign step): it is that job
+            return BatchJob(provider.name, chunk.job_id, JobStatus.UNKNOWN, "")
         if isinstance(provider, SynchronousProvider):
             said: str = yield from self.ops.sender.run(provider.lookup(requests_of(run)[chunk.index], since_ms))
             return said

@@ -31,7 +31,7 @@ import httpx
 from batchkit._kernel.download import AtomicFile
 from batchkit._kernel.inputs import LocalFile, Paths, as_path_list, check_files, md5_of
 from batchkit._kernel.options import coerce_options
-from batchkit._kernel.steps import Blocking, Call, Operation, Parallel, Upload
+from batchkit._kernel.steps import Blocking, Call, Identified, Operation, Parallel, Upload
 from batchkit._kernel.wire import read_json, read_list, structure
 from batchkit.errors import AmbiguousSubmissionError, ResponseFormatError, UnsupportedError
 from batchkit.models import BatchJob, Callback, FileResult, JobStatus
@@ -307,6 +307,7 @@ __all__ = [  # what a provider is written with
     "AtomicFile",
     "Blocking",
     "Call",
+    "Identified",
     "LocalFile",
     "Operation",
     "Parallel",

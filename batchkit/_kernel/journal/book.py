@@ -391,6 +391,10 @@ class Journal:
                              "lease_until_ms": now_ms + lease_ms}, release=False)  # fmt: skip
         return now_ms
 
+    def identified(self, claim: Claim, job_id: str) -> None:
+        """The provider's id of what the chunk's send is creating, known before its bytes go."""
+        self._fenced(claim, {"job_id": job_id}, release=False)
+
     def unsend(self, claim: Claim, reason: str) -> None:
         """The send was refused before anything was created (a 429): the chunk is planned again."""
         self._fenced(claim, {"state": ChunkState.PLANNED, "error": reason})
