@@ -16,7 +16,7 @@ from typing import Any
 
 from batchkit.errors import ConfigError, InputError
 from batchkit.models import FileResult
-from batchkit.providers import get_provider
+from batchkit.providers import presentation
 from batchkit.providers.base import Row
 from batchkit.results import rows as tidy_rows
 
@@ -70,7 +70,7 @@ def _summary(results: Sequence[FileResult[Any]]) -> str:
     lines = ["<table><tr><th>input</th><th>status</th><th>reading</th><th>error</th></tr>"]
     for result in results:
         try:
-            reading = get_provider(result.provider).summary(result) if result.provider else ""
+            reading = presentation(result.provider).summary(result) if result.provider else ""
         except ConfigError:
             reading = ""
         status = result.status.name

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from batchkit.errors import ConfigError, InputError
 from batchkit.models import FileResult
-from batchkit.providers import get_provider
+from batchkit.providers import presentation
 from batchkit.providers.base import Row, common_row
 
 P = TypeVar("P")
@@ -22,7 +22,7 @@ def rows(results: Iterable[FileResult[Any]]) -> Iterator[Row]:
     score, begin, end`` first, then the provider's own columns. Results of any provider may be mixed."""
     for result in results:
         try:
-            provider = get_provider(result.provider) if result.provider else None
+            provider = presentation(result.provider) if result.provider else None
         except ConfigError:
             provider = None
         yield from provider.rows(result) if provider is not None else [common_row(result)]

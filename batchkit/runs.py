@@ -37,7 +37,7 @@ def results(journal: str | os.PathLike[str], run: str) -> list[FileResult[Any]]:
         chunks = {chunk.index: chunk for chunk in book.chunks(run)}
     finally:
         book.close()
-    provider: type[Provider] | None = get_provider(found.provider) if found.provider else None
+    provider: type[Provider[Any, Any]] | None = get_provider(found.provider) if found.provider else None
     name = found.provider or ""
     if provider is not None and issubclass(provider, SynchronousProvider):  # kept as its requests' replies
         assembled = synchronous.results(provider, found, list(chunks.values()))

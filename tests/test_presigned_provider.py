@@ -32,7 +32,7 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     monkeypatch.setattr(providers, "_registered", dict(providers._registered))
     from acme_presign import PresignProvider
 
-    providers.register(PresignProvider)
+    providers.register(PresignProvider, fake="acme_presign.fake:PresignFake")
     with serve(config=EmulatorConfig(queue_seconds=0.01, run_seconds=0.05)) as served:
         yield served
 

@@ -22,9 +22,17 @@ from batchkit._kernel.journal import Journal, Scope
 from batchkit._kernel.retry import RetryPolicy
 from batchkit._kernel.steps import END, Blocking, Call, Emit, Items, NextItem, Operation, Parallel
 from batchkit.config import Secret
-from batchkit.errors import BatchkitError, InputError, JobNotFinishedError, ResponseFormatError, TransportError
+from batchkit.errors import (
+    BatchkitError,
+    InputError,
+    JobNotFinishedError,
+    ResponseFormatError,
+    TransportError,
+    UnsupportedError,
+)
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
 from batchkit.providers.base import Provider, Shape, Submission
+from batchkit.providers.capabilities import Archives, Lists, Streams
 
 from . import synchronous
 from .groups import JobGroup
@@ -105,7 +113,7 @@ def _statuses(status: JobStatus | str | Iterable[JobStatus | str] | None) -> fro
 class Operations:
     """One client's configuration, and every operation it offers."""
 
-    provider: Provider
+    provider: Provider[Any, Any]
     sender: Sender
     auth: KeyAuth = attrs.field(repr=False)
     poll: PollSchedule
@@ -219,6 +227,8 @@ class Operations:
     ) -> Operation[list[BatchJob]]:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InputError(f"limit must be a positive integer, got {limit!r}")
+        if not isinstance(self.provider, Lists):
+            raise UnsupportedError(f"{self.provider.name} has no list of jobs; keep the ids submit() returns")
         return self.sender.run(self.provider.list(limit, _statuses(status), filters))
 
     def _schedule(self, poll_interval: float | None) -> PollSchedule:
@@ -291,7 +301,7 @@ class Operations:
         streams them and ijson (``batchkit[stream]``) is installed, else fetched and emitted one by one.
         A stream is not retried once it has begun: results were handed out."""
         finished = yield from self._finished(as_job(self.provider.name, job))
-        plan = self.provider.stream_results(finished)
+        plan = self.provider.stream_results(finished) if isinstance(self.provider, Streams) else None
         if plan is None or not streaming_available():
             for result in (yield from self._collect(finished)):
                 yield Emit(result)
@@ -317,12 +327,15 @@ class Operations:
         self, job: JobRef, dest: str | os.PathLike[str], extract: bool, limits: ExtractLimits | None
     ) -> Operation[Path]:
         ident = as_job(self.provider.name, job).id
+        provider = self.provider
+        if not isinstance(provider, Archives):
+            raise UnsupportedError(f"{provider.name} has no artifacts")
         folder = Path(dest)
         if folder.exists() and not folder.is_dir():
             raise InputError(f"{folder}: is not a directory")
         sink = AtomicFile(folder / f"{ident}-artifacts.zip")
         try:
-            yield from self.sender.run(self.provider.artifacts(ident, sink))
+            yield from self.sender.run(provider.artifacts(ident, sink))
         except BaseException:
             sink.discard()
             raise

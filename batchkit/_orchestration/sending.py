@@ -50,7 +50,7 @@ class Gate(Protocol):
 class Sender:
     """How one client sends: its provider, retry policy, timeouts and clock."""
 
-    provider: Provider
+    provider: Provider[Any, Any]
     policy: RetryPolicy
     timeout: httpx.Timeout
     clock: Clock

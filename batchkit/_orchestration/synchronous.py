@@ -102,7 +102,7 @@ def read(ops: Operations, job_id: str) -> Operation[tuple[Run, list[Chunk]]]:
     return found
 
 
-def results(provider: type[SynchronousProvider] | SynchronousProvider, run: Run,
+def results(provider: type[SynchronousProvider[Any, Any]] | SynchronousProvider[Any, Any], run: Run,
             chunks: Sequence[Chunk]) -> list[FileResult[Any]]:  # fmt: skip
     """One result per input file of the run, from its requests' answers so far."""
     answers = [Answer(c.state, c.error, c.reply) for c in chunks]
@@ -117,7 +117,7 @@ def status_of(chunks: Sequence[Chunk]) -> JobStatus:
     return JobStatus.SUCCEEDED if not failed else JobStatus.FAILED if not done else JobStatus.PARTIALLY_FAILED
 
 
-def job_of(provider: SynchronousProvider, run: Run, chunks: Sequence[Chunk]) -> BatchJob:
+def job_of(provider: SynchronousProvider[Any, Any], run: Run, chunks: Sequence[Chunk]) -> BatchJob:
     """The job a run is: its status from its requests', its counts from its files' results."""
     status = status_of(chunks)
     found = results(provider, run, chunks)

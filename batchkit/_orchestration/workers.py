@@ -36,6 +36,7 @@ from batchkit.errors import (
 )
 from batchkit.models import BatchJob, FileResult, JobStatus
 from batchkit.providers.base import Provider, Request, Shape, Submission, SynchronousProvider
+from batchkit.providers.capabilities import Reconciles
 
 from .sending import Sender
 from .waiting import PollSchedule
@@ -47,7 +48,7 @@ class Sends(Protocol):
     """What a worker needs of the client: its provider, sender, clock, poll schedule, and a create."""
 
     @property
-    def provider(self) -> Provider: ...
+    def provider(self) -> Provider[Any, Any]: ...
 
     @property
     def sender(self) -> Sender: ...
@@ -254,6 +255,8 @@ class Worker:
         if isinstance(provider, SynchronousProvider):
             said: str = yield from self.ops.sender.run(provider.lookup(requests_of(run)[chunk.index], since_ms))
             return said
+        if not isinstance(provider, Reconciles):
+            return f"{provider.name} cannot look for an interrupted send"
         entries: list[FileEntry] = yield Blocking(lambda: self.journal.files(run.id, chunk.index))
         files = [LocalFile(Path(e.path), e.size) for e in entries]
         options = (run.spec or {}).get("inputs", {}).get("options")

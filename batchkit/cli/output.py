@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from batchkit.models import BatchJob, FileResult
-from batchkit.providers import get_provider
+from batchkit.providers import presentation
 
 COLUMNS = ("source", "status", "summary", "error")
 
@@ -28,7 +28,7 @@ def result_row(provider: str, result: FileResult[Any]) -> dict[str, Any]:
     return {
         "source": result.source,
         "status": result.status.name,
-        "summary": get_provider(provider).summary(result) if provider else "",
+        "summary": presentation(provider).summary(result) if provider else "",
         "error": result.error or "",
     }
 

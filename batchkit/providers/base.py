@@ -1,16 +1,21 @@
-"""The provider contract: everything batchkit knows of one provider, in one package.
+"""The provider contract: the wire, which every provider has, in one package.
 
-A provider is a subclass of :class:`Provider` in its own package (``batchkit/providers/<name>/``
-for the built-ins; any installed package for third parties, declared in the ``batchkit.providers``
-entry-point group). Through this class alone a provider gets ``submit``, ``wait``, ``results``,
-``submit_many``, ``webhooks.parse``, the command line, the demo and the emulator.
+A provider is a subclass of :class:`Provider` (or :class:`SynchronousProvider`) in its own package
+(``batchkit/providers/<name>/`` for the built-ins; any installed package for third parties, declared
+in the ``batchkit.providers`` entry-point group). Required is the wire: its ``shape``, key headers,
+``prepare`` (every check before any byte), ``create``, ``get``, ``results``, its chunk limits; error
+bodies and the status map have defaults. It is generic over what it prepares and what it predicts
+(``Provider[Prepared, Prediction]``), so results are typed. What a provider may also do is a small
+protocol of :mod:`batchkit.providers.capabilities` (reconciliation, presentation, callbacks, a job
+list, artifacts, streamed results) that the registry discovers; its emulator fake is registered
+beside it (:func:`batchkit.providers.register`, or the ``batchkit.emulators`` entry-point group).
 
-Operations (``create``, ``get``, ``list``, ``results``, ``artifacts``, ``find_submission``) are
-**pure**: generators that yield :class:`~batchkit._kernel.steps.Call` s (built with
+Operations are **pure**: generators that yield :class:`~batchkit._kernel.steps.Call` s (built with
 :meth:`Provider.request`) and receive the successful ``httpx.Response``; a failed request arrives
 as its typed error, raised at the ``yield``. Sending, retries, timeouts and concurrency belong to
 the client. Disk work inside an operation is yielded as a
-:class:`~batchkit._kernel.steps.Blocking` step. :meth:`Provider.prepare` is plain code the client
+:class:`~batchkit._kernel.steps.Blocking` step; an id known before the bytes go (a presign step) as
+:class:`~batchkit._kernel.steps.Identified`. :meth:`Provider.prepare` is plain code the client
 runs as a blocking step.
 """
 
@@ -21,9 +26,9 @@ import builtins
 import enum
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
 import httpx
@@ -34,7 +39,7 @@ from batchkit._kernel.options import coerce_options
 from batchkit._kernel.steps import Blocking, Call, Identified, Operation, Parallel, Upload
 from batchkit._kernel.wire import read_json, read_list, structure
 from batchkit.errors import AmbiguousSubmissionError, ResponseFormatError, UnsupportedError
-from batchkit.models import BatchJob, Callback, FileResult, JobStatus
+from batchkit.models import BatchJob, FileResult, JobStatus
 
 T = TypeVar("T")
 
@@ -106,19 +111,22 @@ class Requests:
     resend: bool = False
 
 
-class Provider(abc.ABC):
-    """One provider's adapter. Subclass it, set the class attributes, implement the abstract methods.
+PreparedT = TypeVar("PreparedT")
+PredictionT = TypeVar("PredictionT")
+
+
+class Provider(abc.ABC, Generic[PreparedT, PredictionT]):
+    """One provider's wire. Subclass it, set the class attributes, implement the abstract methods.
 
     Class attributes: ``name`` (lower case, how users choose it), ``default_base_url``, ``key_env``
-    (the environment variable holding the key) and ``emulator`` (``"module:Class"`` of its emulator
-    fake, a :class:`batchkit.emulator.Fake`; None if it has none).
+    (the environment variable holding the key) and ``shape`` (a server batch by default; a
+    :attr:`Shape.PER_ITEM` provider takes one file a chunk and may say its id before the bytes go).
     """
 
     name: ClassVar[str]
     default_base_url: ClassVar[str]
     key_env: ClassVar[str]
     shape: ClassVar[Shape] = Shape.SERVER_BATCH
-    emulator: ClassVar[str | None] = None
     ambiguity_advice: ClassVar[str] = "check the provider's jobs before retrying"
     """How a user finds out whether a create that may have landed did (ends an AmbiguousSubmissionError)."""
     error_replies_are_final: ClassVar[bool] = False
@@ -139,12 +147,12 @@ class Provider(abc.ABC):
         """The headers that carry ``api_key``."""
 
     @abc.abstractmethod
-    def prepare(self, submission: Submission) -> Any:
+    def prepare(self, submission: Submission) -> PreparedT:
         """Check ``submission`` completely (files, limits, options), raising :class:`InputError`;
         return what :meth:`create` sends. Runs before any byte is sent."""
 
     @abc.abstractmethod
-    def create(self, prepared: Any) -> Operation[BatchJob]:
+    def create(self, prepared: PreparedT) -> Operation[BatchJob]:
         """Create a job from what :meth:`prepare` returned (the request is marked ``creates=True``)."""
 
     @abc.abstractmethod
@@ -156,24 +164,9 @@ class Provider(abc.ABC):
         no id the provider can look up); by default :meth:`get` of its id."""
         return self.get(job.id)
 
-    def list(self, limit: int, statuses: frozenset[JobStatus], filters: Mapping[str, Any]) -> Operation[list[BatchJob]]:
-        """Recent jobs, newest first, of the given statuses (all when empty)."""
-        raise UnsupportedError(f"{self.name} has no list of jobs; keep the ids submit() returns")
-        yield  # pragma: no cover
-
     @abc.abstractmethod
-    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
+    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[PredictionT]]]:
         """One :class:`FileResult` per input of a finished ``job``."""
-
-    def stream_results(self, job: BatchJob) -> tuple[Call, Callable[[Any], FileResult[Any]]] | None:
-        """A request whose reply is a JSON list with one item per input, and how an item becomes a
-        result (what ``iter_results`` parses incrementally); None where results come otherwise."""
-        return None
-
-    def artifacts(self, job_id: str, sink: AtomicFile) -> Operation[None]:
-        """Stream the job's artifacts archive into ``sink``."""
-        raise UnsupportedError(f"{self.name} has no artifacts")
-        yield  # pragma: no cover
 
     def error_body(self, response: httpx.Response) -> tuple[str, Mapping[str, Any]]:
         """(message, details) from an error reply; any body, JSON or not, is accepted."""
@@ -197,42 +190,11 @@ class Provider(abc.ABC):
     def chunk_limits(self, options: Any) -> tuple[int, int]:
         """The most files and bytes one job may take (how ``submit_many`` splits)."""
 
-    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any) -> Operation[BatchJob | None]:
-        """The job created from exactly ``files`` with ``options`` since ``since_ms``, where the provider can
-        tell (its ``children`` are kept in the journal); None when it cannot, and :class:`UnsupportedError`
-        saying why when it never can (the chunk then stays ambiguous)."""
-        return None
-        yield  # pragma: no cover
-
-    # -- callbacks, people and the demo -------------------------------------------------------------
-
-    @classmethod
-    def parse_callback(cls, body: Mapping[str, Any]) -> Callback:
-        """A callback POST's JSON body as a :class:`Callback` (typed errors for what cannot be read)."""
-        raise UnsupportedError(f"{cls.name} sends no callbacks batchkit can read")
-
     @classmethod
     def result_from(cls, raw: Any) -> FileResult[Any]:
         """A result again from the raw item a journal kept (``FileResult.raw``); by default one with
         that raw item and no typed prediction."""
         return FileResult("", JobStatus.UNKNOWN, raw=raw if isinstance(raw, Mapping) else {}, provider=cls.name)
-
-    @classmethod
-    def summary(cls, result: FileResult[Any]) -> str:
-        """A short human reading of one result (the CLI's ``summary`` column)."""
-        return ""
-
-    @classmethod
-    def rows(cls, result: FileResult[Any]) -> Iterator[Row]:
-        """Tidy rows of one result: :data:`COMMON_COLUMNS` first, then the provider's own columns."""
-        yield common_row(result)
-
-    @classmethod
-    def sample(cls, folder: Path) -> Sample:
-        """Real, tiny inputs for ``batchkit demo``, written into ``folder``."""
-        from batchkit.samples import write_samples
-
-        return Sample(write_samples(folder))
 
     # -- helpers for subclasses -------------------------------------------------------------------
 
@@ -251,7 +213,7 @@ class Provider(abc.ABC):
             ) from exc
 
 
-class SynchronousProvider(Provider):
+class SynchronousProvider(Provider[PreparedT, PredictionT]):
     """A provider whose reply is the result (:attr:`Shape.SYNCHRONOUS`). The client records a submission
     as a run in its journal whose chunks are :meth:`requests`; any worker sends them with :meth:`send`,
     each reply is kept with its chunk's end, and ``get``/``results`` are read from the journal through
@@ -260,7 +222,7 @@ class SynchronousProvider(Provider):
     shape = Shape.SYNCHRONOUS
 
     @abc.abstractmethod
-    def requests(self, prepared: Any) -> Requests:
+    def requests(self, prepared: PreparedT) -> Requests:
         """What :meth:`prepare` returned, as the requests it takes."""
 
     @abc.abstractmethod
@@ -270,7 +232,7 @@ class SynchronousProvider(Provider):
     @classmethod
     @abc.abstractmethod
     def assemble(cls, names: Sequence[str], requests: Sequence[Request],
-                 answers: Sequence[Answer]) -> builtins.list[FileResult[Any]]:  # fmt: skip
+                 answers: Sequence[Answer]) -> builtins.list[FileResult[PredictionT]]:  # fmt: skip
         """One result per input file (``names``) from each request's answer so far."""
 
     def lookup(self, request: Request, since_ms: int) -> Operation[str]:
@@ -279,7 +241,7 @@ class SynchronousProvider(Provider):
         return "the provider cannot tell whether it arrived"
         yield  # pragma: no cover
 
-    def create(self, prepared: Any) -> Operation[BatchJob]:
+    def create(self, prepared: PreparedT) -> Operation[BatchJob]:
         raise UnsupportedError(f"{self.name} answers each request at once; the client journals its requests")
         yield  # pragma: no cover
 
@@ -287,7 +249,7 @@ class SynchronousProvider(Provider):
         raise UnsupportedError(f"{self.name} keeps no jobs; the client reads them from its journal")
         yield  # pragma: no cover
 
-    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
+    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[PredictionT]]]:
         raise UnsupportedError(f"{self.name} keeps no results; the client reads them from its journal")
         yield  # pragma: no cover
 

@@ -45,11 +45,10 @@ MAX_PAGES = 100
 RUN_STATUS = {"live": JobStatus.RUNNING, "ended": JobStatus.SUCCEEDED, "errored": JobStatus.FAILED}
 
 
-class HumeExpressionProvider(SynchronousProvider):
+class HumeExpressionProvider(SynchronousProvider[Plan, ExpressionPrediction]):
     name = "hume-expression"
     default_base_url = "https://api.cloud.hume.ai"
     key_env = "HUME_API_KEY"
-    emulator = "batchkit.providers.hume_expression.emulator:HumeExpressionFake"
     ambiguity_advice = (
         "its measurements cannot be fetched again; options={'resend_ambiguous': True} uploads it again knowingly"
     )

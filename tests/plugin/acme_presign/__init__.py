@@ -48,7 +48,6 @@ class PresignProvider(Provider):
     default_base_url = "https://api.acme-presign.invalid"
     key_env = "ACME_PRESIGN_API_KEY"
     shape = Shape.PER_ITEM
-    emulator = "acme_presign.fake:PresignFake"
 
     @staticmethod
     def auth_headers(api_key: str) -> dict[str, str]:
