@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         AuthenticationError,
         BadRequestError,
         BatchkitError,
+        ClientClosedError,
         ConfigError,
         InputError,
         InsufficientBalanceError,
@@ -55,7 +56,8 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _ERRORS = [
-    "AmbiguousSubmissionError", "AuthenticationError", "BadRequestError", "BatchkitError", "ConfigError", "InputError",
+    "AmbiguousSubmissionError", "AuthenticationError", "BadRequestError", "BatchkitError", "ClientClosedError",
+    "ConfigError", "InputError",
     "InsufficientBalanceError", "JobNotFinishedError", "JournalError", "LeaseLostError", "NotFoundError",
     "PermissionDeniedError", "ProviderError", "RateLimitedError", "ResponseFormatError", "ServerError",
     "TransportError", "UnsupportedError", "WaitTimeoutError",
@@ -111,6 +113,7 @@ __all__ = [
     "Callback",
     "Chunk",
     "Client",
+    "ClientClosedError",
     "ConfigError",
     "ExtractLimits",
     "FileResult",

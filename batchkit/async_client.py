@@ -1,8 +1,8 @@
 """The asynchronous client: carries out the shared operations with ``httpx.AsyncClient``.
 
 Requests in flight are bounded by one limiter for the client's lifetime (``PollSchedule.concurrency``),
-shared by nested parallel work; disk work runs in a worker thread; siblings of a failed parallel
-operation are cancelled.
+shared by nested parallel work; disk work runs on the client's disk threads (as on the sync client);
+siblings of a failed parallel operation are cancelled, and awaited, before the failure is raised.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from batchkit._kernel.steps import (
     Done,
     Emit,
     Failed,
+    Identified,
     Items,
     NextItem,
     Operation,
@@ -82,9 +83,13 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connections (a copy from ``with_options`` closes nothing)."""
+        """Close the connections and the threads; the client (and every copy from ``with_options``)
+        then raises :class:`ClientClosedError`. A copy's ``aclose`` closes nothing."""
+        if self._is_copy:
+            return
         if self._owns_http:
             await self._http.aclose()
+        await asyncio.to_thread(self._threads.close)
 
     async def submit(
         self, files: Paths | None = None, *, timeout: float | NotGiven = NOT_GIVEN, **inputs: Unpack[SubmitInputs]
@@ -167,6 +172,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         return await self._run(ops, ops.download_artifacts(job, dest, extract, limits))
 
     async def _run(self, ops: Operations, operation: Operation[T]) -> T:
+        self._check_open()
         with contextlib.closing(operation):
             step = advance(operation, None)
             while not isinstance(step, Done):
@@ -175,6 +181,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
 
     async def _emitted(self, ops: Operations, operation: Operation[Any]) -> AsyncIterator[Any]:
         """Carry out ``operation``, yielding what it emits; item sources it opens close with it."""
+        self._check_open()
         async with contextlib.AsyncExitStack() as opened:
             with contextlib.closing(operation):
                 step = advance(operation, None)
@@ -184,7 +191,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
                     step = advance(operation, await self._do(ops, step, opened))
 
     async def _do(self, ops: Operations, step: Step, opened: contextlib.AsyncExitStack | None = None) -> Any:
-        if isinstance(step, Emit):
+        if isinstance(step, (Emit, Identified)):  # an id no journal keeps here
             return None
         if isinstance(step, (Items, NextItem)):
             assert opened is not None, "item sources are read only by _emitted"
@@ -197,7 +204,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
             await ops.clock.asleep(step.seconds)
             return None
         if isinstance(step, Blocking):
-            work = asyncio.ensure_future(asyncio.to_thread(step.fn))
+            work = asyncio.get_running_loop().run_in_executor(self._threads.pool("disk"), step.fn)
             try:
                 return await asyncio.shield(work)
             except asyncio.CancelledError:  # disk work in flight ends before cleanup runs (a claim, a write)

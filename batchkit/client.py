@@ -2,7 +2,8 @@
 
 One driver runs an operation and every operation nested in it (``Parallel``) as generators in the
 calling thread; requests go to one pool of ``PollSchedule.concurrency`` threads owned by the client,
-so nested parallel work shares one budget and the thread count stays bounded.
+so nested parallel work shares one budget and the thread count stays bounded; disk work goes to
+threads of its own, so the driver is always free to renew leases and fire timers.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ import contextlib
 import heapq
 import itertools
 import os
-import threading
 import time
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures import TimeoutError as FuturesTimeout
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
+import attrs
 import httpx
 
 from batchkit._kernel.download import ExtractLimits
@@ -34,6 +35,7 @@ from batchkit._kernel.steps import (
     Done,
     Emit,
     Failed,
+    Identified,
     Items,
     NextItem,
     Operation,
@@ -77,7 +79,6 @@ class Client(ClientBase[httpx.Client]):
         **settings: Unpack[ClientSettings],
     ) -> None:  # fmt: skip
         super().__init__(provider, http_client=http_client, **settings)
-        self._pool = _Pool(self._ops.poll.concurrency)
 
     def __enter__(self) -> Client:
         return self
@@ -86,10 +87,13 @@ class Client(ClientBase[httpx.Client]):
         self.close()
 
     def close(self) -> None:
-        """Close the connections and the request threads (a copy from ``with_options`` closes nothing)."""
+        """Close the connections and the threads; the client (and every copy from ``with_options``)
+        then raises :class:`ClientClosedError`. A copy's ``close`` closes nothing."""
+        if self._is_copy:
+            return
         if self._owns_http:
             self._http.close()  # first: a request still running on a thread then ends at once
-            self._pool.shutdown()
+        self._threads.close()
 
     def submit(
         self, files: Paths | None = None, *, timeout: float | NotGiven = NOT_GIVEN, **inputs: Unpack[SubmitInputs]
@@ -184,6 +188,7 @@ class Client(ClientBase[httpx.Client]):
         return self._run(ops, ops.download_artifacts(job, dest, extract, limits))
 
     def _run(self, ops: Operations, operation: Operation[T]) -> T:
+        self._check_open()
         run = _Run(self, ops, operation)
         try:
             for _ in run.loop():  # what a root operation emits is only for as_completed
@@ -194,6 +199,7 @@ class Client(ClientBase[httpx.Client]):
 
     def _drive(self, ops: Operations, operation: Operation[T]) -> Generator[Any, None, T]:
         """Carry out ``operation`` and everything nested in it, yielding what it emits; return its value."""
+        self._check_open()
         run = _Run(self, ops, operation)
         try:
             yield from run.loop()
@@ -222,27 +228,6 @@ class Client(ClientBase[httpx.Client]):
         return reading.response()
 
 
-class _Pool:
-    """The client's request threads: created on first use, shared by copies from ``with_options``."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._executor: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Any, *args: Any) -> Future[Any]:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.size, thread_name_prefix="batchkit")
-            return self._executor.submit(fn, *args)
-
-    def shutdown(self) -> None:
-        with self._lock:
-            if self._executor is not None:
-                self._executor.shutdown(wait=True)
-                self._executor = None
-
-
 class _Task:
     """One operation in a run, and where its value goes (its parent's results)."""
 
@@ -254,16 +239,39 @@ class _Task:
         self.results: list[Any] = []
         self.left = 0
         self.over = False
+        self.step: Future[Any] | None = None
+        """Its step running on a thread (a request, disk work)."""
+
+
+@attrs.define
+class _Drain:
+    """Cancelled tasks whose steps still run: closed, in order, once those steps end; then ``then``."""
+
+    tasks: list[_Task]
+    running: set[Future[Any]]
+    then: tuple[_Task, Failed] | None
+
+
+def _carried_out(fn: Callable[[], Any]) -> Any:
+    """``fn()``, or what it raised as a :class:`Failed` (disk work on a thread)."""
+    try:
+        return fn()
+    except Exception as exc:
+        return Failed(exc)
 
 
 class _Run:
-    """Advances a root operation and its nested ones; requests wait in the pool, sleeps on the clock."""
+    """Advances a root operation and its nested ones in the calling thread; requests and disk work run
+    on the client's threads, sleeps on the clock. A task cancelled while its step runs is closed once
+    that step has ended (as an asyncio task is), and a failure reaches the parent only after that."""
 
     def __init__(self, client: Client, ops: Operations, operation: Operation[Any]) -> None:
         self.client, self.ops = client, ops
         self.root = _Task(operation)
         self.ready: deque[tuple[_Task, Any]] = deque([(self.root, None)])
-        self.requests: dict[Future[Any], tuple[_Task, float | None]] = {}
+        self.running: dict[Future[Any], _Task] = {}
+        self.deadlines: dict[Future[Any], float] = {}
+        self.drains: list[_Drain] = []
         self.timers: list[tuple[float, int, _Task]] = []
         self.order = itertools.count()
         self.value: Any = None
@@ -297,19 +305,26 @@ class _Run:
             self._wait()
 
     def _start(self, task: _Task, step: Step) -> None:
+        threads = self.client._threads
         if isinstance(step, Call):
-            deadline = None if step.total is None else time.monotonic() + EXCHANGE_BOUND * step.total
-            self.requests[self.client._pool.submit(self.client._send, self.ops, step)] = (task, deadline)
+            task.step = threads.pool("requests").submit(self.client._send, self.ops, step)
+            if step.total is not None:
+                self.deadlines[task.step] = time.monotonic() + EXCHANGE_BOUND * step.total
+            self.running[task.step] = task
+        elif isinstance(step, Blocking):  # off this thread: the heartbeat renewing leases runs here
+            task.step = threads.pool("disk").submit(_carried_out, step.fn)
+            self.running[task.step] = task
         elif isinstance(step, Sleep):
             due = self.ops.clock.monotonic() + step.seconds
             heapq.heappush(self.timers, (due, next(self.order), task))
-        elif isinstance(step, (Blocking, Items, NextItem)):
+        elif isinstance(step, (Items, NextItem)):  # a streamed reply, read where it is handed out
             try:
-                outcome = self._open(step.call) if isinstance(step, Items) else (
-                    next(step.source, END) if isinstance(step, NextItem) else step.fn())  # fmt: skip
+                outcome = self._open(step.call) if isinstance(step, Items) else next(step.source, END)
             except Exception as exc:
                 outcome = Failed(exc)
             self.ready.append((task, outcome))
+        elif isinstance(step, Identified):  # an id no journal keeps here
+            self.ready.append((task, None))
         elif isinstance(step, Parallel):
             task.children = [_Task(op, task, i) for i, op in enumerate(step.operations)]
             task.results, task.left = [None] * len(task.children), len(task.children)
@@ -341,43 +356,68 @@ class _Run:
             self.ready.append((parent, parent.results))
 
     def _fail(self, task: _Task, error: Exception) -> None:
-        """``task`` failed: its siblings are cancelled and the failure is raised in its parent."""
+        """``task`` failed: its siblings are cancelled, and once their steps have ended the failure is
+        raised in its parent."""
         task.over = True
         parent = task.parent
         assert parent is not None
-        for sibling in parent.children:
-            self._cancel(sibling)
-        self.ready.append((parent, Failed(error)))
+        self._drain(parent.children, (parent, Failed(error)))
 
-    def _cancel(self, task: _Task) -> None:
+    def _drain(self, tasks: list[_Task], then: tuple[_Task, Failed] | None) -> None:
+        """Cancel ``tasks`` and what they run; each is closed once its step has ended (children first)."""
+        drain = _Drain([], set(), then)
+        for task in tasks:
+            self._cancel(task, drain)
+        self.drains.append(drain)
+        self._drained()
+
+    def _cancel(self, task: _Task, drain: _Drain) -> None:
         for child in task.children:
-            self._cancel(child)
+            self._cancel(child, drain)
+        if task.over:
+            return
+        task.over = True
+        if task.step is not None and not task.step.cancel():
+            drain.running.add(task.step)
+        drain.tasks.append(task)
+
+    def _drained(self) -> None:
+        """Close the cancelled tasks whose steps have all ended; deliver what waited for them."""
+        for drain in [d for d in self.drains if not d.running & self.running.keys()]:
+            self.drains.remove(drain)
+            for task in drain.tasks:
+                task.operation.close()
+            if drain.then is not None:
+                self.ready.append(drain.then)
+
+    def _ended(self, future: Future[Any], outcome: Any) -> None:
+        task = self.running.pop(future)
+        self.deadlines.pop(future, None)
         if not task.over:
-            task.over = True
-            task.operation.close()
+            task.step = None
+            self.ready.append((task, outcome))
 
     def _wait(self) -> None:
         clock = self.ops.clock
-        if self.requests:
-            limits = [due - time.monotonic() for _, due in self.requests.values() if due is not None]
+        if self.running:
+            limits = [due - time.monotonic() for due in self.deadlines.values()]
             if self.timers:
                 limits.append(self.timers[0][0] - clock.monotonic())
             timeout = max(0.0, min(limits)) if limits else None
-            if len(self.requests) == 1:  # the common case, without wait()'s waiters on every future
-                [only] = self.requests
+            if len(self.running) == 1:  # the common case, without wait()'s waiters on every future
+                [only] = self.running
                 with contextlib.suppress(FuturesTimeout):
                     only.result(timeout)
                 done = {only} if only.done() else set()
             else:
-                done, _ = wait(self.requests, timeout=timeout, return_when=FIRST_COMPLETED)
+                done, _ = wait(self.running, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
-                self.ready.append((self.requests.pop(future)[0], future.result()))
+                self._ended(future, future.result())
             now = time.monotonic()
-            for future, (task, due) in list(self.requests.items()):
-                if due is not None and now > due:  # the thread finishes on its own; its answer is not awaited
-                    del self.requests[future]
-                    late = ReplyTooSlow("the exchange took longer than the request's total bound")
-                    self.ready.append((task, late))
+            for future, due in list(self.deadlines.items()):
+                if now > due:  # the thread finishes on its own; its answer is not awaited
+                    self._ended(future, ReplyTooSlow("the exchange took longer than the request's total bound"))
+            self._drained()
         elif self.timers:
             clock.sleep(max(0.0, self.timers[0][0] - clock.monotonic()))
         now = clock.monotonic()
@@ -385,12 +425,13 @@ class _Run:
             self.ready.append((heapq.heappop(self.timers)[2], None))
 
     def close(self) -> None:
-        """Let requests still in flight end (none lands after the call has returned), then close every
-        operation still open (the root last, so its cleanup runs after its children's)."""
-        wait(self.requests)
-        self.requests.clear()
-        for task in self.root.children:
-            self._cancel(task)
-        self.root.operation.close()
-        for stack in self.opened:
-            stack.close()
+        """Close every operation still open once its step has ended (the root last, so its cleanup
+        runs after its children's): nothing this run sent is still in flight when it returns."""
+        try:
+            self._drain(self.root.children, None)
+            while self.drains:
+                self._wait()
+        finally:
+            self.root.operation.close()
+            for stack in self.opened:
+                stack.close()

@@ -51,7 +51,7 @@ class Secret:
 class Settings:
     """Resolved settings; ``origins`` says where each one came from."""
 
-    provider: type[Provider]
+    provider: type[Provider[Any, Any]]
     api_key: Secret
     base_url: str
     timeout: float

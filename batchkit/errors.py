@@ -5,6 +5,7 @@ BatchkitError                    the base of them all
 ├── InputError (ValueError)      bad input or option; raised before anything is sent
 │   └── BadRequestError          400/422 (also a ProviderError)
 ├── UnsupportedError             the provider has no such operation
+├── ClientClosedError            the client was closed
 ├── TransportError               the network failed after retries
 ├── ResponseFormatError          a successful reply that cannot be understood
 ├── AmbiguousSubmissionError     a create may have reached the server; not re-sent
@@ -45,6 +46,10 @@ class InputError(BatchkitError, ValueError):
 
 class UnsupportedError(BatchkitError):
     """The provider has no such operation (e.g. artifacts on Resemble)."""
+
+
+class ClientClosedError(BatchkitError):
+    """The client was closed (``close``/``aclose``, or leaving its ``with`` block); make a new one."""
 
 
 class TransportError(BatchkitError):

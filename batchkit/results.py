@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from batchkit.errors import ConfigError, InputError
 from batchkit.models import FileResult
-from batchkit.providers import get_provider
+from batchkit.providers import presentation
 from batchkit.providers.base import Row, common_row
 
 P = TypeVar("P")
@@ -28,7 +28,7 @@ def rows(results: Iterable[FileResult[Any]]) -> Iterator[Row]:
 def result_rows(result: FileResult[Any]) -> list[Row]:
     """The tidy rows of one result: at least one."""
     try:
-        provider = get_provider(result.provider) if result.provider else None
+        provider = presentation(result.provider) if result.provider else None
     except ConfigError:
         provider = None
     return (list(provider.rows(result)) if provider is not None else []) or [common_row(result)]

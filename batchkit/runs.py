@@ -9,9 +9,10 @@ from typing import Any
 import attrs
 
 from batchkit._kernel.journal import ChunkState, Journal, RunProgress, redacted
+from batchkit._orchestration import synchronous
 from batchkit.models import FileResult, JobStatus
 from batchkit.providers import get_provider
-from batchkit.providers.base import Provider
+from batchkit.providers.base import Provider, SynchronousProvider
 
 
 def progress(journal: str | os.PathLike[str]) -> list[RunProgress]:
@@ -36,8 +37,11 @@ def results(journal: str | os.PathLike[str], run: str) -> list[FileResult[Any]]:
         chunks = {chunk.index: chunk for chunk in book.chunks(run)}
     finally:
         book.close()
-    provider: type[Provider] | None = get_provider(found.provider) if found.provider else None
+    provider: type[Provider[Any, Any]] | None = get_provider(found.provider) if found.provider else None
     name = found.provider or ""
+    if provider is not None and issubclass(provider, SynchronousProvider):  # kept as its requests' replies
+        assembled = synchronous.results(provider, found, list(chunks.values()))
+        return [attrs.evolve(result, source=entry.path) for entry, result in zip(entries, assembled, strict=True)]
     collected = []
     for entry in entries:
         if entry.status is not None:

@@ -10,9 +10,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from batchkit.errors import BatchkitError, ConfigError, InputError, ResponseFormatError
+from batchkit.errors import BatchkitError, ConfigError, InputError, ResponseFormatError, UnsupportedError
 from batchkit.models import Callback
 from batchkit.providers import get_provider
+from batchkit.providers.capabilities import CallsBack
 
 
 def parse(provider: str, body: bytes | str | Mapping[str, Any]) -> Callback:
@@ -31,6 +32,8 @@ def parse(provider: str, body: bytes | str | Mapping[str, Any]) -> Callback:
     if not isinstance(body, Mapping):
         raise ResponseFormatError(f"{provider} callback is not a JSON object", snippet=str(body)[:200])
     try:
+        if not isinstance(adapter, CallsBack):
+            raise UnsupportedError(f"{provider} sends no callbacks batchkit can read")
         return adapter.parse_callback(body)
     except BatchkitError:
         raise

@@ -16,7 +16,6 @@ import batchkit
 from batchkit import JobStatus
 from batchkit.emulator import EMULATOR_KEY, FaultKind
 from tests import media_files
-from tests.patience import wait_until
 
 pytest.importorskip("av", reason="PyAV (batchkit[media]) makes the test media")
 AUDIO = "POST /v1/expression/audio/file"
@@ -262,10 +261,17 @@ def test_a_job_kept_in_postgresql(emulated, emu, postgres_url: str, tmp_path: Pa
     assert [r.status for r in kept] == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
 
 
-def test_workers_leave_its_jobs_alone(emulated, hx, emu, tmp_path: Path, monkeypatch) -> None:
+def test_workers_on_hosts_with_their_own_data_directories_finish_a_run(emulated, emu, tmp_path: Path,
+                                                                         monkeypatch) -> None:  # fmt: skip
+    """An ordinary run: enqueued into a shared journal, worked by a worker that dies after its first
+    upload, finished by a worker whose data directory is another (as on another host). The upload
+    whose reply died with the first worker is never sent again; the others are sent once."""
     from batchkit._kernel.journal import Journal
 
-    files = [media_files.wav(tmp_path / f"{n}.wav", n + 1) for n in range(2)]
+    shared = str(tmp_path / "shared.db")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "hostA"))
+    files = [media_files.wav(tmp_path / f"{n}.wav", n + 1) for n in range(3)]
+    run = emulated("hume-expression").enqueue(files, journal=shared)
     kept, calls = Journal.answered, []
 
     def crash_on_the_first(self, *args, **kwargs):
@@ -276,18 +282,90 @@ def test_workers_leave_its_jobs_alone(emulated, hx, emu, tmp_path: Path, monkeyp
 
     monkeypatch.setattr(Journal, "answered", crash_on_the_first)
     with pytest.raises(Crash):
-        hx.submit(files)
-    hx.close()  # the crashed process is gone: an upload it had in flight has landed or never will,
-    wait_until(lambda: emu.handling == 0, "the emulator never finished its uploads")  # once the server is done
+        emulated("hume-expression").work(shared, until_done=True, concurrency=1)
     monkeypatch.setattr(Journal, "answered", kept)
-    sent = len(uploads(emu))
-    worker = emulated("hume-expression", journal=str(tmp_path / "journal.db"))
-    assert worker.work(str(tmp_path / "journal.db"), until_done=True).sent == 0  # its job is not for workers
-    assert [p.run.local for p in batchkit.runs.progress(tmp_path / "journal.db")] == [True]
-    assert len(uploads(emu)) == sent
+    assert len(uploads(emu)) == 1
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "hostB"))
+    summary = emulated("hume-expression").work(shared, until_done=True)
+    assert (summary.sent, summary.lost) == (2, 0)
+    assert summary.ambiguous >= 1  # looked for (the run list) a few times, never sent
+    assert len(uploads(emu)) == 3
+    results = batchkit.runs.results(shared, run)
+    assert [r.status for r in results] == [JobStatus.FAILED, JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
+    assert "it was billed" in (results[0].error or "")
+    assert not (tmp_path / "hostB" / "batchkit" / "journal.db").exists(), "no second run in a worker's own journal"
 
 
-def test_a_journal_of_schema_4_gains_replies_then_local_runs(tmp_path: Path) -> None:
+def test_submit_with_no_journal_keeps_its_run_in_the_default_journal(emulated, emu, tmp_path: Path) -> None:
+    client = emulated("hume-expression")
+    job = client.submit([media_files.wav(tmp_path / "a.wav", 2)])
+    assert job.status is JobStatus.SUCCEEDED
+    assert [r.status for r in client.results(job.id)] == [JobStatus.SUCCEEDED]
+    default = Path(batchkit._kernel.journal.default_journal())
+    assert [p.run.id for p in batchkit.runs.progress(default)] == [job.id]
+
+
+def test_another_providers_run_is_not_a_job_of_it(emulated, hx, emu, media, tmp_path: Path) -> None:
+    run = emulated("resemble").enqueue([media("a.wav")], journal=str(tmp_path / "journal.db"))
+    for ask in (hx.get, hx.results, hx.wait):
+        with pytest.raises(batchkit.NotFoundError, match="resemble run"):
+            ask(run)
+
+
+def test_billing_is_read_back_to_the_intent_across_pages(hx, emu, tmp_path: Path) -> None:
+    """A lost reply's billing is looked up through every page of the run list since its intent (newer
+    runs push it off the first page); a run still live means it cannot tell."""
+    from batchkit.providers.hume_expression.emulator import RunRecord
+
+    emu.faults.add(AUDIO, FaultKind.DROP_AFTER_BODY)
+    files = [media_files.wav(tmp_path / "a.wav", 2)]
+    with pytest.raises(batchkit.AmbiguousSubmissionError, match="it was billed"):
+        hx.submit(files)
+    fake = emu.fakes["hume-expression"]
+    [billed] = fake.runs
+    newer = [RunRecord(f"newer-{n}", "audio", billed.started_at, 7, 10.0, {}) for n in range(150)]
+    fake.runs.extend(newer)
+    with pytest.raises(batchkit.AmbiguousSubmissionError, match=rf"it was billed: run {billed.run_id}"):
+        hx.submit(files)
+    newer[-1].status = "live"
+    with pytest.raises(batchkit.AmbiguousSubmissionError, match="cannot tell whether it was billed: a run"):
+        hx.submit(files)
+    emu.faults.add("GET /v1/expression/run", FaultKind.STATUS, status=400, after=1)
+    with pytest.raises(batchkit.AmbiguousSubmissionError, match="cannot tell whether it was billed: the run list"):
+        hx.submit(files)
+    assert emu.created("hume-expression") == 1
+
+
+def test_a_journal_of_schema_6_opens_and_its_own_runs_become_ordinary(emulated, emu, tmp_path: Path) -> None:
+    """A hume-expression job kept by schema 6 (a ``local`` run, its plan in the provider's form) is, after
+    migrating, a run any worker serves and the client reads."""
+    import sqlite3
+
+    from batchkit._kernel.journal import SCHEMA_VERSION, Journal
+
+    path = tmp_path / "six.db"
+    client = emulated("hume-expression", journal=str(path))
+    audio = media_files.wav(tmp_path / "a.wav", 2)
+    job = client.submit([audio])
+    with sqlite3.connect(path) as db:  # back to how schema 6 kept it
+        [(spec,)] = db.execute("SELECT spec FROM runs").fetchall()
+        new = json.loads(spec)
+        old = {"items": [r["spec"] for r in new["requests"]], "options": new["inputs"].get("options"),
+               "names": new["names"]}  # fmt: skip
+        db.execute("ALTER TABLE runs ADD COLUMN local INTEGER NOT NULL DEFAULT 0")
+        db.execute("UPDATE runs SET spec = ?, local = 1", (json.dumps(old),))
+        db.execute("UPDATE meta SET value = '6' WHERE key = 'schema'")
+    db.close()
+    Journal(path).close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
+        assert db.execute("SELECT local FROM runs").fetchall() == [(0,)]
+    db.close()
+    assert client.get(job.id).status is JobStatus.SUCCEEDED
+    assert [r.source for r in client.results(job.id)] == [str(audio)]
+
+
+def test_a_journal_of_schema_4_gains_replies(tmp_path: Path) -> None:
     import sqlite3
 
     from batchkit._kernel.journal import SCHEMA_VERSION, Journal
@@ -295,7 +373,7 @@ def test_a_journal_of_schema_4_gains_replies_then_local_runs(tmp_path: Path) -> 
 
     path = tmp_path / "four.db"
     with sqlite3.connect(path) as db:
-        old = TABLES.replace(", local {int} NOT NULL DEFAULT 0", "").replace("    reply TEXT, PRIMARY", "    PRIMARY")
+        old = TABLES.replace("    reply TEXT, PRIMARY", "    PRIMARY")
         db.executescript(old.format(int="INTEGER", real="REAL"))
         db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         db.execute("INSERT INTO meta VALUES ('schema', '4')")
@@ -304,5 +382,52 @@ def test_a_journal_of_schema_4_gains_replies_then_local_runs(tmp_path: Path) -> 
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
         assert "reply" in [c[1] for c in db.execute("PRAGMA table_info(chunks)")]
-        assert "local" in [c[1] for c in db.execute("PRAGMA table_info(runs)")]
     db.close()
+
+
+class SlowUpload(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """The emulator's transport, where an upload stays on its way while ``meanwhile`` runs (in a thread,
+    so the event loop stays free)."""
+
+    def __init__(self, kind: str, meanwhile) -> None:
+        self._inner = httpx.AsyncHTTPTransport() if kind == "async" else httpx.HTTPTransport()
+        self._meanwhile = meanwhile
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            self._meanwhile()
+        return self._inner.handle_request(request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
+        if request.method == "POST":
+            await asyncio.to_thread(self._meanwhile)
+        return await self._inner.handle_async_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def test_a_slow_upload_keeps_its_claim(make_client, emu, tmp_path: Path) -> None:
+    """An upload that takes 3 s (of the client's clock) under a 1 s lease: its chunk's lease is renewed
+    meanwhile, so no other submit or worker takes the upload over, and its reply is kept (H5)."""
+    from tests.test_executors_agree import HeldClock, held_for_3s
+
+    clock, journal = HeldClock(), str(tmp_path / "shared.db")
+    run = make_client("hume-expression", api_key=EMULATOR_KEY, base_url=emu.base_url).enqueue(
+        [media_files.wav(tmp_path / "a.wav", 2)], journal=journal)
+    stolen: list = []
+    transport = SlowUpload(make_client.kind, lambda: stolen.append(held_for_3s(clock, journal, run)))
+    http = httpx.AsyncClient(transport=transport) if make_client.kind == "async" else httpx.Client(transport=transport)
+    client = make_client("hume-expression", api_key=EMULATOR_KEY, base_url=emu.base_url, clock=clock, http_client=http)
+    try:
+        summary = client.work(journal, until_done=True, lease=1, concurrency=1)
+    finally:
+        client._loop.run_until_complete(http.aclose()) if make_client.kind == "async" else http.close()
+    assert stolen == [None], "the upload's lease ran out while it was on its way"
+    assert (summary.sent, summary.lost) == (1, 0)
+    assert [r.status for r in batchkit.runs.results(journal, run)] == [JobStatus.SUCCEEDED]

@@ -32,7 +32,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     info = root / "acme_detect-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-detect\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[batchkit.providers]\nacme = acme_detect:AcmeProvider\n")
+    (info / "entry_points.txt").write_text("[batchkit.providers]\nacme = acme_detect:AcmeProvider\n"
+                                           "[batchkit.emulators]\nacme = acme_detect.fake:AcmeFake\n")
     return root
 
 

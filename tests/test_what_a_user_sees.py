@@ -69,7 +69,7 @@ def test_a_hume_expression_id_from_jobs_is_explained_by_status(cli, tmp_path: Pa
     [listed, *_] = json.loads(cli("--json", "-p", "hume-expression", "jobs").stdout)
     asked = cli("-p", "hume-expression", "status", listed["id"])
     assert asked.returncode == EXIT_PROVIDER
-    assert "Hume's own runs, one per upload request" in asked.stderr
+    assert "provider's own runs, one per request" in asked.stderr
     assert "batchkit runs --journal" in asked.stderr
 
 

@@ -7,7 +7,7 @@ An operation is a generator: it yields steps and receives their outcomes. The ex
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -15,7 +15,7 @@ import httpx
 
 from batchkit.errors import ResponseFormatError
 
-from .inputs import FileChangedError, LocalFile, Progress, UploadFile
+from .inputs import UPLOAD_CHUNK, FileChangedError, LocalFile, Progress, UploadFile
 
 T = TypeVar("T")
 
@@ -59,13 +59,16 @@ class Call:
 
     method: str
     base_url: str
-    path: str
+    path: str = attrs.field(repr=lambda path: path.partition("?")[0])
+    """Appended to ``base_url`` (or, with ``base_url=""``, a whole URL: a presigned one's query is never shown)."""
     params: Sequence[tuple[str, str]] = ()
     json: Any = None
     data: dict[str, str] | None = None
     uploads: Sequence[Upload] = ()
     parts: Sequence[tuple[str, str, str]] = ()
     """Text parts with a content type of their own, ``(name, text, content type)`` (a JSON ``config``)."""
+    body: Upload | None = None
+    """A file sent as the whole body, at its checked size (a PUT to a presigned URL)."""
     creates: bool = False
     sink: Sink | None = attrs.field(default=None, eq=False)
     max_bytes: int = 16 * 1024 * 1024
@@ -78,7 +81,8 @@ class Call:
 
     @property
     def target(self) -> str:
-        return f"{self.method} {self.path}"
+        """The method and path, without a query (a presigned URL's signature is never shown)."""
+        return f"{self.method} {self.path.partition('?')[0]}"
 
     def reading(self, response: httpx.Response, now: Callable[[], float]) -> Reading:
         """How ``response``'s body is to be taken in (``now`` is the executor's monotonic clock)."""
@@ -94,6 +98,11 @@ class Call:
             (u.field, (u.file.name, u.open(stack, progress), u.content_type)) for u in self.uploads
         ]
         files += [(name, (None, text.encode(), kind)) for name, text, kind in self.parts]
+        content: Any = None
+        headers = None
+        if self.body is not None:
+            content = _pieces(self.body.open(stack, progress), isinstance(http, httpx.AsyncClient))
+            headers = {"Content-Type": self.body.content_type, "Content-Length": str(self.body.file.size)}
         return http.build_request(
             self.method,
             self.base_url + self.path,
@@ -101,6 +110,8 @@ class Call:
             json=self.json,
             data=self.data,
             files=files or None,
+            content=content,
+            headers=headers,
             timeout=self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
 
@@ -116,6 +127,18 @@ class Call:
             progress(sent)
 
         return report
+
+
+def _pieces(file: UploadFile, asynchronous: bool) -> Any:
+    """A file body in pieces, as the client sending it iterates (the async client an async iterator)."""
+    if not asynchronous:
+        return iter(lambda: file.read(UPLOAD_CHUNK), b"")
+
+    async def pieces() -> AsyncIterator[bytes]:
+        while piece := file.read(UPLOAD_CHUNK):
+            yield piece
+
+    return pieces()
 
 
 EXCHANGE_BOUND = 2
@@ -211,6 +234,14 @@ class Blocking:
 
 
 @attrs.frozen
+class Identified:
+    """The provider's id of what is being created, known before its bytes go (a presign reply): a
+    worker journals it at once, so an interrupted upload is found by it. The outcome is ``None``."""
+
+    job_id: str
+
+
+@attrs.frozen
 class Items:
     """Send ``call`` and parse its reply, a JSON list, as it arrives (``batchkit[stream]``'s ijson).
     The outcome is an item source for :class:`NextItem`, or, for a reply that is not a success, the
@@ -229,7 +260,7 @@ class NextItem:
 END = object()
 """What :class:`NextItem` gives once the list is over."""
 
-Step = Call | Sleep | Parallel | Emit | Blocking | Items | NextItem
+Step = Call | Sleep | Parallel | Emit | Blocking | Items | NextItem | Identified
 
 
 @attrs.frozen

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import enum
 import functools
 import os
 import ssl
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
 
 import attrs
@@ -21,7 +24,7 @@ from batchkit._kernel.journal import default_journal
 from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
 from batchkit._kernel.retry import RetryPolicy
 from batchkit.config import resolve
-from batchkit.errors import ConfigError, InputError
+from batchkit.errors import ClientClosedError, ConfigError, InputError
 
 from .operations import KeyAuth, Operations, request_timeout
 from .sending import Sender
@@ -114,8 +117,56 @@ class ClientSettings(TypedDict, total=False):
     max_reply_bytes: int | None
     """The largest reply read into memory (default: 16 MiB for a job, 1 GiB for a job's predictions)."""
     journal: str | os.PathLike[str] | None
-    """Where a provider with no jobs of its own (``hume-expression``) keeps batchkit's (default:
-    ``BATCHKIT_JOURNAL``, else ``journal.db`` in batchkit's data directory)."""
+    """Where ``submit`` records the runs of a provider whose reply is the result (``hume-expression``),
+    and ``get``/``results`` read them (default: ``BATCHKIT_JOURNAL``, else ``journal.db`` in batchkit's
+    data directory)."""
+
+
+class ClientState(enum.Enum):
+    """A client's lifetime, as httpx's: its threads are made on first use and never again once closed."""
+
+    UNOPENED = 1
+    OPENED = 2
+    CLOSED = 3
+
+
+class Threads:
+    """A client's threads, shared by the copies ``with_options`` makes: ``size`` for requests (the sync
+    client's concurrency budget), and others for disk work (:class:`Blocking` steps, on both clients),
+    so disk work never waits behind a request, nor a lease renewal behind a slow prepare."""
+
+    DISK = 256
+    """The most disk threads at once (threads are made only when every one is busy)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.state = ClientState.UNOPENED
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        """Raise :class:`ClientClosedError` once the client is closed."""
+        if self.state is ClientState.CLOSED:
+            raise ClientClosedError("the client was closed; make a new one")
+
+    def pool(self, kind: str) -> ThreadPoolExecutor:
+        """The ``"requests"`` or ``"disk"`` threads, made on first use."""
+        with self._lock:
+            self.check()
+            found = self._pools.get(kind)
+            if found is None:
+                size = self.size if kind == "requests" else self.DISK
+                found = self._pools[kind] = ThreadPoolExecutor(size, thread_name_prefix=f"batchkit-{kind}")
+                self.state = ClientState.OPENED
+            return found
+
+    def close(self) -> None:
+        """No thread is made again; the threads end once their work is done."""
+        with self._lock:
+            self.state, pools = ClientState.CLOSED, list(self._pools.values())
+            self._pools.clear()
+        for pool in pools:
+            pool.shutdown(wait=True)
 
 
 class ClientBase(Generic[HttpT]):
@@ -144,7 +195,7 @@ class ClientBase(Generic[HttpT]):
             raise InputError(f"retry must be a batchkit.RetryPolicy, got {type(retry).__name__}")
         if poll is not None and not isinstance(poll, PollSchedule):
             raise InputError(f"poll must be a batchkit.PollSchedule, got {type(poll).__name__}")
-        adapter = resolved.provider(resolved.base_url, journal=journal or default_journal())
+        adapter = resolved.provider(resolved.base_url)
         sender = Sender(
             adapter,
             retry or RetryPolicy(max_retries=resolved.max_retries),
@@ -153,9 +204,18 @@ class ClientBase(Generic[HttpT]):
             reply_limit,
         )
         auth = KeyAuth(resolved.provider.auth_headers, resolved.api_key, resolved.base_url)
-        self._ops: Operations = Operations(adapter, sender, auth, poll or PollSchedule(), on_upload)
+        self._ops: Operations = Operations(adapter, sender, auth, poll or PollSchedule(), on_upload,
+                                           journal or default_journal())  # fmt: skip
         self._http: HttpT = http_client if http_client is not None else self.http_type(verify=tls_context())
         self._owns_http = http_client is None
+        self._threads = Threads(self._ops.poll.concurrency)
+        self._is_copy = False
+
+    def _check_open(self) -> None:
+        """Raise :class:`ClientClosedError` when this client, or the httpx client it was given, is closed."""
+        self._threads.check()
+        if self._http.is_closed:
+            raise ClientClosedError("the httpx client this client sends with was closed")
 
     @classmethod
     def connect(
@@ -179,7 +239,7 @@ class ClientBase(Generic[HttpT]):
                 raise InputError(f"max_retries must be an integer from 0 to 100, got {max_retries!r}") from exc
         clone = copy.copy(self)
         clone._ops = self._ops.configured(timeout=_seconds(timeout), retry=policy)
-        clone._owns_http = False
+        clone._owns_http, clone._is_copy = False, True
         return clone
 
     def _configured(self, timeout: float | NotGiven) -> Operations:

@@ -18,8 +18,9 @@ from batchkit._kernel.not_given import NOT_GIVEN
 from batchkit._kernel.steps import Blocking, Operation
 from batchkit.errors import AmbiguousSubmissionError, InputError
 from batchkit.models import BatchJob, JobStatus
-from batchkit.providers.base import Submission
+from batchkit.providers.base import Submission, SynchronousProvider
 
+from . import synchronous
 from .groups import JobGroup
 from .workers import Sends, Worker
 
@@ -80,6 +81,11 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
         if isinstance(chunk, bool) or not isinstance(chunk, int) or not 1 <= chunk <= max_files:
             raise InputError(f"chunk must be 1 to {max_files} files for {provider.name}, got {chunk!r}")
         max_files = chunk
+    if isinstance(provider, SynchronousProvider):  # one chunk a request
+        whole = yield Blocking(lambda: provider.prepare(Submission(files=files, **inputs)))
+        found: str = yield Blocking(lambda: synchronous.record(journal, provider.name, provider.requests(whole),
+                                                               portable(inputs), int(ops.clock.time() * 1000)))
+        return found
     parts = plan(files, max_files, max_bytes)
     yield Blocking(lambda: [provider.prepare(Submission(files=p, **inputs)) for p in parts])
     spec = {"inputs": portable(inputs), "limits": [max_files, max_bytes]}

@@ -22,13 +22,22 @@ from batchkit._kernel.journal import Journal, Scope
 from batchkit._kernel.retry import RetryPolicy
 from batchkit._kernel.steps import END, Blocking, Call, Emit, Items, NextItem, Operation, Parallel
 from batchkit.config import Secret
-from batchkit.errors import BatchkitError, InputError, JobNotFinishedError, ResponseFormatError, TransportError
+from batchkit.errors import (
+    BatchkitError,
+    InputError,
+    JobNotFinishedError,
+    ResponseFormatError,
+    TransportError,
+    UnsupportedError,
+)
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
-from batchkit.providers.base import Provider, Submission
+from batchkit.providers.base import Provider, Shape, Submission
+from batchkit.providers.capabilities import Archives, Lists, Streams
 
+from . import synchronous
 from .given_names import GivenNames
 from .groups import JobGroup
-from .large_submissions import record, submit_many
+from .large_submissions import portable, record, submit_many
 from .sending import Sender
 from .shared_rate import SharedRate, bucket_name
 from .waiting import OnUpdate, PollSchedule, ignoring_emits, watch
@@ -105,11 +114,13 @@ def _statuses(status: JobStatus | str | Iterable[JobStatus | str] | None) -> fro
 class Operations:
     """One client's configuration, and every operation it offers."""
 
-    provider: Provider
+    provider: Provider[Any, Any]
     sender: Sender
     auth: KeyAuth = attrs.field(repr=False)
     poll: PollSchedule
     on_upload: Progress | None
+    journal: str | os.PathLike[str]
+    """Where the runs of a synchronous provider's ``submit`` are kept."""
     given: GivenNames = attrs.field(factory=GivenNames, repr=False, eq=False)
     """The paths this client's jobs were given (copies made by :meth:`configured` share it)."""
 
@@ -129,12 +140,16 @@ class Operations:
     def submit(self, files: Paths | None, inputs: Mapping[str, Any]) -> Operation[BatchJob]:
         submission = Submission(files=files, **_known(inputs, SUBMIT_KEYS))
         prepared = yield Blocking(lambda: self.provider.prepare(submission))
-        job = yield from self.create(prepared)
+        if self.provider.shape is Shape.SYNCHRONOUS:
+            job = yield from synchronous.submit(self, prepared, portable(inputs))
+        else:
+            job = yield from self.create(prepared)
         self.given.record(job.id, as_path_list(files, "files"))
         return job
 
-    def create(self, prepared: Any) -> Operation[BatchJob]:
-        job = yield from self.sender.run(self.provider.create(prepared))
+    def create(self, prepared: Any, identify: Callable[[str], Operation[None]] | None = None) -> Operation[BatchJob]:
+        """A job from ``prepared``; ``identify`` journals its id where the provider knows it before the bytes go."""
+        job = yield from attrs.evolve(self.sender, identify=identify).run(self.provider.create(prepared))
         log.info("%s: created job %s", self.provider.name, job.id)
         return job
 
@@ -199,13 +214,27 @@ class Operations:
             book.close()
 
     def get(self, job: JobRef) -> Operation[BatchJob]:
-        return self.sender.run(self.provider.follow(as_job(self.provider.name, job)))
+        return self._follow(as_job(self.provider.name, job), self.sender)
+
+    def _follow(self, job: BatchJob, sender: Sender) -> Operation[BatchJob]:
+        """The job now: asked of the provider, or read from the journal (a synchronous provider's)."""
+        if self.provider.shape is Shape.SYNCHRONOUS:
+            return synchronous.state(self, job.id)
+        return sender.run(self.provider.follow(job))
+
+    def _collect(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
+        """A finished job's results: asked of the provider, or read from the journal."""
+        if self.provider.shape is Shape.SYNCHRONOUS:
+            return synchronous.collected(self, job.id)
+        return self.sender.run(self.provider.results(job))
 
     def list(
         self, limit: int, status: JobStatus | Iterable[JobStatus] | None, filters: Mapping[str, Any]
     ) -> Operation[list[BatchJob]]:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InputError(f"limit must be a positive integer, got {limit!r}")
+        if not isinstance(self.provider, Lists):
+            raise UnsupportedError(f"{self.provider.name} has no list of jobs; keep the ids submit() returns")
         return self.sender.run(self.provider.list(limit, _statuses(status), filters))
 
     def _schedule(self, poll_interval: float | None) -> PollSchedule:
@@ -239,7 +268,7 @@ class Operations:
             sender = attrs.evolve(sender, deadline=self.clock.monotonic() + timeout)
 
         def get(ident: str) -> Operation[BatchJob]:
-            return sender.run(self.provider.follow(known[ident]))
+            return self._follow(known[ident], sender)
 
         return watch(self.provider.name, get, refs, schedule, timeout, waiting.get("on_update"), self.clock)
 
@@ -262,7 +291,7 @@ class Operations:
 
     def _results_of(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
         job = yield from self._finished(job)
-        return list(map(self._namer(job), (yield from self.sender.run(self.provider.results(job)))))
+        return list(map(self._namer(job), (yield from self._collect(job))))
 
     def _namer(self, job: BatchJob) -> Callable[[FileResult[Any]], FileResult[Any]]:
         """Gives each of ``job``'s results, in order, its path as given (where this client made the job)
@@ -273,7 +302,7 @@ class Operations:
     def _finished(self, job: BatchJob) -> Operation[BatchJob]:
         """``job`` as it is now, which must have ended (:class:`JobNotFinishedError` otherwise)."""
         if not job.provider_status:  # known only by its id (or from a journal): how is it now?
-            now = yield from self.sender.run(self.provider.follow(job))
+            now = yield from self._follow(job, self.sender)
             job = attrs.evolve(now, id=job.id)  # the id asked for, not one a server sent back
         if not job.status.is_terminal:
             raise JobNotFinishedError(job)
@@ -284,9 +313,9 @@ class Operations:
         streams them and ijson (``batchkit[stream]``) is installed, else fetched and emitted one by one.
         A stream is not retried once it has begun: results were handed out."""
         finished = yield from self._finished(as_job(self.provider.name, job))
-        plan = self.provider.stream_results(finished)
+        plan = self.provider.stream_results(finished) if isinstance(self.provider, Streams) else None
         if plan is None or not streaming_available():
-            for result in map(self._namer(finished), (yield from self.sender.run(self.provider.results(finished)))):
+            for result in map(self._namer(finished), (yield from self._collect(finished))):
                 yield Emit(result)
             return
         call, to_result = plan
@@ -311,12 +340,15 @@ class Operations:
         self, job: JobRef, dest: str | os.PathLike[str], extract: bool, limits: ExtractLimits | None
     ) -> Operation[Path]:
         ident = as_job(self.provider.name, job).id
+        provider = self.provider
+        if not isinstance(provider, Archives):
+            raise UnsupportedError(f"{provider.name} has no artifacts")
         folder = Path(dest)
         if folder.exists() and not folder.is_dir():
             raise InputError(f"{folder}: is not a directory")
         sink = AtomicFile(folder / f"{ident}-artifacts.zip")
         try:
-            yield from self.sender.run(self.provider.artifacts(ident, sink))
+            yield from self.sender.run(provider.artifacts(ident, sink))
         except BaseException:
             sink.discard()
             raise

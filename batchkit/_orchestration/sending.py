@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
@@ -17,7 +18,7 @@ import httpx
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.inputs import FileChangedError
 from batchkit._kernel.retry import RetryPolicy, provider_error, retry_after_seconds
-from batchkit._kernel.steps import Call, Done, Failed, Operation, Parallel, Sleep, advance
+from batchkit._kernel.steps import Call, Done, Failed, Identified, Operation, Parallel, Sleep, advance
 from batchkit.errors import AmbiguousSubmissionError, BatchkitError, ProviderError, TransportError
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class Gate(Protocol):
 class Sender:
     """How one client sends: its provider, retry policy, timeouts and clock."""
 
-    provider: Provider
+    provider: Provider[Any, Any]
     policy: RetryPolicy
     timeout: httpx.Timeout
     clock: Clock
@@ -58,6 +59,8 @@ class Sender:
     deadline: float | None = None
     """A moment (``clock.monotonic()``) no retry may sleep past: a wait's end."""
     gate: Gate | None = None
+    identify: Callable[[str], Operation[None]] | None = None
+    """Journals the id an operation says it is creating (:class:`Identified`); None: it is not kept."""
 
     @property
     def upload_timeout(self) -> httpx.Timeout:
@@ -76,6 +79,10 @@ class Sender:
                         outcome = yield from self.send(step)
                     elif isinstance(step, Parallel):
                         outcome = yield Parallel([self.run(op) for op in step.operations])
+                    elif isinstance(step, Identified):
+                        if self.identify is not None:
+                            yield from self.identify(step.job_id)
+                        outcome = None
                     else:
                         outcome = yield step
                 except Exception as exc:  # a failure found by the executor goes to the operation itself

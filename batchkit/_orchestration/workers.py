@@ -14,11 +14,12 @@ import os
 import random
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
+import cattrs
 
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.inputs import LocalFile, check_file
@@ -34,7 +35,8 @@ from batchkit.errors import (
     UnsupportedError,
 )
 from batchkit.models import BatchJob, FileResult, JobStatus
-from batchkit.providers.base import Provider, Submission
+from batchkit.providers.base import Provider, Request, Shape, Submission, SynchronousProvider
+from batchkit.providers.capabilities import Reconciles
 
 from .sending import Sender
 from .waiting import PollSchedule
@@ -46,7 +48,7 @@ class Sends(Protocol):
     """What a worker needs of the client: its provider, sender, clock, poll schedule, and a create."""
 
     @property
-    def provider(self) -> Provider: ...
+    def provider(self) -> Provider[Any, Any]: ...
 
     @property
     def sender(self) -> Sender: ...
@@ -57,7 +59,13 @@ class Sends(Protocol):
     @property
     def poll(self) -> PollSchedule: ...
 
-    def create(self, prepared: Any) -> Operation[BatchJob]: ...
+    def create(self, prepared: Any, identify: Callable[[str], Operation[None]] | None = None,
+               ) -> Operation[BatchJob]: ...  # fmt: skip
+
+
+def requests_of(run: Run) -> list[Request]:
+    """A synchronous provider's run as the requests its chunks are."""
+    return [cattrs.structure(r, Request) for r in (run.spec or {}).get("requests", [])]
 
 
 @attrs.define
@@ -172,8 +180,10 @@ class Worker:
 
     # -- sending --------------------------------------------------------------------------------------
 
-    def _prepare(self, run: Run, entries: Sequence[FileEntry]) -> Any:
-        """What :meth:`Provider.create` sends for these files, which must be as they were when enqueued."""
+    def _prepare(self, run: Run, chunk: Chunk) -> Any:
+        """What this chunk sends (:meth:`Provider.create`'s argument, or a synchronous provider's request),
+        its files as they were when enqueued."""
+        entries = self.journal.files(run.id, chunk.index)
         files = []
         for entry in entries:
             local = check_file(Path(entry.path))
@@ -181,22 +191,38 @@ class Worker:
             if entry.size >= 0 and (local.size != entry.size or entry.mtime_ns not in (None, mtime)):
                 raise InputError(f"{entry.path}: changed since the run was enqueued; enqueue it again as a new run")
             files.append(local)
+        if self.ops.provider.shape is Shape.SYNCHRONOUS:
+            return requests_of(run)[chunk.index]
         inputs = dict((run.spec or {}).get("inputs", {}))
         return self.ops.provider.prepare(Submission(files=files, **inputs))
 
+    def _create(self, claim: Claim, run: Run, prepared: Any, known: list[str]) -> Operation[BatchJob | tuple[str, Any]]:
+        """Send the chunk: a job is created (an id it says before its bytes go is journaled at once, and
+        put in ``known``), or (synchronous) the provider's id of the request and its reply."""
+        provider = self.ops.provider
+        if isinstance(provider, SynchronousProvider):
+            options = (run.spec or {}).get("inputs", {}).get("options")
+            return (yield from self.ops.sender.run(provider.send(prepared, options)))
+
+        def identify(job_id: str) -> Operation[None]:
+            yield Blocking(lambda: self.journal.identified(claim, job_id))
+            known.append(job_id)
+
+        return (yield from self.ops.create(prepared, identify))
+
     def _send(self, claim: Claim, run: Run) -> Operation[None]:
         journal, chunk = self.journal, claim.chunk
-        entries: list[FileEntry] = yield Blocking(lambda: journal.files(run.id, chunk.index))
         try:
-            prepared = yield Blocking(lambda: self._prepare(run, entries))
+            prepared = yield Blocking(lambda: self._prepare(run, chunk))
         except InputError as exc:
             yield from self._failed(claim, exc)
             return
         intent_ms: int = yield Blocking(lambda: journal.intend(claim, self._now_ms(), self.lease.ms))
+        known: list[str] = []
         try:
-            job = yield from self.ops.create(prepared)
+            outcome = yield from self._create(claim, run, prepared, known)
         except AmbiguousSubmissionError as exc:
-            found = yield from self._find(chunk, run, intent_ms)
+            found = yield from self._find(attrs.evolve(chunk, job_id=known[0] if known else None), run, intent_ms)
             if isinstance(found, BatchJob):
                 yield from self._adopt(claim, found)
             else:
@@ -209,17 +235,33 @@ class Worker:
         except BatchkitError as exc:
             yield from self._failed(claim, exc)
             return
-        first = self.ops.poll.initial
-        yield Blocking(lambda: journal.sent(claim, job.id, job.children, self._now_ms() + int(first * 1000), first))
+        if isinstance(outcome, BatchJob):
+            first = self.ops.poll.initial
+            yield Blocking(lambda: journal.sent(claim, outcome.id, outcome.children,
+                                                self._now_ms() + int(first * 1000), first))  # fmt: skip
+        else:  # the reply is the result: kept with the chunk's end, then what was made for it goes
+            remote, reply = outcome
+            yield Blocking(lambda: journal.answered(claim, remote, JobStatus.SUCCEEDED.value, reply))
+            yield Blocking(lambda: discard(prepared.made))
+            self.summary.finished += 1
         self.summary.sent += 1
 
     def _find(self, chunk: Chunk, run: Run, since_ms: int) -> Operation[BatchJob | str]:
-        """The job this chunk's interrupted send created, or why it cannot be told."""
+        """The job this chunk's interrupted send created, or why it cannot be told (a synchronous
+        provider's request is never found again: its reply is gone; what the provider can tell of it)."""
+        provider = self.ops.provider
+        if chunk.job_id:  # its id was known before its bytes went (a presign step): it is that job
+            return BatchJob(provider.name, chunk.job_id, JobStatus.UNKNOWN, "")
+        if isinstance(provider, SynchronousProvider):
+            said: str = yield from self.ops.sender.run(provider.lookup(requests_of(run)[chunk.index], since_ms))
+            return said
+        if not isinstance(provider, Reconciles):
+            return f"{provider.name} cannot look for an interrupted send"
         entries: list[FileEntry] = yield Blocking(lambda: self.journal.files(run.id, chunk.index))
         files = [LocalFile(Path(e.path), e.size) for e in entries]
         options = (run.spec or {}).get("inputs", {}).get("options")
         try:
-            found = yield from self.ops.sender.run(self.ops.provider.find_submission(files, since_ms, options))
+            found = yield from self.ops.sender.run(provider.find_submission(files, since_ms, options))
         except UnsupportedError as exc:
             return str(exc)
         return found if found is not None else "interrupted while sending, and no job with these files was found"
@@ -280,6 +322,12 @@ class Worker:
         entries: list[FileEntry] = yield Blocking(lambda: journal.files(run.id, chunk.index))
         yield Blocking(lambda: journal.finished(claim, now.status.value, outcomes(entries, results)))
         self.summary.finished += 1
+
+
+def discard(paths: Sequence[str]) -> None:
+    """Remove files batchkit made for a request, once its reply is kept."""
+    for made in paths:
+        Path(made).unlink(missing_ok=True)
 
 
 def outcomes(entries: Sequence[FileEntry], results: list[FileResult[Any]] | BatchkitError,

@@ -11,7 +11,7 @@ from batchkit import config
 from batchkit.emulator import configured_or_emulated, emulated_providers
 from batchkit.errors import ConfigError
 from batchkit.models import JobStatus
-from batchkit.providers import get_provider
+from batchkit.providers import presentation
 
 from . import EXIT_OK, EXIT_PARTIAL
 from .output import Reporter, render
@@ -36,7 +36,7 @@ def run_demo(provider: str | None, report: Reporter, timeout: float, as_json: bo
                 report.line(f"no {name} API key configured: using the built-in emulator at {settings['base_url']}")
             folder = Path(tmp) / name
             folder.mkdir()
-            sample = get_provider(name).sample(folder)
+            sample = presentation(name).sample(folder)
             with batchkit.connect(name, **settings) as client:
                 job = client.submit(sample.files, **sample.inputs)
                 report.line(f"{name}: submitted {len(sample.files)} file(s) as job {job.id}")

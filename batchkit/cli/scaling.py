@@ -84,8 +84,7 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
         providers = [state.provider]
     else:
         found = batchkit.runs.progress(journal)
-        providers = sorted({p.run.provider for p in found
-                            if p.run.provider and not p.run.local and (run is None or p.run.id == run)})  # fmt: skip
+        providers = sorted({p.run.provider for p in found if p.run.provider and (run is None or p.run.id == run)})
     if not providers:
         if until_done:
             state.report.line("no run in the journal has work left")

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from batchkit._kernel.clock import Clock
-from batchkit.providers import available, get_provider
+from batchkit.providers import available, fake_of
 
 from .faults import Fault, FaultKind, FaultPlan
 from .state import EmulatorConfig, Recorded, State
@@ -37,7 +37,7 @@ EMULATOR_KEY = "emulator-key"
 
 def emulated_providers() -> list[str]:
     """The registered providers that have an emulator fake."""
-    return [name for name in available() if get_provider(name).emulator]
+    return [name for name in available() if fake_of(name)]
 
 
 TimeSource = Clock | Callable[[], float]
@@ -60,7 +60,7 @@ class Emulator:
         self.state = State(config, _seconds(clock))
         self.fakes: dict[str, Fake] = {}
         for name in emulated_providers():
-            module, _, attr = (get_provider(name).emulator or "").partition(":")
+            module, _, attr = (fake_of(name) or "").partition(":")
             self.fakes[name] = getattr(importlib.import_module(module), attr)(self.state, name)
         self.base_url: str | None = None
 

@@ -1,6 +1,6 @@
 """What a provider's emulator fake is, and the pieces fakes are built from.
 
-A provider names its fake in ``Provider.emulator`` (``"module:Class"``); the emulator app mounts
+A fake is registered beside its provider (:func:`batchkit.providers.fake_of`); the emulator app mounts
 the routes of every registered provider's fake behind one fault gate and request log.
 """
 

@@ -1,27 +1,41 @@
-"""The provider registry: built-in providers by name, third-party ones by entry point.
+"""The provider registry: built-in providers by name, third-party ones by entry point, and what
+each can do beyond its wire (:mod:`batchkit.providers.capabilities`).
 
-A package adds a provider by declaring an entry point in the ``batchkit.providers`` group
-that names a :class:`~batchkit.providers.base.Provider` subclass, or by calling :func:`register`.
+A package adds a provider by declaring an entry point in the ``batchkit.providers`` group that names
+a :class:`~batchkit.providers.base.Provider` subclass, and its emulator fake in the
+``batchkit.emulators`` group (``"module:Class"`` of a :class:`batchkit.emulator.Fake`), or by calling
+:func:`register`.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, TypeVar
 
 from batchkit.errors import ConfigError
 
 from .base import Provider, Submission
+from .capabilities import Presentation, presented
+
+P = TypeVar("P", bound="Provider[Any, Any]")
 
 ENTRY_POINT_GROUP = "batchkit.providers"
 """The entry-point group third-party providers are declared in."""
+FAKE_GROUP = "batchkit.emulators"
+"""The entry-point group emulator fakes of third-party providers are declared in."""
 
 _BUILTIN = {
     "hume": "batchkit.providers.hume:HumeProvider",
     "hume-expression": "batchkit.providers.hume_expression:HumeExpressionProvider",
     "resemble": "batchkit.providers.resemble:ResembleProvider",
 }
-_registered: dict[str, type[Provider]] = {}
+_FAKES = {
+    "hume": "batchkit.providers.hume.emulator:HumeFake",
+    "hume-expression": "batchkit.providers.hume_expression.emulator:HumeExpressionFake",
+    "resemble": "batchkit.providers.resemble.emulator:ResembleFake",
+}
+_registered: dict[str, type[Provider[Any, Any]]] = {}
+_registered_fakes: dict[str, str] = {}
 
 
 def entry_points(group: str) -> Any:
@@ -31,10 +45,26 @@ def entry_points(group: str) -> Any:
     return installed(group=group)
 
 
-def register(cls: type[Provider]) -> type[Provider]:
-    """Register a provider class under ``cls.name`` (usable as a decorator)."""
+def register(cls: type[P], fake: str | None = None) -> type[P]:
+    """Register a provider class under ``cls.name`` (usable as a decorator), with its emulator fake."""
     _registered[cls.name] = cls
+    if fake is not None:
+        _registered_fakes[cls.name] = fake
     return cls
+
+
+def fake_of(name: str) -> str | None:
+    """``"module:Class"`` of the emulator fake registered beside provider ``name``; None if it has none."""
+    key = name.strip().lower()
+    if key in _registered_fakes or key in _FAKES:
+        return _registered_fakes.get(key) or _FAKES[key]
+    found = [ep.value for ep in entry_points(group=FAKE_GROUP) if ep.name == key]
+    return found[0] if found else None
+
+
+def presentation(provider: str | type[Provider[Any, Any]]) -> Presentation:
+    """How provider ``provider`` presents results: its own rows and samples where it has them."""
+    return presented(get_provider(provider) if isinstance(provider, str) else provider)
 
 
 def available() -> list[str]:
@@ -44,7 +74,7 @@ def available() -> list[str]:
     return sorted(names)
 
 
-def get_provider(name: str) -> type[Provider]:
+def get_provider(name: str) -> type[Provider[Any, Any]]:
     """The provider class registered as ``name``."""
     key = name.strip().lower()
     if key in _registered:
@@ -63,4 +93,5 @@ def get_provider(name: str) -> type[Provider]:
     return register(cls)
 
 
-__all__ = ["ENTRY_POINT_GROUP", "Provider", "Submission", "available", "get_provider", "register"]
+__all__ = ["ENTRY_POINT_GROUP", "FAKE_GROUP", "Provider", "Submission", "available", "fake_of", "get_provider",
+           "presentation", "register"]

@@ -97,8 +97,6 @@ class Run:
     created_ms: int
     files: int
     chunks: int
-    local: bool = False
-    """A provider's own job, sent by the process that submits it (workers leave it alone)."""
 
 
 @attrs.frozen
@@ -131,8 +129,6 @@ class Scope:
     """Look for an ambiguous send again when it is due, up to :data:`MAX_LOOKS` times (a worker);
     otherwise once for each chunk not in ``skip`` (one ``submit_many`` call)."""
     skip: frozenset[int] = frozenset()
-    local: bool = False
-    """Runs that are a provider's own jobs (sent by their ``submit``), not runs for workers."""
 
 
 MAX_LOOKS = 5
@@ -156,7 +152,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-_RUN_COLUMNS = "id, provider, fingerprint, spec, created_ms, files, chunks, local"
+_RUN_COLUMNS = "id, provider, fingerprint, spec, created_ms, files, chunks"
 _CHUNK_COLUMNS = (
     "c.run_id, c.idx, c.state, c.job_id, c.intent_ms, c.error, c.children, c.job_status, c.attempts,"
     " c.poll_interval, c.reply, c.token"
@@ -189,18 +185,17 @@ class Journal:
 
     def record_run(self, provider: str, fingerprint: str, spec: Mapping[str, Any],
                    files: Sequence[tuple[str, int, int | None]], plan: Sequence[Sequence[int]],
-                   now_ms: int, local: bool = False) -> str:  # fmt: skip
-        """The run of this submission: recorded now, or as an earlier call recorded it (``local``: a
-        provider's own job, which workers leave alone)."""
+                   now_ms: int) -> str:  # fmt: skip
+        """The run of this submission: recorded now, or as an earlier call recorded it."""
         run = run_id_for(fingerprint)
         where = {i: n for n, indexes in enumerate(plan) for i in indexes}
         with self._store.transaction() as tx:
             found = tx.execute("SELECT spec FROM runs WHERE id = ?", (run,)).fetchone()
             if found is None:
                 tx.execute(
-                    "INSERT INTO runs (id, provider, fingerprint, spec, created_ms, files, chunks, local)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run, provider, fingerprint, json.dumps(spec), now_ms, len(files), len(plan), int(local)),
+                    "INSERT INTO runs (id, provider, fingerprint, spec, created_ms, files, chunks)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (run, provider, fingerprint, json.dumps(spec), now_ms, len(files), len(plan)),
                 )
                 tx.executemany(
                     "INSERT INTO chunks (run_id, idx, state) VALUES (?, ?, ?)",
@@ -301,7 +296,7 @@ class Journal:
             params.extend([now_ms] if due else [])
         else:
             states.append(f"c.state = '{ChunkState.AMBIGUOUS}'")
-        where = f"r.provider = ? AND r.spec IS NOT NULL AND r.local = {int(scope.local)} AND ({' OR '.join(states)})"
+        where = f"r.provider = ? AND r.spec IS NOT NULL AND ({' OR '.join(states)})"
         if scope.run is not None:
             where += " AND c.run_id = ?"
             params.append(scope.run)
@@ -396,6 +391,10 @@ class Journal:
                              "lease_until_ms": now_ms + lease_ms}, release=False)  # fmt: skip
         return now_ms
 
+    def identified(self, claim: Claim, job_id: str) -> None:
+        """The provider's id of what the chunk's send is creating, known before its bytes go."""
+        self._fenced(claim, {"job_id": job_id}, release=False)
+
     def unsend(self, claim: Claim, reason: str) -> None:
         """The send was refused before anything was created (a 429): the chunk is planned again."""
         self._fenced(claim, {"state": ChunkState.PLANNED, "error": reason})
@@ -409,7 +408,7 @@ class Journal:
                              "next_poll_ms": next_look_ms, "poll_interval": interval})  # fmt: skip
 
     def answered(self, claim: Claim, remote_id: str, job_status: str, reply: Any) -> None:
-        """The send was answered with its results (``reply``), kept before the chunk counts as done."""
+        """The send was answered with its results (``reply``): kept with the chunk's end, in one fenced write."""
         self._fenced(claim, {"state": ChunkState.DONE, "job_id": remote_id, "job_status": job_status, "error": None,
                              "reply": json.dumps(reply)})  # fmt: skip
 
@@ -432,14 +431,6 @@ class Journal:
             tx.executemany(
                 "UPDATE files SET status = ?, error = ?, result = ? WHERE run_id = ? AND idx = ?",
                 [(status, error, json.dumps(raw), claim.chunk.run, i) for i, status, error, raw in outcomes],
-            )
-
-    def keep_results(self, run: str, outcomes: Sequence[tuple[int, str, str | None, Any]]) -> None:
-        """Each input file's ``(index, status, error, raw result)``, where a provider gathers them itself."""
-        with self._store.transaction() as tx:
-            tx.executemany(
-                "UPDATE files SET status = ?, error = ?, result = ? WHERE run_id = ? AND idx = ?",
-                [(status, error, json.dumps(raw), run, i) for i, status, error, raw in outcomes],
             )
 
     # -- a rate shared by every worker -----------------------------------------------------------------
@@ -476,9 +467,9 @@ class Journal:
 
 
 def _run(row: Sequence[Any]) -> Run:
-    ident, provider, fingerprint, spec, created, files, chunks, local = row
+    ident, provider, fingerprint, spec, created, files, chunks = row
     return Run(str(ident), provider, str(fingerprint), None if spec is None else json.loads(spec),
-               int(created), int(files), int(chunks), bool(local))  # fmt: skip
+               int(created), int(files), int(chunks))  # fmt: skip
 
 
 def _chunk(row: Sequence[Any], files: tuple[str, ...]) -> Chunk:

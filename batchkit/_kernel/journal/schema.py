@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from .stores import Store, Tx
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """1 to 3: one submission per sqlite file (its chunks, then owners, then children); 4: runs, files and
 their results, leases with fencing tokens, shared rate limits; sqlite or PostgreSQL; 5: a chunk's
 reply (the measurements of a provider whose results exist only in the reply); 6: runs that are such a
-provider's own jobs (``local``: sent by the process that submits them, never by workers)."""
+provider's own jobs (``local``: sent by the process that submits them, never by workers); 7: no run is
+a provider's own: a run of schema 6's ``local`` kind becomes an ordinary run of requests any worker
+serves (the column is left, unread)."""
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, provider TEXT, fingerprint TEXT NOT NULL UNIQUE, spec TEXT,
-    created_ms {int} NOT NULL, files {int} NOT NULL, chunks {int} NOT NULL, local {int} NOT NULL DEFAULT 0
+    created_ms {int} NOT NULL, files {int} NOT NULL, chunks {int} NOT NULL
 );
 CREATE TABLE IF NOT EXISTS chunks (
     run_id TEXT NOT NULL, idx {int} NOT NULL, state TEXT NOT NULL, job_id TEXT, job_status TEXT,
@@ -38,11 +41,26 @@ CREATE TABLE IF NOT EXISTS rates (
 """
 
 
-MIGRATIONS = {
+def _ordinary_runs(tx: Tx) -> None:
+    """Schema 7: a provider's own run (schema 6, ``local``) as a run of requests: each chunk one request
+    (its input files, the request as the provider wrote it, the files made for it), its options as inputs."""
+    if "local" not in _columns(tx, "runs"):
+        return
+    for ident, spec in tx.execute("SELECT id, spec FROM runs WHERE local = 1").fetchall():
+        old = json.loads(spec) if spec else {}
+        requests = [{"files": sorted({int(p["file"]) for p in item.get("parts", [])}), "spec": item,
+                     "made": [p["path"] for p in item.get("parts", []) if p.get("converted")]}
+                    for item in old.get("items", [])]  # fmt: skip
+        new = {"inputs": {"options": old.get("options")}, "names": old.get("names", []), "requests": requests}
+        tx.execute("UPDATE runs SET spec = ?, local = 0 WHERE id = ?", (json.dumps(new), ident))
+
+
+MIGRATIONS: dict[int, tuple[str | Callable[[Tx], None], ...]] = {
     5: ("ALTER TABLE chunks ADD COLUMN reply TEXT",),
     6: ("ALTER TABLE runs ADD COLUMN local {int} NOT NULL DEFAULT 0",),
+    7: (_ordinary_runs,),
 }
-"""Statements that bring a journal of the version before (4 or later) to each version."""
+"""Statements (or steps) that bring a journal of the version before (4 or later) to each version."""
 
 
 def run_id_for(fingerprint: str) -> str:
@@ -73,10 +91,19 @@ def migrate(store: Store) -> None:
             _from_one_submission(tx)
         else:
             for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS.get(target, ()):
-                    tx.execute(statement.format(**store.types))
+                for step in MIGRATIONS.get(target, ()):
+                    if isinstance(step, str):
+                        tx.execute(step.format(**store.types))
+                    else:
+                        step(tx)
         tx.execute("DELETE FROM meta WHERE key = 'schema'")
         tx.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+
+
+def _columns(tx: Tx, table: str) -> list[str]:
+    """The columns of ``table``, on either store."""
+    found = tx.execute("SELECT * FROM " + table + " WHERE 1 = 0")
+    return [str(d[0]) for d in getattr(found, "description", None) or ()]
 
 
 def _sqlite_columns(tx: Tx, table: str) -> list[str]:

@@ -33,7 +33,7 @@ from batchkit.errors import InputError, ResponseFormatError
 from batchkit.models import BatchJob, Callback, FileResult, JobStatus
 from batchkit.providers.base import Provider, Sample, Submission
 
-from .models import Job
+from .models import Job, SourcePrediction
 from .options import HumeOptions
 from .rows import tidy_rows
 from .wire import STATUS_TO_HUME, created_job, in_given_order, name_texts, structure_job, to_batch_job, to_file_result
@@ -89,13 +89,12 @@ def _at_most(items: list[str], what: str) -> list[str]:
     return items
 
 
-class HumeProvider(Provider):
+class HumeProvider(Provider[Prepared, SourcePrediction]):
     """Hume batch jobs: JSON for URLs and text, multipart for local files."""
 
     name = "hume"
     default_base_url = "https://api.hume.ai"
     key_env = "HUME_API_KEY"
-    emulator = "batchkit.providers.hume.emulator:HumeFake"
     ambiguity_advice = "look for it in client.list() (batchkit jobs) before retrying"
     JOBS = "/v0/batch/jobs"
 
@@ -217,7 +216,9 @@ class HumeProvider(Provider):
 
     @classmethod
     def sample(cls, folder: Path) -> Sample:
-        files = super().sample(folder).files
+        from batchkit.samples import write_samples
+
+        files = write_samples(folder)
         return Sample(files, {"text": ["What a wonderful surprise, thank you so much!"]})
 
 

@@ -1,34 +1,38 @@
-"""Hume's successor Expression Measurement API (``https://api.cloud.hume.ai/v1/expression``) as a batch.
+"""Hume's successor Expression Measurement API (``https://api.cloud.hume.ai/v1/expression``), a
+provider of the synchronous shape: each upload's reply is its measurements.
 
-The API measures uploads synchronously and keeps no measurements: a job here is batchkit's own, a run
-in the journal whose requests are the uploads. ``submit`` converts what must be converted, checks
-every limit, then sends the requests and keeps each reply before it counts; ``get`` and ``results``
-read the journal. A reply lost after its upload was sent is never re-sent by itself: the run list
-says whether it was billed.
+``prepare`` converts what must be converted and checks every limit; :meth:`requests` packs the files
+into uploads; the client journals them as a run and sends them, keeping each reply before it counts.
+A reply lost after its upload was sent is never re-sent by itself: the run list says whether it was
+billed.
 """
 
 from __future__ import annotations
 
 import builtins
 import datetime as dt
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from batchkit._kernel.inputs import as_path_list, check_files
-from batchkit._kernel.journal import Chunk, ChunkState, Journal, Run
-from batchkit._kernel.options import coerce_options
-from batchkit._kernel.steps import Blocking, Operation
-from batchkit._kernel.wire import read_json
-from batchkit.errors import AmbiguousSubmissionError, InputError, UnsupportedError
-from batchkit.models import BatchJob, FileResult, JobStatus
-from batchkit.providers.base import Provider, Sample, Submission
+import attrs
+import cattrs
 
-from . import jobs
-from .models import ExpressionPrediction
+from batchkit._kernel.inputs import LocalFile, as_path_list, check_files
+from batchkit._kernel.journal.stores import data_dir
+from batchkit._kernel.options import coerce_options
+from batchkit._kernel.steps import Operation, Upload
+from batchkit._kernel.wire import read_json, structure
+from batchkit.errors import BatchkitError, InputError, UnsupportedError
+from batchkit.models import BatchJob, FileResult, JobStatus
+from batchkit.providers.base import Answer, Request, Requests, Sample, Submission, SynchronousProvider
+
+from .models import AudioReply, ExpressionPrediction, VideoReply
 from .options import HumeExpressionOptions
 from .plan import Item, Plan, plan
+from .replies import file_results, restore
 from .rows import tidy_rows
 
 RUNS = "/v1/expression/run"
@@ -36,14 +40,15 @@ CLOCK_SKEW_S = 5
 """Seconds before an upload's intent that a run of it may seem to have started (clocks differ)."""
 PAGE_SIZE = 100
 """Runs asked for a page of the run list."""
+MAX_PAGES = 100
+"""Pages of the run list read to tell whether an upload was billed (beyond: cannot tell)."""
 RUN_STATUS = {"live": JobStatus.RUNNING, "ended": JobStatus.SUCCEEDED, "errored": JobStatus.FAILED}
 
 
-class HumeExpressionProvider(Provider):
+class HumeExpressionProvider(SynchronousProvider[Plan, ExpressionPrediction]):
     name = "hume-expression"
     default_base_url = "https://api.cloud.hume.ai"
     key_env = "HUME_API_KEY"
-    emulator = "batchkit.providers.hume_expression.emulator:HumeExpressionFake"
     ambiguity_advice = (
         "its measurements cannot be fetched again; options={'resend_ambiguous': True} uploads it again knowingly"
     )
@@ -54,22 +59,6 @@ class HumeExpressionProvider(Provider):
     def auth_headers(api_key: str) -> dict[str, str]:
         return {"X-Hume-Api-Key": api_key}
 
-    def _journal(self) -> Journal:
-        from batchkit._kernel.journal import default_journal, is_postgres
-
-        target = self.journal or default_journal()
-        if not is_postgres(target):
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-        return Journal(target)
-
-    def _read(self, job_id: str) -> tuple[Run, builtins.list[Chunk]]:
-        """A job's run and requests, as the journal has them."""
-        journal = self._journal()
-        try:
-            return jobs.read_job(journal, self.name, job_id)
-        finally:
-            journal.close()
-
     def prepare(self, submission: Submission) -> Plan:
         if submission.urls or submission.text or submission.zip or submission.callback_url:
             raise InputError(f"{self.name} takes local audio, video and image files only (no urls, text, zip or"
@@ -78,35 +67,34 @@ class HumeExpressionProvider(Provider):
         files = check_files(as_path_list(submission.files, "files"))
         if not files:
             raise InputError(f"{self.name}: no files given")
-        media = Path(os.environ.get("BATCHKIT_MEDIA_DIR") or _media_root(self.journal))
+        media = Path(os.environ.get("BATCHKIT_MEDIA_DIR") or data_dir() / "media")
         return plan(files, options, media)
 
-    def create(self, prepared: Plan) -> Operation[BatchJob]:
-        journal: Journal = yield Blocking(self._journal)
-        try:
-            run = yield Blocking(lambda: jobs.record(journal, self.name, prepared))
-            sends = jobs.Sends(self.name, self.request, self._billing)
-            chunks = yield from jobs.send_all(sends, journal, prepared, run)
-            found = yield Blocking(lambda: jobs.keep(journal, self.name, run, chunks))
-        finally:
-            journal.close()
-        job = jobs.job_of(self.name, found, chunks)
-        lost = [c for c in chunks if c.state == ChunkState.AMBIGUOUS]
-        if lost:
-            reasons = "; ".join(f"request {c.index}: {c.error}" for c in lost)
-            what = f"job {job.id}: {len(lost)} upload(s) lost their reply ({reasons})"
-            raise AmbiguousSubmissionError(self.name, what, advice=self.ambiguity_advice)
-        return job
+    def requests(self, prepared: Plan) -> Requests:
+        requests = [Request(tuple(sorted({p.file for p in item.parts})), attrs.asdict(item),
+                            tuple(p.path for p in item.parts if p.converted)) for item in prepared.items]  # fmt: skip
+        return Requests(prepared.fingerprint, prepared.files, requests, prepared.options.resend_ambiguous)
 
-    def get(self, job_id: str) -> Operation[BatchJob]:
-        job: BatchJob = yield Blocking(lambda: jobs.job_of(self.name, *self._read(job_id)))
-        return job
+    def send(self, request: Request, options: Any) -> Operation[tuple[str, Any]]:
+        item = cattrs.structure(dict(request.spec), Item)
+        chosen = coerce_options(options, HumeExpressionOptions, self.name)
+        config = json.dumps(chosen.audio_config() if item.endpoint == "audio" else chosen.video_config())
+        kind = "audio/wav" if item.endpoint == "audio" else "image/jpeg"
+        uploads = [Upload("file", LocalFile(Path(p.path), p.size), kind) for p in item.parts]
+        parts = [("config", config, "application/json")] if config != "{}" else []
+        response = yield self.request("POST", f"/v1/expression/{item.endpoint}/file", uploads=uploads,
+                                      parts=parts, creates=True)  # fmt: skip
+        model: type[AudioReply | VideoReply] = AudioReply if item.endpoint == "audio" else VideoReply
 
-    def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
-        found: builtins.list[FileResult[Any]] = yield Blocking(
-            lambda: jobs.file_results(self.name, *self._read(job.id))
-        )
-        return found
+        def parse(reply: Any) -> tuple[str, Any]:
+            return structure(reply, model, f"Hume {item.endpoint} upload reply").run_id, reply
+
+        return self.created(response, parse)
+
+    @classmethod
+    def assemble(cls, names: Sequence[str], requests: Sequence[Request],
+                 answers: Sequence[Answer]) -> builtins.list[FileResult[Any]]:  # fmt: skip
+        return file_results(cls.name, names, requests, answers)
 
     def list(
         self, limit: int, statuses: frozenset[JobStatus], filters: Mapping[str, Any]
@@ -135,18 +123,34 @@ class HumeExpressionProvider(Provider):
                 break
         return found[:limit]
 
-    def _billing(self, item: Item, since_ms: int) -> Operation[str]:
-        """What the run list says of an upload that may have been measured: billed or not."""
+    def lookup(self, request: Request, since_ms: int) -> Operation[str]:
+        """What the run list says of an upload that may have been measured: billed, not billed, or (when
+        the list cannot be read to the intent, or a run is still live) that it cannot tell."""
+        item = cattrs.structure(dict(request.spec), Item)
         since = dt.datetime.fromtimestamp(since_ms / 1000 - CLOCK_SKEW_S, dt.timezone.utc).isoformat()
-        params = [("mode", "file"), ("endpoint", item.endpoint), ("started_after", since), ("page_size", "100")]
-        try:
-            body = read_json((yield self.request("GET", RUNS, params=params)), "Hume run list")
-        except Exception as exc:  # the lookup is advice; its failure must not hide the ambiguity
-            return f"the run list could not be read to tell whether it was billed ({type(exc).__name__})"
+        params = [("mode", "file"), ("endpoint", item.endpoint), ("started_after", since),
+                  ("page_size", str(PAGE_SIZE))]  # fmt: skip
+        runs: builtins.list[Any] = []
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            try:
+                body = read_json((yield self.request("GET", RUNS, params=[*params, *([("cursor", cursor)] if cursor
+                                                                                      else [])])), "Hume run list")
+            except BatchkitError as exc:  # the lookup is advice; its failure must not hide the ambiguity
+                return f"cannot tell whether it was billed: the run list could not be read ({type(exc).__name__})"
+            page = body.get("runs") if isinstance(body, dict) else None
+            if not isinstance(page, list):
+                return "cannot tell whether it was billed: the run list could not be read (no runs in it)"
+            runs += [r for r in page if isinstance(r, dict)]
+            cursor = body.get("next_cursor")
+            if not cursor or not page:
+                break
+        else:
+            return f"cannot tell whether it was billed: more than {MAX_PAGES} pages of runs since the upload began"
+        if any(r.get("status") == "live" for r in runs):
+            return "cannot tell whether it was billed: a run since the upload began is still live"
         size = sum(p.size for p in item.parts)
-        runs = body.get("runs") if isinstance(body, dict) else None
-        billed = [r for r in runs or [] if isinstance(r, dict) and r.get("bytes_received") == size
-                  and (r.get("metered_seconds") or 0) > 0]  # fmt: skip
+        billed = [r for r in runs if r.get("bytes_received") == size and (r.get("metered_seconds") or 0) > 0]
         if billed:
             seconds = sum(float(r["metered_seconds"]) for r in billed)
             ids = ", ".join(str(r.get("run_id")) for r in billed)
@@ -160,7 +164,7 @@ class HumeExpressionProvider(Provider):
 
     @classmethod
     def result_from(cls, raw: Any) -> FileResult[Any]:
-        return jobs.restore(cls.name, raw)
+        return restore(cls.name, raw)
 
     @classmethod
     def sample(cls, folder: Path) -> Sample:
@@ -169,16 +173,6 @@ class HumeExpressionProvider(Provider):
         return Sample([p for p in write_samples(folder) if p.suffix in (".wav", ".jpg")])
 
     rows = staticmethod(tidy_rows)
-
-
-def _media_root(journal: str | os.PathLike[str] | None) -> str:
-    """Converted media live beside a sqlite journal, else in batchkit's data directory."""
-    from batchkit._kernel.journal.stores import data_dir, is_postgres
-
-    text = os.fspath(journal) if journal is not None else ""
-    if text and not is_postgres(text):
-        return f"{text}.media"
-    return str(data_dir() / "media")
 
 
 def _run_job(run: Any) -> BatchJob:

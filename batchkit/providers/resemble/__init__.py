@@ -26,6 +26,7 @@ from batchkit.errors import InputError, ProviderError, ResponseFormatError, Unsu
 from batchkit.models import BatchJob, Callback, FileResult, JobStatus
 from batchkit.providers.base import Provider, Submission
 
+from .models import Detect
 from .options import ResembleOptions
 from .rows import tidy_rows
 from .wire import to_batch_job, to_file_result
@@ -71,13 +72,12 @@ def _is_media(name: str) -> bool:
     return "." in name and name[name.rfind(".") :].lower() in EXTENSIONS
 
 
-class ResembleProvider(Provider):
+class ResembleProvider(Provider[Prepared, Detect]):
     """Resemble detect batches: up to 50 files or one zip, 500 MB, then one detect per file."""
 
     name = "resemble"
     default_base_url = "https://app.resemble.ai"
     key_env = "RESEMBLE_API_KEY"
-    emulator = "batchkit.providers.resemble.emulator:ResembleFake"
     ambiguity_advice = (
         "Resemble has no list of batches: look for these files in the detect list (GET /api/v2/detect) "
         "before retrying; submit_many does this itself"

@@ -43,7 +43,6 @@ class AcmeProvider(Provider):
     name = "acme"
     default_base_url = "https://api.acme.invalid"
     key_env = "ACME_API_KEY"
-    emulator = "acme_detect.fake:AcmeFake"
 
     @staticmethod
     def auth_headers(api_key: str) -> dict[str, str]:

@@ -1,0 +1,98 @@
+"""A per-item provider with a presign step (tests/plugin/acme_presign), added with no edit to batchkit:
+it asks for an upload slot, PUTs the bytes to the presigned URL it gets, and each item is polled. The
+item's id is journaled before any byte goes, so an interrupted upload is found by it, never sent twice;
+the URL's signature is never logged nor journaled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import batchkit
+from batchkit import JobStatus, providers
+from batchkit._kernel.journal import ChunkState, Journal
+from batchkit.emulator import Emulator, EmulatorConfig, serve
+from tests.test_workers import stored_bytes
+
+FAST_POLL = batchkit.PollSchedule(initial=0.01, factor=1.0, maximum=0.01)
+
+
+class Crash(BaseException):
+    """A process dying (not an error anything catches)."""
+
+
+@pytest.fixture
+def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """The provider registered from the test tree, and an emulator made after it (so it mounts its fake)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "plugin"))
+    monkeypatch.setattr(providers, "_registered", dict(providers._registered))
+    from acme_presign import PresignProvider
+
+    providers.register(PresignProvider, fake="acme_presign.fake:PresignFake")
+    with serve(config=EmulatorConfig(queue_seconds=0.01, run_seconds=0.05)) as served:
+        yield served
+
+
+def test_submit_wait_results_on_both_clients(emu: Emulator, media, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="batchkit")
+    with emu.connect("acme-presign", poll=FAST_POLL) as client:
+        job = client.wait(client.submit([media("a.wav")]), timeout=30)
+        assert job.status is JobStatus.SUCCEEDED
+        [result] = client.results(job)
+        assert (result.source, result.prediction) == (str(media("a.wav")), {"verdict": "clean", "score": 0.25})
+
+    async def go() -> list[batchkit.FileResult]:
+        async with emu.connect_async("acme-presign", poll=FAST_POLL) as client:
+            return await client.results(await client.wait(await client.submit([media("b.wav")]), timeout=30))
+
+    assert [r.source for r in asyncio.run(go())] == [str(media("b.wav"))]
+    puts = [r for r in emu.requests if r.method == "PUT"]
+    assert len(puts) == 2
+    assert all("signature=" in r.query for r in puts)
+    assert "signature" not in caplog.text, "a presigned URL's signature was logged"
+
+
+def test_submit_many_makes_one_item_a_file(emu: Emulator, media, tmp_path: Path) -> None:
+    with emu.connect("acme-presign", poll=FAST_POLL) as client:
+        group = client.submit_many([media(f"{n}.wav") for n in range(3)], journal=tmp_path / "j.db", wait=True)
+        assert group.status is JobStatus.SUCCEEDED
+        assert [r.source for r in client.results(group)] == ["0.wav", "1.wav", "2.wav"]
+    assert emu.created("acme-presign") == 3
+
+
+def test_an_interrupted_upload_is_found_by_the_id_journaled_at_intent(emu: Emulator, media, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    journal = str(tmp_path / "j.db")
+    with emu.connect("acme-presign", poll=FAST_POLL) as client:
+        run = client.enqueue([media("a.wav"), media("b.wav")], journal=journal)
+        kept = Journal.sent
+
+        def crash(self: Journal, *args: object, **kwargs: object) -> None:
+            raise Crash  # the process dies once the bytes went, before the outcome was written
+
+        monkeypatch.setattr(Journal, "sent", crash)
+        with pytest.raises(Crash):
+            client.work(journal, until_done=True, concurrency=1)
+        monkeypatch.setattr(Journal, "sent", kept)
+        book = Journal(journal)
+        [first, second] = book.chunks(run)
+        book.close()
+        assert (first.state, second.state) == (ChunkState.SENDING, ChunkState.PLANNED)
+        assert first.job_id, "the item's id was journaled before its bytes went"
+        summary = client.work(journal, until_done=True)
+    assert (summary.adopted, summary.sent, summary.finished) == (1, 1, 2)
+    assert emu.created("acme-presign") == 2, "no second slot for the interrupted upload"
+    assert [r.status for r in batchkit.runs.results(journal, run)] == [JobStatus.SUCCEEDED] * 2
+    assert b"signature" not in stored_bytes(journal)
+
+
+def test_a_presigned_urls_signature_is_not_in_a_calls_repr_nor_its_target() -> None:
+    from batchkit._kernel.steps import Call
+
+    call = Call("PUT", "", "https://bucket.example/blob?X-Amz-Signature=SECRET")
+    assert "SECRET" not in repr(call)
+    assert call.target == "PUT https://bucket.example/blob"
