@@ -17,6 +17,8 @@ from batchkit.errors import InputError
 PathLike = str | os.PathLike[str]
 Paths = PathLike | Iterable[PathLike]
 
+_FORM_ESCAPES = {'"': "%22", "\\": "\\\\", **{chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}}
+
 
 @attrs.frozen
 class LocalFile:
@@ -28,6 +30,12 @@ class LocalFile:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def sent_name(self) -> str:
+        """The name as a multipart header carries it (httpx escapes quotes and control characters), so as
+        a server records it."""
+        return "".join(_FORM_ESCAPES.get(c, c) for c in self.name)
 
     @property
     def suffix(self) -> str:

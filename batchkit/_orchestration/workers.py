@@ -218,16 +218,20 @@ class Worker:
         entries: list[FileEntry] = yield Blocking(lambda: self.journal.files(run.id, chunk.index))
         files = [LocalFile(Path(e.path), e.size) for e in entries]
         options = (run.spec or {}).get("inputs", {}).get("options")
+        held = yield Blocking(lambda: self.journal.held(self.ops.provider.name, run.id, chunk.index))
         try:
-            found = yield from self.ops.sender.run(self.ops.provider.find_submission(files, since_ms, options))
+            found = yield from self.ops.sender.run(self.ops.provider.find_submission(files, since_ms, options, held))
         except UnsupportedError as exc:
             return str(exc)
         return found if found is not None else "interrupted while sending, and no job with these files was found"
 
     def _adopt(self, claim: Claim, found: BatchJob) -> Operation[None]:
-        first = self.ops.poll.initial
-        yield Blocking(lambda: self.journal.sent(claim, found.id, found.children,
-                                                 self._now_ms() + int(first * 1000), first))  # fmt: skip
+        first, name = self.ops.poll.initial, self.ops.provider.name
+        adopted = yield Blocking(lambda: self.journal.adopt(claim, name, found.id, found.children,
+                                                            self._now_ms() + int(first * 1000), first))  # fmt: skip
+        if not adopted:
+            yield from self._ambiguous(claim, f"the job found ({found.id}) is another chunk's by now")
+            return
         self.summary.adopted += 1
 
     def _ambiguous(self, claim: Claim, reason: str) -> Operation[None]:

@@ -162,10 +162,12 @@ class Provider(abc.ABC):
     def chunk_limits(self, options: Any) -> tuple[int, int]:
         """The most files and bytes one job may take (how ``submit_many`` splits)."""
 
-    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any) -> Operation[BatchJob | None]:
+    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any,
+                        held: frozenset[str] = frozenset()) -> Operation[BatchJob | None]:  # fmt: skip
         """The job created from exactly ``files`` with ``options`` since ``since_ms``, where the provider can
-        tell (its ``children`` are kept in the journal); None when it cannot, and :class:`UnsupportedError`
-        saying why when it never can (the chunk then stays ambiguous)."""
+        tell (its ``children`` are kept in the journal), and never one whose id or children are ``held``
+        (other chunks' jobs); None when it cannot, and :class:`UnsupportedError` saying why when it never
+        can (the chunk then stays ambiguous)."""
         return None
         yield  # pragma: no cover
 

@@ -401,8 +401,34 @@ class Journal:
         self._fenced(claim, {"state": ChunkState.PLANNED, "error": reason})
 
     def sent(self, claim: Claim, job_id: str, children: Sequence[str], next_poll_ms: int, interval: float) -> None:
-        self._fenced(claim, {"state": ChunkState.SENT, "job_id": job_id, "children": json.dumps(list(children)),
-                             "error": None, "next_poll_ms": next_poll_ms, "poll_interval": interval})  # fmt: skip
+        self._fenced(claim, _sent(job_id, children, next_poll_ms, interval))
+
+    def held(self, provider: str, run: str, chunk: int) -> frozenset[str]:
+        """The job ids and per-file parts the chunks of ``provider`` (and of runs from older journals) hold,
+        but chunk ``chunk`` of ``run``: what an interrupted send must never adopt."""
+        with self._store.transaction(write=False) as tx:
+            return self._held(tx, provider, run, chunk)
+
+    @staticmethod
+    def _held(tx: Tx, provider: str, run: str, chunk: int) -> frozenset[str]:
+        rows = tx.execute(
+            "SELECT c.job_id, c.children FROM chunks c JOIN runs r ON r.id = c.run_id WHERE c.job_id IS NOT NULL"
+            " AND (r.provider = ? OR r.provider IS NULL) AND NOT (c.run_id = ? AND c.idx = ?)",
+            (provider, run, chunk),
+        ).fetchall()
+        return frozenset(str(part) for job, children in rows for part in (job, *json.loads(children or "[]")))
+
+    def adopt(self, claim: Claim, provider: str, job_id: str, children: Sequence[str], next_poll_ms: int,
+              interval: float) -> bool:  # fmt: skip
+        """Record a job found for an interrupted send, unless another chunk holds it or one of its parts by
+        now (adoptions take turns); whether it was recorded."""
+        with self._store.transaction() as tx:
+            if self._store.dialect == "postgresql":
+                tx.execute("SELECT pg_advisory_xact_lock(7274120002)")
+            if self._held(tx, provider, claim.chunk.run, claim.chunk.index) & {job_id, *children}:
+                return False
+            self._write(tx, claim, _sent(job_id, children, next_poll_ms, interval))
+        return True
 
     def ambiguous(self, claim: Claim, reason: str, next_look_ms: int, interval: float) -> None:
         self._fenced(claim, {"state": ChunkState.AMBIGUOUS, "error": reason, "attempts": claim.chunk.attempts + 1,
@@ -473,6 +499,12 @@ class Journal:
                        " ON CONFLICT (bucket) DO NOTHING", (bucket,))  # fmt: skip
             tx.execute("UPDATE rates SET paused_until_ms = ? WHERE bucket = ? AND paused_until_ms < ?",
                        (until_ms, bucket, until_ms))  # fmt: skip
+
+
+def _sent(job_id: str, children: Sequence[str], next_poll_ms: int, interval: float) -> dict[str, Any]:
+    """A chunk's values once its job is known."""
+    return {"state": ChunkState.SENT, "job_id": job_id, "children": json.dumps(list(children)), "error": None,
+            "next_poll_ms": next_poll_ms, "poll_interval": interval}  # fmt: skip
 
 
 def _run(row: Sequence[Any]) -> Run:
