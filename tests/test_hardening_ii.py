@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 import batchkit
+from batchkit._kernel.clock import FakeClock
+from batchkit._kernel.journal import Journal, Scope
+from batchkit._kernel.steps import Call
 from batchkit.emulator import FaultKind
 
 # -- Resemble finds only its own interrupted batch (H1, M8) ------------------------------------------
@@ -75,3 +86,166 @@ def test_m8_resemble_names_with_quotes_tabs_and_newlines_are_found_again(emulate
     assert [c.state for c in group.chunks] == ["sent"]
     assert group.chunks[0].job_id.startswith("adopted-")
     assert emu.created("resemble") == 1
+
+
+# -- the journal and the shared rate (H6, H7, H8) -----------------------------------------------------
+
+
+def _legacy_journal(path: Path, files: list[Path], job_id: str) -> None:
+    """A journal of schema 1: one submission, chunk 0 sent (``job_id``), chunk 1 planned."""
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE chunks (idx INTEGER PRIMARY KEY, files TEXT NOT NULL, state TEXT NOT NULL,"
+            " job_id TEXT, intent_ms INTEGER, error TEXT);"
+        )
+        db.execute("INSERT INTO meta VALUES ('fingerprint', 'f' )")
+        db.execute("INSERT INTO chunks VALUES (0, ?, 'sent', ?, 1, NULL), (1, ?, 'planned', NULL, NULL, NULL)",
+                   (json.dumps([str(p) for p in files[:1]]), job_id, json.dumps([str(p) for p in files[1:]])))  # fmt: skip
+
+
+def test_h7_a_migrated_sent_chunk_is_claimed_when_it_is_said_to_be_due(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _legacy_journal(path, [_write(tmp_path / "a.wav"), _write(tmp_path / "b.wav")], "batch-1")
+    journal = Journal(path)
+    try:
+        [run] = journal.runs()
+        journal.record_run("resemble", run.run.fingerprint, {"inputs": {}}, [], [], 0)  # submit_many resumes it
+        scope, now = Scope("resemble"), 10_000_000
+        assert journal.next_due(scope, now) <= now
+        first = journal.claim("w1", scope, now, 30_000)
+        second = journal.claim("w2", scope, now, 30_000)
+        assert sorted(c.chunk.state for c in (first, second) if c is not None) == ["planned", "sent"]
+        assert journal.next_due(scope, now) > now  # both held now
+    finally:
+        journal.close()
+
+
+def test_h8_a_429_of_thirty_days_pauses_every_worker_only_as_long_as_the_retry_policy_would(tmp_path: Path) -> None:
+    from batchkit._orchestration.sending import Sender
+    from batchkit._orchestration.shared_rate import SharedRate
+    from batchkit.providers.hume import HumeProvider
+
+    clock, journal = FakeClock(), Journal(tmp_path / "j.db")
+    try:
+        gate = SharedRate(journal, "hume:k", 1.0, clock)
+        policy = batchkit.RetryPolicy(retry_after_max=120.0)
+        sender = Sender(HumeProvider("https://x.test"), policy, httpx.Timeout(1), clock, gate=gate)
+        op = sender.send(Call("POST", "https://x.test", "/v0/batch/jobs", creates=True))
+        step = next(op)
+        while not isinstance(step, Call):
+            step = op.send(step.fn())  # the rate token
+        step = op.send(httpx.Response(429, headers={"Retry-After": str(30 * 86400)}))
+        with pytest.raises(batchkit.RateLimitedError):
+            op.send(step.fn())  # the shared pause is written, then the refusal raised
+        paused = journal.take("hume:k", None, int(clock.time() * 1000))
+        assert 0 < paused <= 120.0
+    finally:
+        journal.close()
+
+
+class _Paused:
+    """A psycopg connection whose session stops, as if SIGSTOPped, after its ``after``-th statement on
+    the rates table (until ``go`` is set)."""
+
+    def __init__(self, db: Any, after: int) -> None:
+        self._db, self.after, self.stopped, self.go = db, after, threading.Event(), threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+    def _seen(self, sql: str) -> None:
+        if "rates" in sql:
+            self.after -= 1
+            if self.after == 0:
+                self.stopped.set()
+                self.go.wait()
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        cursor = self._db.execute(sql, params)
+        self._seen(sql)
+        return cursor
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[Any]:
+        with self._db.cursor() as real:
+            outer = self
+
+            class Cursor:
+                def __getattr__(self, name: str) -> Any:
+                    return getattr(real, name)
+
+                def execute(self, sql: str, params: Any = ()) -> Any:
+                    real.execute(sql, params)
+                    outer._seen(sql)
+                    return self
+
+            yield Cursor()
+
+
+def _in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(fn())
+        except BaseException as exc:  # reported by the test
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_h6_a_worker_paused_inside_its_rate_step_does_not_stop_the_others(postgres_url: str) -> None:
+    import psycopg
+
+    paused_one, other = Journal(postgres_url), Journal(postgres_url)
+    try:
+        other.take("b", 1000.0, 1_000)  # the bucket exists
+        for after in (1, 2, 3):  # stopped after each of its statements in turn
+            gate = _Paused(paused_one._store._db, after)
+            paused_one._store._db = gate
+            stopped, _ = _in_thread(lambda: paused_one.take("b", 1000.0, 2_000))
+            while not gate.stopped.wait(0.05):
+                assert stopped.is_alive()
+            taker, out = _in_thread(lambda: other.take("b", 1000.0, 3_000))
+            with psycopg.connect(postgres_url, autocommit=True) as watch:
+                while taker.is_alive():  # until it is done, or waits for a lock the stopped one holds
+                    waiting = watch.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                    if waiting.fetchone()[0]:
+                        break
+                    taker.join(0.05)
+            taken = not taker.is_alive() and out and isinstance(out[0], float)
+            gate.go.set()
+            stopped.join()
+            taker.join()
+            paused_one._store._db = gate._db
+            assert taken, f"another worker waited on the rate row for one stopped after statement {after}"
+    finally:
+        paused_one.close()
+        other.close()
+
+
+def test_h6_a_sqlite_writer_stopped_with_the_lock_does_not_make_the_others_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from batchkit._kernel.journal import stores
+
+    monkeypatch.setattr(stores, "BUSY_SECONDS", 0.05)
+    path = tmp_path / "j.db"
+    journal = Journal(path)
+    stopped = sqlite3.connect(path, isolation_level=None)
+    try:
+        stopped.execute("BEGIN IMMEDIATE")  # a writer stopped (SIGSTOP) inside its transaction
+        with caplog.at_level(logging.WARNING, logger="batchkit"):
+            worker, out = _in_thread(lambda: journal.renew("w", 0, 1000))
+            while worker.is_alive() and "locked by another process" not in caplog.text:
+                worker.join(0.05)
+            assert worker.is_alive(), out  # still waiting, not failed
+            stopped.execute("ROLLBACK")  # it goes on
+            worker.join()
+        assert out == [0]
+    finally:
+        stopped.close()
+        journal.close()

@@ -290,7 +290,7 @@ class Journal:
 
     def _wanted(self, scope: Scope, now_ms: int, due: bool = True) -> tuple[str, list[Any]]:
         """The SQL condition (and its parameters) of chunks in ``scope`` with work left (``due``: now)."""
-        when = " AND c.next_poll_ms <= ?" if due else ""
+        when = " AND COALESCE(c.next_poll_ms, 0) <= ?" if due else ""  # NULL in a migrated journal: due
         states = [f"c.state IN ('{ChunkState.PLANNED}', '{ChunkState.SENDING}')"]
         params: list[Any] = [scope.provider]
         if scope.poll:
@@ -472,33 +472,36 @@ class Journal:
 
     def take(self, bucket: str, rate: float | None, now_ms: int) -> float:
         """Take a token from ``bucket`` (``rate`` a second, at most one in hand; None: only see whether
-        the bucket is paused); 0 when taken, else the seconds to wait (until a token is due, or a pause ends)."""
-        if rate is None:  # a read: is every worker paused?
-            with self._store.transaction(write=False) as tx:
-                row = tx.execute("SELECT paused_until_ms FROM rates WHERE bucket = ?", (bucket,)).fetchone()
-            return 0.0 if row is None or row[0] <= now_ms else float(row[0] - now_ms) / 1000
-        with self._store.transaction() as tx:
-            tx.execute("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, ?, 0)"
-                       " ON CONFLICT (bucket) DO NOTHING", (bucket, now_ms))  # fmt: skip
-            lock = " FOR UPDATE" if self._store.row_locks else ""
-            tokens, updated, paused = tx.execute(
-                f"SELECT tokens, updated_ms, paused_until_ms FROM rates WHERE bucket = ?{lock}", (bucket,)
-            ).fetchone()
-            if paused > now_ms:
-                return float(paused - now_ms) / 1000
-            tokens = min(1.0, float(tokens) + max(0, now_ms - int(updated)) / 1000 * rate)
-            wait = 0.0 if tokens >= 1 else (1 - tokens) / rate
-            tx.execute("UPDATE rates SET tokens = ?, updated_ms = ? WHERE bucket = ?",
-                       (tokens - 1 if wait == 0 else tokens, max(now_ms, int(updated)), bucket))  # fmt: skip
-            return wait
+        the bucket is paused); 0 when taken, else the seconds to wait (until a token is due, or a pause ends).
+
+        Each statement commits on its own (the token is taken by a compare-and-set, tried again when
+        another worker took one in between), so a worker stopped anywhere here holds no lock."""
+        store = self._store
+        if rate is not None:
+            store.statement("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, ?, 0)"
+                            " ON CONFLICT (bucket) DO NOTHING", (bucket, now_ms))  # fmt: skip
+        while True:
+            row = store.statement("SELECT tokens, updated_ms, paused_until_ms FROM rates WHERE bucket = ?",
+                                  (bucket,)).fetchone()  # fmt: skip
+            if row is None or rate is None or row[2] > now_ms:
+                return 0.0 if row is None or row[2] <= now_ms else float(row[2] - now_ms) / 1000
+            tokens, updated, paused = float(row[0]), int(row[1]), int(row[2])
+            refilled = min(1.0, tokens + max(0, now_ms - updated) / 1000 * rate)
+            wait = 0.0 if refilled >= 1 else (1 - refilled) / rate
+            swapped = store.statement(
+                "UPDATE rates SET tokens = ?, updated_ms = ? WHERE bucket = ? AND tokens = ? AND updated_ms = ?"
+                " AND paused_until_ms = ?",
+                (refilled - 1 if wait == 0 else refilled, max(now_ms, updated), bucket, row[0], updated, paused),
+            )
+            if swapped.rowcount == 1:
+                return wait
 
     def pause(self, bucket: str, until_ms: int) -> None:
         """No worker takes a token from ``bucket`` before ``until_ms`` (a 429's Retry-After)."""
-        with self._store.transaction() as tx:
-            tx.execute("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, 0, 0)"
-                       " ON CONFLICT (bucket) DO NOTHING", (bucket,))  # fmt: skip
-            tx.execute("UPDATE rates SET paused_until_ms = ? WHERE bucket = ? AND paused_until_ms < ?",
-                       (until_ms, bucket, until_ms))  # fmt: skip
+        self._store.statement("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, 0, 0)"
+                              " ON CONFLICT (bucket) DO NOTHING", (bucket,))  # fmt: skip
+        self._store.statement("UPDATE rates SET paused_until_ms = ? WHERE bucket = ? AND paused_until_ms < ?",
+                              (until_ms, bucket, until_ms))  # fmt: skip
 
 
 def _sent(job_id: str, children: Sequence[str], next_poll_ms: int, interval: float) -> dict[str, Any]:
