@@ -249,3 +249,59 @@ def test_h6_a_sqlite_writer_stopped_with_the_lock_does_not_make_the_others_fail(
     finally:
         stopped.close()
         journal.close()
+
+
+# -- rows batchkit did not write (M9) -------------------------------------------------------------------
+
+_SPEC = "UPDATE runs SET spec = ? WHERE id = ?"
+TAMPERED = {
+    "an unknown spec key": (_SPEC, lambda spec: json.dumps({**spec, "inputs": {**spec["inputs"], "bogus": 1}})),
+    "spec inputs as a list": (_SPEC, lambda spec: json.dumps({**spec, "inputs": [1, 2]})),
+    "a non-numeric lease": ("UPDATE chunks SET owner = 'someone', lease_until_ms = 'soon' WHERE run_id = ?", None),
+    "a non-numeric poll interval": ("UPDATE chunks SET state = 'sent', job_id = ?, next_poll_ms = 'now',"
+                                    " poll_interval = 'often' WHERE run_id = ?", None),
+    "a very deep result": ("UPDATE files SET status = 'succeeded', result = '" + "[" * 100_000 + "]" * 100_000
+                           + "' WHERE run_id = ?", None),
+    "an unknown job status": ("UPDATE chunks SET state = 'sent', job_id = ?, job_status = 'weird' WHERE run_id = ?",
+                              None),
+    "a file naming a missing chunk": ("UPDATE files SET chunk_idx = 7 WHERE run_id = ?", None),
+}  # fmt: skip
+
+
+def _results_or_journal_error(journal: Path, run: str) -> None:
+    """The run's results, or a JournalError saying why they cannot be read (never another exception)."""
+    error = None
+    try:
+        batchkit.runs.results(journal, run)
+    except batchkit.JournalError as exc:
+        error = str(exc)
+    assert error is None or "did not write" in error
+
+
+@pytest.mark.parametrize("what", sorted(TAMPERED))
+def test_m9_a_row_batchkit_did_not_write_fails_its_run_and_the_worker_goes_on(emulated, emu, tmp_path: Path,
+                                                                               what: str) -> None:  # fmt: skip
+    journal = tmp_path / "j.db"
+    client = emulated("resemble")
+    bad = client.enqueue([_write(tmp_path / "bad" / "a.wav")], journal=journal)
+    good = client.enqueue([_write(tmp_path / "good" / f"{n}.wav") for n in range(3)], journal=journal)
+    sql, change = TAMPERED[what]
+    job = client.submit([_write(tmp_path / "other" / "a.wav")]).id  # a job that exists, for rows naming one
+    with contextlib.closing(sqlite3.connect(journal)) as db, db:
+        if change is None:
+            db.execute(sql, (job, bad) if sql.count("?") == 2 else (bad,))
+        else:
+            [(spec,)] = db.execute("SELECT spec FROM runs WHERE id = ?", (bad,)).fetchall()
+            db.execute(sql, (change(json.loads(spec)), bad))
+    _results_or_journal_error(journal, bad)
+    client.work(journal, until_done=True)
+    assert [r.status for r in batchkit.runs.results(journal, good)] == [batchkit.JobStatus.SUCCEEDED] * 3
+    _results_or_journal_error(journal, bad)
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        rows = db.execute("SELECT state, error FROM chunks WHERE run_id = ?", (bad,)).fetchall()
+    if what != "a non-numeric lease":  # a lease that cannot be read has ended: the chunk is sent
+        assert [state for state, _ in rows] == ["failed"] or what in (
+            "a very deep result",
+            "a file naming a missing chunk",
+        )
+        assert any("did not write" in (error or "") for _, error in rows) or what == "a file naming a missing chunk"

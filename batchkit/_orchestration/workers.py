@@ -22,7 +22,7 @@ import attrs
 
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.inputs import LocalFile, check_file
-from batchkit._kernel.journal import Chunk, ChunkState, Claim, FileEntry, Journal, Run, Scope
+from batchkit._kernel.journal import Chunk, ChunkState, Claim, FileEntry, Journal, RowError, Run, Scope
 from batchkit._kernel.steps import Blocking, Operation, Parallel, Sleep
 from batchkit.errors import (
     AmbiguousSubmissionError,
@@ -148,6 +148,8 @@ class Worker:
                 except LeaseLostError as exc:
                     self.summary.lost += 1
                     log.warning("%s", exc)
+                except RowError as exc:  # this chunk's rows, or its run's, cannot be read: it alone fails
+                    yield from self._failed(claim, exc)
         finally:
             self._working -= 1
 
@@ -182,7 +184,11 @@ class Worker:
                 raise InputError(f"{entry.path}: changed since the run was enqueued; enqueue it again as a new run")
             files.append(local)
         inputs = dict((run.spec or {}).get("inputs", {}))
-        return self.ops.provider.prepare(Submission(files=files, **inputs))
+        try:
+            submission = Submission(files=files, **inputs)
+        except TypeError as exc:
+            raise RowError(f"{self.journal.where}: {RowError.what} (run {run.id}: {exc})") from None
+        return self.ops.provider.prepare(submission)
 
     def _send(self, claim: Claim, run: Run) -> Operation[None]:
         journal, chunk = self.journal, claim.chunk
@@ -243,8 +249,7 @@ class Worker:
 
     def _failed(self, claim: Claim, exc: BatchkitError) -> Operation[None]:
         refused = str(exc)
-        yield Blocking(lambda: self.journal.failed(claim, refused))
-        self._skipped.add(claim.chunk.index)
+        yield Blocking(lambda: self.journal.failed(claim, refused))  # not skipped by index: other runs have one
         self.summary.failed += 1
         if self.strict:
             raise exc

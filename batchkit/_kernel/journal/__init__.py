@@ -13,7 +13,7 @@ from .book import (
     Scope,
 )
 from .schema import SCHEMA_VERSION
-from .stores import default_journal, redacted
+from .stores import RowError, default_journal, redacted
 
 __all__ = [
     "MAX_LOOKS",
@@ -23,6 +23,7 @@ __all__ = [
     "Claim",
     "FileEntry",
     "Journal",
+    "RowError",
     "Run",
     "RunProgress",
     "Scope",

@@ -19,9 +19,10 @@ from typing import Any
 import attrs
 
 from batchkit.errors import InputError, LeaseLostError
+from batchkit.models import JobStatus
 
 from .schema import migrate, run_id_for
-from .stores import Store, Tx, open_store
+from .stores import UNREADABLE, RowError, Store, Tx, open_store
 
 
 class ChunkState:
@@ -156,6 +157,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_LEASE = "CAST(c.lease_until_ms AS BIGINT)"
+_NEXT_POLL = "COALESCE(CAST(c.next_poll_ms AS BIGINT), 0)"
+"""A chunk's lease and next poll as numbers: none yet (a migrated journal) is now, and on sqlite, where
+a column may hold any text, what is not a number is 0 (an ended lease, a poll due)."""
 _RUN_COLUMNS = "id, provider, fingerprint, spec, created_ms, files, chunks, local"
 _CHUNK_COLUMNS = (
     "c.run_id, c.idx, c.state, c.job_id, c.intent_ms, c.error, c.children, c.job_status, c.attempts,"
@@ -270,10 +275,7 @@ class Journal:
             query, params = query + " AND chunk_idx = ?", (run, chunk)
         with self._store.transaction(write=False) as tx:
             rows = tx.execute(query + " ORDER BY idx", params).fetchall()
-            return [
-                FileEntry(int(i), int(c), str(p), int(s), m, st, e, None if r is None else json.loads(r))
-                for i, c, p, s, m, st, e, r in rows
-            ]
+            return [_file(row) for row in rows]
 
     @staticmethod
     def _paths(tx: Tx, run: str, chunk: int | None = None) -> dict[int, tuple[str, ...]]:
@@ -290,7 +292,7 @@ class Journal:
 
     def _wanted(self, scope: Scope, now_ms: int, due: bool = True) -> tuple[str, list[Any]]:
         """The SQL condition (and its parameters) of chunks in ``scope`` with work left (``due``: now)."""
-        when = " AND COALESCE(c.next_poll_ms, 0) <= ?" if due else ""  # NULL in a migrated journal: due
+        when = f" AND {_NEXT_POLL} <= ?" if due else ""
         states = [f"c.state IN ('{ChunkState.PLANNED}', '{ChunkState.SENDING}')"]
         params: list[Any] = [scope.provider]
         if scope.poll:
@@ -316,31 +318,37 @@ class Journal:
         where, params = self._wanted(scope, now_ms)
         query = (
             "SELECT c.run_id, c.idx FROM chunks c JOIN runs r ON r.id = c.run_id WHERE "
-            f"{where} AND (c.owner IS NULL OR c.lease_until_ms < ?) ORDER BY r.created_ms, c.run_id, c.idx LIMIT 1"
+            f"{where} AND (c.owner IS NULL OR {_LEASE} < ?) ORDER BY r.created_ms, c.run_id, c.idx LIMIT 1"
         )
         with self._store.transaction() as tx:
-            found = tx.execute(query + self._store.row_locks, (*params, now_ms)).fetchone()
-            if found is None and self._reap(tx, now_ms):
+            reaped = False
+            while True:
                 found = tx.execute(query + self._store.row_locks, (*params, now_ms)).fetchone()
-            if found is None:
-                return None
-            run, idx = str(found[0]), int(found[1])
-            tx.execute(
-                "UPDATE chunks SET owner = ?, owner_pid = ?, owner_host = ?, lease_until_ms = ?, token = token + 1"
-                " WHERE run_id = ? AND idx = ?",
-                (owner, os.getpid(), host(), now_ms + lease_ms, run, idx),
-            )
-            row = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? AND c.idx = ?",
-                             (run, idx)).fetchone()  # fmt: skip
-            chunk = _chunk(row, self._paths(tx, run, idx).get(idx, ()))
-        return Claim(chunk, int(row[-1]))
+                if found is None and not reaped and (reaped := self._reap(tx, now_ms)):
+                    continue
+                if found is None:
+                    return None
+                run, idx = str(found[0]), int(found[1])
+                tx.execute(
+                    "UPDATE chunks SET owner = ?, owner_pid = ?, owner_host = ?, lease_until_ms = ?, token = token + 1"
+                    " WHERE run_id = ? AND idx = ?",
+                    (owner, os.getpid(), host(), now_ms + lease_ms, run, idx),
+                )
+                row = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? AND c.idx = ?",
+                                 (run, idx)).fetchone()  # fmt: skip
+                try:
+                    return Claim(_chunk(row, self._paths(tx, run, idx).get(idx, ())), int(row[-1]))
+                except UNREADABLE as exc:  # failed where it stands, and the next one looked for
+                    tx.execute("UPDATE chunks SET state = ?, error = ?, owner = NULL, owner_pid = NULL,"
+                               " owner_host = NULL, lease_until_ms = NULL WHERE run_id = ? AND idx = ?",
+                               (ChunkState.FAILED, f"{RowError.what} ({exc})"[:2000], run, idx))  # fmt: skip
 
     @staticmethod
     def _reap(tx: Tx, now_ms: int) -> bool:
         """End the leases of processes of this host that no longer run (a killed worker's chunks
         need not wait for its lease to expire); whether there were any."""
-        pids = tx.execute("SELECT DISTINCT owner_pid FROM chunks WHERE owner_host = ? AND owner IS NOT NULL"
-                          " AND lease_until_ms >= ?", (host(), now_ms)).fetchall()  # fmt: skip
+        pids = tx.execute("SELECT DISTINCT owner_pid FROM chunks c WHERE owner_host = ? AND owner IS NOT NULL"
+                          f" AND {_LEASE} >= ?", (host(), now_ms)).fetchall()  # fmt: skip
         dead = [int(pid) for (pid,) in pids if pid is not None and not _alive(int(pid))]
         for pid in dead:
             tx.execute("UPDATE chunks SET lease_until_ms = 0 WHERE owner_host = ? AND owner_pid = ?", (host(), pid))
@@ -352,8 +360,8 @@ class Journal:
         where, params = self._wanted(scope, now_ms, due=False)
         with self._store.transaction(write=False) as tx:
             row = tx.execute(
-                "SELECT COUNT(*), MIN(CASE WHEN c.owner IS NOT NULL AND c.lease_until_ms > COALESCE(c.next_poll_ms, 0)"
-                " THEN c.lease_until_ms ELSE COALESCE(c.next_poll_ms, 0) END)"
+                f"SELECT COUNT(*), MIN(CASE WHEN c.owner IS NOT NULL AND {_LEASE} > {_NEXT_POLL}"
+                f" THEN {_LEASE} ELSE {_NEXT_POLL} END)"
                 f" FROM chunks c JOIN runs r ON r.id = c.run_id WHERE {where}",
                 params,
             ).fetchone()
@@ -512,11 +520,38 @@ def _sent(job_id: str, children: Sequence[str], next_poll_ms: int, interval: flo
 
 def _run(row: Sequence[Any]) -> Run:
     ident, provider, fingerprint, spec, created, files, chunks, local = row
-    return Run(str(ident), provider, str(fingerprint), None if spec is None else json.loads(spec),
-               int(created), int(files), int(chunks), bool(local))  # fmt: skip
+    settings = None if spec is None else json.loads(spec)
+    if settings is not None and not (isinstance(settings, dict) and isinstance(settings.get("inputs", {}), dict)):
+        raise ValueError(f"run {ident}: its settings are not a mapping of inputs")
+    return Run(str(ident), provider, str(fingerprint), settings, int(created), int(files), int(chunks), bool(local))
+
+
+_STATUSES = frozenset(status.value for status in JobStatus)
+
+
+def _status(value: Any) -> str | None:
+    if value is not None and value not in _STATUSES:
+        raise ValueError(f"unknown job status {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
+def _number(value: Any, what: str) -> float | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ValueError(f"{what} {value!r} is not a number")
+    return None if value is None else float(value)
 
 
 def _chunk(row: Sequence[Any], files: tuple[str, ...]) -> Chunk:
     run, idx, state, job, intent, error, children, status, attempts, interval, reply, _ = row
-    return Chunk(int(idx), files, str(state), job, intent, error, tuple(json.loads(children or "[]")), str(run),
-                 status, int(attempts), interval, None if reply is None else json.loads(reply))  # fmt: skip
+    parts = json.loads(children or "[]")
+    if not isinstance(parts, list) or not all(isinstance(part, str) for part in parts):
+        raise ValueError(f"chunk {idx} of {run}: its children are not a list of ids")
+    return Chunk(int(idx), files, str(state), job, None if intent is None else int(intent), error, tuple(parts),
+                 str(run), _status(status), int(attempts), _number(interval, "poll interval"),
+                 None if reply is None else json.loads(reply))  # fmt: skip
+
+
+def _file(row: Sequence[Any]) -> FileEntry:
+    i, chunk, path, size, mtime, status, error, result = row
+    return FileEntry(int(i), int(chunk), str(path), int(size), None if mtime is None else int(mtime), _status(status),
+                     error, None if result is None else json.loads(result))  # fmt: skip

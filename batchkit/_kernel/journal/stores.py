@@ -24,6 +24,16 @@ BUSY_SECONDS = 5.0
 log = logging.getLogger("batchkit")
 
 
+class RowError(JournalError):
+    """The journal holds a row batchkit did not write (the run or chunk it belongs to fails, alone)."""
+
+    what = "the journal holds a row batchkit did not write"
+
+
+UNREADABLE = (ValueError, TypeError, IndexError, KeyError, RecursionError)
+"""What reading a row batchkit did not write raises (a JSON too deep to read is a RecursionError)."""
+
+
 class Cursor(Protocol):
     rowcount: int
 
@@ -216,10 +226,10 @@ def _typed(where: str, errors: type[BaseException], describe: Callable[[BaseExce
         yield
     except errors as exc:
         raise JournalError(f"{where}: the journal could not be used ({describe(exc)})") from None
-    except (ValueError, TypeError, IndexError, KeyError) as exc:
+    except UNREADABLE as exc:
         if isinstance(exc, InputError):
             raise
-        raise JournalError(f"{where}: the journal holds a row batchkit did not write ({exc})") from None
+        raise RowError(f"{where}: {RowError.what} ({exc})") from None
 
 
 def _while_locked(step: Callable[[], T], seconds: float | None = 60.0, where: str = "") -> T:
