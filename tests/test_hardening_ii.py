@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -305,3 +308,53 @@ def test_m9_a_row_batchkit_did_not_write_fails_its_run_and_the_worker_goes_on(em
             "a file naming a missing chunk",
         )
         assert any("did not write" in (error or "") for _, error in rows) or what == "a file naming a missing chunk"
+
+
+# -- paths and folders (M10, L4) ------------------------------------------------------------------------
+
+
+def test_m10_a_file_in_a_folder_whose_name_is_not_utf8_is_refused_clearly(emulated, emu, tmp_path: Path) -> None:
+    folder = os.fsencode(tmp_path) + b"/caf\xe9"
+    os.mkdir(folder)
+    path = Path(os.fsdecode(folder + b"/call.wav"))
+    path.write_bytes(b"x" * 10)
+    client = emulated("resemble")
+    for call in (client.submit_many, client.enqueue):
+        with pytest.raises(batchkit.InputError, match="not valid UTF-8") as info:
+            call([path], journal=tmp_path / "j.db")
+        assert not isinstance(info.value, batchkit.JournalError)
+        assert "did not write" not in str(info.value)
+    assert emu.created("resemble") == 0
+    assert client.submit([path]).id  # one job needs no journal
+
+
+def _as_someone_else(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``code`` run by this venv's Python without the power to write what is read-only (root's bypass dropped)."""
+    drop = "-dac_override,-dac_read_search"
+    prefix = ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", "--"] if os.geteuid() == 0 else []
+    return subprocess.run([*prefix, sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120,
+                          cwd="/", env={**os.environ, "XDG_DATA_HOME": "/nonexistent"})  # fmt: skip
+
+
+def test_l4_a_journal_in_a_read_only_folder_can_be_read(emulated, emu, tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    try:
+        files = [_write(folder / "media" / f"{n}.wav") for n in range(3)]
+        journal = folder / "j.db"
+        emulated("resemble").submit_many(files, journal=journal)
+        for path in (folder, folder / "media", journal, *files):
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        read = ("import sys, batchkit\ntry:\n    [p] = batchkit.runs.progress(sys.argv[1])\n    print(p.run.files)\n"
+                "except batchkit.BatchkitError as exc:\n    sys.exit(f'{type(exc).__name__}: {exc}')")
+        done = _as_someone_else(read, str(journal))
+        assert (done.returncode, done.stdout.strip()) == (0, "3"), done.stderr
+        with contextlib.closing(sqlite3.connect(journal)) as db, db:  # now a journal of an older schema
+            db.execute("UPDATE meta SET value = '5' WHERE key = 'schema'")
+        done = _as_someone_else(read, str(journal))
+        assert done.stderr.startswith("InputError: "), done.stderr
+        assert "is read-only here and has schema 5" in done.stderr
+        assert "not a usable" not in done.stderr
+    finally:
+        for path in folder.rglob("*"):
+            path.chmod(0o755)
+        folder.chmod(0o755)

@@ -197,6 +197,8 @@ class Journal:
                    now_ms: int, local: bool = False) -> str:  # fmt: skip
         """The run of this submission: recorded now, or as an earlier call recorded it (``local``: a
         provider's own job, which workers leave alone)."""
+        for path, *_ in files:
+            _storable(path)
         run = run_id_for(fingerprint)
         where = {i: n for n, indexes in enumerate(plan) for i in indexes}
         with self._store.transaction() as tx:
@@ -510,6 +512,17 @@ class Journal:
                               " ON CONFLICT (bucket) DO NOTHING", (bucket,))  # fmt: skip
         self._store.statement("UPDATE rates SET paused_until_ms = ? WHERE bucket = ? AND paused_until_ms < ?",
                               (until_ms, bucket, until_ms))  # fmt: skip
+
+
+def _storable(path: str) -> None:
+    """Refuse a path a journal cannot hold as text (a name in a folder that is not UTF-8)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{path!r}: its name is not valid UTF-8, which a journal (and a provider's file list) cannot hold;"
+            " rename it, or send it alone with submit()"
+        ) from None
 
 
 def _sent(job_id: str, children: Sequence[str], next_poll_ms: int, interval: float) -> dict[str, Any]:

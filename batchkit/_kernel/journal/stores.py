@@ -60,6 +60,8 @@ class Store(Protocol):
     sqlite, whose write transactions (``BEGIN IMMEDIATE``) already exclude each other."""
     types: ClassVar[dict[str, str]]
     """Column types by role (``int``: 64-bit, ``real``)."""
+    read_only: bool
+    """Opened for reading only (a journal this process may not write, as in a read-only folder)."""
 
     def transaction(self, write: bool = True) -> contextlib.AbstractContextManager[Tx]: ...
 
@@ -114,16 +116,37 @@ class SqliteStore:
 
         self.where = str(path)
         self._lock = threading.Lock()
+        self.read_only = path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_SECONDS)
+            self._db = self._read_only(path) if self.read_only else sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=BUSY_SECONDS)  # fmt: skip
         except sqlite3.Error as exc:
             raise InputError(f"{path}: cannot open the journal ({exc})") from None
         try:
-            _while_locked(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
-            self._db.execute("PRAGMA synchronous=FULL")
+            if not self.read_only:
+                _while_locked(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
+                self._db.execute("PRAGMA synchronous=FULL")
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise InputError(f"{path}: not a usable batchkit journal ({exc})") from None
+
+    @staticmethod
+    def _read_only(path: Path) -> Any:
+        """A connection that only reads: shared with its writers while one runs (its -shm file exists);
+        else, where the folder has no room for that file (so no writer can run), as the file stands."""
+        import sqlite3
+
+        def connect(mode: str) -> sqlite3.Connection:
+            return sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, isolation_level=None,
+                                   check_same_thread=False, timeout=BUSY_SECONDS)  # fmt: skip
+
+        db = connect("mode=ro")
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+        return connect("immutable=1")
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[Tx]:
@@ -182,6 +205,7 @@ class PostgresStore:
     """PostgreSQL through psycopg 3; claims lock rows with ``FOR UPDATE … SKIP LOCKED``."""
 
     dialect = "postgresql"
+    read_only = False
     row_locks = " FOR UPDATE OF c SKIP LOCKED"
     types: ClassVar[dict[str, str]] = {"int": "BIGINT", "real": "DOUBLE PRECISION"}
 
