@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
 import sqlite3
+import struct
 import subprocess
 import sys
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -344,8 +347,10 @@ def test_l4_a_journal_in_a_read_only_folder_can_be_read(emulated, emu, tmp_path:
         emulated("resemble").submit_many(files, journal=journal)
         for path in (folder, folder / "media", journal, *files):
             path.chmod(0o555 if path.is_dir() else 0o444)
-        read = ("import sys, batchkit\ntry:\n    [p] = batchkit.runs.progress(sys.argv[1])\n    print(p.run.files)\n"
-                "except batchkit.BatchkitError as exc:\n    sys.exit(f'{type(exc).__name__}: {exc}')")
+        read = (
+            "import sys, batchkit\ntry:\n    [p] = batchkit.runs.progress(sys.argv[1])\n    print(p.run.files)\n"
+            "except batchkit.BatchkitError as exc:\n    sys.exit(f'{type(exc).__name__}: {exc}')"
+        )
         done = _as_someone_else(read, str(journal))
         assert (done.returncode, done.stdout.strip()) == (0, "3"), done.stderr
         with contextlib.closing(sqlite3.connect(journal)) as db, db:  # now a journal of an older schema
@@ -358,3 +363,66 @@ def test_l4_a_journal_in_a_read_only_folder_can_be_read(emulated, emu, tmp_path:
         for path in folder.rglob("*"):
             path.chmod(0o755)
         folder.chmod(0o755)
+
+
+# -- hume-expression media read from their headers (M13, M14) ---------------------------------------
+
+
+def _png_header(width: int, height: int, depth: int = 8, color: int = 2) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+
+
+def _webp_header(width: int, height: int) -> bytes:
+    vp8x = b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    body = b"WEBP" + b"VP8X" + struct.pack("<I", len(vp8x)) + vp8x
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.mark.parametrize(("name", "head"), [
+    ("huge.png", _png_header(12000, 12000)),
+    ("deep.png", _png_header(6000, 6000, depth=16, color=6)),
+    ("huge.webp", _webp_header(16000, 16000)),
+])  # fmt: skip
+def test_m13_png_and_webp_dimensions_are_read_before_decoding(emulated, emu, tmp_path: Path, name: str, head: bytes,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from batchkit.providers.hume_expression import convert
+
+    def decoded(*args: Any) -> Any:
+        raise AssertionError("decoded in full")
+
+    monkeypatch.setattr(convert, "image", decoded)
+    path = _write(tmp_path / name, head + b"\0" * 4096)
+    with pytest.raises(batchkit.InputError, match="pixels"):
+        emulated("hume-expression", journal=str(tmp_path / "j.db")).submit([path])
+    assert not [r for r in emu.requests if r.method == "POST"]
+
+
+def test_m13_headers_are_read_as_pyav_writes_them(tmp_path: Path) -> None:
+    pytest.importorskip("av")
+    from batchkit.providers.hume_expression.media import picture_size
+
+    from . import media_files
+
+    for codec, suffix in (("png", "png"), ("libwebp", "webp")):
+        path = media_files.image(tmp_path / f"a.{suffix}", 320, 240, codec=codec)
+        with open(path, "rb") as fh:
+            assert picture_size(fh)[:2] == (320, 240)
+
+
+def test_m14_a_wav_whose_fmt_chunk_claims_4_gb_is_not_read_whole() -> None:
+    from batchkit.providers.hume_expression.media import wav_format
+
+    fmt = struct.pack("<HHIIHH", 1, 1, 16000, 32000, 2, 16)
+    data = b"RIFF" + struct.pack("<I", 0xFFFFFFF0) + b"WAVE" + b"fmt " + struct.pack("<I", 0xFFFFFFF0) + fmt
+
+    class Counted(io.BytesIO):
+        largest = 0
+
+        def read(self, size: int | None = -1) -> bytes:
+            Counted.largest = max(Counted.largest, size if size is not None and size >= 0 else 1 << 40)
+            return super().read(size)
+
+    assert wav_format(Counted(data + b"\0" * 64)) is None  # its data chunk is past the end
+    assert Counted.largest <= 1 << 16
