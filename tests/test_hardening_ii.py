@@ -7,6 +7,8 @@ import io
 import json
 import logging
 import os
+import select
+import socket
 import sqlite3
 import struct
 import subprocess
@@ -426,3 +428,72 @@ def test_m14_a_wav_whose_fmt_chunk_claims_4_gb_is_not_read_whole() -> None:
 
     assert wav_format(Counted(data + b"\0" * 64)) is None  # its data chunk is past the end
     assert Counted.largest <= 1 << 16
+
+
+# -- the emulator as a server (M17, M18) --------------------------------------------------------------
+
+
+def _stream_until_answered(base_url: str, path: str, content_type: str, total: int, chunked: bool) -> tuple[str, int]:
+    """POST ``total`` bytes a MiB at a time, stopping as soon as the server answers; (status line, bytes sent)."""
+    url = httpx.URL(base_url)
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}"
+    head = (f"POST {path} HTTP/1.1\r\nHost: {url.host}\r\nX-Hume-Api-Key: emulator-key\r\n"
+            f"Authorization: Bearer emulator-key\r\nContent-Type: {content_type}\r\n{framing}\r\n\r\n")  # fmt: skip
+    piece = b"a" * (1 << 20)
+    sent = 0
+    with socket.create_connection((url.host, url.port)) as sock:
+        sock.sendall(head.encode())
+        while sent < total:
+            if select.select([sock], [], [], 0)[0]:
+                break
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            except OSError:  # the server closed its side after answering
+                break
+            sent += len(piece)
+        sock.settimeout(60)
+        try:
+            answer = sock.recv(4096).decode("latin-1")
+        except OSError:
+            answer = ""
+    return answer.split("\r\n", 1)[0], sent
+
+
+@pytest.mark.parametrize(("path", "content_type", "limit"), [
+    ("/v1/expression/audio/file", "multipart/form-data; boundary=x", 25 * 10**6),
+    ("/v0/batch/jobs", "application/json", 16 << 20),
+    ("/api/v2/detect", "application/json", 16 << 20),
+])  # fmt: skip
+@pytest.mark.parametrize("chunked", [True, False])
+def test_m17_the_emulator_answers_413_as_soon_as_a_body_passes_its_limit(emu, path: str, content_type: str,
+                                                                         limit: int, chunked: bool) -> None:  # fmt: skip
+    status, sent = _stream_until_answered(emu.base_url, path, content_type, 4 * limit, chunked)
+    assert " 413 " in status + " ", status
+    assert sent < 3 * limit  # it did not read the rest first
+
+
+def test_m18_the_emulator_refuses_another_interface_without_the_flag(tmp_path: Path) -> None:
+    from batchkit.emulator import serve
+
+    with pytest.raises(batchkit.InputError, match="allow_remote"), serve(host="0.0.0.0"):
+        pass
+    done = subprocess.run([sys.executable, "-m", "batchkit.cli", "emulator", "--host", "0.0.0.0", "--port", "0"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode != 0
+    assert "--allow-remote" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_m18_an_emulator_open_to_other_machines_posts_no_callbacks(emu, monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchkit.emulator import Emulator, fake, serve, server
+
+    assert fake.may_call_back(emu.state, "http://127.0.0.1:9/hook")  # served on loopback: its callers' hooks
+    assert not fake.may_call_back(emu.state, "http://10.0.0.1/hook")
+
+    @contextlib.contextmanager
+    def bound(emulator: Any, host: str, port: int) -> Iterator[str]:  # no test listens beyond 127.0.0.1
+        yield f"http://{host}:{port}"
+
+    monkeypatch.setattr(server, "running", bound)
+    with serve(Emulator(), host="0.0.0.0", port=1, allow_remote=True) as remote:
+        assert not fake.may_call_back(remote.state, "http://127.0.0.1:9/hook")  # a blind request for anyone

@@ -96,6 +96,8 @@ class State:
         self._ids = random.Random(self.config.seed)
         self.generation = 0
         """Bumped by :meth:`reset`, so a request that outlives a reset is not logged into the next test."""
+        self.remote = False
+        """Served to other machines (``allow_remote``): callbacks are not POSTed."""
 
     def reset(self) -> None:
         with self.lock:
