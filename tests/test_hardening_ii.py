@@ -497,3 +497,46 @@ def test_m18_an_emulator_open_to_other_machines_posts_no_callbacks(emu, monkeypa
     monkeypatch.setattr(server, "running", bound)
     with serve(Emulator(), host="0.0.0.0", port=1, allow_remote=True) as remote:
         assert not fake.may_call_back(remote.state, "http://127.0.0.1:9/hook")  # a blind request for anyone
+
+
+# -- webhooks (L2, L3) --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["hume", "resemble"])
+def test_l3_webhooks_parse_refuses_job_ids_batchkit_refuses_elsewhere(provider: str) -> None:
+    from batchkit import webhooks
+
+    bad = "../../x\r\nSet-Cookie: a=b"
+    body = ({"job_id": bad, "status": "COMPLETED"} if provider == "hume"
+            else {"success": True, "item": {"uuid": bad, "status": "completed"}})  # fmt: skip
+    with pytest.raises(batchkit.ResponseFormatError, match="not a job id"):
+        webhooks.parse(provider, json.dumps(body))
+    good = (
+        {**body, "job_id": "job-1"}
+        if provider == "hume"
+        else {"success": True, "item": {"uuid": "u-1", "status": "completed"}}
+    )
+    assert webhooks.parse(provider, json.dumps(good)).job.id in ("job-1", "u-1")
+
+
+def test_l2_the_example_webhook_receiver_replies_to_a_body_with_any_text() -> None:
+    import importlib.util
+    from http.server import ThreadingHTTPServer
+
+    spec = importlib.util.spec_from_file_location("webhook_receiver", Path(__file__).parent.parent / "examples"
+                                                  / "webhook_receiver.py")  # fmt: skip
+    assert spec is not None
+    assert spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), example.make_handler(False))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hume"
+        for body in ("not json: ☃ 日本", json.dumps({"job_id": "../☃", "status": "COMPLETED"}, ensure_ascii=False)):
+            reply = httpx.post(url, content=body.encode(), timeout=60)
+            assert reply.status_code == 400
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
@@ -16,6 +17,8 @@ from batchkit.errors import InputError
 
 PathLike = str | os.PathLike[str]
 Paths = PathLike | Iterable[PathLike]
+
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}")
 
 _FORM_ESCAPES = {'"': "%22", "\\": "\\\\", **{chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}}
 
@@ -44,6 +47,11 @@ class LocalFile:
     @property
     def content_type(self) -> str:
         return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+
+
+def is_job_id(ident: str) -> bool:
+    """Whether ``ident`` may be a job id: one path segment of plain characters (never ``..``)."""
+    return bool(_JOB_ID.fullmatch(ident)) and ".." not in ident
 
 
 def as_path_list(paths: Paths | LocalFile | Iterable[LocalFile] | None, what: str) -> list[Path | LocalFile]:
