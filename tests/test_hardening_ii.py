@@ -8,12 +8,14 @@ import json
 import logging
 import os
 import select
+import signal
 import socket
 import sqlite3
 import struct
 import subprocess
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -540,3 +542,43 @@ def test_l2_the_example_webhook_receiver_replies_to_a_body_with_any_text() -> No
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- workers stopped by their service manager; the journal as input (Also) -----------------------------
+
+
+def test_sigterm_stops_a_worker_as_ctrl_c_does_and_frees_its_leases(emulated, emu, tmp_path: Path) -> None:
+    from batchkit.emulator import EMULATOR_KEY
+
+    journal = tmp_path / "j.db"
+    emulated("resemble").enqueue([_write(tmp_path / "m" / "a.wav")], journal=journal)
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.SLOW, delay=30)  # the worker is inside its create
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("BATCHKIT_", "RESEMBLE_", "HUME_"))},
+           "BATCHKIT_BASE_URL": emu.base_url, "RESEMBLE_API_KEY": EMULATOR_KEY}  # fmt: skip
+    worker = subprocess.Popen([sys.executable, "-m", "batchkit.cli", "worker", "-p", "resemble", "--journal",
+                               str(journal), "--until-done"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        while worker.poll() is None and not _sending(journal):
+            time.sleep(0.05)  # until it holds the chunk and is sending it (or has ended, which fails below)
+        assert worker.poll() is None, worker.communicate()
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 130, err
+    assert "its chunks are free for other workers" in err
+    assert not _held(journal)
+
+
+def _held(journal: Path) -> bool:
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        return bool(db.execute("SELECT count(*) FROM chunks WHERE owner IS NOT NULL").fetchone()[0])
+
+
+def _sending(journal: Path) -> bool:
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        return bool(db.execute("SELECT count(*) FROM chunks WHERE state = 'sending' AND owner IS NOT NULL")
+                    .fetchone()[0])  # fmt: skip
