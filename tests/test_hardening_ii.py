@@ -582,3 +582,39 @@ def _sending(journal: Path) -> bool:
     with contextlib.closing(sqlite3.connect(journal)) as db:
         return bool(db.execute("SELECT count(*) FROM chunks WHERE state = 'sending' AND owner IS NOT NULL")
                     .fetchone()[0])  # fmt: skip
+
+
+@pytest.mark.parametrize("tamper", ["a path outside", "a size of -1"])
+def test_workers_refuse_paths_outside_the_runs_folders_and_unknown_sizes(emulated, emu, tmp_path: Path,
+                                                                         tamper: str) -> None:  # fmt: skip
+    journal = tmp_path / "j.db"
+    client = emulated("resemble")
+    mine = _write(tmp_path / "media" / "a.wav")
+    run = client.enqueue([mine], journal=journal)
+    secret = _write(tmp_path / "elsewhere" / "secret.wav", b"s" * 10)
+    with contextlib.closing(sqlite3.connect(journal)) as db, db:
+        if tamper == "a path outside":
+            db.execute("UPDATE files SET path = ?, mtime_ns = NULL WHERE run_id = ?", (str(secret), run))
+        else:
+            db.execute("UPDATE files SET size = -1, mtime_ns = NULL WHERE run_id = ?", (run,))
+            mine.write_bytes(b"changed since")
+    summary = client.work(journal, until_done=True)
+    assert (summary.sent, summary.failed) == (0, 1)
+    assert emu.created("resemble") == 0
+    [chunk] = batchkit.runs.results(journal, run)
+    assert chunk.status is batchkit.JobStatus.FAILED
+    assert ("outside the folders" if tamper == "a path outside" else "no recorded size") in chunk.error
+
+
+def test_a_migrated_run_still_sends_files_of_unknown_size(emulated, emu, tmp_path: Path) -> None:
+    files = [_write(tmp_path / "a.wav"), _write(tmp_path / "b.wav")]
+    client = emulated("resemble")
+    group = client.submit_many(files, journal=tmp_path / "new.db", chunk=1)
+    with contextlib.closing(sqlite3.connect(tmp_path / "new.db")) as db:
+        [(whole,)] = db.execute("SELECT fingerprint FROM runs").fetchall()
+    path = tmp_path / "old.db"
+    _legacy_journal(path, files, group.jobs[0].id)
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'fingerprint'", (whole,))
+    resumed = client.submit_many(files, journal=path, chunk=1)
+    assert [c.state for c in resumed.chunks] == ["sent", "sent"]

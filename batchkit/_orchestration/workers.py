@@ -22,7 +22,7 @@ import attrs
 
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.inputs import LocalFile, check_file
-from batchkit._kernel.journal import Chunk, ChunkState, Claim, FileEntry, Journal, RowError, Run, Scope
+from batchkit._kernel.journal import Chunk, ChunkState, Claim, FileEntry, Journal, RowError, Run, Scope, within
 from batchkit._kernel.steps import Blocking, Operation, Parallel, Sleep
 from batchkit.errors import (
     AmbiguousSubmissionError,
@@ -174,8 +174,20 @@ class Worker:
 
     # -- sending --------------------------------------------------------------------------------------
 
+    def _trusted(self, run: Run, entries: Sequence[FileEntry]) -> None:
+        """Refuse rows that name a file outside the run's folders, or one of unknown size (only a run
+        migrated from a journal of schema 1 to 3, ``created_ms`` 0, has those)."""
+        folders = (run.spec or {}).get("roots")
+        for entry in entries:
+            if not isinstance(folders, list) or not within(entry.path, [str(f) for f in folders]):
+                raise RowError(f"{self.journal.where}: {RowError.what} ({entry.path} is outside the folders run"
+                               f" {run.id} was enqueued from)")  # fmt: skip
+            if entry.size < 0 and run.created_ms != 0:
+                raise RowError(f"{self.journal.where}: {RowError.what} ({entry.path} has no recorded size)")
+
     def _prepare(self, run: Run, entries: Sequence[FileEntry]) -> Any:
         """What :meth:`Provider.create` sends for these files, which must be as they were when enqueued."""
+        self._trusted(run, entries)
         files = []
         for entry in entries:
             local = check_file(Path(entry.path))
@@ -222,6 +234,7 @@ class Worker:
     def _find(self, chunk: Chunk, run: Run, since_ms: int) -> Operation[BatchJob | str]:
         """The job this chunk's interrupted send created, or why it cannot be told."""
         entries: list[FileEntry] = yield Blocking(lambda: self.journal.files(run.id, chunk.index))
+        self._trusted(run, entries)  # a provider may read them (md5 sums)
         files = [LocalFile(Path(e.path), e.size) for e in entries]
         options = (run.spec or {}).get("inputs", {}).get("options")
         held = yield Blocking(lambda: self.journal.held(self.ops.provider.name, run.id, chunk.index))

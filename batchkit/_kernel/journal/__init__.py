@@ -11,6 +11,7 @@ from .book import (
     Run,
     RunProgress,
     Scope,
+    within,
 )
 from .schema import SCHEMA_VERSION
 from .stores import RowError, default_journal, redacted
@@ -29,4 +30,5 @@ __all__ = [
     "Scope",
     "default_journal",
     "redacted",
+    "within",
 ]

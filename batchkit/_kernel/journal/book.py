@@ -199,6 +199,7 @@ class Journal:
         provider's own job, which workers leave alone)."""
         for path, *_ in files:
             _storable(path)
+        spec = {**spec, "roots": roots([path for path, *_ in files])}
         run = run_id_for(fingerprint)
         where = {i: n for n, indexes in enumerate(plan) for i in indexes}
         with self._store.transaction() as tx:
@@ -218,7 +219,7 @@ class Journal:
                     [(run, i, where[i], path, size, mtime) for i, (path, size, mtime) in enumerate(files)],
                 )
             else:  # files not yet sent are taken as they are now; a run of an older journal learns its settings
-                if found[0] is None:
+                if found[0] is None or "roots" not in json.loads(found[0]):  # an older journal's, or batchkit's
                     tx.execute("UPDATE runs SET provider = ?, spec = ? WHERE id = ?", (provider, json.dumps(spec), run))
                 tx.executemany(
                     "UPDATE files SET size = ?, mtime_ns = ? WHERE run_id = ? AND idx = ? AND chunk_idx IN (SELECT idx"
@@ -512,6 +513,21 @@ class Journal:
                               " ON CONFLICT (bucket) DO NOTHING", (bucket,))  # fmt: skip
         self._store.statement("UPDATE rates SET paused_until_ms = ? WHERE bucket = ? AND paused_until_ms < ?",
                               (until_ms, bucket, until_ms))  # fmt: skip
+
+
+def roots(paths: Sequence[str]) -> list[str]:
+    """The fewest folders that hold every one of ``paths`` (resolved paths): where a run's files are."""
+    found: list[str] = []
+    for folder in sorted({os.path.dirname(path) for path in paths}):
+        if not found or os.path.commonpath([found[-1], folder]) != found[-1]:
+            found.append(folder)
+    return found
+
+
+def within(path: str, folders: Sequence[str]) -> bool:
+    """Whether ``path``, resolved, is in one of ``folders``."""
+    real = os.path.realpath(path)
+    return any(os.path.commonpath([real, folder]) == folder for folder in folders)
 
 
 def _storable(path: str) -> None:
