@@ -213,12 +213,15 @@ def test_h6_a_worker_paused_inside_its_rate_step_does_not_stop_the_others(postgr
     paused_one, other = Journal(postgres_url), Journal(postgres_url)
     try:
         other.take("b", 1000.0, 1_000)  # the bucket exists
-        for after in (1, 2, 3):  # stopped after each of its statements in turn
+        for after in range(1, 10):  # stopped after each of its statements in turn, until it has none left
             gate = _Paused(paused_one._store._db, after)
             paused_one._store._db = gate
-            stopped, _ = _in_thread(lambda: paused_one.take("b", 1000.0, 2_000))
-            while not gate.stopped.wait(0.05):
-                assert stopped.is_alive()
+            stopped, _ = _in_thread(lambda: paused_one.take("b", 1000.0, 2_000 + after))
+            while not gate.stopped.wait(0.05) and stopped.is_alive():
+                pass
+            if not gate.stopped.is_set():
+                paused_one._store._db = gate._db
+                break
             taker, out = _in_thread(lambda: other.take("b", 1000.0, 3_000))
             with psycopg.connect(postgres_url, autocommit=True) as watch:
                 while taker.is_alive():  # until it is done, or waits for a lock the stopped one holds
@@ -232,6 +235,7 @@ def test_h6_a_worker_paused_inside_its_rate_step_does_not_stop_the_others(postgr
             taker.join()
             paused_one._store._db = gate._db
             assert taken, f"another worker waited on the rate row for one stopped after statement {after}"
+        assert after > 2  # it was stopped after each of its statements
     finally:
         paused_one.close()
         other.close()

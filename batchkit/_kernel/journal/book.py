@@ -488,12 +488,13 @@ class Journal:
         Each statement commits on its own (the token is taken by a compare-and-set, tried again when
         another worker took one in between), so a worker stopped anywhere here holds no lock."""
         store = self._store
-        if rate is not None:
-            store.statement("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, ?, 0)"
-                            " ON CONFLICT (bucket) DO NOTHING", (bucket, now_ms))  # fmt: skip
         while True:
             row = store.statement("SELECT tokens, updated_ms, paused_until_ms FROM rates WHERE bucket = ?",
                                   (bucket,)).fetchone()  # fmt: skip
+            if row is None and rate is not None:
+                store.statement("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, ?, 0)"
+                                " ON CONFLICT (bucket) DO NOTHING", (bucket, now_ms))  # fmt: skip
+                continue
             if row is None or rate is None or row[2] > now_ms:
                 return 0.0 if row is None or row[2] <= now_ms else float(row[2] - now_ms) / 1000
             tokens, updated, paused = float(row[0]), int(row[1]), int(row[2])
