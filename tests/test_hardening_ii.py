@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -216,7 +217,7 @@ def test_h6_a_worker_paused_inside_its_rate_step_does_not_stop_the_others(postgr
         for after in range(1, 10):  # stopped after each of its statements in turn, until it has none left
             gate = _Paused(paused_one._store._db, after)
             paused_one._store._db = gate
-            stopped, _ = _in_thread(lambda: paused_one.take("b", 1000.0, 2_000 + after))
+            stopped, _ = _in_thread(functools.partial(paused_one.take, "b", 1000.0, 2_000 + after))
             while not gate.stopped.wait(0.05) and stopped.is_alive():
                 pass
             if not gate.stopped.is_set():
