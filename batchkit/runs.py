@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from batchkit._kernel.journal import ChunkState, Journal, RunProgress, redacted
+from batchkit._kernel.journal import ChunkState, Journal, RowError, RunProgress, redacted
 from batchkit._orchestration import synchronous
 from batchkit.models import FileResult, JobStatus
 from batchkit.providers import get_provider
@@ -49,7 +49,10 @@ def results(journal: str | os.PathLike[str], run: str) -> list[FileResult[Any]]:
             collected.append(attrs.evolve(result, source=entry.path, status=JobStatus(entry.status),
                                           error=entry.error, provider=name))  # fmt: skip
             continue
-        chunk = chunks[entry.chunk]
+        chunk = chunks.get(entry.chunk)
+        if chunk is None:
+            raise RowError(f"{redacted(os.fspath(journal))}: {RowError.what} (file {entry.path} names chunk"
+                           f" {entry.chunk}, which run {run} has not)")  # fmt: skip
         if chunk.state == ChunkState.FAILED:
             status, error = JobStatus.FAILED, chunk.error
         elif chunk.state == ChunkState.AMBIGUOUS:

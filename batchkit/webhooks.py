@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from batchkit._kernel.inputs import is_job_id
 from batchkit.errors import BatchkitError, ConfigError, InputError, ResponseFormatError, UnsupportedError
 from batchkit.models import Callback
 from batchkit.providers import get_provider
@@ -34,11 +35,15 @@ def parse(provider: str, body: bytes | str | Mapping[str, Any]) -> Callback:
     try:
         if not isinstance(adapter, CallsBack):
             raise UnsupportedError(f"{provider} sends no callbacks batchkit can read")
-        return adapter.parse_callback(body)
+        callback = adapter.parse_callback(body)
     except BatchkitError:
         raise
     except Exception as exc:  # a provider's parser must never leak an untyped error
         raise ResponseFormatError(f"{provider} callback could not be read ({type(exc).__name__})") from exc
+    if not is_job_id(callback.job.id):
+        raise ResponseFormatError(f"{provider} callback names {callback.job.id[:80]!r}, which is not a job id"
+                                  " (letters, digits and . _ : @ - only)")  # fmt: skip
+    return callback
 
 
 __all__ = ["Callback", "parse"]

@@ -32,7 +32,7 @@ def make_handler(confirm: bool) -> type[BaseHTTPRequestHandler]:
             try:
                 callback = batchkit.webhooks.parse(provider, body)
             except batchkit.BatchkitError as exc:
-                self.send_error(400, str(exc)[:200])
+                self.send_error(400, "callback refused", str(exc)[:200])  # the status line takes Latin-1 only
                 return
             job, confirmed = callback.job, False
             if confirm:

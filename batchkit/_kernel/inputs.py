@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
@@ -16,6 +17,10 @@ from batchkit.errors import InputError
 
 PathLike = str | os.PathLike[str]
 Paths = PathLike | Iterable[PathLike]
+
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}")
+
+_FORM_ESCAPES = {'"': "%22", "\\": "\\\\", **{chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}}
 
 
 @attrs.frozen
@@ -30,12 +35,23 @@ class LocalFile:
         return self.path.name
 
     @property
+    def sent_name(self) -> str:
+        """The name as a multipart header carries it (httpx escapes quotes and control characters), so as
+        a server records it."""
+        return "".join(_FORM_ESCAPES.get(c, c) for c in self.name)
+
+    @property
     def suffix(self) -> str:
         return self.path.suffix.lower()
 
     @property
     def content_type(self) -> str:
         return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+
+
+def is_job_id(ident: str) -> bool:
+    """Whether ``ident`` may be a job id: one path segment of plain characters (never ``..``)."""
+    return bool(_JOB_ID.fullmatch(ident)) and ".." not in ident
 
 
 def as_path_list(paths: Paths | LocalFile | Iterable[LocalFile] | None, what: str) -> list[Path | LocalFile]:

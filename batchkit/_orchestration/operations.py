@@ -6,7 +6,6 @@ from __future__ import annotations
 import builtins
 import logging
 import os
-import re
 from collections.abc import Callable, Generator, Iterable, Mapping
 from importlib.util import find_spec
 from pathlib import Path
@@ -17,7 +16,7 @@ import httpx
 
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.download import AtomicFile, ExtractLimits, complete_zip, safe_extract
-from batchkit._kernel.inputs import LocalFile, Paths, Progress, as_path_list, check_files
+from batchkit._kernel.inputs import LocalFile, Paths, Progress, as_path_list, check_files, is_job_id
 from batchkit._kernel.journal import Journal, Scope
 from batchkit._kernel.retry import RetryPolicy
 from batchkit._kernel.steps import END, Blocking, Call, Emit, Items, NextItem, Operation, Parallel
@@ -44,7 +43,6 @@ from .waiting import OnUpdate, PollSchedule, ignoring_emits, watch
 from .workers import Lease, Worker, WorkSummary
 
 log = logging.getLogger("batchkit")
-_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}")
 
 
 class KeyAuth(httpx.Auth):
@@ -81,7 +79,7 @@ def as_job(provider: str, job: JobRef) -> BatchJob:
         ident = job
     else:
         raise InputError(f"expected a BatchJob or a job id, got {type(job).__name__} {job!r}")
-    if not _JOB_ID.fullmatch(ident) or ".." in ident:
+    if not is_job_id(ident):
         raise InputError(f"{ident!r} is not a job id (letters, digits and . _ : @ - only)")
     return job if isinstance(job, BatchJob) else BatchJob(provider, ident, JobStatus.UNKNOWN, "")
 

@@ -132,7 +132,7 @@ class Sender:
                 failure = provider_error(provider, outcome, self.provider.error_body)
                 if outcome.status_code == 429 and self.gate is not None:  # every worker waits, not this one alone
                     said = retry_after_seconds(outcome, self.clock.time())
-                    yield from self.gate.pause(said if said is not None else policy.delay(attempt - 1))
+                    yield from self.gate.pause(policy.delay(attempt - 1, said))  # capped as a sleep is
                 final = self.provider.error_replies_are_final
                 if call.creates and outcome.status_code >= 500 and not final:
                     raise AmbiguousSubmissionError(

@@ -23,7 +23,7 @@ import cattrs
 
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.inputs import LocalFile, check_file
-from batchkit._kernel.journal import Chunk, ChunkState, Claim, FileEntry, Journal, Run, Scope
+from batchkit._kernel.journal import Chunk, ChunkState, Claim, FileEntry, Journal, RowError, Run, Scope, within
 from batchkit._kernel.steps import Blocking, Operation, Parallel, Sleep
 from batchkit.errors import (
     AmbiguousSubmissionError,
@@ -156,6 +156,8 @@ class Worker:
                 except LeaseLostError as exc:
                     self.summary.lost += 1
                     log.warning("%s", exc)
+                except RowError as exc:  # this chunk's rows, or its run's, cannot be read: it alone fails
+                    yield from self._failed(claim, exc)
         finally:
             self._working -= 1
 
@@ -180,10 +182,22 @@ class Worker:
 
     # -- sending --------------------------------------------------------------------------------------
 
+    def _trusted(self, run: Run, entries: Sequence[FileEntry]) -> None:
+        """Refuse rows that name a file outside the run's folders, or one of unknown size (only a run
+        migrated from a journal of schema 1 to 3, ``created_ms`` 0, has those)."""
+        folders = (run.spec or {}).get("roots")
+        for entry in entries:
+            if not isinstance(folders, list) or not within(entry.path, [str(f) for f in folders]):
+                raise RowError(f"{self.journal.where}: {RowError.what} ({entry.path} is outside the folders run"
+                               f" {run.id} was enqueued from)")  # fmt: skip
+            if entry.size < 0 and run.created_ms != 0:
+                raise RowError(f"{self.journal.where}: {RowError.what} ({entry.path} has no recorded size)")
+
     def _prepare(self, run: Run, chunk: Chunk) -> Any:
         """What this chunk sends (:meth:`Provider.create`'s argument, or a synchronous provider's request),
         its files as they were when enqueued."""
         entries = self.journal.files(run.id, chunk.index)
+        self._trusted(run, entries)
         files = []
         for entry in entries:
             local = check_file(Path(entry.path))
@@ -194,7 +208,11 @@ class Worker:
         if self.ops.provider.shape is Shape.SYNCHRONOUS:
             return requests_of(run)[chunk.index]
         inputs = dict((run.spec or {}).get("inputs", {}))
-        return self.ops.provider.prepare(Submission(files=files, **inputs))
+        try:
+            submission = Submission(files=files, **inputs)
+        except TypeError as exc:
+            raise RowError(f"{self.journal.where}: {RowError.what} (run {run.id}: {exc})") from None
+        return self.ops.provider.prepare(submission)
 
     def _create(self, claim: Claim, run: Run, prepared: Any, known: list[str]) -> Operation[BatchJob | tuple[str, Any]]:
         """Send the chunk: a job is created (an id it says before its bytes go is journaled at once, and
@@ -258,18 +276,23 @@ class Worker:
         if not isinstance(provider, Reconciles):
             return f"{provider.name} cannot look for an interrupted send"
         entries: list[FileEntry] = yield Blocking(lambda: self.journal.files(run.id, chunk.index))
+        self._trusted(run, entries)  # a provider may read them (md5 sums)
         files = [LocalFile(Path(e.path), e.size) for e in entries]
         options = (run.spec or {}).get("inputs", {}).get("options")
+        held = yield Blocking(lambda: self.journal.held(self.ops.provider.name, run.id, chunk.index))
         try:
-            found = yield from self.ops.sender.run(provider.find_submission(files, since_ms, options))
+            found = yield from self.ops.sender.run(provider.find_submission(files, since_ms, options, held))
         except UnsupportedError as exc:
             return str(exc)
         return found if found is not None else "interrupted while sending, and no job with these files was found"
 
     def _adopt(self, claim: Claim, found: BatchJob) -> Operation[None]:
-        first = self.ops.poll.initial
-        yield Blocking(lambda: self.journal.sent(claim, found.id, found.children,
-                                                 self._now_ms() + int(first * 1000), first))  # fmt: skip
+        first, name = self.ops.poll.initial, self.ops.provider.name
+        adopted = yield Blocking(lambda: self.journal.adopt(claim, name, found.id, found.children,
+                                                            self._now_ms() + int(first * 1000), first))  # fmt: skip
+        if not adopted:
+            yield from self._ambiguous(claim, f"the job found ({found.id}) is another chunk's by now")
+            return
         self.summary.adopted += 1
 
     def _ambiguous(self, claim: Claim, reason: str) -> Operation[None]:
@@ -281,8 +304,7 @@ class Worker:
 
     def _failed(self, claim: Claim, exc: BatchkitError) -> Operation[None]:
         refused = str(exc)
-        yield Blocking(lambda: self.journal.failed(claim, refused))
-        self._skipped.add(claim.chunk.index)
+        yield Blocking(lambda: self.journal.failed(claim, refused))  # not skipped by index: other runs have one
         self.summary.failed += 1
         if self.strict:
             raise exc

@@ -288,14 +288,18 @@ def jobs(state: State, statuses: tuple[str, ...], limit: int) -> int:
 @click.option("--seed", type=int, default=0, help="seed of the fake predictions")
 @click.option("--run-seconds", type=float, default=2.0, show_default=True, help="how long each job runs")
 @click.option("--run-seconds-max", type=float, help="each job runs a random time up to this")
-def emulator(port: int, host: str, seed: int, run_seconds: float, run_seconds_max: float | None) -> int:
+@click.option(
+    "--allow-remote", is_flag=True, help="serve a --host other machines reach (it takes any key; no callbacks)"
+)
+def emulator(port: int, host: str, seed: int, run_seconds: float, run_seconds_max: float | None,
+             allow_remote: bool) -> int:  # fmt: skip
     """Serve the local emulator of every provider that has one (Resemble, hume-expression, Hume v0) until Ctrl-C."""
     import threading
 
     from batchkit.emulator import EmulatorConfig, serve
 
     settings = EmulatorConfig(seed=seed, run_seconds=run_seconds, run_seconds_max=run_seconds_max)
-    with serve(config=settings, host=host, port=port) as emu:
+    with serve(config=settings, host=host, port=port, allow_remote=allow_remote) as emu:
         names = ", ".join(emu.fakes)
         click.echo(f"batchkit emulator serving {names} at {emu.base_url} (any non-empty key; Ctrl-C stops)")
         click.echo(f"  export BATCHKIT_BASE_URL={emu.base_url}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
+import signal
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,7 +98,21 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
             return provider, await client.work(journal, until_done=until_done, run=run, lease=lease, rate=rate)
 
     async def serve_all() -> list[tuple[str, batchkit.WorkSummary]]:
-        return list(await asyncio.gather(*(serve(p) for p in providers)))
+        """Every provider's work; SIGTERM (systemd, Kubernetes) stops it as Ctrl-C does."""
+        main, terminated = asyncio.current_task(), asyncio.Event()
+
+        def terminate() -> None:
+            terminated.set()
+            if main is not None:
+                main.cancel()
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
+        try:
+            return list(await asyncio.gather(*(serve(p) for p in providers)))
+        except asyncio.CancelledError:
+            if terminated.is_set():
+                raise KeyboardInterrupt from None
+            raise
 
     state.report.line(f"worker for {', '.join(providers)} on {batchkit.runs.redacted(journal)}")
     try:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from batchkit._kernel.clock import Clock
+from batchkit.errors import InputError
 from batchkit.providers import available, fake_of
 
 from .faults import Fault, FaultKind, FaultPlan
@@ -121,18 +122,25 @@ class Emulator:
 
 
 @contextlib.contextmanager
-def serve(
-    emulator: Emulator | None = None, *, config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
-) -> Iterator[Emulator]:
-    """Serve an emulator in a background thread until the block ends (a free port unless ``port``)."""
+def serve(emulator: Emulator | None = None, *, config: EmulatorConfig | None = None, host: str = "127.0.0.1",
+          port: int = 0, allow_remote: bool = False) -> Iterator[Emulator]:  # fmt: skip
+    """Serve an emulator in a background thread until the block ends (a free port unless ``port``).
+
+    It takes any key, so a ``host`` other machines reach is refused unless ``allow_remote``; served so,
+    it POSTs no callbacks (they would be anyone's requests from this machine)."""
     try:
+        from .limits import is_loopback
         from .server import running
     except ImportError as exc:
         raise ImportError(
             f"serving the emulator needs `pip install 'batchkit[emulator]'` ({exc.name} is missing)"
         ) from exc
+    if not is_loopback(host) and not allow_remote:
+        raise InputError(f"the emulator takes any key: serving {host!r} opens it to every machine that reaches it;"
+                         " pass allow_remote=True (batchkit emulator --allow-remote) to mean it")  # fmt: skip
 
     emu = emulator or Emulator(config)
+    emu.state.remote = not is_loopback(host)
     with running(emu, host, port) as url:
         emu.base_url = url
         try:

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .faults import Fault, FaultKind
+from .limits import BodyLimit
 from .state import Recorded
 
 if TYPE_CHECKING:
@@ -38,11 +39,13 @@ def create_app(emu: Emulator) -> Callable[[Scope, Receive, Send], Awaitable[None
         return JSONResponse({"success": False, "message": f"no route {request.method} {request.url.path}"}, 404)
 
     routes = [Route("/_emulator", introspect, methods=["GET"])]
+    limits = []
     for fake in emu.fakes.values():
         for route in fake.routes():
             routes.append(Route(route.path, fake.guarded(route.endpoint), methods=route.methods))
+            limits.append((routes[-1], fake.max_upload))
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
-    return FaultGate(app, emu)
+    return FaultGate(BodyLimit(app, limits), emu)
 
 
 class FaultGate:

@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .limits import MAX_UPLOAD, is_loopback
 from .state import Part, Reply, State
 
 Handler = Callable[[Request], Awaitable[Response]]
 CallbackSource = Callable[[str], tuple[str | None, float, dict[str, Any] | None]]
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _deliveries: set[asyncio.Task[None]] = set()
 
 
@@ -32,6 +32,8 @@ class Fake(abc.ABC):
 
     unauthorized: Reply
     """The reply to a request without an accepted key."""
+    max_upload: int = MAX_UPLOAD
+    """The largest multipart body its routes take (413 past it)."""
 
     def __init__(self, state: State, provider: str) -> None:
         self.state = state
@@ -95,13 +97,19 @@ async def read_parts(request: Request) -> tuple[list[Part], Callable[[], Awaitab
     return parts, form.close
 
 
+def may_call_back(state: State, url: str) -> bool:
+    """Whether a callback may be POSTed to ``url``: one on this machine, by an emulator only this machine
+    reaches (served to others, it would be anyone's way to reach this machine's own services)."""
+    try:
+        return not state.remote and is_loopback(httpx.URL(url).host)
+    except (httpx.InvalidURL, TypeError):
+        return False
+
+
 def call_back_later(state: State, source: CallbackSource, job_id: str) -> None:
     """POST the job's callback once it ends, if its ``callback_url`` is on this machine (loopback only)."""
     url, _, _ = source(job_id)
-    try:
-        if not url or httpx.URL(url).host not in _LOOPBACK:
-            return
-    except (httpx.InvalidURL, TypeError):
+    if not url or not may_call_back(state, url):
         return
 
     async def deliver() -> None:

@@ -98,6 +98,8 @@ class State:
         """Bumped by :meth:`reset`, so a request that outlives a reset is not logged into the next test."""
         self.handling = 0
         """Requests being handled right now (a client may have gone away while the server goes on)."""
+        self.remote = False
+        """Served to other machines (``allow_remote``): callbacks are not POSTed."""
 
     def reset(self) -> None:
         with self.lock:

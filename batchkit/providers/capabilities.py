@@ -23,10 +23,12 @@ from .base import Row, Sample, common_row
 class Reconciles(Protocol):
     """Finds the job an interrupted create made."""
 
-    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any) -> Operation[BatchJob | None]:
+    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any,
+                        held: frozenset[str] = frozenset()) -> Operation[BatchJob | None]:  # fmt: skip
         """The job created from exactly ``files`` with ``options`` since ``since_ms``, where the provider
-        can tell (its ``children`` are kept in the journal); None when it cannot, and
-        :class:`UnsupportedError` saying why when it never can (the chunk then stays ambiguous)."""
+        can tell (its ``children`` are kept in the journal), and never one whose id or children are ``held``
+        (other chunks' jobs); None when it cannot, and :class:`UnsupportedError` saying why when it never
+        can (the chunk then stays ambiguous)."""
 
 
 @runtime_checkable

@@ -11,9 +11,10 @@ from .book import (
     Run,
     RunProgress,
     Scope,
+    within,
 )
 from .schema import SCHEMA_VERSION
-from .stores import default_journal, is_postgres, redacted, without_password
+from .stores import RowError, default_journal, is_postgres, redacted, without_password
 
 __all__ = [
     "MAX_LOOKS",
@@ -23,11 +24,13 @@ __all__ = [
     "Claim",
     "FileEntry",
     "Journal",
+    "RowError",
     "Run",
     "RunProgress",
     "Scope",
     "default_journal",
     "is_postgres",
     "redacted",
+    "within",
     "without_password",
 ]

@@ -19,9 +19,10 @@ from typing import Any
 import attrs
 
 from batchkit.errors import InputError, LeaseLostError
+from batchkit.models import JobStatus
 
 from .schema import migrate, run_id_for
-from .stores import Store, Tx, open_store
+from .stores import UNREADABLE, RowError, Store, Tx, open_store
 
 
 class ChunkState:
@@ -152,6 +153,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_LEASE = "CAST(c.lease_until_ms AS BIGINT)"
+_NEXT_POLL = "COALESCE(CAST(c.next_poll_ms AS BIGINT), 0)"
+"""A chunk's lease and next poll as numbers: none yet (a migrated journal) is now, and on sqlite, where
+a column may hold any text, what is not a number is 0 (an ended lease, a poll due)."""
 _RUN_COLUMNS = "id, provider, fingerprint, spec, created_ms, files, chunks"
 _CHUNK_COLUMNS = (
     "c.run_id, c.idx, c.state, c.job_id, c.intent_ms, c.error, c.children, c.job_status, c.attempts,"
@@ -187,6 +192,9 @@ class Journal:
                    files: Sequence[tuple[str, int, int | None]], plan: Sequence[Sequence[int]],
                    now_ms: int) -> str:  # fmt: skip
         """The run of this submission: recorded now, or as an earlier call recorded it."""
+        for path, *_ in files:
+            _storable(path)
+        spec = {**spec, "roots": roots([path for path, *_ in files])}
         run = run_id_for(fingerprint)
         where = {i: n for n, indexes in enumerate(plan) for i in indexes}
         with self._store.transaction() as tx:
@@ -206,7 +214,7 @@ class Journal:
                     [(run, i, where[i], path, size, mtime) for i, (path, size, mtime) in enumerate(files)],
                 )
             else:  # files not yet sent are taken as they are now; a run of an older journal learns its settings
-                if found[0] is None:
+                if found[0] is None or "roots" not in json.loads(found[0]):  # an older journal's, or batchkit's
                     tx.execute("UPDATE runs SET provider = ?, spec = ? WHERE id = ?", (provider, json.dumps(spec), run))
                 tx.executemany(
                     "UPDATE files SET size = ?, mtime_ns = ? WHERE run_id = ? AND idx = ? AND chunk_idx IN (SELECT idx"
@@ -265,10 +273,7 @@ class Journal:
             query, params = query + " AND chunk_idx = ?", (run, chunk)
         with self._store.transaction(write=False) as tx:
             rows = tx.execute(query + " ORDER BY idx", params).fetchall()
-            return [
-                FileEntry(int(i), int(c), str(p), int(s), m, st, e, None if r is None else json.loads(r))
-                for i, c, p, s, m, st, e, r in rows
-            ]
+            return [_file(row) for row in rows]
 
     @staticmethod
     def _paths(tx: Tx, run: str, chunk: int | None = None) -> dict[int, tuple[str, ...]]:
@@ -285,7 +290,7 @@ class Journal:
 
     def _wanted(self, scope: Scope, now_ms: int, due: bool = True) -> tuple[str, list[Any]]:
         """The SQL condition (and its parameters) of chunks in ``scope`` with work left (``due``: now)."""
-        when = " AND c.next_poll_ms <= ?" if due else ""
+        when = f" AND {_NEXT_POLL} <= ?" if due else ""
         states = [f"c.state IN ('{ChunkState.PLANNED}', '{ChunkState.SENDING}')"]
         params: list[Any] = [scope.provider]
         if scope.poll:
@@ -311,31 +316,37 @@ class Journal:
         where, params = self._wanted(scope, now_ms)
         query = (
             "SELECT c.run_id, c.idx FROM chunks c JOIN runs r ON r.id = c.run_id WHERE "
-            f"{where} AND (c.owner IS NULL OR c.lease_until_ms < ?) ORDER BY r.created_ms, c.run_id, c.idx LIMIT 1"
+            f"{where} AND (c.owner IS NULL OR {_LEASE} < ?) ORDER BY r.created_ms, c.run_id, c.idx LIMIT 1"
         )
         with self._store.transaction() as tx:
-            found = tx.execute(query + self._store.row_locks, (*params, now_ms)).fetchone()
-            if found is None and self._reap(tx, now_ms):
+            reaped = False
+            while True:
                 found = tx.execute(query + self._store.row_locks, (*params, now_ms)).fetchone()
-            if found is None:
-                return None
-            run, idx = str(found[0]), int(found[1])
-            tx.execute(
-                "UPDATE chunks SET owner = ?, owner_pid = ?, owner_host = ?, lease_until_ms = ?, token = token + 1"
-                " WHERE run_id = ? AND idx = ?",
-                (owner, os.getpid(), host(), now_ms + lease_ms, run, idx),
-            )
-            row = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? AND c.idx = ?",
-                             (run, idx)).fetchone()  # fmt: skip
-            chunk = _chunk(row, self._paths(tx, run, idx).get(idx, ()))
-        return Claim(chunk, int(row[-1]))
+                if found is None and not reaped and (reaped := self._reap(tx, now_ms)):
+                    continue
+                if found is None:
+                    return None
+                run, idx = str(found[0]), int(found[1])
+                tx.execute(
+                    "UPDATE chunks SET owner = ?, owner_pid = ?, owner_host = ?, lease_until_ms = ?, token = token + 1"
+                    " WHERE run_id = ? AND idx = ?",
+                    (owner, os.getpid(), host(), now_ms + lease_ms, run, idx),
+                )
+                row = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? AND c.idx = ?",
+                                 (run, idx)).fetchone()  # fmt: skip
+                try:
+                    return Claim(_chunk(row, self._paths(tx, run, idx).get(idx, ())), int(row[-1]))
+                except UNREADABLE as exc:  # failed where it stands, and the next one looked for
+                    tx.execute("UPDATE chunks SET state = ?, error = ?, owner = NULL, owner_pid = NULL,"
+                               " owner_host = NULL, lease_until_ms = NULL WHERE run_id = ? AND idx = ?",
+                               (ChunkState.FAILED, f"{RowError.what} ({exc})"[:2000], run, idx))  # fmt: skip
 
     @staticmethod
     def _reap(tx: Tx, now_ms: int) -> bool:
         """End the leases of processes of this host that no longer run (a killed worker's chunks
         need not wait for its lease to expire); whether there were any."""
-        pids = tx.execute("SELECT DISTINCT owner_pid FROM chunks WHERE owner_host = ? AND owner IS NOT NULL"
-                          " AND lease_until_ms >= ?", (host(), now_ms)).fetchall()  # fmt: skip
+        pids = tx.execute("SELECT DISTINCT owner_pid FROM chunks c WHERE owner_host = ? AND owner IS NOT NULL"
+                          f" AND {_LEASE} >= ?", (host(), now_ms)).fetchall()  # fmt: skip
         dead = [int(pid) for (pid,) in pids if pid is not None and not _alive(int(pid))]
         for pid in dead:
             tx.execute("UPDATE chunks SET lease_until_ms = 0 WHERE owner_host = ? AND owner_pid = ?", (host(), pid))
@@ -347,8 +358,8 @@ class Journal:
         where, params = self._wanted(scope, now_ms, due=False)
         with self._store.transaction(write=False) as tx:
             row = tx.execute(
-                "SELECT COUNT(*), MIN(CASE WHEN c.owner IS NOT NULL AND c.lease_until_ms > COALESCE(c.next_poll_ms, 0)"
-                " THEN c.lease_until_ms ELSE COALESCE(c.next_poll_ms, 0) END)"
+                f"SELECT COUNT(*), MIN(CASE WHEN c.owner IS NOT NULL AND {_LEASE} > {_NEXT_POLL}"
+                f" THEN {_LEASE} ELSE {_NEXT_POLL} END)"
                 f" FROM chunks c JOIN runs r ON r.id = c.run_id WHERE {where}",
                 params,
             ).fetchone()
@@ -400,8 +411,34 @@ class Journal:
         self._fenced(claim, {"state": ChunkState.PLANNED, "error": reason})
 
     def sent(self, claim: Claim, job_id: str, children: Sequence[str], next_poll_ms: int, interval: float) -> None:
-        self._fenced(claim, {"state": ChunkState.SENT, "job_id": job_id, "children": json.dumps(list(children)),
-                             "error": None, "next_poll_ms": next_poll_ms, "poll_interval": interval})  # fmt: skip
+        self._fenced(claim, _sent(job_id, children, next_poll_ms, interval))
+
+    def held(self, provider: str, run: str, chunk: int) -> frozenset[str]:
+        """The job ids and per-file parts the chunks of ``provider`` (and of runs from older journals) hold,
+        but chunk ``chunk`` of ``run``: what an interrupted send must never adopt."""
+        with self._store.transaction(write=False) as tx:
+            return self._held(tx, provider, run, chunk)
+
+    @staticmethod
+    def _held(tx: Tx, provider: str, run: str, chunk: int) -> frozenset[str]:
+        rows = tx.execute(
+            "SELECT c.job_id, c.children FROM chunks c JOIN runs r ON r.id = c.run_id WHERE c.job_id IS NOT NULL"
+            " AND (r.provider = ? OR r.provider IS NULL) AND NOT (c.run_id = ? AND c.idx = ?)",
+            (provider, run, chunk),
+        ).fetchall()
+        return frozenset(str(part) for job, children in rows for part in (job, *json.loads(children or "[]")))
+
+    def adopt(self, claim: Claim, provider: str, job_id: str, children: Sequence[str], next_poll_ms: int,
+              interval: float) -> bool:  # fmt: skip
+        """Record a job found for an interrupted send, unless another chunk holds it or one of its parts by
+        now (adoptions take turns); whether it was recorded."""
+        with self._store.transaction() as tx:
+            if self._store.dialect == "postgresql":
+                tx.execute("SELECT pg_advisory_xact_lock(7274120002)")
+            if self._held(tx, provider, claim.chunk.run, claim.chunk.index) & {job_id, *children}:
+                return False
+            self._write(tx, claim, _sent(job_id, children, next_poll_ms, interval))
+        return True
 
     def ambiguous(self, claim: Claim, reason: str, next_look_ms: int, interval: float) -> None:
         self._fenced(claim, {"state": ChunkState.AMBIGUOUS, "error": reason, "attempts": claim.chunk.attempts + 1,
@@ -437,42 +474,105 @@ class Journal:
 
     def take(self, bucket: str, rate: float | None, now_ms: int) -> float:
         """Take a token from ``bucket`` (``rate`` a second, at most one in hand; None: only see whether
-        the bucket is paused); 0 when taken, else the seconds to wait (until a token is due, or a pause ends)."""
-        if rate is None:  # a read: is every worker paused?
-            with self._store.transaction(write=False) as tx:
-                row = tx.execute("SELECT paused_until_ms FROM rates WHERE bucket = ?", (bucket,)).fetchone()
-            return 0.0 if row is None or row[0] <= now_ms else float(row[0] - now_ms) / 1000
-        with self._store.transaction() as tx:
-            tx.execute("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, ?, 0)"
-                       " ON CONFLICT (bucket) DO NOTHING", (bucket, now_ms))  # fmt: skip
-            lock = " FOR UPDATE" if self._store.row_locks else ""
-            tokens, updated, paused = tx.execute(
-                f"SELECT tokens, updated_ms, paused_until_ms FROM rates WHERE bucket = ?{lock}", (bucket,)
-            ).fetchone()
-            if paused > now_ms:
-                return float(paused - now_ms) / 1000
-            tokens = min(1.0, float(tokens) + max(0, now_ms - int(updated)) / 1000 * rate)
-            wait = 0.0 if tokens >= 1 else (1 - tokens) / rate
-            tx.execute("UPDATE rates SET tokens = ?, updated_ms = ? WHERE bucket = ?",
-                       (tokens - 1 if wait == 0 else tokens, max(now_ms, int(updated)), bucket))  # fmt: skip
-            return wait
+        the bucket is paused); 0 when taken, else the seconds to wait (until a token is due, or a pause ends).
+
+        Each statement commits on its own (the token is taken by a compare-and-set, tried again when
+        another worker took one in between), so a worker stopped anywhere here holds no lock."""
+        store = self._store
+        while True:
+            row = store.statement("SELECT tokens, updated_ms, paused_until_ms FROM rates WHERE bucket = ?",
+                                  (bucket,)).fetchone()  # fmt: skip
+            if row is None and rate is not None:
+                store.statement("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, ?, 0)"
+                                " ON CONFLICT (bucket) DO NOTHING", (bucket, now_ms))  # fmt: skip
+                continue
+            if row is None or rate is None or row[2] > now_ms:
+                return 0.0 if row is None or row[2] <= now_ms else float(row[2] - now_ms) / 1000
+            tokens, updated, paused = float(row[0]), int(row[1]), int(row[2])
+            refilled = min(1.0, tokens + max(0, now_ms - updated) / 1000 * rate)
+            wait = 0.0 if refilled >= 1 else (1 - refilled) / rate
+            swapped = store.statement(
+                "UPDATE rates SET tokens = ?, updated_ms = ? WHERE bucket = ? AND tokens = ? AND updated_ms = ?"
+                " AND paused_until_ms = ?",
+                (refilled - 1 if wait == 0 else refilled, max(now_ms, updated), bucket, row[0], updated, paused),
+            )
+            if swapped.rowcount == 1:
+                return wait
 
     def pause(self, bucket: str, until_ms: int) -> None:
         """No worker takes a token from ``bucket`` before ``until_ms`` (a 429's Retry-After)."""
-        with self._store.transaction() as tx:
-            tx.execute("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, 0, 0)"
-                       " ON CONFLICT (bucket) DO NOTHING", (bucket,))  # fmt: skip
-            tx.execute("UPDATE rates SET paused_until_ms = ? WHERE bucket = ? AND paused_until_ms < ?",
-                       (until_ms, bucket, until_ms))  # fmt: skip
+        self._store.statement("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, 0, 0)"
+                              " ON CONFLICT (bucket) DO NOTHING", (bucket,))  # fmt: skip
+        self._store.statement("UPDATE rates SET paused_until_ms = ? WHERE bucket = ? AND paused_until_ms < ?",
+                              (until_ms, bucket, until_ms))  # fmt: skip
+
+
+def roots(paths: Sequence[str]) -> list[str]:
+    """The fewest folders that hold every one of ``paths`` (resolved paths): where a run's files are."""
+    found: list[str] = []
+    for folder in sorted({os.path.dirname(path) for path in paths}):
+        if not found or os.path.commonpath([found[-1], folder]) != found[-1]:
+            found.append(folder)
+    return found
+
+
+def within(path: str, folders: Sequence[str]) -> bool:
+    """Whether ``path``, resolved, is in one of ``folders``."""
+    real = os.path.realpath(path)
+    return any(os.path.commonpath([real, folder]) == folder for folder in folders)
+
+
+def _storable(path: str) -> None:
+    """Refuse a path a journal cannot hold as text (a name in a folder that is not UTF-8)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{path!r}: its name is not valid UTF-8, which a journal (and a provider's file list) cannot hold;"
+            " rename it, or send it alone with submit()"
+        ) from None
+
+
+def _sent(job_id: str, children: Sequence[str], next_poll_ms: int, interval: float) -> dict[str, Any]:
+    """A chunk's values once its job is known."""
+    return {"state": ChunkState.SENT, "job_id": job_id, "children": json.dumps(list(children)), "error": None,
+            "next_poll_ms": next_poll_ms, "poll_interval": interval}  # fmt: skip
 
 
 def _run(row: Sequence[Any]) -> Run:
     ident, provider, fingerprint, spec, created, files, chunks = row
-    return Run(str(ident), provider, str(fingerprint), None if spec is None else json.loads(spec),
-               int(created), int(files), int(chunks))  # fmt: skip
+    settings = None if spec is None else json.loads(spec)
+    if settings is not None and not (isinstance(settings, dict) and isinstance(settings.get("inputs", {}), dict)):
+        raise ValueError(f"run {ident}: its settings are not a mapping of inputs")
+    return Run(str(ident), provider, str(fingerprint), settings, int(created), int(files), int(chunks))
+
+
+_STATUSES = frozenset(status.value for status in JobStatus)
+
+
+def _status(value: Any) -> str | None:
+    if value is not None and value not in _STATUSES:
+        raise ValueError(f"unknown job status {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
+def _number(value: Any, what: str) -> float | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ValueError(f"{what} {value!r} is not a number")
+    return None if value is None else float(value)
 
 
 def _chunk(row: Sequence[Any], files: tuple[str, ...]) -> Chunk:
     run, idx, state, job, intent, error, children, status, attempts, interval, reply, _ = row
-    return Chunk(int(idx), files, str(state), job, intent, error, tuple(json.loads(children or "[]")), str(run),
-                 status, int(attempts), interval, None if reply is None else json.loads(reply))  # fmt: skip
+    parts = json.loads(children or "[]")
+    if not isinstance(parts, list) or not all(isinstance(part, str) for part in parts):
+        raise ValueError(f"chunk {idx} of {run}: its children are not a list of ids")
+    return Chunk(int(idx), files, str(state), job, None if intent is None else int(intent), error, tuple(parts),
+                 str(run), _status(status), int(attempts), _number(interval, "poll interval"),
+                 None if reply is None else json.loads(reply))  # fmt: skip
+
+
+def _file(row: Sequence[Any]) -> FileEntry:
+    i, chunk, path, size, mtime, status, error, result = row
+    return FileEntry(int(i), int(chunk), str(path), int(size), None if mtime is None else int(mtime), _status(status),
+                     error, None if result is None else json.loads(result))  # fmt: skip

@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from batchkit.errors import InputError, JournalError
+
 from .stores import Store, Tx
 
 SCHEMA_VERSION = 7
@@ -69,7 +71,19 @@ def run_id_for(fingerprint: str) -> str:
 
 
 def migrate(store: Store) -> None:
-    """Create the tables, or bring an older journal to :data:`SCHEMA_VERSION` (one transaction)."""
+    """Create the tables, or bring an older journal to :data:`SCHEMA_VERSION` (one transaction); nothing
+    is written to a journal already at it."""
+    try:
+        with store.transaction(write=False) as tx:
+            row = tx.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    except JournalError:  # no meta table yet
+        row = None
+    if row is not None and row[0] == str(SCHEMA_VERSION):
+        return
+    if store.read_only:
+        found = f"schema {row[0]}" if row is not None else "no batchkit schema"
+        raise InputError(f"{store.where}: this journal is read-only here and has {found}, not {SCHEMA_VERSION};"
+                         " open it once where it may be written, to bring it up to date")  # fmt: skip
     with store.transaction() as tx:
         if store.dialect == "postgresql":  # two workers creating one journal at once take turns
             tx.execute("SELECT pg_advisory_xact_lock(7274120001)")

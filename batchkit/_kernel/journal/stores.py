@@ -5,16 +5,34 @@ with ``?`` placeholders; a store only opens transactions and types its database'
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, cast
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from batchkit.errors import InputError, JournalError
 
+T = TypeVar("T")
+
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+BUSY_SECONDS = 5.0
+"""How long one wait for another process's sqlite write lock lasts; it is logged and waited for again
+(a writer stopped inside its transaction delays the others, and fails none)."""
+
+log = logging.getLogger("batchkit")
+
+
+class RowError(JournalError):
+    """The journal holds a row batchkit did not write (the run or chunk it belongs to fails, alone)."""
+
+    what = "the journal holds a row batchkit did not write"
+
+
+UNREADABLE = (ValueError, TypeError, IndexError, KeyError, RecursionError)
+"""What reading a row batchkit did not write raises (a JSON too deep to read is a RecursionError)."""
 
 
 class Cursor(Protocol):
@@ -43,8 +61,14 @@ class Store(Protocol):
     sqlite, whose write transactions (``BEGIN IMMEDIATE``) already exclude each other."""
     types: ClassVar[dict[str, str]]
     """Column types by role (``int``: 64-bit, ``real``)."""
+    read_only: bool
+    """Opened for reading only (a journal this process may not write, as in a read-only folder)."""
 
     def transaction(self, write: bool = True) -> contextlib.AbstractContextManager[Tx]: ...
+
+    def statement(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        """One statement, committed on its own: no lock outlives it, whatever happens to this process
+        between two of them."""
 
     def close(self) -> None: ...
 
@@ -166,16 +190,37 @@ class SqliteStore:
 
         self.where = str(path)
         self._lock = threading.Lock()
+        self.read_only = path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+            self._db = self._read_only(path) if self.read_only else sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=BUSY_SECONDS)  # fmt: skip
         except sqlite3.Error as exc:
             raise InputError(f"{path}: cannot open the journal ({exc})") from None
         try:
-            _while_locked(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
-            self._db.execute("PRAGMA synchronous=FULL")
+            if not self.read_only:
+                _while_locked(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
+                self._db.execute("PRAGMA synchronous=FULL")
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise InputError(f"{path}: not a usable batchkit journal ({exc})") from None
+
+    @staticmethod
+    def _read_only(path: Path) -> Any:
+        """A connection that only reads: shared with its writers while one runs (its -shm file exists);
+        else, where the folder has no room for that file (so no writer can run), as the file stands."""
+        import sqlite3
+
+        def connect(mode: str) -> sqlite3.Connection:
+            return sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, isolation_level=None,
+                                   check_same_thread=False, timeout=BUSY_SECONDS)  # fmt: skip
+
+        db = connect("mode=ro")
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+        return connect("immutable=1")
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[Tx]:
@@ -183,7 +228,7 @@ class SqliteStore:
 
         with self._lock, _typed(self.where, sqlite3.Error):
             begin = "BEGIN IMMEDIATE" if write else "BEGIN"
-            _while_locked(lambda: self._db.execute(begin))
+            _while_locked(lambda: self._db.execute(begin), None, self.where)
             try:
                 yield cast(Tx, self._db)
             except BaseException:
@@ -192,8 +237,28 @@ class SqliteStore:
                 raise
             self._db.execute("COMMIT")
 
+    def statement(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        import sqlite3
+
+        with self._lock, _typed(self.where, sqlite3.Error):
+            return _Done(_while_locked(lambda: self._db.execute(sql, params), None, self.where))
+
     def close(self) -> None:
         self._db.close()
+
+
+class _Done:
+    """A statement's outcome, read while the store was held."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.rowcount: int = cursor.rowcount
+        self._rows: list[Any] = cursor.fetchall() if cursor.description else []
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self._rows
 
 
 class _PostgresTx:
@@ -214,6 +279,7 @@ class PostgresStore:
     """PostgreSQL through psycopg 3; claims lock rows with ``FOR UPDATE … SKIP LOCKED``."""
 
     dialect = "postgresql"
+    read_only = False
     row_locks = " FOR UPDATE OF c SKIP LOCKED"
     types: ClassVar[dict[str, str]] = {"int": "BIGINT", "real": "DOUBLE PRECISION"}
 
@@ -243,6 +309,12 @@ class PostgresStore:
         with self._lock, _typed(self.where, psycopg.Error, self._scrub), self._db.transaction(), self._db.cursor() as c:
             yield _PostgresTx(c)
 
+    def statement(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        import psycopg
+
+        with self._lock, _typed(self.where, psycopg.Error, self._scrub):
+            return _Done(self._db.execute(sql.replace("?", "%s"), params))  # autocommit: no BEGIN
+
     def close(self) -> None:
         self._db.close()
 
@@ -254,24 +326,26 @@ def _typed(where: str, errors: type[BaseException], describe: Callable[[BaseExce
         yield
     except errors as exc:
         raise JournalError(f"{where}: the journal could not be used ({describe(exc)})") from None
-    except (ValueError, TypeError, IndexError, KeyError) as exc:
+    except UNREADABLE as exc:
         if isinstance(exc, InputError):
             raise
-        raise JournalError(f"{where}: the journal holds a row batchkit did not write ({exc})") from None
+        raise RowError(f"{where}: {RowError.what} ({exc})") from None
 
 
-def _while_locked(step: Callable[[], object], seconds: float = 60.0) -> None:
-    """Run ``step``, again while another process holds a lock sqlite's busy handler cannot wait for
-    (switching to WAL, or two processes creating the same journal at once)."""
+def _while_locked(step: Callable[[], T], seconds: float | None = 60.0, where: str = "") -> T:
+    """``step()``, again while another process holds a lock: one sqlite's busy handler cannot wait for
+    (switching to WAL, two processes creating the same journal) for up to ``seconds``; with None, any
+    lock, for as long as it is held (each wait :data:`BUSY_SECONDS`, then logged)."""
     import sqlite3
     import time
 
-    deadline = time.monotonic() + seconds
+    deadline = None if seconds is None else time.monotonic() + seconds
     while True:
         try:
-            step()
-            return
+            return step()
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            if "locked" not in str(exc) or (deadline is not None and time.monotonic() > deadline):
                 raise
+            if deadline is None:
+                log.warning("%s: the journal is locked by another process (a writer stopped?); waiting", where)
             time.sleep(0.02)

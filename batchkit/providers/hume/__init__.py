@@ -61,14 +61,6 @@ class Prepared:
     files: list[LocalFile]
 
 
-_FORM_ESCAPES = {'"': "%22", "\\": "\\\\", **{chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}}
-
-
-def form_name(name: str) -> str:
-    """A file name as a multipart header carries it (httpx escapes quotes and control characters)."""
-    return "".join(_FORM_ESCAPES.get(c, c) for c in name)
-
-
 def same_options(sent: Mapping[str, Any], echoed: Mapping[str, Any]) -> bool:
     """Whether a job's echoed request has the options that were ``sent``: the same models, and every
     value that was sent (servers add their defaults, which are not compared)."""
@@ -174,19 +166,20 @@ class HumeProvider(Provider[Prepared, SourcePrediction]):
     def chunk_limits(self, options: Any) -> tuple[int, int]:
         return MAX_INPUTS, MAX_REQUEST_BYTES
 
-    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any) -> Operation[BatchJob | None]:
+    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any,
+                        held: frozenset[str] = frozenset()) -> Operation[BatchJob | None]:  # fmt: skip
         """A recent job with these files (names as the server saw them, md5 sums) and these options.
 
         Jobs created up to a minute before the intent count (clocks differ); models must be the same
         ones, and every option that was sent must be echoed with the same value in the job's request.
         """
         sums: list[str] = yield Blocking(lambda: [md5_of(f.path) for f in files])
-        wanted = sorted(zip((form_name(f.name) for f in files), sums, strict=True))
+        wanted = sorted(zip((f.sent_name for f in files), sums, strict=True))
         sent = coerce_options(options, HumeOptions, self.name).to_wire()
         filters = {"when": "created_after", "timestamp_ms": since_ms - RECONCILE_MARGIN_MS}
         for job in (yield from self.list(MAX_INPUTS, frozenset(), filters)):
             request = structure_job(job.raw).request
-            if request is None or sorted((f.filename, f.md5sum) for f in request.files) != wanted:
+            if job.id in held or request is None or sorted((f.filename, f.md5sum) for f in request.files) != wanted:
                 continue
             echoed = {"models": request.models, **dict(request.extra), "notify": request.notify}
             if same_options(sent, echoed):

@@ -62,6 +62,7 @@ class HumeExpressionFake(Fake):
     """``/v1/expression``: audio and video file uploads, and the runs they are recorded as."""
 
     unauthorized = Reply(401, {"message": "Invalid API key"})
+    max_upload = MAX_BODY
 
     def __init__(self, state: State, provider: str) -> None:
         super().__init__(state, provider)

@@ -16,6 +16,9 @@ SAMPLE_RATE = 16_000
 BYTES_PER_SECOND = SAMPLE_RATE * 2
 PART_OVERHEAD = 512
 """Bytes a multipart part adds besides its content (boundary, headers), with room to spare."""
+MAX_DECODED_BYTES = 256 * 2**20
+"""The most memory a PNG or WebP may take decoded (it is decoded whole, then made a JPEG)."""
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
 
 def kind(head: bytes) -> str:
@@ -67,11 +70,12 @@ def wav_format(fh: BinaryIO) -> WavFormat | None:
             return None
         name, size = header[:4], struct.unpack("<I", header[4:])[0]
         if name == b"fmt ":
-            body = fh.read(size)
+            body = fh.read(min(size, 16))  # what it claims to hold past that is skipped, never read
             if len(body) < 16:
                 return None
-            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
+            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body)
             fmt = (tag, channels, rate, bits)
+            fh.seek(size - 16 + (size & 1), 1)
         elif name == b"data":
             if fmt is None:
                 return None
@@ -101,6 +105,41 @@ def jpeg_size(fh: BinaryIO) -> tuple[int, int] | None:
             height, width = struct.unpack(">HH", body[1:5])
             return width, height
         fh.seek(length - 2, 1)
+
+
+def picture_size(fh: BinaryIO) -> tuple[int, int, int] | None:
+    """A PNG's or WebP's width, height and bytes a decoded pixel takes (3 at least: it is decoded as
+    colour), from its header alone; None if the header cannot be read."""
+    fh.seek(0)
+    head = fh.read(30)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 26:
+        width, height, depth, color = struct.unpack(">IIBB", head[16:26])
+        channels = _PNG_CHANNELS.get(color)
+        return None if channels is None else (width, height, max(3, channels * depth // 8))
+    if head[:4] != b"RIFF" or head[8:12] != b"WEBP" or len(head) < 30:
+        return None
+    chunk = head[12:16]
+    if chunk == b"VP8X":
+        return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little"), 4
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", head[26:30])
+        return width & 0x3FFF, height & 0x3FFF, 4
+    if chunk == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, 4
+    return None
+
+
+def picture_problem(fh: BinaryIO) -> str | None:
+    """Why a PNG or WebP is not decoded (its header unreadable, too large decoded), or None."""
+    found = picture_size(fh)
+    if found is None:
+        return "not a readable PNG or WebP"
+    width, height, per_pixel = found
+    if width * height * per_pixel > MAX_DECODED_BYTES:
+        return (f"{width}x{height} pixels, {width * height * per_pixel // 2**20} MiB decoded, more than batchkit"
+                f" decodes ({MAX_DECODED_BYTES // 2**20} MiB); scale it down first")  # fmt: skip
+    return None
 
 
 def image_problem(size: int, dimensions: tuple[int, int] | None) -> str | None:

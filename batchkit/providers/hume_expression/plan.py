@@ -16,7 +16,7 @@ from batchkit._kernel.journal.schema import run_id_for
 from batchkit.errors import InputError
 
 from . import convert
-from .media import MAX_BODY, PART_OVERHEAD, image_problem, jpeg_size, kind, wav_format
+from .media import MAX_BODY, PART_OVERHEAD, image_problem, jpeg_size, kind, picture_problem, wav_format
 from .options import HumeExpressionOptions
 
 
@@ -108,6 +108,8 @@ def _parts(index: int, local: LocalFile, options: HumeExpressionOptions, folder:
             if problem:
                 raise InputError(f"{path}: {problem}")
             return [], [Part(str(path), local.size, index)]
+        if found in ("png", "webp") and (problem := picture_problem(fh)):
+            raise InputError(f"{path}: {problem}")
     if local.size == 0:
         raise InputError(f"{path}: empty file")
     if found in ("png", "webp"):

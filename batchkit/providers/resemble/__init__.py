@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import attrs
+import httpx
 
 from batchkit._kernel.inputs import (
     LocalFile,
@@ -35,6 +38,10 @@ MAX_FILES = 50
 ADOPTED = "adopted-"
 """The id prefix of a batch found again through its detects."""
 RECONCILE_MARGIN_S = 60.0
+"""How far before the intent detects are looked at when the server tells no time (clocks differ)."""
+DATE_SLACK_S = 2.0
+"""How far before the intent, in the server's clock, detects are looked at: a ``Date`` header's whole
+seconds and the time the list request took."""
 LIST_PAGES = 50
 LIST_BYTES = 256 << 20
 DETECT_BYTES = 64 << 20
@@ -65,6 +72,42 @@ def _seconds(value: Any) -> float | None:
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
+        return None
+
+
+def _server_skew(response: httpx.Response) -> float | None:
+    """The server's clock less this host's (seconds), from a reply's ``Date`` header; None without one."""
+    try:
+        return parsedate_to_datetime(response.headers["date"]).timestamp() - time.time()
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+_FEATURES = {"intelligence": "intelligence", "audio_source_tracing_enabled": "audio_source_tracing"}
+"""Options whose output a detect carries (under another name) only when they were asked for."""
+
+
+def _echoes(item: Any, options: ResembleOptions) -> bool:
+    """Whether a detect was made with ``options``: every setting it echoes has the value that was sent
+    (or the default), and it carries no feature's output that was not asked for."""
+    if not isinstance(item, dict):
+        return False
+    for field in attrs.fields(ResembleOptions):
+        sent, echoed = getattr(options, field.name), item.get(field.name)
+        if field.name == "max_total_bytes" or echoed is None or isinstance(echoed, (dict, list)):
+            continue
+        if isinstance(echoed, bool):
+            if echoed != bool(field.name == "visualize" if sent is None else sent):
+                return False
+        elif sent is not None and _number(echoed) != float(sent):
+            return False
+    return not any(item.get(output) and not getattr(options, name) for name, output in _FEATURES.items())
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
         return None
 
 
@@ -159,22 +202,28 @@ class ResembleProvider(Provider[Prepared, Detect]):
         item = read_json(response, "Resemble detect")
         return item.get("item", item) if isinstance(item, dict) else {}
 
-    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any) -> Operation[BatchJob | None]:
+    def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any,
+                        held: frozenset[str] = frozenset()) -> Operation[BatchJob | None]:  # fmt: skip
         """The detects a batch of exactly these files made since the intent, found in the team's detect list.
 
-        The list is paged newest first and read back to a minute before the intent (clocks differ);
-        detects created together (one ``created_at``) whose file names and media types are exactly the
-        chunk's (as a multiset) are adopted as a job ``adopted-<first detect uuid>`` followed by its
-        detects. Under zero retention names are redacted, so nothing can be matched.
+        The list is paged newest first and read back to the intent, in the server's clock (its ``Date``
+        header, less :data:`DATE_SLACK_S`; a minute before the intent when it sends none). Detects
+        created together (one ``created_at``), not ``held`` by another chunk, whose file names (as the
+        multipart header carried them) and media types are exactly the chunk's (as a multiset) and whose
+        echoed settings are these options are adopted as a job ``adopted-<first detect uuid>`` followed
+        by its detects. Under zero retention names are redacted, so nothing can be matched.
         """
-        if coerce_options(options, ResembleOptions, self.name).zero_retention_mode:
+        settings = coerce_options(options, ResembleOptions, self.name)
+        if settings.zero_retention_mode:
             raise UnsupportedError("zero retention redacts file names: the batch cannot be found in the detect list")
-        wanted = sorted((f.name, media_type(f.name)) for f in files)
+        wanted = sorted((f.sent_name, media_type(f.name)) for f in files)
         since = since_ms / 1000 - RECONCILE_MARGIN_S
         groups: dict[str, builtins.list[Any]] = {}
         for page in range(1, LIST_PAGES + 1):
             response = yield self.request("GET", self.DETECT, params=[("page", str(page)), ("page_size", "100")],
                                           max_bytes=LIST_BYTES)  # fmt: skip
+            if page == 1 and (skew := _server_skew(response)) is not None:
+                since = since_ms / 1000 + skew - DATE_SLACK_S
             body = read_json(response, "Resemble detect list")
             items = body.get("items") if isinstance(body, dict) else None
             if not isinstance(items, list) or not items:
@@ -185,7 +234,8 @@ class ResembleProvider(Provider[Prepared, Detect]):
                 if created is None or created < since:
                     older = True
                     continue
-                groups.setdefault(str(item.get("created_at")), []).append(item)
+                if str(item.get("uuid")) not in held and _echoes(item, settings):
+                    groups.setdefault(str(item.get("created_at")), []).append(item)
             if older or page >= int(body.get("num_pages") or 1):
                 break
         for members in groups.values():
