@@ -81,20 +81,20 @@ PARSERS = {
 }
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(name=st.sampled_from(sorted(PARSERS)), data=st.data())
 def test_mutated_documented_examples(name: str, data: st.DataObject) -> None:
     parse, example = PARSERS[name]
     check(parse, data.draw(mutated(example)))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(name=st.sampled_from(sorted(PARSERS)), body=any_json)
 def test_arbitrary_json(name: str, body: Any) -> None:
     check(PARSERS[name][0], body)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     body=st.binary(max_size=64) | any_json.map(lambda v: json.dumps(v).encode()),
     status=st.sampled_from([400, 401, 402, 403, 404, 422, 429, 500, 503]),
@@ -109,7 +109,7 @@ def test_error_bodies_always_give_a_typed_error(body: bytes, status: int) -> Non
         assert isinstance(error.message, str)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(body=any_json | st.builds(list, st.lists(mutated(HUME_JOB), max_size=3)))
 def test_hume_list_and_predictions_bodies(body: Any) -> None:
     provider = HumeProvider("https://h.test")
@@ -124,7 +124,7 @@ def test_hume_list_and_predictions_bodies(body: Any) -> None:
         assert isinstance(outcome.value, list)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(stamps=st.lists(st.integers() | st.floats() | st.text(max_size=8), min_size=3, max_size=3))
 def test_any_timestamps(stamps: list[Any]) -> None:
     keys = ("created_timestamp_ms", "started_timestamp_ms", "ended_timestamp_ms")
@@ -132,7 +132,7 @@ def test_any_timestamps(stamps: list[Any]) -> None:
     check(resemble_batch, {"item": {"uuid": "b", "status": "completed", "created_at": stamps[2]}})
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(body=st.binary(max_size=40))
 def test_webhook_bytes(body: bytes) -> None:
     for provider in ("hume", "resemble"):

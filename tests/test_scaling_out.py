@@ -188,7 +188,7 @@ def test_a_paused_worker_cannot_write_over_the_chunk_another_took(emu, workers_o
 def test_a_shared_rate_holds_across_four_workers(emu, workers_of, journal_url: str, tmp_path: Path) -> None:
     workers = workers_of(journal_url)
     run = workers.enqueue(many(tmp_path, 240), "--chunk", "10")
-    rate, before = 4, time.monotonic()  # the emulator stamps arrivals with time.monotonic() too
+    rate, before = 8, time.monotonic()  # the emulator stamps arrivals with time.monotonic() too
     workers.finish([workers.start("--rate", str(rate)) for _ in range(4)])
     creates = sorted(r.at for r in emu.requests if r.method == "POST")
     assert len(creates) == 24
