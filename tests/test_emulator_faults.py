@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 import pytest
 
 import batchkit
 from batchkit import JobStatus
 from batchkit.emulator import FaultKind
+from tests.patience import wait_until
 
 HUME_JOBS = "/v0/batch/jobs"
 RESEMBLE_BATCH = "/api/v2/detect/batch"
@@ -103,33 +106,33 @@ def test_request_log_has_parts_and_sizes_but_no_key(emulated, emu, media) -> Non
     assert emu.faults.injected == 0
 
 
+
+def get_in_background(emu, path: str) -> tuple[threading.Thread, list[int]]:
+    """A GET of ``path`` on a thread of its own; the statuses it got (none until it has its reply)."""
+    statuses: list[int] = []
+    url = f"{emu.base_url}{path}"
+    getting = threading.Thread(
+        target=lambda: statuses.append(httpx.get(url, headers={"X-Hume-Api-Key": "k"}, timeout=None).status_code)
+    )
+    getting.start()
+    return getting, statuses
+
+
 def test_a_held_reply_goes_out_when_released(emu) -> None:
     """``slow_reply`` with a long delay holds a reply until the test has seen what it waits for."""
-    import threading
-
-    from tests.patience import wait_until
-
     emu.faults.add("GET /v0/batch/jobs/*", FaultKind.SLOW_REPLY, delay=600)
-    replies: list[int] = []
-    getting = threading.Thread(target=lambda: replies.append(httpx.get(f"{emu.base_url}/v0/batch/jobs/x",
-                                                                      headers={"X-Hume-Api-Key": "k"}, timeout=None).status_code))  # fmt: skip
-    getting.start()
+    getting, statuses = get_in_background(emu, "/v0/batch/jobs/x")
     wait_until(lambda: emu.faults.injected == 1, "the request never arrived")
-    assert replies == []
+    assert statuses == []
     emu.faults.release()
     getting.join()
-    assert len(replies) == 1
+    assert len(statuses) == 1
 
 
 def test_handling_counts_requests_the_server_has_not_finished(emu) -> None:
-    import threading
-
-    from tests.patience import wait_until
-
     assert emu.handling == 0
     emu.faults.add("GET /v0/batch/jobs/*", FaultKind.SLOW, delay=600)
-    getting = threading.Thread(target=lambda: httpx.get(f"{emu.base_url}/v0/batch/jobs/x", timeout=None))
-    getting.start()
+    getting, _ = get_in_background(emu, "/v0/batch/jobs/x")
     wait_until(lambda: emu.handling == 1, "the request never arrived")
     emu.faults.release()
     getting.join()
