@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import importlib.util
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -59,6 +61,17 @@ if TYPE_CHECKING:
         WaitOptions,
         WorkOptions,
     )
+
+
+def _record_that_sniffio_is_absent() -> None:
+    """httpcore 1.0 runs ``import sniffio`` for every async lock and request, and Python does not cache a
+    failed import: each try walks ``sys.path`` again (httpcore PR 1103), a fifth of a worker's CPU.
+    Where sniffio is not installed, say so once in ``sys.modules``: the import then fails at once."""
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
+_record_that_sniffio_is_absent()
 
 T = TypeVar("T")
 
