@@ -76,6 +76,9 @@ class Call:
     timeout: httpx.Timeout | None = None
     total: float | None = None
     """Seconds the whole exchange may take once the reply has begun (None: each read is bounded only)."""
+    before: Callable[[], None] | None = attrs.field(default=None, eq=False, repr=False)
+    """Disk work the executor does once a slot to send is held, just before the request is written (a
+    worker's intent: nothing waits between it and the send); what it raises comes back as :class:`NotSent`."""
     _reported: list[int] = attrs.field(factory=lambda: [0], eq=False, repr=False, alias="_reported")
     """Upload bytes reported to the progress callback, taken back when a retry starts again."""
 
@@ -268,6 +271,13 @@ class Done(Generic[T]):
     """The operation finished with ``value``."""
 
     value: T
+
+
+@attrs.frozen
+class NotSent:
+    """A :class:`Call`'s outcome when its ``before`` failed: nothing was sent."""
+
+    error: Exception
 
 
 @attrs.frozen

@@ -145,9 +145,12 @@ class Operations:
         self.given.record(job.id, as_path_list(files, "files"))
         return job
 
-    def create(self, prepared: Any, identify: Callable[[str], Operation[None]] | None = None) -> Operation[BatchJob]:
-        """A job from ``prepared``; ``identify`` journals its id where the provider knows it before the bytes go."""
-        job = yield from attrs.evolve(self.sender, identify=identify).run(self.provider.create(prepared))
+    def create(self, prepared: Any, identify: Callable[[str], Operation[None]] | None = None,
+               intend: Callable[[], None] | None = None) -> Operation[BatchJob]:  # fmt: skip
+        """A job from ``prepared``; ``identify`` journals its id where the provider knows it before the bytes
+        go, ``intend`` the intent just before they go."""
+        sender = attrs.evolve(self.sender, identify=identify, intend=intend)
+        job = yield from sender.run(self.provider.create(prepared))
         log.info("%s: created job %s", self.provider.name, job.id)
         return job
 

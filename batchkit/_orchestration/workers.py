@@ -60,7 +60,7 @@ class Sends(Protocol):
     def poll(self) -> PollSchedule: ...
 
     def create(self, prepared: Any, identify: Callable[[str], Operation[None]] | None = None,
-               ) -> Operation[BatchJob]: ...  # fmt: skip
+               intend: Callable[[], None] | None = None) -> Operation[BatchJob]: ...  # fmt: skip
 
 
 def requests_of(run: Run) -> list[Request]:
@@ -79,11 +79,20 @@ class WorkSummary:
     finished: int = 0
     """Jobs whose end and results it recorded."""
     ambiguous: int = 0
-    """Sends it left ambiguous (they may have landed; never sent again by a worker)."""
+    """Chunks it left ambiguous (their send may have landed and cannot be told), each counted once
+    however often it was looked for."""
     failed: int = 0
     """Chunks the provider refused."""
     lost: int = 0
     """Chunks another worker took over after this one's lease ended (its writes were refused)."""
+
+
+@attrs.define
+class _Sending:
+    """What one send has journaled so far: its intent's time, and the id it said before its bytes went."""
+
+    intent_ms: int | None = None
+    job_id: str | None = None
 
 
 @attrs.frozen
@@ -114,6 +123,7 @@ class Worker:
         self.summary = WorkSummary()
         self._runs: dict[str, Run] = {}
         self._skipped: set[int] = set(scope.skip)
+        self._unsettled: set[tuple[str, int]] = set()
         self._working = 0
 
     def _now_ms(self) -> int:
@@ -214,19 +224,25 @@ class Worker:
             raise RowError(f"{self.journal.where}: {RowError.what} (run {run.id}: {exc})") from None
         return self.ops.provider.prepare(submission)
 
-    def _create(self, claim: Claim, run: Run, prepared: Any, known: list[str]) -> Operation[BatchJob | tuple[str, Any]]:
-        """Send the chunk: a job is created (an id it says before its bytes go is journaled at once, and
-        put in ``known``), or (synchronous) the provider's id of the request and its reply."""
+    def _create(self, claim: Claim, run: Run, prepared: Any,
+                sending: _Sending) -> Operation[BatchJob | tuple[str, Any]]:  # fmt: skip
+        """Send the chunk: a job is created (the intent journaled just before its bytes go, an id it says
+        before they go journaled at once), or (synchronous) the provider's id of the request and its reply."""
         provider = self.ops.provider
+
+        def intend() -> None:  # once: a create retried (its connection failed) keeps its first intent
+            if sending.intent_ms is None:
+                sending.intent_ms = self.journal.intend(claim, self._now_ms(), self.lease.ms)
+
         if isinstance(provider, SynchronousProvider):
             options = (run.spec or {}).get("inputs", {}).get("options")
-            return (yield from self.ops.sender.run(provider.send(prepared, options)))
+            return (yield from attrs.evolve(self.ops.sender, intend=intend).run(provider.send(prepared, options)))
 
         def identify(job_id: str) -> Operation[None]:
             yield Blocking(lambda: self.journal.identified(claim, job_id))
-            known.append(job_id)
+            sending.job_id = job_id
 
-        return (yield from self.ops.create(prepared, identify))
+        return (yield from self.ops.create(prepared, identify, intend))
 
     def _send(self, claim: Claim, run: Run) -> Operation[None]:
         journal, chunk = self.journal, claim.chunk
@@ -235,12 +251,12 @@ class Worker:
         except InputError as exc:
             yield from self._failed(claim, exc)
             return
-        intent_ms: int = yield Blocking(lambda: journal.intend(claim, self._now_ms(), self.lease.ms))
-        known: list[str] = []
+        sending = _Sending()
         try:
-            outcome = yield from self._create(claim, run, prepared, known)
+            outcome = yield from self._create(claim, run, prepared, sending)
         except AmbiguousSubmissionError as exc:
-            found = yield from self._find(attrs.evolve(chunk, job_id=known[0] if known else None), run, intent_ms)
+            intent_ms = sending.intent_ms if sending.intent_ms is not None else self._now_ms()
+            found = yield from self._find(attrs.evolve(chunk, job_id=sending.job_id), run, intent_ms)
             if isinstance(found, BatchJob):
                 yield from self._adopt(claim, found)
             else:
@@ -262,6 +278,7 @@ class Worker:
             yield Blocking(lambda: journal.answered(claim, remote, JobStatus.SUCCEEDED.value, reply))
             yield Blocking(lambda: discard(prepared.made))
             self.summary.finished += 1
+        self._settled(claim)
         self.summary.sent += 1
 
     def _find(self, chunk: Chunk, run: Run, since_ms: int) -> Operation[BatchJob | str]:
@@ -293,6 +310,7 @@ class Worker:
         if not adopted:
             yield from self._ambiguous(claim, f"the job found ({found.id}) is another chunk's by now")
             return
+        self._settled(claim)
         self.summary.adopted += 1
 
     def _ambiguous(self, claim: Claim, reason: str) -> Operation[None]:
@@ -300,7 +318,13 @@ class Worker:
         yield Blocking(lambda: self.journal.ambiguous(claim, reason, self._now_ms() + int(interval * 1000), interval))
         if not self.scope.patient:  # looked for once in this call; a worker looks again when it is due
             self._skipped.add(claim.chunk.index)
-        self.summary.ambiguous += 1
+        self._settled(claim, False)
+
+    def _settled(self, claim: Claim, settled: bool = True) -> None:
+        """Count the chunk among those this worker leaves ambiguous, or no longer."""
+        key = (claim.chunk.run, claim.chunk.index)
+        (self._unsettled.discard if settled else self._unsettled.add)(key)
+        self.summary.ambiguous = len(self._unsettled)
 
     def _failed(self, claim: Claim, exc: BatchkitError) -> Operation[None]:
         refused = str(exc)
