@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 import batchkit
+from batchkit._kernel.clock import FakeClock
 from batchkit._kernel.journal import ChunkState, Journal
-from batchkit.emulator import EMULATOR_KEY
+from batchkit._orchestration.workers import Worker
+from batchkit.emulator import EMULATOR_KEY, FaultKind
 from tests.patience import wait_until
 from tests.test_submit_many import many
 
@@ -66,3 +68,110 @@ def test_m2_a_worker_stopped_while_waiting_for_the_shared_rate_leaves_its_chunk_
     assert (chunk.state, chunk.intent_ms, chunk.job_id) == (ChunkState.PLANNED, None, None)
     assert emu.created("resemble") == 0
     wait_until(lambda: not _owned(journal_url, run), "the cancelled worker released its chunk")
+
+
+# -- following errors have a bound; a worker's own trouble fails no chunk (22.6, M1, M4) ---------------
+
+
+def test_m4_a_job_the_provider_no_longer_has_is_recorded_lost_and_the_worker_ends(emulated, emu, tmp_path: Path,
+                                                                                  caplog) -> None:  # fmt: skip
+    client = emulated("resemble", clock=FakeClock())
+    journal = str(tmp_path / "run.db")
+    run = client.enqueue(many(tmp_path, 2), journal=journal)
+    emu.faults.add("GET /api/v2/detect/batch/*", FaultKind.STATUS, status=404, times=1000)
+    summary = client.work(journal, until_done=True)
+    chunk = _chunk(journal, run)
+    assert (summary.sent, summary.failed, chunk.state) == (1, 1, ChunkState.FAILED)
+    assert chunk.job_id
+    assert chunk.error.startswith(f"lost job: the provider has no job {chunk.job_id}")
+    assert f"lost job: the provider has no job {chunk.job_id}" in caplog.text
+    book = Journal(journal)
+    book.retry_failed(run)  # a failed chunk with a job is followed again, never sent again
+    assert book.chunks(run)[0].state == ChunkState.SENT
+    book.close()
+    assert emu.created("resemble") == 1
+
+
+def test_m4_other_errors_following_a_job_back_off_then_the_chunk_keeps_the_error(emulated, emu,
+                                                                                 tmp_path: Path) -> None:  # fmt: skip
+    clock = FakeClock()
+    client = emulated("resemble", clock=clock, poll=batchkit.PollSchedule(initial=1, factor=2, maximum=8, jitter=0))
+    journal = str(tmp_path / "run.db")
+    run = client.enqueue(many(tmp_path, 2), journal=journal)
+    emu.faults.add("GET /api/v2/detect/batch/*", FaultKind.STATUS, status=418, times=1000)
+    summary = client.work(journal, until_done=True)
+    chunk = _chunk(journal, run)
+    assert (summary.failed, chunk.state) == (1, ChunkState.FAILED)
+    assert f"could not be checked {Worker.FOLLOW_ERRORS} times in a row" in chunk.error
+    assert "HTTP 418" in chunk.error
+    assert chunk.poll_interval == 8  # the waits grew 1, 2, 4, 8, then stayed at the schedule's maximum
+    assert emu.created("resemble") == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_m4_a_refused_key_while_following_pauses_the_worker_and_says_so(emulated, emu, tmp_path: Path, caplog,
+                                                                        status: int) -> None:  # fmt: skip
+    clock = FakeClock()
+    client = emulated("resemble", clock=clock)
+    journal = str(tmp_path / "run.db")
+    run = client.enqueue(many(tmp_path, 2), journal=journal)
+    emu.faults.add("GET /api/v2/detect/batch/*", FaultKind.STATUS, status=status, times=2)
+    summary = client.work(journal, until_done=True)
+    assert (summary.sent, summary.finished, summary.failed) == (1, 1, 0)
+    assert _chunk(journal, run).state == ChunkState.DONE
+    assert f"HTTP {status}" in caplog.text
+    assert "this worker stops claiming resemble chunks for 5 s" in caplog.text
+    assert "for 10 s" in caplog.text  # the second time in a row, longer
+
+
+def test_m1_a_refused_key_or_an_unreachable_provider_on_create_leaves_the_chunk_planned(emulated, emu,
+                                                                                        tmp_path: Path) -> None:  # fmt: skip
+    clock = FakeClock()
+    client = emulated("resemble", clock=clock)
+    journal = str(tmp_path / "run.db")
+    run = client.enqueue(many(tmp_path, 2), journal=journal)
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.STATUS, status=401, times=1)
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.DROP_BEFORE_BODY, times=4, after=1)  # retries spent
+    summary = client.work(journal, until_done=True)
+    assert (summary.sent, summary.failed, summary.ambiguous) == (1, 0, 0)
+    assert emu.created("resemble") == 1
+    assert _chunk(journal, run).state == ChunkState.DONE
+
+
+def test_m1_a_misconfigured_submit_many_raises_and_leaves_its_chunks_planned(emulated, emu, tmp_path: Path) -> None:
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.STATUS, status=401, times=1)
+    client = emulated("resemble")
+    with pytest.raises(batchkit.AuthenticationError):
+        client.submit_many(many(tmp_path, 2), journal=tmp_path / "run.db")
+    [progress] = batchkit.runs.progress(tmp_path / "run.db")
+    assert (progress.failed, progress.chunks_sent) == (0, 0)
+    assert client.submit_many(many(tmp_path, 2), journal=tmp_path / "run.db", wait=True).status.value == "succeeded"
+
+
+def test_m1_a_volume_not_mounted_on_this_host_fails_no_chunk(emu, tmp_path: Path, caplog) -> None:
+    """The worker stops claiming (longer each time) while the run's folder is missing here, and sends the
+    chunk once the folder is back: nothing was failed, nothing sent twice."""
+    clock = FakeClock()
+    client = batchkit.connect_async("resemble", api_key=EMULATOR_KEY, base_url=emu.base_url, clock=clock,
+                                    poll=batchkit.PollSchedule(initial=0.001, factor=1, maximum=0.001))  # fmt: skip
+    journal = str(tmp_path / "run.db")
+    files = many(tmp_path, 2)
+    folder = files[0].parent
+
+    async def mounted_later() -> batchkit.WorkSummary:
+        run = await client.enqueue(files, journal=journal)
+        folder.rename(tmp_path / "elsewhere")
+        work = asyncio.ensure_future(client.work(journal, until_done=True))
+        while "for 20 s" not in caplog.text:  # paused 5, 10, then 20 s (on the injected clock)
+            assert not work.done()
+            await asyncio.sleep(0.01)
+        assert _chunk(journal, run).state == ChunkState.PLANNED
+        (tmp_path / "elsewhere").rename(folder)
+        summary = await work
+        await client.aclose()
+        return summary
+
+    summary = asyncio.run(mounted_later())
+    assert (summary.sent, summary.finished, summary.failed) == (1, 1, 0)
+    assert "are not on this host (a volume not mounted?)" in caplog.text
+    assert emu.created("resemble") == 1

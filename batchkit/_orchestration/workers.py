@@ -27,10 +27,14 @@ from batchkit._kernel.journal import Chunk, ChunkState, Claim, FileEntry, Journa
 from batchkit._kernel.steps import Blocking, Operation, Parallel, Sleep
 from batchkit.errors import (
     AmbiguousSubmissionError,
+    AuthenticationError,
     BatchkitError,
     InputError,
     LeaseLostError,
+    NotFoundError,
+    PermissionDeniedError,
     RateLimitedError,
+    ServerError,
     TransportError,
     UnsupportedError,
 )
@@ -114,6 +118,13 @@ class Worker:
 
     IDLE = 1.0
     """The longest sleep between looks at the journal when nothing is due."""
+    PAUSE = (5.0, 300.0)
+    """How long a worker first stops claiming when the trouble is its own (its key refused, the provider
+    out of its reach, the run's folders not on its host), and the most it grows to, doubling each time."""
+    FOLLOW_ERRORS = 8
+    """How many checks of a job in a row may fail (each after a longer wait, up to the poll schedule's
+    maximum) before the chunk is left ``failed`` with the error (its job is kept: ``retry_failed`` follows
+    it again)."""
 
     def __init__(self, ops: Sends, journal: Journal, scope: Scope, *, lanes: int = 1, lease: Lease = Lease(),
                  strict: bool = False, resend: bool = False, until_done: bool = True) -> None:  # fmt: skip
@@ -124,6 +135,8 @@ class Worker:
         self._runs: dict[str, Run] = {}
         self._skipped: set[int] = set(scope.skip)
         self._unsettled: set[tuple[str, int]] = set()
+        self._paused_until = 0.0
+        self._pause = 0.0
         self._working = 0
 
     def _now_ms(self) -> int:
@@ -152,14 +165,16 @@ class Worker:
             while True:
                 now = self._now_ms()
                 scope = attrs.evolve(self.scope, skip=frozenset(self._skipped))
-                claim: Claim | None = yield Blocking(functools.partial(self.journal.claim, self.owner, scope, now,
-                                                                       self.lease.ms))  # fmt: skip
+                paused = self._paused_until - self.ops.clock.monotonic()
+                claim: Claim | None = None
+                if paused <= 0:
+                    claim = yield Blocking(functools.partial(self.journal.claim, self.owner, scope, now, self.lease.ms))
                 if claim is None:
                     due: int | None = yield Blocking(functools.partial(self.journal.next_due, scope, now))
                     if due is None and self.until_done:
                         return
                     wait = self.IDLE if due is None else (due - now) / 1000
-                    yield Sleep(min(max(wait, 0.05), self.IDLE))
+                    yield Sleep(min(max(wait, paused, 0.05), self.IDLE))
                     continue
                 try:
                     yield from self._handle(claim)
@@ -208,6 +223,10 @@ class Worker:
         its files as they were when enqueued."""
         entries = self.journal.files(run.id, chunk.index)
         self._trusted(run, entries)
+        folders = [str(f) for f in (run.spec or {}).get("roots", [])]
+        if folders and not any(os.path.isdir(folder) for folder in folders):
+            raise Unreachable(f"run {run.id}: its folders ({', '.join(folders)}) are not on this host (a volume"
+                              " not mounted?); its chunks are left for a worker that has them")  # fmt: skip
         files = []
         for entry in entries:
             local = check_file(Path(entry.path))
@@ -248,6 +267,11 @@ class Worker:
         journal, chunk = self.journal, claim.chunk
         try:
             prepared = yield Blocking(lambda: self._prepare(run, chunk))
+        except Unreachable as exc:
+            reason = str(exc)
+            yield Blocking(lambda: journal.unsend(claim, reason))
+            yield from self._paused(exc)
+            return
         except InputError as exc:
             yield from self._failed(claim, exc)
             return
@@ -267,8 +291,14 @@ class Worker:
             yield Blocking(lambda: journal.unsend(claim, refused))
             return
         except BatchkitError as exc:
-            yield from self._failed(claim, exc)
+            if not _about_the_worker(exc):
+                yield from self._failed(claim, exc)
+                return
+            refused = str(exc)
+            yield Blocking(lambda: journal.unsend(claim, refused))  # planned again, for a worker that can send it
+            yield from self._paused(exc)
             return
+        self._pause = 0.0
         if isinstance(outcome, BatchJob):
             first = self.ops.poll.initial
             yield Blocking(lambda: journal.sent(claim, outcome.id, outcome.children,
@@ -334,6 +364,17 @@ class Worker:
             raise exc
         log.warning("chunk %d of %s failed: %s", claim.chunk.index, claim.chunk.run, refused)
 
+    def _paused(self, exc: BatchkitError) -> Operation[None]:
+        """Stop claiming for a while (longer each time in a row): the trouble is this worker's, not a chunk's."""
+        first, most = self.PAUSE
+        self._pause = min(most, self._pause * 2 if self._pause else first)
+        self._paused_until = self.ops.clock.monotonic() + self._pause
+        log.warning("%s; this worker stops claiming %s chunks for %.0f s (the chunk is left for others)",
+                    exc, self.ops.provider.name, self._pause)  # fmt: skip
+        if self.strict:
+            raise exc
+        yield from ()
+
     # -- following ------------------------------------------------------------------------------------
 
     def _next_interval(self, chunk: Chunk) -> float:
@@ -349,25 +390,56 @@ class Worker:
         job = BatchJob(provider.name, chunk.job_id or "", JobStatus.UNKNOWN, "", children=chunk.children)
         try:
             now = yield from self.ops.sender.run(provider.follow(job))
+            self._pause = 0.0
             if not now.status.is_terminal:
                 yield Blocking(lambda: journal.polled(claim, now.status.value, None, due, interval))
                 return
             results: list[FileResult[Any]] | BatchkitError
             try:
                 results = yield from self.ops.sender.run(provider.results(attrs.evolve(now, id=job.id)))
-            except TransportError:
+            except (TransportError, ServerError, AuthenticationError, PermissionDeniedError):
                 raise
             except BatchkitError as exc:  # an ended job whose results cannot be had: every file says why
                 results = exc
         except BatchkitError as exc:
             if self.strict or isinstance(exc, LeaseLostError):
                 raise
-            problem = str(exc)
-            yield Blocking(lambda: journal.polled(claim, None, problem, due, interval))
+            yield from self._unfollowed(claim, exc, due, interval)
             return
         entries: list[FileEntry] = yield Blocking(lambda: journal.files(run.id, chunk.index))
         yield Blocking(lambda: journal.finished(claim, now.status.value, outcomes(entries, results)))
         self.summary.finished += 1
+
+    def _unfollowed(self, claim: Claim, exc: BatchkitError, due: int, interval: float) -> Operation[None]:
+        """A check of the chunk's job failed: a job the provider no longer has is lost (never polled again);
+        a refused key, or a provider out of reach, pauses this worker (the chunk is due for others at once);
+        any other error is tried again later, up to :attr:`FOLLOW_ERRORS` times in a row."""
+        journal, chunk, problem = self.journal, claim.chunk, str(exc)
+        if isinstance(exc, NotFoundError):
+            lost = f"lost job: the provider has no job {chunk.job_id} any more ({problem})"
+            log.warning("chunk %d of %s: %s", chunk.index, chunk.run, lost)
+            yield Blocking(lambda: journal.failed(claim, lost))
+            self.summary.failed += 1
+        elif _about_the_worker(exc) or isinstance(exc, PermissionDeniedError):
+            yield Blocking(lambda: journal.polled(claim, None, problem, self._now_ms(), chunk.poll_interval or 0.0))
+            yield from self._paused(exc)
+        elif chunk.attempts + 1 >= self.FOLLOW_ERRORS:
+            given_up = f"{problem} (its job {chunk.job_id} could not be checked {chunk.attempts + 1} times in a row)"
+            log.warning("chunk %d of %s: %s", chunk.index, chunk.run, given_up)
+            yield Blocking(lambda: journal.failed(claim, given_up))
+            self.summary.failed += 1
+        else:
+            yield Blocking(lambda: journal.polled(claim, None, problem, due, interval, failures=chunk.attempts + 1))
+
+
+class Unreachable(BatchkitError):
+    """What this worker cannot reach, though another might (the run's folders are not on its host)."""
+
+
+def _about_the_worker(exc: BatchkitError) -> bool:
+    """Whether a failure is this worker's, not the chunk's: its key refused, the provider out of its reach
+    (retries spent), the provider failing, or the run's files not on its host."""
+    return isinstance(exc, (AuthenticationError, TransportError, ServerError, Unreachable))
 
 
 def discard(paths: Sequence[str]) -> None:

@@ -224,10 +224,13 @@ class Journal:
         return run
 
     def retry_failed(self, run: str) -> None:
-        """Plan again the chunks of ``run`` the provider refused."""
+        """Plan again the chunks of ``run`` the provider refused; follow again those whose job could not be
+        checked (a failed chunk with a job is never sent again: that job was accepted)."""
         with self._store.transaction() as tx:
-            tx.execute("UPDATE chunks SET state = ? WHERE run_id = ? AND state = ?",
+            tx.execute("UPDATE chunks SET state = ? WHERE run_id = ? AND state = ? AND job_id IS NULL",
                        (ChunkState.PLANNED, run, ChunkState.FAILED))  # fmt: skip
+            tx.execute("UPDATE chunks SET state = ?, attempts = 0, next_poll_ms = 0 WHERE run_id = ? AND state = ?"
+                       " AND job_id IS NOT NULL", (ChunkState.SENT, run, ChunkState.FAILED))  # fmt: skip
 
     def run(self, run: str) -> Run:
         with self._store.transaction(write=False) as tx:
@@ -452,11 +455,12 @@ class Journal:
     def failed(self, claim: Claim, reason: str) -> None:
         self._fenced(claim, {"state": ChunkState.FAILED, "error": reason})
 
-    def polled(
-        self, claim: Claim, job_status: str | None, error: str | None, next_poll_ms: int, interval: float
-    ) -> None:
-        """The job has not ended (or could not be checked: ``error``); check again at ``next_poll_ms``."""
-        values: dict[str, Any] = {"error": error, "next_poll_ms": next_poll_ms, "poll_interval": interval}
+    def polled(self, claim: Claim, job_status: str | None, error: str | None, next_poll_ms: int, interval: float,
+               failures: int = 0) -> None:  # fmt: skip
+        """The job has not ended (or could not be checked: ``error``, the ``failures``-th time in a row);
+        check again at ``next_poll_ms``."""
+        values: dict[str, Any] = {"error": error, "next_poll_ms": next_poll_ms, "poll_interval": interval,
+                                  "attempts": failures}  # fmt: skip
         if job_status is not None:
             values["job_status"] = job_status
         self._fenced(claim, values)
@@ -536,7 +540,7 @@ def _storable(path: str) -> None:
 def _sent(job_id: str, children: Sequence[str], next_poll_ms: int, interval: float) -> dict[str, Any]:
     """A chunk's values once its job is known."""
     return {"state": ChunkState.SENT, "job_id": job_id, "children": json.dumps(list(children)), "error": None,
-            "next_poll_ms": next_poll_ms, "poll_interval": interval}  # fmt: skip
+            "next_poll_ms": next_poll_ms, "poll_interval": interval, "attempts": 0}  # fmt: skip
 
 
 def _run(row: Sequence[Any]) -> Run:
