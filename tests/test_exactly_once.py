@@ -4,6 +4,9 @@ M4, M5, M6, M7): what a worker leaves in the journal when it is stopped, refused
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ import pytest
 
 import batchkit
 from batchkit._kernel.clock import FakeClock
-from batchkit._kernel.journal import ChunkState, Journal
+from batchkit._kernel.journal import ChunkState, Journal, Scope
 from batchkit._orchestration.workers import Worker
 from batchkit.emulator import EMULATOR_KEY, FaultKind
 from tests.patience import wait_until
@@ -175,3 +178,55 @@ def test_m1_a_volume_not_mounted_on_this_host_fails_no_chunk(emu, tmp_path: Path
     assert (summary.sent, summary.finished, summary.failed) == (1, 1, 0)
     assert "are not on this host (a volume not mounted?)" in caplog.text
     assert emu.created("resemble") == 1
+
+
+# -- a fenced-out worker keeps the job it created (H4) --------------------------------------------------
+
+
+def test_h4_a_job_created_by_a_worker_fenced_out_is_recorded_where_the_chunk_has_none(emulated, emu,
+                                                                                      tmp_path: Path, caplog) -> None:  # fmt: skip
+    """A's create lands, A is paused past its lease, B takes the chunk over and cannot tell (it leaves it
+    ambiguous); A wakes holding the job's id: it is recorded (the chunk had none), logged with its chunk,
+    and followed to its end. Nothing is created twice."""
+    caplog.set_level(logging.INFO, "batchkit")
+    journal = str(tmp_path / "run.db")
+    client = emulated("resemble")
+    run = client.enqueue(many(tmp_path, 2), journal=journal)
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.SLOW_REPLY, delay=600)  # created, then held
+    done: list[Any] = []
+    worker = threading.Thread(target=lambda: done.append(client.work(journal, until_done=True)))
+    worker.start()
+    wait_until(lambda: emu.created("resemble") == 1, "A's create landed")
+    other = Journal(journal)
+    later = int(time.time() * 1000) + 3_600_000  # A's lease has long ended by B's reckoning
+    taken = other.claim("B", Scope("resemble", run), now_ms=later, lease_ms=1_000)
+    assert taken is not None
+    assert taken.chunk.state == ChunkState.SENDING
+    other.ambiguous(taken, "B: cannot tell whether it landed", next_look_ms=later, interval=1.0)
+    other.close()
+    emu.faults.release()
+    worker.join()
+    chunk = _chunk(journal, run)
+    assert (chunk.state, emu.created("resemble")) == (ChunkState.DONE, 1)
+    assert f"chunk 0 of {run}: job {chunk.job_id}, created by this worker after its lease ended, is recorded" in caplog.text
+    assert f"chunk 0 of {run}: created job {chunk.job_id}" in caplog.text
+    assert done[0].finished == 1
+
+
+def test_h4_a_fenced_out_job_is_never_written_over_another_and_is_logged(journal_url: str) -> None:
+    from batchkit._orchestration.large_submissions import fingerprint
+
+    book = Journal(journal_url)
+    try:
+        run = book.record_run("resemble", fingerprint("resemble", [], (1, 1), {}), {"inputs": {}},
+                              [("/a.wav", 1, None)], [[0]], now_ms=0)  # fmt: skip
+        first = book.claim("A", Scope("resemble", run), now_ms=1_000, lease_ms=1_000)
+        assert first is not None
+        book.intend(first, now_ms=1_000, lease_ms=1_000)
+        second = book.claim("B", Scope("resemble", run), now_ms=5_000, lease_ms=1_000)
+        assert second is not None
+        book.sent(second, "job-B", (), next_poll_ms=0, interval=1.0)
+        assert not book.learned(first, "job-A", (), next_poll_ms=0, interval=1.0)  # it has a job: never replaced
+        assert book.chunks(run)[0].job_id == "job-B"
+    finally:
+        book.close()

@@ -300,9 +300,7 @@ class Worker:
             return
         self._pause = 0.0
         if isinstance(outcome, BatchJob):
-            first = self.ops.poll.initial
-            yield Blocking(lambda: journal.sent(claim, outcome.id, outcome.children,
-                                                self._now_ms() + int(first * 1000), first))  # fmt: skip
+            yield from self._created(claim, outcome)
         else:  # the reply is the result: kept with the chunk's end, then what was made for it goes
             remote, reply = outcome
             yield Blocking(lambda: journal.answered(claim, remote, JobStatus.SUCCEEDED.value, reply))
@@ -310,6 +308,27 @@ class Worker:
             self.summary.finished += 1
         self._settled(claim)
         self.summary.sent += 1
+
+    def _created(self, claim: Claim, job: BatchJob) -> Operation[None]:
+        """Record the job this worker's send created, always logged with its chunk. Fenced out (paused past
+        its lease), it is still recorded where the chunk has no job yet: a created job is never forgotten."""
+        first, chunk = self.ops.poll.initial, claim.chunk
+        log.info("chunk %d of %s: created job %s", chunk.index, chunk.run, job.id)
+        try:
+            yield Blocking(lambda: self.journal.sent(claim, job.id, job.children, self._now_ms() + int(first * 1000),
+                                                     first))  # fmt: skip
+            return
+        except LeaseLostError:
+            kept = yield Blocking(lambda: self.journal.learned(claim, job.id, job.children,
+                                                               self._now_ms() + int(first * 1000), first))  # fmt: skip
+        if not kept:
+            log.warning("chunk %d of %s: job %s created by this worker after its lease ended was NOT recorded (the"
+                        " chunk holds another job, or was settled, by now): it may be paid for twice",
+                        chunk.index, chunk.run, job.id)  # fmt: skip
+            raise LeaseLostError(f"{self.journal.where}: chunk {chunk.index} of {chunk.run} was taken over; its job"
+                                 f" {job.id} was not recorded")  # fmt: skip
+        log.warning("chunk %d of %s: job %s, created by this worker after its lease ended, is recorded (the chunk"
+                    " had no job yet)", chunk.index, chunk.run, job.id)  # fmt: skip
 
     def _find(self, chunk: Chunk, run: Run, since_ms: int) -> Operation[BatchJob | str]:
         """The job this chunk's interrupted send created, or why it cannot be told (a synchronous

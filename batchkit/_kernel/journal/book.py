@@ -409,6 +409,19 @@ class Journal:
         """The provider's id of what the chunk's send is creating, known before its bytes go."""
         self._fenced(claim, {"job_id": job_id}, release=False)
 
+    def learned(self, claim: Claim, job_id: str, children: Sequence[str], next_poll_ms: int, interval: float) -> bool:
+        """Record a job a worker fenced out created for the chunk, if the chunk has no job yet (fenced on
+        "no job id", not on the token: whoever holds the chunk now could not find it, or is looking);
+        whether it was recorded. The chunk is followed from then on; its holder, if any, keeps its lease."""
+        with self._store.transaction() as tx:
+            done = tx.execute(
+                "UPDATE chunks SET state = ?, job_id = ?, children = ?, error = NULL, next_poll_ms = ?,"
+                " poll_interval = ?, attempts = 0 WHERE run_id = ? AND idx = ? AND job_id IS NULL AND state IN (?, ?)",
+                (ChunkState.SENT, job_id, json.dumps(list(children)), next_poll_ms, interval, claim.chunk.run,
+                 claim.chunk.index, ChunkState.SENDING, ChunkState.AMBIGUOUS),
+            )  # fmt: skip
+            return done.rowcount == 1
+
     def unsend(self, claim: Claim, reason: str) -> None:
         """The send was refused before anything was created (a 429): the chunk is planned again."""
         self._fenced(claim, {"state": ChunkState.PLANNED, "error": reason})
