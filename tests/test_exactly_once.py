@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -14,9 +17,10 @@ import pytest
 
 import batchkit
 from batchkit._kernel.clock import FakeClock
-from batchkit._kernel.journal import ChunkState, Journal, Scope
+from batchkit._kernel.journal import MAX_LOOKS, ChunkState, Journal, Scope
 from batchkit._orchestration.workers import Worker
 from batchkit.emulator import EMULATOR_KEY, FaultKind
+from tests.conftest import readline_within
 from tests.patience import wait_until
 from tests.test_submit_many import many
 
@@ -230,3 +234,89 @@ def test_h4_a_fenced_out_job_is_never_written_over_another_and_is_logged(journal
         assert book.chunks(run)[0].job_id == "job-B"
     finally:
         book.close()
+
+
+# -- a send that never landed is sent again, by itself, after the settle window (22.1) -----------------
+
+
+def test_a_send_that_never_landed_is_sent_again_once_the_settle_window_has_passed(emulated, emu,
+                                                                                  tmp_path: Path) -> None:  # fmt: skip
+    """Resemble's detect list is authoritative: a chunk whose body never arrived is first left ambiguous
+    (the window has not passed), then looked for again after it, found certainly not there, and sent."""
+    clock = FakeClock()
+    client = emulated("resemble", clock=clock)
+    journal = str(tmp_path / "run.db")
+    run = client.enqueue(many(tmp_path, 2), journal=journal)
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.DROP_BEFORE_BODY, times=1)
+    start = clock.now
+    summary = client.work(journal, until_done=True, settle=120)
+    chunk = _chunk(journal, run)
+    assert (chunk.state, emu.created("resemble")) == (ChunkState.DONE, 1)
+    assert (summary.sent, summary.ambiguous, summary.finished) == (1, 0, 1)
+    assert clock.now - start >= 120  # never sent again before the window had passed
+
+
+def test_a_lookup_that_cannot_tell_stays_ambiguous_and_is_counted_once(emulated, emu, tmp_path: Path) -> None:
+    """Under zero retention the detect list cannot tell: the chunk is left for a person, whatever the
+    window; looked for up to MAX_LOOKS times, it counts as one ambiguous chunk, its reason said once."""
+    client = emulated("resemble", clock=FakeClock())
+    journal = str(tmp_path / "run.db")
+    run = client.enqueue(many(tmp_path, 2), journal=journal, options={"zero_retention_mode": True})
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.DROP_BEFORE_BODY, times=1)
+    summary = client.work(journal, until_done=True, settle=1)
+    chunk = _chunk(journal, run)
+    assert (chunk.state, chunk.attempts, emu.created("resemble")) == (ChunkState.AMBIGUOUS, MAX_LOOKS, 0)
+    assert summary.ambiguous == 1
+    assert chunk.error.count("zero retention redacts file names") == 1
+    assert chunk.error.count(";") == 1  # what interrupted it; what the lookup said
+
+
+def test_settle_is_checked(emulated, tmp_path: Path) -> None:
+    client = emulated("resemble")
+    for bad in (0, -1, True, "10", 10**6):
+        with pytest.raises(batchkit.InputError, match="settle must be"):
+            client.work(tmp_path / "run.db", settle=bad)
+
+
+def test_an_upload_resumed_after_the_servers_idle_timeout_cannot_create(emu, tmp_path: Path) -> None:
+    """A worker SIGSTOPped mid-upload: the server drops the stalled body after its idle timeout, so when
+    the process wakes (after any settle window) and sends the rest, nothing is created."""
+    emu.config.idle_timeout = 0.3
+    big = tmp_path / "media" / "long.wav"
+    big.parent.mkdir()
+    big.write_bytes(b"\0" * (4 << 20))
+    with subprocess.Popen([sys.executable, "-c", _STALLED_UPLOAD, emu.base_url, str(big)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as child:  # fmt: skip
+        assert child.stdout is not None
+        assert child.stdin is not None
+        try:
+            assert readline_within(child.stdout) == "half\n"
+            child.send_signal(signal.SIGSTOP)
+            wait_until(lambda: emu.handling == 0, "the server dropped the stalled upload")
+            child.send_signal(signal.SIGCONT)
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            outcome = readline_within(child.stdout)
+        finally:
+            child.kill()
+    assert outcome.startswith(("ambiguous", "refused")), outcome  # a 408, or the connection gone mid-body
+    assert emu.created("resemble") == 0
+
+
+_STALLED_UPLOAD = """
+import sys, batchkit
+sent = [0]
+def progress(n):
+    sent[0] += n
+    if sent[0] >= 2 << 20 and sent[0] - n < 2 << 20:
+        print("half", flush=True)
+        sys.stdin.readline()
+client = batchkit.connect("resemble", api_key="k", base_url=sys.argv[1], on_upload=progress, max_retries=0)
+try:
+    client.submit([sys.argv[2]])
+    print("created", flush=True)
+except batchkit.AmbiguousSubmissionError as exc:
+    print("ambiguous", exc, flush=True)
+except batchkit.BatchkitError as exc:
+    print("refused", exc, flush=True)
+"""

@@ -105,14 +105,14 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
 
 
 def submit_many(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Mapping[str, Any],
-                chunk: int | None, resend: bool, wait: bool) -> Operation[JobGroup]:  # fmt: skip
+                chunk: int | None, resend: bool, wait: bool, settle: float) -> Operation[JobGroup]:  # fmt: skip
     """Record the run, then send every chunk not yet sent in this process (``wait``: and follow the
     jobs and collect their results into the journal); chunks whose earlier send was interrupted are
     looked for through the provider, and reported when they cannot be found."""
     run = yield from record(ops, journal, files, inputs, chunk)
     yield Blocking(lambda: journal.retry_failed(run))
     scope = Scope(ops.provider.name, run, poll=wait, patient=False)
-    worker = Worker(ops, journal, scope, strict=True, resend=resend)
+    worker = Worker(ops, journal, scope, strict=True, resend=resend, settle=settle)
     try:
         yield from worker.run()
     except GeneratorExit:  # interrupted (Ctrl-C, a cancelled task): the journal knows where it stopped

@@ -61,6 +61,8 @@ class Sender:
     gate: Gate | None = None
     identify: Callable[[str], Operation[None]] | None = None
     """Journals the id an operation says it is creating (:class:`Identified`); None: it is not kept."""
+    upload_total: float | None = None
+    """Seconds a create's upload may take in all (a worker's: shorter than its settle window)."""
     intend: Callable[[], None] | None = None
     """Journals the intent of a create, run by the executor just before the request is written (after
     the shared rate, a 429's pause and the client's limiter: a send stopped while waiting was never made)."""
@@ -100,6 +102,7 @@ class Sender:
             timeout=self.upload_timeout if call.uploads else self.timeout,
             total=None if call.uploads or call.sink is not None else self.timeout.read,
             max_bytes=self.reply_limit or call.max_bytes,
+            upload_total=self.upload_total if call.creates else None,
         )
 
     def refusal(self, response: httpx.Response) -> BatchkitError:

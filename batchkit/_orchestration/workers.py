@@ -64,12 +64,31 @@ class Sends(Protocol):
     def poll(self) -> PollSchedule: ...
 
     def create(self, prepared: Any, identify: Callable[[str], Operation[None]] | None = None,
-               intend: Callable[[], None] | None = None) -> Operation[BatchJob]: ...  # fmt: skip
+               intend: Callable[[], None] | None = None, upload_total: float | None = None,
+               ) -> Operation[BatchJob]: ...  # fmt: skip
 
 
 def requests_of(run: Run) -> list[Request]:
     """A synchronous provider's run as the requests its chunks are."""
     return [cattrs.structure(r, Request) for r in (run.spec or {}).get("requests", [])]
+
+
+SETTLE_SECONDS = 600.0
+"""The default settle window. An interrupted send is sent again only when the provider's authoritative
+lookup, made this long after its intent, does not find it. A create's upload is bounded to half of it
+(300 s, the longest a worker's upload takes), and the other half is the room for a server to drop an
+upload that stopped (a worker paused: real servers' idle timeouts are 60 to 120 s) and for its list to
+show what it created."""
+
+
+class NotThere(str):
+    """An authoritative lookup's answer: the provider has no job of this send (it is certainly not there)."""
+
+
+def joined(before: str | None, found: str) -> str:
+    """Why a chunk is ambiguous: what interrupted it, then what the lookup said, each said once."""
+    first = (before or "").split("; ")[0]
+    return found if not first or first == found else f"{first}; {found}"
 
 
 @attrs.define
@@ -114,6 +133,8 @@ class Worker:
     ``strict`` (``submit_many``): a refusal or a failed check is raised, not only recorded.
     ``resend``: a send that may have landed and cannot be found is sent again.
     ``until_done``: stop when no chunk in scope has work left (else work until cancelled).
+    ``settle``: seconds after its intent an interrupted send the provider's authoritative lookup does not
+    find is sent again (its upload is bounded to half of it; see :data:`SETTLE_SECONDS`).
     """
 
     IDLE = 1.0
@@ -127,8 +148,9 @@ class Worker:
     it again)."""
 
     def __init__(self, ops: Sends, journal: Journal, scope: Scope, *, lanes: int = 1, lease: Lease = Lease(),
-                 strict: bool = False, resend: bool = False, until_done: bool = True) -> None:  # fmt: skip
-        self.ops, self.journal, self.scope = ops, journal, scope
+                 strict: bool = False, resend: bool = False, until_done: bool = True,
+                 settle: float = SETTLE_SECONDS) -> None:  # fmt: skip
+        self.ops, self.journal, self.scope, self.settle = ops, journal, scope, settle
         self.lanes, self.lease, self.strict, self.resend, self.until_done = lanes, lease, strict, resend, until_done
         self.owner = uuid.uuid4().hex
         self.summary = WorkSummary()
@@ -195,14 +217,18 @@ class Worker:
             yield from self._follow(claim, run)
             return
         if chunk.state in (ChunkState.SENDING, ChunkState.AMBIGUOUS):
-            found = yield from self._find(chunk, run, chunk.intent_ms or 0)
+            intent = chunk.intent_ms or 0
+            found = yield from self._find(chunk, run, intent)
             if isinstance(found, BatchJob):
                 yield from self._adopt(claim, found)
                 return
-            if not self.resend:
-                why = found if chunk.error is None else f"{chunk.error.split('; ')[0]}; {found}"
-                yield from self._ambiguous(claim, why)
+            settled = isinstance(found, NotThere) and self._now_ms() >= intent + self.settle * 1000
+            if not (self.resend or settled):
+                yield from self._ambiguous(claim, joined(chunk.error, found), found)
                 return
+            if settled:
+                log.info("chunk %d of %s: %s, %.0f s after its intent: sending it again", chunk.index, chunk.run,
+                         found, self.settle)  # fmt: skip
         yield from self._send(claim, run)
 
     # -- sending --------------------------------------------------------------------------------------
@@ -253,15 +279,17 @@ class Worker:
             if sending.intent_ms is None:
                 sending.intent_ms = self.journal.intend(claim, self._now_ms(), self.lease.ms)
 
+        bound = self.settle / 2  # an upload that may still land has landed before anyone looks for it
         if isinstance(provider, SynchronousProvider):
             options = (run.spec or {}).get("inputs", {}).get("options")
-            return (yield from attrs.evolve(self.ops.sender, intend=intend).run(provider.send(prepared, options)))
+            sender = attrs.evolve(self.ops.sender, intend=intend, upload_total=bound)
+            return (yield from sender.run(provider.send(prepared, options)))
 
         def identify(job_id: str) -> Operation[None]:
             yield Blocking(lambda: self.journal.identified(claim, job_id))
             sending.job_id = job_id
 
-        return (yield from self.ops.create(prepared, identify, intend))
+        return (yield from self.ops.create(prepared, identify, intend, bound))
 
     def _send(self, claim: Claim, run: Run) -> Operation[None]:
         journal, chunk = self.journal, claim.chunk
@@ -284,7 +312,7 @@ class Worker:
             if isinstance(found, BatchJob):
                 yield from self._adopt(claim, found)
             else:
-                yield from self._ambiguous(claim, f"{exc.reason}; {found}")
+                yield from self._ambiguous(claim, joined(exc.reason, found), found)
             return
         except RateLimitedError as exc:  # refused before a job was made; the sender paused every worker
             refused = str(exc)
@@ -350,7 +378,7 @@ class Worker:
             found = yield from self.ops.sender.run(provider.find_submission(files, since_ms, options, held))
         except UnsupportedError as exc:
             return str(exc)
-        return found if found is not None else "interrupted while sending, and no job with these files was found"
+        return found if found is not None else NotThere("no job with these files was found")
 
     def _adopt(self, claim: Claim, found: BatchJob) -> Operation[None]:
         first, name = self.ops.poll.initial, self.ops.provider.name
@@ -362,9 +390,14 @@ class Worker:
         self._settled(claim)
         self.summary.adopted += 1
 
-    def _ambiguous(self, claim: Claim, reason: str) -> Operation[None]:
+    def _ambiguous(self, claim: Claim, reason: str, found: str = "") -> Operation[None]:
+        """Leave the chunk ambiguous: looked for again when due (an authoritative lookup that found nothing,
+        once the settle window after its intent has passed: then it is sent again)."""
         interval = self._next_interval(claim.chunk)
-        yield Blocking(lambda: self.journal.ambiguous(claim, reason, self._now_ms() + int(interval * 1000), interval))
+        due = self._now_ms() + int(interval * 1000)
+        if isinstance(found, NotThere):
+            due = max(due, (claim.chunk.intent_ms or 0) + int(self.settle * 1000))
+        yield Blocking(lambda: self.journal.ambiguous(claim, reason, due, interval))
         if not self.scope.patient:  # looked for once in this call; a worker looks again when it is due
             self._skipped.add(claim.chunk.index)
         self._settled(claim, False)

@@ -76,9 +76,12 @@ def worker_command(journal: str, source: ParameterSource | None) -> list[str]:
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True),
               help="at most this many creates a second, across every worker of a provider and key")  # fmt: skip
 @click.option("--run", "run", help="work on this run only")
+@click.option("--settle", type=click.FloatRange(0, 86400, min_open=True), default=600.0, show_default=True,
+              help="seconds after an interrupted send that the provider's authoritative lookup must still not find"
+              " it before it is sent again (above twice the provider's idle timeout)")  # fmt: skip
 @with_state
 def worker(state: State, journal: str, until_done: bool, concurrency: int, lease: float, rate: float | None,
-           run: str | None) -> int:  # fmt: skip
+           run: str | None, settle: float) -> int:  # fmt: skip
     """Send the journal's chunks, follow their jobs and collect their results, until stopped (Ctrl-C)
     or, with --until-done, until no run has work left. Start as many as you like, on any hosts."""
     if state.provider:
@@ -95,7 +98,8 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
 
     async def serve(provider: str) -> tuple[str, batchkit.WorkSummary]:
         async with batchkit.AsyncClient.connect(provider, poll=poll) as client:
-            return provider, await client.work(journal, until_done=until_done, run=run, lease=lease, rate=rate)
+            return provider, await client.work(journal, until_done=until_done, run=run, lease=lease, rate=rate,
+                                               settle=settle)  # fmt: skip
 
     async def serve_all() -> list[tuple[str, batchkit.WorkSummary]]:
         """Every provider's work; SIGTERM (systemd, Kubernetes) stops it as Ctrl-C does."""
