@@ -4,6 +4,7 @@ M4, M5, M6, M7): what a worker leaves in the journal when it is stopped, refused
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import subprocess
@@ -227,6 +228,8 @@ def test_h4_a_fenced_out_job_is_never_written_over_another_and_is_logged(journal
         first = book.claim("A", Scope("resemble", run), now_ms=1_000, lease_ms=1_000)
         assert first is not None
         book.intend(first, now_ms=1_000, lease_ms=1_000)
+        with book._store.transaction() as tx:  # A's lease ends (on either clock)
+            tx.execute("UPDATE chunks SET lease_until_ms = 0")
         second = book.claim("B", Scope("resemble", run), now_ms=5_000, lease_ms=1_000)
         assert second is not None
         book.sent(second, "job-B", (), next_poll_ms=0, interval=1.0)
@@ -320,3 +323,117 @@ except batchkit.AmbiguousSubmissionError as exc:
 except batchkit.BatchkitError as exc:
     print("refused", exc, flush=True)
 """
+
+
+# -- leases on one clock; a registry of workers (22.2, 22.3, M7) ----------------------------------------
+
+
+def _one_chunk_run(book: Journal) -> str:
+    from batchkit._orchestration.large_submissions import fingerprint
+
+    return book.record_run("resemble", fingerprint("resemble", [], (1, 1), {}), {"inputs": {}},
+                           [("/a.wav", 1, None)], [[0]], now_ms=0)  # fmt: skip
+
+
+def test_a_worker_whose_clock_runs_40_s_fast_cannot_take_a_live_chunk_on_postgres(postgres_url: str) -> None:
+    book, fast = Journal(postgres_url), Journal(postgres_url)
+    try:
+        run = _one_chunk_run(book)
+        now = int(time.time() * 1000)
+        book.register("A", ["resemble"], "test", now, 30_000)
+        held = book.claim("A", Scope("resemble", run), now_ms=now, lease_ms=30_000)
+        assert held is not None
+        book.intend(held, now_ms=now, lease_ms=30_000)
+        assert fast.claim("B", Scope("resemble", run), now_ms=now + 40_000, lease_ms=30_000) is None
+        assert fast.renew("B", now_ms=now + 40_000, lease_ms=30_000) == 0
+        assert book.renew("A", now_ms=now - 3_600_000, lease_ms=30_000) == 1  # A's clock, slow: the lease still holds
+        assert fast.claim("B", Scope("resemble", run), now_ms=now + 40_000, lease_ms=30_000) is None
+        intent = book.chunks(run)[0].intent_ms
+        assert abs(intent - fast.now_ms(0)) < 30_000  # the intent is on the database's clock too
+    finally:
+        book.close()
+        fast.close()
+
+
+def test_m7_a_live_worker_on_a_host_of_the_same_name_is_never_reaped_by_its_process_id(journal_url: str) -> None:
+    """A lease is ended early only when its worker's heartbeat has expired: a process id that does not
+    run here (another container's PID namespace, the same host name) says nothing."""
+    book = Journal(journal_url)
+    try:
+        run = _one_chunk_run(book)
+        now = book.now_ms(int(time.time() * 1000))
+        book.register("A", ["resemble"], "test", now, 30_000)
+        held = book.claim("A", Scope("resemble", run), now_ms=now, lease_ms=30_000)
+        assert held is not None
+        with book._store.transaction() as tx:  # as another container's process would appear here
+            tx.execute("UPDATE chunks SET owner_pid = 4194303")
+            tx.execute("UPDATE workers SET pid = 4194303")
+        assert book.claim("B", Scope("resemble", run), now_ms=now + 1_000, lease_ms=30_000) is None
+        [entry] = book.workers()
+        assert (entry.id, entry.alive, entry.chunks, entry.providers) == ("A", True, 1, ("resemble",))
+        with book._store.transaction() as tx:  # A stops beating; its lease would still run for a long time
+            tx.execute("UPDATE workers SET heartbeat_ms = heartbeat_ms - 60000")
+            tx.execute("UPDATE chunks SET lease_until_ms = lease_until_ms + 3600000")
+        taken = book.claim("B", Scope("resemble", run), now_ms=now + 1_000, lease_ms=30_000)
+        assert taken is not None
+        assert taken.token == held.token + 1
+        assert [w.id for w in book.workers()] == []  # forgotten once dead
+    finally:
+        book.close()
+
+
+def test_batchkit_workers_lists_the_registry(cli, emu, tmp_path: Path) -> None:
+    journal = str(tmp_path / "run.db")
+    book = Journal(journal)
+    now = int(time.time() * 1000)
+    book.register("worker-1", ["resemble"], "0.1.0", now, 30_000)
+    book.register("worker-2", ["hume"], "0.1.0", now - 120_000, 30_000)
+    book.close()
+    done = cli("--json", "workers", "--journal", journal)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [(r["worker"], r["alive"], r["providers"]) for r in rows] == [("worker-2", False, "hume"),
+                                                                         ("worker-1", True, "resemble")]  # fmt: skip
+
+
+# -- one run identity (22.5, M5) --------------------------------------------------------------------------
+
+
+def test_the_cli_and_python_make_the_same_run_of_the_same_files(cli, emulated, emu, tmp_path: Path) -> None:
+    files = many(tmp_path, 3)
+    journal = str(tmp_path / "run.db")
+    done = cli("-p", "resemble", "enqueue", *map(str, files), "--journal", journal)
+    assert done.returncode == 0, done.stderr
+    from_cli = done.stdout.strip().splitlines()[-1]
+    assert emulated("resemble").enqueue(files, journal=journal) == from_cli
+    assert emulated("resemble").enqueue(files, journal=journal, options=None, callback_url=None) == from_cli
+    [progress] = batchkit.runs.progress(journal)
+    assert progress.run.spec["inputs"] == {}
+
+
+def test_m5_identical_enqueues_at_once_return_the_same_run(journal_url: str) -> None:
+    from batchkit._orchestration.large_submissions import fingerprint
+
+    barrier, found, failed = threading.Barrier(4), [], []
+
+    def enqueue() -> None:
+        book = Journal(journal_url)
+        try:
+            barrier.wait()
+            found.append(book.record_run("resemble", fingerprint("resemble", [], (1, 1), {}), {"inputs": {}},
+                                         [("/a.wav", 1, None)], [[0]], now_ms=0))  # fmt: skip
+        except batchkit.BatchkitError as exc:
+            failed.append(exc)
+        finally:
+            book.close()
+
+    threads = [threading.Thread(target=enqueue) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failed == []
+    assert len(found) == 4
+    assert len(set(found)) == 1
+    [progress] = batchkit.runs.progress(journal_url)
+    assert (progress.run.files, progress.run.chunks) == (1, 1)

@@ -166,6 +166,10 @@ class Worker:
 
     def run(self) -> Operation[WorkSummary]:
         self._working = self.lanes
+        import batchkit
+
+        yield Blocking(lambda: self.journal.register(self.owner, [self.ops.provider.name], batchkit.__version__,
+                                                     self._now_ms(), self.lease.ms))  # fmt: skip
         try:
             yield Parallel([*(self._lane() for _ in range(self.lanes)), self._heartbeat()])
         finally:
@@ -222,7 +226,8 @@ class Worker:
             if isinstance(found, BatchJob):
                 yield from self._adopt(claim, found)
                 return
-            settled = isinstance(found, NotThere) and self._now_ms() >= intent + self.settle * 1000
+            now: int = yield Blocking(lambda: self.journal.now_ms(self._now_ms()))  # the intent's clock
+            settled = isinstance(found, NotThere) and now >= intent + self.settle * 1000
             if not (self.resend or settled):
                 yield from self._ambiguous(claim, joined(chunk.error, found), found)
                 return
@@ -349,12 +354,10 @@ class Worker:
         except LeaseLostError:
             kept = yield Blocking(lambda: self.journal.learned(claim, job.id, job.children,
                                                                self._now_ms() + int(first * 1000), first))  # fmt: skip
-        if not kept:
-            log.warning("chunk %d of %s: job %s created by this worker after its lease ended was NOT recorded (the"
-                        " chunk holds another job, or was settled, by now): it may be paid for twice",
-                        chunk.index, chunk.run, job.id)  # fmt: skip
-            raise LeaseLostError(f"{self.journal.where}: chunk {chunk.index} of {chunk.run} was taken over; its job"
-                                 f" {job.id} was not recorded")  # fmt: skip
+        if not kept:  # logged by the lane, with the chunk and the job
+            raise LeaseLostError(f"{self.journal.where}: chunk {chunk.index} of {chunk.run} was taken over by another"
+                                 f" worker after this one's lease ended; its job {job.id} is not recorded by this"
+                                 " worker (the chunk has a job, or was settled, by now)")  # fmt: skip
         log.warning("chunk %d of %s: job %s, created by this worker after its lease ended, is recorded (the chunk"
                     " had no job yet)", chunk.index, chunk.run, job.id)  # fmt: skip
 

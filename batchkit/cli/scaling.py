@@ -150,11 +150,10 @@ def runs(state: State, journal: str) -> int:
 
 def run_row(progress: RunProgress) -> dict[str, Any]:
     run = progress.run
-    created = datetime.fromtimestamp(run.created_ms / 1000, tz=timezone.utc).isoformat(timespec="seconds")
     return {
         "run": run.id,
         "provider": run.provider,
-        "created": created,
+        "created": moment(run.created_ms),
         "files": run.files,
         "chunks": run.chunks,
         "sent": progress.chunks_sent,
@@ -178,3 +177,28 @@ def progress_table(rows: list[dict[str, Any]]) -> Table:
             str(row["ambiguous"]), str(row["failed"]),
         )  # fmt: skip
     return table
+
+
+@cli.command()
+@JOURNAL
+@with_state
+def workers(state: State, journal: str) -> int:
+    """Show the workers registered in the journal: host, process, version, providers, last heartbeat,
+    whether it is alive (its heartbeat has not expired) and the chunks it holds."""
+    from batchkit._kernel.journal import Journal
+
+    book = Journal(journal)
+    try:
+        found = book.workers()
+    finally:
+        book.close()
+    rows = [{"worker": w.id, "host": w.host, "pid": w.pid, "version": w.version, "providers": ",".join(w.providers),
+             "started": moment(w.started_ms), "heartbeat": moment(w.heartbeat_ms), "alive": w.alive,
+             "chunks": w.chunks} for w in found]  # fmt: skip
+    render(rows, "json" if state.as_json else "table", sys.stdout, "workers")
+    return EXIT_OK
+
+
+def moment(ms: int) -> str:
+    """A journal's moment (ms since the epoch) as an ISO time in UTC."""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="seconds")

@@ -118,6 +118,24 @@ class RunProgress:
 
 
 @attrs.frozen
+class WorkerEntry:
+    """A worker in the journal's registry."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    started_ms: int
+    providers: tuple[str, ...]
+    heartbeat_ms: int
+    """Its last heartbeat (the database's clock on PostgreSQL)."""
+    alive: bool
+    """Its heartbeat has not expired."""
+    chunks: int
+    """Chunks it holds now."""
+
+
+@attrs.frozen
 class Scope:
     """Which chunks a worker takes."""
 
@@ -136,21 +154,17 @@ MAX_LOOKS = 5
 """How many times workers look for the job of an ambiguous send before leaving it to a person."""
 
 
+def _wall_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
 @functools.cache
 def host() -> str:
     import socket
 
     return socket.gethostname()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _LEASE = "CAST(c.lease_until_ms AS BIGINT)"
@@ -198,13 +212,13 @@ class Journal:
         run = run_id_for(fingerprint)
         where = {i: n for n, indexes in enumerate(plan) for i in indexes}
         with self._store.transaction() as tx:
-            found = tx.execute("SELECT spec FROM runs WHERE id = ?", (run,)).fetchone()
+            inserted = tx.execute(  # two enqueues at once: one inserts, the other finds its run (no race)
+                "INSERT INTO runs (id, provider, fingerprint, spec, created_ms, files, chunks)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (run, provider, fingerprint, json.dumps(spec), now_ms, len(files), len(plan)),
+            ).rowcount
+            found = None if inserted == 1 else tx.execute("SELECT spec FROM runs WHERE id = ?", (run,)).fetchone()
             if found is None:
-                tx.execute(
-                    "INSERT INTO runs (id, provider, fingerprint, spec, created_ms, files, chunks)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (run, provider, fingerprint, json.dumps(spec), now_ms, len(files), len(plan)),
-                )
                 tx.executemany(
                     "INSERT INTO chunks (run_id, idx, state) VALUES (?, ?, ?)",
                     [(run, n, ChunkState.PLANNED) for n in range(len(plan))],
@@ -313,15 +327,31 @@ class Journal:
             params.extend(sorted(scope.skip))
         return where, params
 
+    def _now(self, tx: Tx, given_ms: int) -> int:
+        """The time leases are kept in: the database's clock on PostgreSQL (``clock_timestamp()``: hosts'
+        clocks may disagree), ``given_ms`` (the caller's) on sqlite, which is one host."""
+        if self._store.dialect != "postgresql":
+            return given_ms
+        return int(tx.execute("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)").fetchone()[0])
+
+    def now_ms(self, given_ms: int) -> int:
+        """The time leases and intents are kept in (see :meth:`_now`)."""
+        if self._store.dialect != "postgresql":
+            return given_ms
+        with self._store.transaction(write=False) as tx:
+            return self._now(tx, given_ms)
+
     def claim(self, owner: str, scope: Scope, now_ms: int, lease_ms: int) -> Claim | None:
         """A chunk in ``scope`` with work left that no live worker holds, now held by ``owner`` until
-        ``now_ms + lease_ms`` with a new fencing token; None if there is none now."""
-        where, params = self._wanted(scope, now_ms)
-        query = (
-            "SELECT c.run_id, c.idx FROM chunks c JOIN runs r ON r.id = c.run_id WHERE "
-            f"{where} AND (c.owner IS NULL OR {_LEASE} < ?) ORDER BY r.created_ms, c.run_id, c.idx LIMIT 1"
-        )
+        ``now + lease_ms`` (on the database's clock on PostgreSQL) with a new fencing token; None if
+        there is none now."""
         with self._store.transaction() as tx:
+            now_ms = self._now(tx, now_ms)
+            where, params = self._wanted(scope, now_ms)
+            query = (
+                "SELECT c.run_id, c.idx FROM chunks c JOIN runs r ON r.id = c.run_id WHERE "
+                f"{where} AND (c.owner IS NULL OR {_LEASE} < ?) ORDER BY r.created_ms, c.run_id, c.idx LIMIT 1"
+            )
             reaped = False
             while True:
                 found = tx.execute(query + self._store.row_locks, (*params, now_ms)).fetchone()
@@ -346,14 +376,37 @@ class Journal:
 
     @staticmethod
     def _reap(tx: Tx, now_ms: int) -> bool:
-        """End the leases of processes of this host that no longer run (a killed worker's chunks
-        need not wait for its lease to expire); whether there were any."""
-        pids = tx.execute("SELECT DISTINCT owner_pid FROM chunks c WHERE owner_host = ? AND owner IS NOT NULL"
-                          f" AND {_LEASE} >= ?", (host(), now_ms)).fetchall()  # fmt: skip
-        dead = [int(pid) for (pid,) in pids if pid is not None and not _alive(int(pid))]
-        for pid in dead:
-            tx.execute("UPDATE chunks SET lease_until_ms = 0 WHERE owner_host = ? AND owner_pid = ?", (host(), pid))
+        """End the leases of workers whose heartbeat has expired (a killed worker's chunks need not wait
+        for leases its sends extended), and forget those workers; whether there were any. A worker is
+        known dead by its heartbeat alone, never by a process id (containers share host names)."""
+        dead = [str(w) for (w,) in tx.execute("SELECT id FROM workers WHERE heartbeat_ms + ttl_ms < ?",
+                                              (now_ms,)).fetchall()]  # fmt: skip
+        for worker in dead:
+            tx.execute("UPDATE chunks SET lease_until_ms = 0 WHERE owner = ?", (worker,))
+            tx.execute("DELETE FROM workers WHERE id = ?", (worker,))
         return bool(dead)
+
+    def register(self, owner: str, providers: Sequence[str], version: str, now_ms: int, ttl_ms: int) -> None:
+        """Record a worker in the registry: its host, process, version and providers, and a heartbeat
+        (renewed by :meth:`renew`; dead once ``ttl_ms`` have passed without one)."""
+        with self._store.transaction() as tx:
+            now_ms = self._now(tx, now_ms)
+            tx.execute("DELETE FROM workers WHERE id = ?", (owner,))
+            tx.execute("INSERT INTO workers (id, host, pid, version, started_ms, providers, heartbeat_ms, ttl_ms)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (owner, host(), os.getpid(), version, now_ms, json.dumps(list(providers)), now_ms, ttl_ms))
+
+    def workers(self) -> list[WorkerEntry]:
+        """The registered workers, oldest first, each with whether its heartbeat is live."""
+        with self._store.transaction(write=False) as tx:
+            now = self._now(tx, _wall_ms())
+            rows = tx.execute("SELECT id, host, pid, version, started_ms, providers, heartbeat_ms, ttl_ms"
+                              " FROM workers ORDER BY started_ms, id").fetchall()  # fmt: skip
+            held = dict(tx.execute("SELECT owner, COUNT(*) FROM chunks WHERE owner IS NOT NULL GROUP BY owner")
+                        .fetchall())  # fmt: skip
+        return [WorkerEntry(str(i), str(h), int(p), str(v), int(s), tuple(json.loads(pr)), int(hb),
+                            int(hb) + int(t) >= now, int(held.get(i, 0)))
+                for i, h, p, v, s, pr, hb, t in rows]  # fmt: skip
 
     def next_due(self, scope: Scope, now_ms: int) -> int | None:
         """When a chunk in ``scope`` with work left may next be claimed (ms; perhaps now); None when no
@@ -369,17 +422,21 @@ class Journal:
         return None if not row or not row[0] else int(row[1] or 0)
 
     def renew(self, owner: str, now_ms: int, lease_ms: int) -> int:
-        """Extend every lease ``owner`` still holds; how many."""
+        """Extend every lease ``owner`` still holds, and its heartbeat; how many leases."""
         with self._store.transaction() as tx:
+            now_ms = self._now(tx, now_ms)
+            tx.execute("UPDATE workers SET heartbeat_ms = ? WHERE id = ?", (now_ms, owner))
             return tx.execute(
                 "UPDATE chunks SET lease_until_ms = ? WHERE owner = ?", (now_ms + lease_ms, owner)
             ).rowcount
 
     def release(self, owner: str) -> None:
-        """Give up every chunk ``owner`` holds, as it stands (a send in progress stays ``sending``)."""
+        """Give up every chunk ``owner`` holds, as it stands (a send in progress stays ``sending``), and
+        leave the registry."""
         with self._store.transaction() as tx:
             tx.execute("UPDATE chunks SET owner = NULL, owner_pid = NULL, owner_host = NULL, lease_until_ms = NULL"
                        " WHERE owner = ?", (owner,))  # fmt: skip
+            tx.execute("DELETE FROM workers WHERE id = ?", (owner,))
 
     # -- fenced writes ----------------------------------------------------------------------------------
 
@@ -400,9 +457,12 @@ class Journal:
             self._write(tx, claim, values, release)
 
     def intend(self, claim: Claim, now_ms: int, lease_ms: int) -> int:
-        """Record that the chunk is about to be sent (and hold it ``lease_ms`` more); the intent's time."""
-        self._fenced(claim, {"state": ChunkState.SENDING, "intent_ms": now_ms, "error": None,
-                             "lease_until_ms": now_ms + lease_ms}, release=False)  # fmt: skip
+        """Record that the chunk is about to be sent (and hold it ``lease_ms`` more); the intent's time
+        (the database's on PostgreSQL)."""
+        with self._store.transaction() as tx:
+            now_ms = self._now(tx, now_ms)
+            self._write(tx, claim, {"state": ChunkState.SENDING, "intent_ms": now_ms, "error": None,
+                                    "lease_until_ms": now_ms + lease_ms}, release=False)  # fmt: skip
         return now_ms
 
     def identified(self, claim: Claim, job_id: str) -> None:
