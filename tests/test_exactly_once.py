@@ -437,3 +437,46 @@ def test_m5_identical_enqueues_at_once_return_the_same_run(journal_url: str) -> 
     assert len(set(found)) == 1
     [progress] = batchkit.runs.progress(journal_url)
     assert (progress.run.files, progress.run.chunks) == (1, 1)
+
+
+def _ambiguous_and_done(emulated: Any, emu: Any, tmp_path: Path) -> tuple[str, str]:
+    """A run of two chunks: chunk 0 done, chunk 1 ambiguous (zero retention: the lookup cannot tell)."""
+    client = emulated("resemble", clock=FakeClock())
+    journal = str(tmp_path / "run.db")
+    run = client.enqueue(many(tmp_path, 4), journal=journal, chunk=2, options={"zero_retention_mode": True})
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.DROP_BEFORE_BODY, after=1)
+    client.work(journal, until_done=True, settle=1)
+    return journal, run
+
+
+def test_runs_resend_and_cancel_of_a_run_named_by_a_prefix(cli, emulated, emu, tmp_path: Path) -> None:
+    journal, run = _ambiguous_and_done(emulated, emu, tmp_path)
+    prefix = run.removeprefix("run-")[:6]
+    shown = json.loads(cli("--json", "runs", "--journal", journal, "--run", prefix).stdout)
+    assert [(c["chunk"], c["state"]) for c in shown] == [(0, "done"), (1, "ambiguous")]
+    assert shown[0]["job"]
+    assert "zero retention" in shown[1]["error"]
+    said = cli("resend", "--journal", journal, "--run", prefix)
+    assert said.returncode == 0, said.stderr
+    assert "chunk 1 (2 files) may already have been created and would then be paid for twice" in said.stderr
+    assert [c["state"] for c in json.loads(cli("--json", "runs", "--journal", journal, "--run", run).stdout)] == [
+        "done", "planned"]  # fmt: skip
+    assert len(batchkit.runs.progress(journal)) == 1  # never a new run
+    again = cli("resend", "--journal", journal, "--run", prefix, "--chunk", "0")
+    assert again.returncode != 0  # a done chunk is never sent again
+    assert "not an ambiguous chunk" in again.stderr
+    before = _chunk(journal, run, 1)
+    assert cli("cancel", "--journal", journal, "--run", prefix).returncode == 0
+    [progress] = batchkit.runs.progress(journal)
+    assert (progress.cancelled, progress.settled) == (1, True)
+    book = Journal(journal)
+    try:
+        with book._store.transaction(write=False) as tx:
+            [(token,)] = tx.execute("SELECT token FROM chunks WHERE idx = 1").fetchall()
+        assert book.claim("W", Scope("resemble", run), now_ms=0, lease_ms=1_000) is None  # never claimed again
+    finally:
+        book.close()
+    assert before.state == "planned"
+    assert token >= 1
+    assert emulated("resemble").work(journal, until_done=True).sent == 0
+    assert cli("runs", "--journal", journal, "--run", "run-nothing").returncode != 0

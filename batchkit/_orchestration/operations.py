@@ -206,9 +206,10 @@ class Operations:
             raise InputError(f"lease must be 0.5 to 3600 seconds, got {seconds!r}")
         book: Journal = yield Blocking(lambda: Journal(journal))
         try:
-            run = known.get("run")
-            if run is not None:
-                found = yield Blocking(lambda: book.run(run))
+            asked, run = known.get("run"), None
+            if asked is not None:
+                found = yield Blocking(lambda: book.run(asked))
+                run = found.id  # a prefix of its id names it too
                 if found.provider != self.provider.name:
                     raise InputError(f"run {run} is for {found.provider}; this client speaks {self.provider.name}")
             scope = Scope(self.provider.name, run)

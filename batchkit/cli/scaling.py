@@ -88,6 +88,8 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
         providers = [state.provider]
     else:
         found = batchkit.runs.progress(journal)
+        if run is not None:
+            run = batchkit.runs.resolved(journal, run)
         providers = sorted({p.run.provider for p in found if p.run.provider and (run is None or p.run.id == run)})
     if not providers:
         if until_done:
@@ -135,9 +137,13 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
 
 @cli.command()
 @JOURNAL
+@click.option("--run", "run", help="show this run's chunks: state, job id, attempts, error, lease holder")
 @with_state
-def runs(state: State, journal: str) -> int:
-    """Show each run in the journal: chunks sent, jobs finished, files done."""
+def runs(state: State, journal: str, run: str | None) -> int:
+    """Show each run in the journal: chunks sent, jobs finished, files done (with --run, its chunks)."""
+    if run is not None:
+        render(chunk_rows(journal, run), "json" if state.as_json else "table", sys.stdout, "chunks")
+        return EXIT_OK
     rows = [run_row(p) for p in batchkit.runs.progress(journal)]
     if state.as_json:
         render(rows, "json", sys.stdout)
@@ -202,3 +208,67 @@ def workers(state: State, journal: str) -> int:
 def moment(ms: int) -> str:
     """A journal's moment (ms since the epoch) as an ISO time in UTC."""
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+def chunk_rows(journal: str, run: str) -> list[dict[str, Any]]:
+    """Each chunk of ``run`` (or a prefix of its id) as a row: state, job id, attempts, error, lease holder."""
+    from batchkit._kernel.journal import Journal
+
+    book = Journal(journal)
+    try:
+        found = book.run(run)
+        chunks, holders = book.chunks(found.id), book.holders(found.id)
+    finally:
+        book.close()
+    return [{"run": found.id, "chunk": c.index, "files": len(c.files), "state": c.state, "job": c.job_id,
+             "job_status": c.job_status, "attempts": c.attempts, "error": c.error,
+             "held_by": holders.get(c.index)} for c in chunks]  # fmt: skip
+
+
+@cli.command()
+@JOURNAL
+@click.option("--run", "run", required=True, help="the run (its id, or the beginning of it)")
+@click.option("--chunk", type=int, help="this chunk only (it must be ambiguous)")
+@with_state
+def resend(state: State, journal: str, run: str, chunk: int | None) -> int:
+    """Send again, knowingly, a run's ambiguous chunks (never a new run, never a chunk that has a job or is
+    done): workers send them. Says first which chunks may be paid for twice."""
+    from batchkit._kernel.journal import Journal
+
+    book = Journal(journal)
+    try:
+        found = book.run(run)
+        chosen = book.resend(found.id, chunk)
+    finally:
+        book.close()
+    if not chosen:
+        state.report.line(f"run {found.id} has no ambiguous chunk: nothing to resend")
+        return EXIT_OK
+    for c in chosen:
+        state.report.line(f"chunk {c.index} ({len(c.files)} files) may already have been created and would then be"
+                          f" paid for twice: {c.error}")  # fmt: skip
+    state.report.line(f"planned again: chunks {[c.index for c in chosen]} of {found.id}; workers send them")
+    if state.as_json:
+        click.echo(json.dumps({"run": found.id, "resent": [c.index for c in chosen]}))
+    return EXIT_OK
+
+
+@cli.command()
+@JOURNAL
+@click.option("--run", "run", required=True, help="the run (its id, or the beginning of it)")
+@with_state
+def cancel(state: State, journal: str, run: str) -> int:
+    """Stop a run: no worker claims its chunks again, and a worker holding one can write nothing more of it.
+    Jobs already created are not cancelled at the provider."""
+    from batchkit._kernel.journal import Journal
+
+    book = Journal(journal)
+    try:
+        found = book.run(run)
+        stopped = book.cancel(found.id)
+    finally:
+        book.close()
+    state.report.line(f"cancelled {stopped} chunk(s) of {found.id}")
+    if state.as_json:
+        click.echo(json.dumps({"run": found.id, "cancelled": stopped}))
+    return EXIT_OK

@@ -37,6 +37,8 @@ class ChunkState:
     """The send may have reached the provider and could not be matched to a job."""
     FAILED = "failed"
     """The provider refused it, or it failed before anything was sent."""
+    CANCELLED = "cancelled"
+    """Stopped by ``batchkit cancel``: never claimed again (a job it had is not cancelled at the provider)."""
 
 
 @attrs.frozen
@@ -110,11 +112,12 @@ class RunProgress:
     files_done: int
     ambiguous: int
     failed: int
+    cancelled: int = 0
 
     @property
     def settled(self) -> bool:
-        """No chunk has work left (every one done, failed or ambiguous)."""
-        return self.jobs_finished + self.ambiguous + self.failed == self.run.chunks
+        """No chunk has work left (every one done, failed, ambiguous or cancelled)."""
+        return self.jobs_finished + self.ambiguous + self.failed + self.cancelled == self.run.chunks
 
 
 @attrs.frozen
@@ -247,11 +250,64 @@ class Journal:
                        " AND job_id IS NOT NULL", (ChunkState.SENT, run, ChunkState.FAILED))  # fmt: skip
 
     def run(self, run: str) -> Run:
+        """The run whose id is ``run``, or begins with it (``run-3f2a``, ``3f2a``: one run, or an error)."""
         with self._store.transaction(write=False) as tx:
-            row = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run,)).fetchone()
-            if row is None:
-                raise InputError(f"{self.where} has no run {run!r} (batchkit runs --journal … lists them)")
+            return self._run_of(tx, run)
+
+    def _run_of(self, tx: Tx, run: str) -> Run:
+        row = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run,)).fetchone()
+        if row is not None:
             return _run(row)
+        prefix = run if run.startswith("run-") else f"run-{run}"
+        rows = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 3",
+                          (len(prefix), prefix)).fetchall()  # fmt: skip
+        if len(rows) == 1:
+            return _run(rows[0])
+        if rows:
+            raise InputError(f"{self.where}: {run!r} begins more than one run ({', '.join(r[0] for r in rows)}…);"
+                             " give more of its id")  # fmt: skip
+        raise InputError(f"{self.where} has no run {run!r} (batchkit runs --journal … lists them)")
+
+    def snapshot(self, run: str) -> tuple[Run, list[FileEntry], list[Chunk]]:
+        """A run (or a prefix of its id), its files and its chunks, as one moment of the journal saw them."""
+        with self._store.transaction(write=False) as tx:
+            if self._store.dialect == "postgresql":  # every statement below reads the same snapshot
+                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            found = self._run_of(tx, run)
+            return found, self._files(tx, found.id), self._chunks(tx, found.id)
+
+    def holders(self, run: str) -> dict[int, str]:
+        """The worker holding each chunk of ``run`` that is held now, by chunk index."""
+        with self._store.transaction(write=False) as tx:
+            rows = tx.execute("SELECT idx, owner FROM chunks WHERE run_id = ? AND owner IS NOT NULL", (run,))
+            return {int(idx): str(owner) for idx, owner in rows.fetchall()}
+
+    def resend(self, run: str, chunk: int | None = None) -> list[Chunk]:
+        """Plan again, knowingly, the ambiguous chunks of ``run`` (or chunk ``chunk`` alone, which must be
+        ambiguous): each may have been created already and is then paid for twice. A chunk with a job,
+        or done, is never planned again. Their fencing tokens move on; the chunks as they were."""
+        with self._store.transaction() as tx:
+            chosen = [c for c in self._chunks(tx, run) if c.state == ChunkState.AMBIGUOUS and not c.job_id
+                      and (chunk is None or c.index == chunk)]  # fmt: skip
+            if chunk is not None and not chosen:
+                raise InputError(f"chunk {chunk} of {run} is not an ambiguous chunk without a job: nothing to resend")
+            tx.executemany("UPDATE chunks SET state = ?, error = ?, attempts = 0, token = token + 1, owner = NULL,"
+                           " lease_until_ms = NULL WHERE run_id = ? AND idx = ? AND state = ?",
+                           [(ChunkState.PLANNED, f"resent knowingly (was: {c.error})"[:2000], run, c.index,
+                             ChunkState.AMBIGUOUS) for c in chosen])  # fmt: skip
+            return chosen
+
+    def cancel(self, run: str) -> int:
+        """Stop every chunk of ``run`` that has work left: none is claimed again, and the fencing token of
+        each moves on, so a worker holding one (a takeover in progress too) can write nothing more of it;
+        how many. A job already created is not cancelled at the provider."""
+        with self._store.transaction() as tx:
+            return tx.execute(
+                "UPDATE chunks SET state = ?, token = token + 1, owner = NULL, lease_until_ms = NULL"
+                " WHERE run_id = ? AND state IN (?, ?, ?, ?)",
+                (ChunkState.CANCELLED, run, ChunkState.PLANNED, ChunkState.SENDING, ChunkState.SENT,
+                 ChunkState.AMBIGUOUS),
+            ).rowcount  # fmt: skip
 
     def runs(self) -> list[RunProgress]:
         """Every run, oldest first, with its progress."""
@@ -262,8 +318,9 @@ class Journal:
                 for row in tx.execute(
                     "SELECT run_id, SUM(CASE WHEN job_id IS NULL THEN 0 ELSE 1 END),"
                     " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), SUM(CASE WHEN state = ? THEN 1 ELSE 0 END),"
-                    " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END) FROM chunks GROUP BY run_id",
-                    (ChunkState.DONE, ChunkState.AMBIGUOUS, ChunkState.FAILED),
+                    " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), SUM(CASE WHEN state = ? THEN 1 ELSE 0 END)"
+                    " FROM chunks GROUP BY run_id",
+                    (ChunkState.DONE, ChunkState.AMBIGUOUS, ChunkState.FAILED, ChunkState.CANCELLED),
                 ).fetchall()
             }
             done = dict(
@@ -271,26 +328,33 @@ class Journal:
             )
             progress = []
             for row in runs:
-                sent, finished, ambiguous, failed = (int(n or 0) for n in counts.get(row[0], (0, 0, 0, 0)))
-                progress.append(RunProgress(_run(row), sent, finished, int(done.get(row[0], 0)), ambiguous, failed))
+                sent, finished, ambiguous, failed, cancelled = (int(n or 0) for n in counts.get(row[0], (0,) * 5))
+                progress.append(RunProgress(_run(row), sent, finished, int(done.get(row[0], 0)), ambiguous, failed,
+                                            cancelled))  # fmt: skip
             return progress
 
     def chunks(self, run: str) -> list[Chunk]:
         with self._store.transaction(write=False) as tx:
-            rows = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? ORDER BY c.idx",
-                              (run,)).fetchall()  # fmt: skip
-            paths = self._paths(tx, run)
-            return [_chunk(row, paths.get(int(row[1]), ())) for row in rows]
+            return self._chunks(tx, run)
+
+    def _chunks(self, tx: Tx, run: str) -> list[Chunk]:
+        rows = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? ORDER BY c.idx",
+                          (run,)).fetchall()  # fmt: skip
+        paths = self._paths(tx, run)
+        return [_chunk(row, paths.get(int(row[1]), ())) for row in rows]
 
     def files(self, run: str, chunk: int | None = None) -> list[FileEntry]:
         """The input files of ``run`` (of one chunk), in the order given, with their results so far."""
+        with self._store.transaction(write=False) as tx:
+            return self._files(tx, run, chunk)
+
+    @staticmethod
+    def _files(tx: Tx, run: str, chunk: int | None = None) -> list[FileEntry]:
         query = "SELECT idx, chunk_idx, path, size, mtime_ns, status, error, result FROM files WHERE run_id = ?"
         params: tuple[Any, ...] = (run,)
         if chunk is not None:
             query, params = query + " AND chunk_idx = ?", (run, chunk)
-        with self._store.transaction(write=False) as tx:
-            rows = tx.execute(query + " ORDER BY idx", params).fetchall()
-            return [_file(row) for row in rows]
+        return [_file(row) for row in tx.execute(query + " ORDER BY idx", params).fetchall()]
 
     @staticmethod
     def _paths(tx: Tx, run: str, chunk: int | None = None) -> dict[int, tuple[str, ...]]:
@@ -480,7 +544,12 @@ class Journal:
                 (ChunkState.SENT, job_id, json.dumps(list(children)), next_poll_ms, interval, claim.chunk.run,
                  claim.chunk.index, ChunkState.SENDING, ChunkState.AMBIGUOUS),
             )  # fmt: skip
-            return done.rowcount == 1
+            if done.rowcount == 1:
+                return True
+            kept = tx.execute("UPDATE chunks SET job_id = ?, children = ? WHERE run_id = ? AND idx = ? AND"
+                              " job_id IS NULL AND state = ?", (job_id, json.dumps(list(children)), claim.chunk.run,
+                                                                claim.chunk.index, ChunkState.CANCELLED))  # fmt: skip
+            return kept.rowcount == 1  # a cancelled run still knows the job it has (it is not followed)
 
     def unsend(self, claim: Claim, reason: str) -> None:
         """The send was refused before anything was created (a 429): the chunk is planned again."""
