@@ -480,3 +480,36 @@ def test_runs_resend_and_cancel_of_a_run_named_by_a_prefix(cli, emulated, emu, t
     assert token >= 1
     assert emulated("resemble").work(journal, until_done=True).sent == 0
     assert cli("runs", "--journal", journal, "--run", "run-nothing").returncode != 0
+
+
+# -- a sturdy store (22.7, M6) -----------------------------------------------------------------------------
+
+
+def _drop_connections(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        return len(db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname ="
+                              " current_database() AND pid <> pg_backend_pid()").fetchall())  # fmt: skip
+
+
+def test_m6_dropped_connections_cost_no_worker_and_no_job_id(emulated, emu, postgres_url: str, tmp_path: Path,
+                                                             caplog) -> None:  # fmt: skip
+    """Every connection of a worker is dropped while a create is on its way: the pool opens new ones,
+    the job's id is recorded once the database answers again, and the run ends with each chunk sent once."""
+    client = emulated("resemble")
+    run = client.enqueue(many(tmp_path, 6), journal=postgres_url, chunk=2)
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.SLOW_REPLY, delay=600, after=1)  # the second is held
+    done: list[Any] = []
+    worker = threading.Thread(target=lambda: done.append(client.work(postgres_url, until_done=True, concurrency=1)))
+    worker.start()
+    wait_until(lambda: emu.created("resemble") == 2, "the second create landed")
+    assert _drop_connections(postgres_url) >= 1
+    emu.faults.release()
+    worker.join()
+    assert done, "the worker ended with an error"
+    assert (done[0].sent, done[0].finished) == (3, 3)
+    assert emu.created("resemble") == 3
+    book = Journal(postgres_url)
+    assert {c.state for c in book.chunks(run)} == {ChunkState.DONE}
+    book.close()

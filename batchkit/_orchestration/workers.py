@@ -16,7 +16,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import attrs
 import cattrs
@@ -24,6 +24,7 @@ import cattrs
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.inputs import LocalFile, check_file
 from batchkit._kernel.journal import Chunk, ChunkState, Claim, FileEntry, Journal, RowError, Run, Scope, within
+from batchkit._kernel.journal.stores import Unavailable
 from batchkit._kernel.steps import Blocking, Operation, Parallel, Sleep
 from batchkit.errors import (
     AmbiguousSubmissionError,
@@ -46,6 +47,7 @@ from .sending import Sender
 from .waiting import PollSchedule
 
 log = logging.getLogger("batchkit")
+T = TypeVar("T")
 
 
 class Sends(Protocol):
@@ -142,6 +144,8 @@ class Worker:
     PAUSE = (5.0, 300.0)
     """How long a worker first stops claiming when the trouble is its own (its key refused, the provider
     out of its reach, the run's folders not on its host), and the most it grows to, doubling each time."""
+    JOURNAL_PATIENCE = 300.0
+    """How long a worker waits for a journal out of reach (a database restarting) before it gives up."""
     FOLLOW_ERRORS = 8
     """How many checks of a job in a row may fail (each after a longer wait, up to the poll schedule's
     maximum) before the chunk is left ``failed`` with the error (its job is kept: ``retry_failed`` follows
@@ -173,7 +177,10 @@ class Worker:
         try:
             yield Parallel([*(self._lane() for _ in range(self.lanes)), self._heartbeat()])
         finally:
-            self.journal.release(self.owner)  # quick, and needed even when the operation is closed
+            try:
+                self.journal.release(self.owner)  # quick, and needed even when the operation is closed
+            except Unavailable as exc:  # its leases lapse by themselves
+                log.warning("%s", exc)
         return self.summary
 
     def _heartbeat(self) -> Operation[None]:
@@ -184,7 +191,10 @@ class Worker:
             yield Sleep(min(every, 0.25))
             if self.ops.clock.monotonic() - last >= every:
                 last = self.ops.clock.monotonic()
-                yield Blocking(lambda: self.journal.renew(self.owner, self._now_ms(), self.lease.ms))
+                try:
+                    yield Blocking(lambda: self.journal.renew(self.owner, self._now_ms(), self.lease.ms))
+                except Unavailable as exc:  # renewed at the next beat, once the database is back
+                    log.warning("%s", exc)
 
     def _lane(self) -> Operation[None]:
         try:
@@ -194,9 +204,10 @@ class Worker:
                 paused = self._paused_until - self.ops.clock.monotonic()
                 claim: Claim | None = None
                 if paused <= 0:
-                    claim = yield Blocking(functools.partial(self.journal.claim, self.owner, scope, now, self.lease.ms))
+                    claim = yield from self._patiently(functools.partial(self.journal.claim, self.owner, scope, now,
+                                                                         self.lease.ms))  # fmt: skip
                 if claim is None:
-                    due: int | None = yield Blocking(functools.partial(self.journal.next_due, scope, now))
+                    due: int | None = yield from self._patiently(functools.partial(self.journal.next_due, scope, now))
                     if due is None and self.until_done:
                         return
                     wait = self.IDLE if due is None else (due - now) / 1000
@@ -204,6 +215,8 @@ class Worker:
                     continue
                 try:
                     yield from self._handle(claim)
+                except Unavailable as exc:  # the chunk stays as the journal has it; its lease lapses or is renewed
+                    log.warning("chunk %d of %s: %s; going on once it is back", claim.chunk.index, claim.chunk.run, exc)
                 except LeaseLostError as exc:
                     self.summary.lost += 1
                     log.warning("%s", exc)
@@ -348,8 +361,8 @@ class Worker:
         first, chunk = self.ops.poll.initial, claim.chunk
         log.info("chunk %d of %s: created job %s", chunk.index, chunk.run, job.id)
         try:
-            yield Blocking(lambda: self.journal.sent(claim, job.id, job.children, self._now_ms() + int(first * 1000),
-                                                     first))  # fmt: skip
+            due = self._now_ms() + int(first * 1000)
+            yield from self._patiently(lambda: self.journal.sent(claim, job.id, job.children, due, first))
             return
         except LeaseLostError:
             kept = yield Blocking(lambda: self.journal.learned(claim, job.id, job.children,
@@ -418,6 +431,22 @@ class Worker:
         if self.strict:
             raise exc
         log.warning("chunk %d of %s failed: %s", claim.chunk.index, claim.chunk.run, refused)
+
+    def _patiently(self, write: Callable[[], T]) -> Operation[T]:
+        """``write()`` on the journal, made again while the database is out of reach (restarting), waiting
+        longer each time up to 30 s, for as long as :attr:`JOURNAL_PATIENCE`: safe, as every journal
+        transaction made twice is the same as once (fenced writes set values; claims take a new token)."""
+        wait, waited = 0.5, 0.0
+        while True:
+            try:
+                return (yield Blocking(write))  # type: ignore[no-any-return]
+            except Unavailable as exc:
+                if waited >= self.JOURNAL_PATIENCE:
+                    raise
+                log.warning("%s; trying again in %.0f s", exc, wait)
+            yield Sleep(wait)
+            waited += wait
+            wait = min(wait * 2, 30.0)
 
     def _paused(self, exc: BatchkitError) -> Operation[None]:
         """Stop claiming for a while (longer each time in a row): the trouble is this worker's, not a chunk's."""
