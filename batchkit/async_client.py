@@ -14,7 +14,7 @@ import importlib.util
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -34,6 +34,7 @@ from batchkit._kernel.steps import (
     Identified,
     Items,
     NextItem,
+    NotSent,
     Operation,
     Parallel,
     ReplyTooSlow,
@@ -217,23 +218,33 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
             await ops.clock.asleep(step.seconds)
             return None
         if isinstance(step, Blocking):
-            work = asyncio.get_running_loop().run_in_executor(self._threads.pool("disk"), step.fn)
             try:
-                return await asyncio.shield(work)
-            except asyncio.CancelledError:  # disk work in flight ends before cleanup runs (a claim, a write)
-                await asyncio.wait([work])
-                raise
+                return await self._on_disk(step.fn)
             except Exception as exc:
                 return Failed(exc)
         if isinstance(step, Parallel):
             return await self._parallel(ops, step)
         async with self._limiter:
+            if step.before is not None:  # the slot is held: nothing waits between it and the send
+                try:
+                    await self._on_disk(step.before)
+                except Exception as exc:
+                    return NotSent(exc)
             if step.total is None:
                 return await self._send(ops, step)
             try:
                 return await asyncio.wait_for(self._send(ops, step), EXCHANGE_BOUND * step.total)
             except asyncio.TimeoutError:
                 return ReplyTooSlow("the exchange took longer than the request's total bound")
+
+    async def _on_disk(self, fn: Callable[[], Any]) -> Any:
+        """``fn()`` on a disk thread; once begun it ends before a cancellation goes on (a claim, a write)."""
+        work = asyncio.get_running_loop().run_in_executor(self._threads.pool("disk"), fn)
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            await asyncio.wait([work])
+            raise
 
     async def _open(self, ops: Operations, call: Call, opened: contextlib.AsyncExitStack) -> Any:
         """The items of ``call``'s reply as they are parsed; or a refusal, read whole."""

@@ -38,6 +38,7 @@ from batchkit._kernel.steps import (
     Identified,
     Items,
     NextItem,
+    NotSent,
     Operation,
     Parallel,
     ReplyTooSlow,
@@ -207,7 +208,12 @@ class Client(ClientBase[httpx.Client]):
             run.close()
         return cast(T, run.value)
 
-    def _send(self, ops: Operations, call: Call) -> httpx.Response | httpx.RequestError | BatchkitError:
+    def _send(self, ops: Operations, call: Call) -> httpx.Response | httpx.RequestError | BatchkitError | NotSent:
+        if call.before is not None:  # in this thread: the pool's slot is held, nothing waits between
+            try:
+                call.before()
+            except Exception as exc:
+                return NotSent(exc)
         try:
             with contextlib.ExitStack() as stack:
                 request = call.build(self._http, stack, ops.on_upload)

@@ -24,19 +24,28 @@ def progress(journal: str | os.PathLike[str]) -> list[RunProgress]:
         book.close()
 
 
+def resolved(journal: str | os.PathLike[str], run: str) -> str:
+    """The id of the run that ``run`` names: its id, or the beginning of it (with or without ``run-``)."""
+    book = Journal(journal)
+    try:
+        return book.run(run).id
+    finally:
+        book.close()
+
+
 def results(journal: str | os.PathLike[str], run: str) -> list[FileResult[Any]]:
-    """One result per input file of ``run``, in the order given, ``source`` being the file's path.
+    """One result per input file of ``run`` (its id, or the beginning of it), in the order given,
+    ``source`` being the file's path; read in one snapshot of the journal.
 
     A file whose job has not ended has no prediction, and the status of its chunk's job (``QUEUED``
     before it is sent; ``FAILED`` with the refusal, ``UNKNOWN`` with the reason when its send is
     ambiguous)."""
     book = Journal(journal)
     try:
-        found = book.run(run)
-        entries = book.files(run)
-        chunks = {chunk.index: chunk for chunk in book.chunks(run)}
+        found, entries, listed = book.snapshot(run)  # one moment: no file is counted twice or missed
     finally:
         book.close()
+    run, chunks = found.id, {chunk.index: chunk for chunk in listed}
     provider: type[Provider[Any, Any]] | None = get_provider(found.provider) if found.provider else None
     name = found.provider or ""
     if provider is not None and issubclass(provider, SynchronousProvider):  # kept as its requests' replies
@@ -63,4 +72,4 @@ def results(journal: str | os.PathLike[str], run: str) -> list[FileResult[Any]]:
     return collected
 
 
-__all__ = ["RunProgress", "progress", "redacted", "results"]
+__all__ = ["RunProgress", "progress", "redacted", "resolved", "results"]

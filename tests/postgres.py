@@ -11,7 +11,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 PASSWORD = "pg-secret-7f3a"
@@ -35,6 +35,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+restarts: dict[str, Callable[[], None]] = {}
+"""How to restart each running server (``pg_ctl restart -m fast``), by its URL."""
+
+
+def restart(url: str) -> None:
+    """Restart the server of ``url`` (a database on it): every connection to it is dropped."""
+    restarts[url.rsplit("/", 1)[0]]()
+
+
 @contextlib.contextmanager
 def server() -> Iterator[str]:
     """A running server's URL (``postgresql://postgres:…@127.0.0.1:PORT``), stopped on exit."""
@@ -53,6 +62,8 @@ def server() -> Iterator[str]:
     def run(*args: str) -> None:
         subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
 
+    restarts[f"postgresql://postgres:{PASSWORD}@127.0.0.1:{port}"] = lambda: run(
+        str(bindir / "pg_ctl"), "-D", str(data), "-l", str(home / "log"), "-m", "fast", "-w", "restart")
     try:
         run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}", "--auth=scram-sha-256",
             "-E", "UTF8", "--no-sync")  # fmt: skip

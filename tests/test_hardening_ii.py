@@ -194,6 +194,17 @@ class _Paused:
             yield Cursor()
 
 
+class _One:
+    """A store's pool that hands out one connection (a test's wrapped one)."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Any]:
+        yield self.db
+
+
 def _in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
     out: list[Any] = []
 
@@ -214,14 +225,15 @@ def test_h6_a_worker_paused_inside_its_rate_step_does_not_stop_the_others(postgr
     paused_one, other = Journal(postgres_url), Journal(postgres_url)
     try:
         other.take("b", 1000.0, 1_000)  # the bucket exists
+        pool = paused_one._store._pool
+        real = pool.getconn()
         for after in range(1, 10):  # stopped after each of its statements in turn, until it has none left
-            gate = _Paused(paused_one._store._db, after)
-            paused_one._store._db = gate
+            gate = _Paused(real, after)
+            paused_one._store._pool = _One(gate)
             stopped, _ = _in_thread(functools.partial(paused_one.take, "b", 1000.0, 2_000 + after))
             while not gate.stopped.wait(0.05) and stopped.is_alive():
                 pass
             if not gate.stopped.is_set():
-                paused_one._store._db = gate._db
                 break
             taker, out = _in_thread(lambda: other.take("b", 1000.0, 3_000))
             with psycopg.connect(postgres_url, autocommit=True) as watch:
@@ -234,9 +246,10 @@ def test_h6_a_worker_paused_inside_its_rate_step_does_not_stop_the_others(postgr
             gate.go.set()
             stopped.join()
             taker.join()
-            paused_one._store._db = gate._db
             assert taken, f"another worker waited on the rate row for one stopped after statement {after}"
         assert after > 2  # it was stopped after each of its statements
+        paused_one._store._pool = pool
+        pool.putconn(real)
     finally:
         paused_one.close()
         other.close()

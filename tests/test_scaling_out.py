@@ -130,35 +130,109 @@ def held_replies(emu: Any) -> int:
     return emu.faults.injected - sum(1 for r in emu.requests if r.fault == "slow_reply")
 
 
-def two_thousand_files_four_workers_two_killed(emu: Any, workers: Workers, tmp_path: Path) -> None:
+def _seeds() -> list[int]:
+    """One seed in the suite; ``BATCHKIT_CHAOS_SEEDS=N`` runs N (1 to N), ``BATCHKIT_CHAOS_SEED=S`` one chosen."""
+    if os.environ.get("BATCHKIT_CHAOS_SEED"):
+        return [int(os.environ["BATCHKIT_CHAOS_SEED"])]
+    return list(range(1, int(os.environ.get("BATCHKIT_CHAOS_SEEDS", "1")) + 1))
+
+
+SETTLE = "4"
+"""The workers' settle window: above twice the emulator's idle timeout (``IDLE_TIMEOUT``), and short."""
+IDLE_TIMEOUT = 0.5
+
+
+def _sending_pids(journal: str) -> list[int]:
+    """The processes of the workers holding a chunk that is being sent (from the workers' registry)."""
+    from batchkit._kernel.journal import Journal
+
+    book = Journal(journal)
+    try:
+        with book._store.transaction(write=False) as tx:
+            rows = tx.execute("SELECT DISTINCT w.pid FROM chunks c JOIN workers w ON w.id = c.owner"
+                              " WHERE c.state = 'sending'").fetchall()  # fmt: skip
+        return [int(pid) for (pid,) in rows]
+    finally:
+        book.close()
+
+
+def _heartbeat_expired(journal: str, pid: int) -> bool:
+    from batchkit._kernel.journal import Journal
+
+    book = Journal(journal)
+    try:
+        return not any(w.alive for w in book.workers() if w.pid == pid)
+    finally:
+        book.close()
+
+
+def chaos(emu: Any, workers: Workers, tmp_path: Path, seed: int, restart: Any = None) -> None:
+    """2,000 Resemble files in 40 chunks, 4 workers. At seeded moments: one create is held before its body
+    is read (its worker is killed mid-upload: nothing is created), another after it is made (its worker is
+    killed before the reply: its job is found); one worker is SIGSTOPped past its lease and SIGCONTed; the
+    database is restarted once (``restart``). Then exactly 40 creates and 2,000 results, each once, and
+    nothing left ambiguous: the interrupted upload is sent again after the settle window, by itself.
+
+    Slow by nature (tens of seconds): four real worker processes, 40 jobs, a lease and a settle window
+    that must run out; it replaces the suite's earlier killed-workers test."""
+    import random
+
+    chance = random.Random(seed)
+    print(f"chaos seed {seed}")
+    emu.config.idle_timeout = IDLE_TIMEOUT
     files = many(tmp_path, 2000)
     started = time.monotonic()
     run = workers.enqueue(files)
-    assert run.startswith("run-")
-    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=HELD, after=8, times=4)  # replies 9 to 12 are held
-    first = [workers.start("--lease", "5") for _ in range(4)]
-    made = lambda: emu.created("resemble") == 12 and held_replies(emu) == 4  # noqa: E731
-    wait_until(made, "the four workers were never all waiting for a create's reply", workers.progress)
-    for victim in first[:2]:  # killed between a create and its reply: another worker must find the job
+    upload, reply = chance.sample(range(2, 10), 2)  # which creates are held, mid-upload and after the create
+    emu.faults.add(CREATE, FaultKind.SLOW, delay=HELD, after=upload, times=1)
+    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=HELD, after=reply, times=1)
+    options = ("--lease", "2", "--settle", SETTLE)
+    first = [workers.start(*options) for _ in range(4)]
+    wait_until(lambda: emu.faults.injected == 2 and len(_sending_pids(workers.journal)) >= 2,
+               "the two held creates never came", workers.progress)  # fmt: skip
+    held = set(_sending_pids(workers.journal))
+    victims = [p for p in first if p.pid in held][:2]
+    for victim in victims:  # one mid-upload (its body never read), one between the create and its reply
         workers.kill(victim)
     emu.faults.release()
-    late = [workers.start("--lease", "5") for _ in range(2)]
-    workers.finish(first[2:] + late)
+    alive = [p for p in first if p not in victims]
+    late = [workers.start(*options) for _ in range(2)]
+    paused = chance.choice(alive)
+    restart_at = chance.randint(15, 30)
+    stop_at = chance.randint(12, 28)
+    print(f"held creates {upload + 1} (mid-upload) and {reply + 1} (reply); killed {[v.pid for v in victims]};"
+          f" SIGSTOP {paused.pid} at {stop_at} creates; restart at {restart_at} creates")
+    wait_until(lambda: emu.created("resemble") >= stop_at, "the run stalled before the pause", workers.progress)
+    paused.send_signal(signal.SIGSTOP)
+    wait_until(lambda: _heartbeat_expired(workers.journal, paused.pid), "the paused worker's heartbeat never expired")
+    paused.send_signal(signal.SIGCONT)  # past its lease: what it held is another's by now, or soon
+    if restart is not None:
+        wait_until(lambda: emu.created("resemble") >= restart_at, "the run stalled before the restart",
+                   workers.progress)  # fmt: skip
+        restart()
+    workers.finish(alive + late)
     elapsed = time.monotonic() - started
-    assert emu.created("resemble") == 40
     rows = workers.results(run)
+    assert emu.created("resemble") == 40, f"seed {seed}"
     assert [row["source"] for row in rows] == [str(p.resolve()) for p in files]
-    assert {row["status"] for row in rows} == {"SUCCEEDED"}
-    print(f"2000 files, 40 chunks, 4 workers (2 killed, 2 started): 40 creates, 2000 results in {elapsed:.1f}s")
+    assert {row["status"] for row in rows} == {"SUCCEEDED"}, f"seed {seed}"
+    shown = json.loads(workers.command("--json", "runs", "--journal", workers.journal).stdout)
+    assert [(r["ambiguous"], r["failed"], r["files_done"]) for r in shown] == [(0, 0, 2000)], f"seed {seed}"
+    print(f"seed {seed}: 2000 files, 40 chunks, 4 workers (2 killed, 1 paused, 2 started"
+          f"{', the database restarted' if restart else ''}): {emu.created('resemble')} creates, {len(rows)}"
+          f" SUCCEEDED, 0 ambiguous, in {elapsed:.1f}s")
 
 
-def test_postgres_2000_files_survive_killed_workers_with_exactly_40_creates(emu, workers_of, postgres_url: str,
-                                                                          tmp_path: Path) -> None:  # fmt: skip
-    two_thousand_files_four_workers_two_killed(emu, workers_of(postgres_url), tmp_path)
+@pytest.mark.parametrize("seed", _seeds())
+def test_postgres_chaos_exactly_40_creates(emu, workers_of, postgres_url: str, tmp_path: Path, seed: int) -> None:
+    from tests import postgres
+
+    chaos(emu, workers_of(postgres_url), tmp_path, seed, lambda: postgres.restart(postgres_url))
 
 
-def test_sqlite_2000_files_survive_killed_workers_with_exactly_40_creates(emu, workers_of, tmp_path: Path) -> None:
-    two_thousand_files_four_workers_two_killed(emu, workers_of(str(tmp_path / "journal.db")), tmp_path)
+@pytest.mark.parametrize("seed", _seeds())
+def test_sqlite_chaos_exactly_40_creates(emu, workers_of, tmp_path: Path, seed: int) -> None:
+    chaos(emu, workers_of(str(tmp_path / "journal.db")), tmp_path, seed)
 
 
 def test_a_paused_worker_cannot_write_over_the_chunk_another_took(emu, workers_of, journal_url: str,

@@ -59,8 +59,12 @@ def test_submit_many_waits_and_collects_into_the_journal(emulated, emu, journal_
     assert len(batchkit.runs.results(journal_url, group.run)) == 60
 
 
-def test_a_lease_taken_over_fences_the_first_worker(journal_url: str, tmp_path: Path) -> None:
+def test_a_lease_taken_over_fences_the_first_worker(tmp_path: Path) -> None:
+    """On sqlite (one host) leases are kept on the callers' clock, given here; on PostgreSQL on the
+    database's (tests/test_exactly_once.py)."""
     from batchkit._orchestration.large_submissions import fingerprint
+
+    journal_url = str(tmp_path / "journal.db")
 
     first, second = Journal(journal_url), Journal(journal_url)
     try:

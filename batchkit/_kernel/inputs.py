@@ -7,13 +7,14 @@ import mimetypes
 import os
 import re
 import stat
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 import attrs
 
-from batchkit.errors import InputError
+from batchkit.errors import BatchkitError, InputError
 
 PathLike = str | os.PathLike[str]
 Paths = PathLike | Iterable[PathLike]
@@ -158,19 +159,28 @@ class FileChangedError(InputError):
     """A file's size changed between its check and its upload; nothing more of it is sent."""
 
 
+class UploadTooSlow(BatchkitError):
+    """An upload passed its total bound; nothing more of it is sent (the server never has the whole body)."""
+
+
 class UploadFile:
     """A file as httpx's multipart encoder sees it: read in ``UPLOAD_CHUNK`` pieces, reporting
-    progress, and exactly the size that was checked (a file that changes size fails the upload)."""
+    progress, and exactly the size that was checked (a file that changes size fails the upload); past
+    ``deadline`` (``time.monotonic()``), no piece more is read."""
 
-    def __init__(self, handle: BinaryIO, checked: LocalFile, report: Progress | None) -> None:
+    def __init__(self, handle: BinaryIO, checked: LocalFile, report: Progress | None,
+                 deadline: float | None = None) -> None:  # fmt: skip
         self._handle = handle
         self._checked = checked
         self._report = report or _ignore
+        self._deadline = deadline
         now = os.fstat(handle.fileno()).st_size
         if now != checked.size:
             raise FileChangedError(f"{checked.path}: was {checked.size} bytes when checked, now {now}; not sent")
 
     def read(self, size: int = -1) -> bytes:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise UploadTooSlow(f"{self._checked.path}: the upload took longer than its bound; the rest is not sent")
         left = self._checked.size - self._handle.tell()
         data = self._handle.read(min(left, max(size, UPLOAD_CHUNK)) if size >= 0 else left)
         if len(data) < min(left, max(size, 1)) or (left == 0 and self._handle.read(1)):

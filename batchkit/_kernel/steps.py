@@ -7,6 +7,7 @@ An operation is a generator: it yields steps and receives their outcomes. The ex
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -39,13 +40,14 @@ class Upload:
     file: LocalFile
     content_type: str
 
-    def open(self, stack: contextlib.ExitStack, progress: Progress | None) -> UploadFile:
-        """The file opened for sending (closed with ``stack``); one gone since its check is an error."""
+    def open(self, stack: contextlib.ExitStack, progress: Progress | None, deadline: float | None = None) -> UploadFile:
+        """The file opened for sending (closed with ``stack``), read until ``deadline``; one gone since its
+        check is an error."""
         try:
             handle = stack.enter_context(open(self.file.path, "rb"))  # noqa: SIM115 - the stack closes it
         except (OSError, ValueError) as exc:
             raise FileChangedError(f"{self.file.path}: cannot be opened for upload ({exc})") from None
-        return UploadFile(handle, self.file, progress)
+        return UploadFile(handle, self.file, progress, deadline)
 
 
 @attrs.frozen
@@ -76,6 +78,11 @@ class Call:
     timeout: httpx.Timeout | None = None
     total: float | None = None
     """Seconds the whole exchange may take once the reply has begun (None: each read is bounded only)."""
+    upload_total: float | None = None
+    """Seconds the upload of its files may take in all, from the moment it is built (None: no bound)."""
+    before: Callable[[], None] | None = attrs.field(default=None, eq=False, repr=False)
+    """Disk work the executor does once a slot to send is held, just before the request is written (a
+    worker's intent: nothing waits between it and the send); what it raises comes back as :class:`NotSent`."""
     _reported: list[int] = attrs.field(factory=lambda: [0], eq=False, repr=False, alias="_reported")
     """Upload bytes reported to the progress callback, taken back when a retry starts again."""
 
@@ -94,14 +101,15 @@ class Call:
         """The request, with upload files opened on ``stack`` (closed by the caller after sending)."""
         if progress is not None and self.uploads:
             progress = self._counted(progress)
+        deadline = None if self.upload_total is None else time.monotonic() + self.upload_total
         files: list[tuple[str, Any]] = [
-            (u.field, (u.file.name, u.open(stack, progress), u.content_type)) for u in self.uploads
+            (u.field, (u.file.name, u.open(stack, progress, deadline), u.content_type)) for u in self.uploads
         ]
         files += [(name, (None, text.encode(), kind)) for name, text, kind in self.parts]
         content: Any = None
         headers = None
         if self.body is not None:
-            content = _pieces(self.body.open(stack, progress), isinstance(http, httpx.AsyncClient))
+            content = _pieces(self.body.open(stack, progress, deadline), isinstance(http, httpx.AsyncClient))
             headers = {"Content-Type": self.body.content_type, "Content-Length": str(self.body.file.size)}
         return http.build_request(
             self.method,
@@ -268,6 +276,13 @@ class Done(Generic[T]):
     """The operation finished with ``value``."""
 
     value: T
+
+
+@attrs.frozen
+class NotSent:
+    """A :class:`Call`'s outcome when its ``before`` failed: nothing was sent."""
+
+    error: Exception
 
 
 @attrs.frozen

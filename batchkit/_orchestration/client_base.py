@@ -64,6 +64,10 @@ class ManyInputs(RunInputs, total=False):
     """Also follow the jobs until they end and collect their results into the journal."""
     rate: float | None
     """At most this many creates a second, shared by everything working on the journal."""
+    settle: float
+    """Seconds after an interrupted send's intent that the provider's authoritative lookup must still not
+    find it before it is sent again by itself (default 600; the upload of a create is bounded to half of
+    it, so choose it above twice the provider's idle timeout). A lookup that cannot tell is never resent."""
 
 
 class WorkOptions(TypedDict, total=False):
@@ -81,6 +85,10 @@ class WorkOptions(TypedDict, total=False):
     rate: float | None
     """At most this many creates a second across every worker of this provider and key (a 429 pauses
     every request of every worker until its Retry-After)."""
+    settle: float
+    """Seconds after an interrupted send's intent that the provider's authoritative lookup must still not
+    find it before it is sent again by itself (default 600; the upload of a create is bounded to half of
+    it, so choose it above twice the provider's idle timeout). A lookup that cannot tell is never resent."""
 
 
 class WaitOptions(TypedDict, total=False):

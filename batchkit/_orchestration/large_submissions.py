@@ -55,6 +55,11 @@ def fingerprint(provider: str, files: Sequence[LocalFile], limits: tuple[int, in
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()
 
 
+def canonical(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """``inputs`` without the settings given as None (the same submission, however it was asked for)."""
+    return {key: value for key, value in inputs.items() if value is not None}
+
+
 def portable(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """``inputs`` as JSON a worker elsewhere turns back into the same submission (typed options become
     the mapping they were built from)."""
@@ -74,7 +79,11 @@ def portable(inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Mapping[str, Any],
            chunk: int | None) -> Operation[str]:  # fmt: skip
-    """Check every chunk as the provider would, then record the run (or find it recorded); its id."""
+    """Check every chunk as the provider would, then record the run (or find it recorded); its id.
+
+    The run's identity is one canonical spec, however the call was made: a setting given as None is
+    not given (the CLI's ``callback_url=None, options=None`` is Python's ``{}``)."""
+    inputs = canonical(inputs)
     provider = ops.provider
     max_files, max_bytes = provider.chunk_limits(inputs.get("options"))
     if chunk is not None:
@@ -105,14 +114,14 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
 
 
 def submit_many(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Mapping[str, Any],
-                chunk: int | None, resend: bool, wait: bool) -> Operation[JobGroup]:  # fmt: skip
+                chunk: int | None, resend: bool, wait: bool, settle: float) -> Operation[JobGroup]:  # fmt: skip
     """Record the run, then send every chunk not yet sent in this process (``wait``: and follow the
     jobs and collect their results into the journal); chunks whose earlier send was interrupted are
     looked for through the provider, and reported when they cannot be found."""
     run = yield from record(ops, journal, files, inputs, chunk)
     yield Blocking(lambda: journal.retry_failed(run))
     scope = Scope(ops.provider.name, run, poll=wait, patient=False)
-    worker = Worker(ops, journal, scope, strict=True, resend=resend)
+    worker = Worker(ops, journal, scope, strict=True, resend=resend, settle=settle)
     try:
         yield from worker.run()
     except GeneratorExit:  # interrupted (Ctrl-C, a cancelled task): the journal knows where it stopped

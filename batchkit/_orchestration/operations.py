@@ -40,7 +40,7 @@ from .large_submissions import portable, record, submit_many
 from .sending import Sender
 from .shared_rate import SharedRate, bucket_name
 from .waiting import OnUpdate, PollSchedule, ignoring_emits, watch
-from .workers import Lease, Worker, WorkSummary
+from .workers import SETTLE_SECONDS, Lease, Worker, WorkSummary
 
 log = logging.getLogger("batchkit")
 
@@ -145,9 +145,13 @@ class Operations:
         self.given.record(job.id, as_path_list(files, "files"))
         return job
 
-    def create(self, prepared: Any, identify: Callable[[str], Operation[None]] | None = None) -> Operation[BatchJob]:
-        """A job from ``prepared``; ``identify`` journals its id where the provider knows it before the bytes go."""
-        job = yield from attrs.evolve(self.sender, identify=identify).run(self.provider.create(prepared))
+    def create(self, prepared: Any, identify: Callable[[str], Operation[None]] | None = None,
+               intend: Callable[[], None] | None = None, upload_total: float | None = None,
+               ) -> Operation[BatchJob]:  # fmt: skip
+        """A job from ``prepared``; ``identify`` journals its id where the provider knows it before the bytes
+        go, ``intend`` the intent just before they go; its upload takes at most ``upload_total`` seconds."""
+        sender = attrs.evolve(self.sender, identify=identify, intend=intend, upload_total=upload_total)
+        job = yield from sender.run(self.provider.create(prepared))
         log.info("%s: created job %s", self.provider.name, job.id)
         return job
 
@@ -169,12 +173,14 @@ class Operations:
         return attrs.evolve(self, sender=attrs.evolve(self.sender, gate=gate))
 
     def submit_many(self, files: Paths, inputs: Mapping[str, Any]) -> Operation[JobGroup]:
-        settings = dict(_known(inputs, (*SUBMIT_KEYS, "journal", "chunk", "resend_ambiguous", "wait", "rate")))
+        settings = dict(_known(inputs, (*SUBMIT_KEYS, "journal", "chunk", "resend_ambiguous", "wait", "rate",
+                                        "settle")))  # fmt: skip
         journal, chunk, rate = settings.pop("journal", None), settings.pop("chunk", None), settings.pop("rate", None)
         resend, wait = bool(settings.pop("resend_ambiguous", False)), bool(settings.pop("wait", False))
+        settle = settle_seconds(settings.pop("settle", SETTLE_SECONDS))
         book, local = yield from self._journaled(journal, files)
         try:
-            return (yield from submit_many(self.paced(book, rate), book, local, settings, chunk, resend, wait))
+            return (yield from submit_many(self.paced(book, rate), book, local, settings, chunk, resend, wait, settle))
         finally:
             book.close()
 
@@ -190,7 +196,8 @@ class Operations:
         return run
 
     def work(self, journal: str | os.PathLike[str], settings: Mapping[str, Any]) -> Operation[WorkSummary]:
-        known = dict(_known(settings, ("until_done", "run", "concurrency", "lease", "rate")))
+        known = dict(_known(settings, ("until_done", "run", "concurrency", "lease", "rate", "settle")))
+        settle = settle_seconds(known.get("settle", SETTLE_SECONDS))
         lanes = known.get("concurrency") or self.poll.concurrency
         if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1:
             raise InputError(f"concurrency must be a positive integer, got {lanes!r}")
@@ -199,14 +206,15 @@ class Operations:
             raise InputError(f"lease must be 0.5 to 3600 seconds, got {seconds!r}")
         book: Journal = yield Blocking(lambda: Journal(journal))
         try:
-            run = known.get("run")
-            if run is not None:
-                found = yield Blocking(lambda: book.run(run))
+            asked, run = known.get("run"), None
+            if asked is not None:
+                found = yield Blocking(lambda: book.run(asked))
+                run = found.id  # a prefix of its id names it too
                 if found.provider != self.provider.name:
                     raise InputError(f"run {run} is for {found.provider}; this client speaks {self.provider.name}")
             scope = Scope(self.provider.name, run)
             worker = Worker(self.paced(book, known.get("rate")), book, scope, lanes=lanes, lease=Lease(float(seconds)),
-                            until_done=bool(known.get("until_done", False)))  # fmt: skip
+                            until_done=bool(known.get("until_done", False)), settle=settle)  # fmt: skip
             return (yield from worker.run())
         finally:
             book.close()
@@ -355,6 +363,13 @@ class Operations:
             return archive
         extracted: Path = yield Blocking(lambda: safe_extract(archive, folder / ident, limits or ExtractLimits()))
         return extracted
+
+
+def settle_seconds(value: Any) -> float:
+    """A settle window, checked: a number of seconds, more than 0 and at most a day."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 86400:
+        raise InputError(f"settle must be more than 0 and at most 86400 seconds, got {value!r}")
+    return float(value)
 
 
 def streaming_available() -> bool:

@@ -18,7 +18,7 @@ import httpx
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.inputs import FileChangedError
 from batchkit._kernel.retry import RetryPolicy, provider_error, retry_after_seconds
-from batchkit._kernel.steps import Call, Done, Failed, Identified, Operation, Parallel, Sleep, advance
+from batchkit._kernel.steps import Call, Done, Failed, Identified, NotSent, Operation, Parallel, Sleep, advance
 from batchkit.errors import AmbiguousSubmissionError, BatchkitError, ProviderError, TransportError
 
 if TYPE_CHECKING:
@@ -61,6 +61,11 @@ class Sender:
     gate: Gate | None = None
     identify: Callable[[str], Operation[None]] | None = None
     """Journals the id an operation says it is creating (:class:`Identified`); None: it is not kept."""
+    upload_total: float | None = None
+    """Seconds a create's upload may take in all (a worker's: shorter than its settle window)."""
+    intend: Callable[[], None] | None = None
+    """Journals the intent of a create, run by the executor just before the request is written (after
+    the shared rate, a 429's pause and the client's limiter: a send stopped while waiting was never made)."""
 
     @property
     def upload_timeout(self) -> httpx.Timeout:
@@ -97,6 +102,7 @@ class Sender:
             timeout=self.upload_timeout if call.uploads else self.timeout,
             total=None if call.uploads or call.sink is not None else self.timeout.read,
             max_bytes=self.reply_limit or call.max_bytes,
+            upload_total=self.upload_total if call.creates else None,
         )
 
     def refusal(self, response: httpx.Response) -> BatchkitError:
@@ -118,9 +124,11 @@ class Sender:
             attempt += 1
             if self.gate is not None:
                 yield from self.gate.before(call.creates)
-            outcome = yield call
+            outcome = yield attrs.evolve(call, before=self.intend) if call.creates and self.intend else call
             retry_after = None
             failure: BatchkitError
+            if isinstance(outcome, NotSent):
+                raise outcome.error
             if isinstance(outcome, BatchkitError):  # found by the executor: a changed file, a reply too large
                 if call.creates and not isinstance(outcome, FileChangedError):
                     raise AmbiguousSubmissionError(provider, str(outcome), advice=advice) from None

@@ -16,7 +16,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import attrs
 import cattrs
@@ -24,13 +24,18 @@ import cattrs
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.inputs import LocalFile, check_file
 from batchkit._kernel.journal import Chunk, ChunkState, Claim, FileEntry, Journal, RowError, Run, Scope, within
+from batchkit._kernel.journal.stores import Unavailable
 from batchkit._kernel.steps import Blocking, Operation, Parallel, Sleep
 from batchkit.errors import (
     AmbiguousSubmissionError,
+    AuthenticationError,
     BatchkitError,
     InputError,
     LeaseLostError,
+    NotFoundError,
+    PermissionDeniedError,
     RateLimitedError,
+    ServerError,
     TransportError,
     UnsupportedError,
 )
@@ -42,6 +47,7 @@ from .sending import Sender
 from .waiting import PollSchedule
 
 log = logging.getLogger("batchkit")
+T = TypeVar("T")
 
 
 class Sends(Protocol):
@@ -60,12 +66,31 @@ class Sends(Protocol):
     def poll(self) -> PollSchedule: ...
 
     def create(self, prepared: Any, identify: Callable[[str], Operation[None]] | None = None,
+               intend: Callable[[], None] | None = None, upload_total: float | None = None,
                ) -> Operation[BatchJob]: ...  # fmt: skip
 
 
 def requests_of(run: Run) -> list[Request]:
     """A synchronous provider's run as the requests its chunks are."""
     return [cattrs.structure(r, Request) for r in (run.spec or {}).get("requests", [])]
+
+
+SETTLE_SECONDS = 600.0
+"""The default settle window. An interrupted send is sent again only when the provider's authoritative
+lookup, made this long after its intent, does not find it. A create's upload is bounded to half of it
+(300 s, the longest a worker's upload takes), and the other half is the room for a server to drop an
+upload that stopped (a worker paused: real servers' idle timeouts are 60 to 120 s) and for its list to
+show what it created."""
+
+
+class NotThere(str):
+    """An authoritative lookup's answer: the provider has no job of this send (it is certainly not there)."""
+
+
+def joined(before: str | None, found: str) -> str:
+    """Why a chunk is ambiguous: what interrupted it, then what the lookup said, each said once."""
+    first = (before or "").split("; ")[0]
+    return found if not first or first == found else f"{first}; {found}"
 
 
 @attrs.define
@@ -79,11 +104,20 @@ class WorkSummary:
     finished: int = 0
     """Jobs whose end and results it recorded."""
     ambiguous: int = 0
-    """Sends it left ambiguous (they may have landed; never sent again by a worker)."""
+    """Chunks it left ambiguous (their send may have landed and cannot be told), each counted once
+    however often it was looked for."""
     failed: int = 0
     """Chunks the provider refused."""
     lost: int = 0
     """Chunks another worker took over after this one's lease ended (its writes were refused)."""
+
+
+@attrs.define
+class _Sending:
+    """What one send has journaled so far: its intent's time, and the id it said before its bytes went."""
+
+    intent_ms: int | None = None
+    job_id: str | None = None
 
 
 @attrs.frozen
@@ -101,19 +135,34 @@ class Worker:
     ``strict`` (``submit_many``): a refusal or a failed check is raised, not only recorded.
     ``resend``: a send that may have landed and cannot be found is sent again.
     ``until_done``: stop when no chunk in scope has work left (else work until cancelled).
+    ``settle``: seconds after its intent an interrupted send the provider's authoritative lookup does not
+    find is sent again (its upload is bounded to half of it; see :data:`SETTLE_SECONDS`).
     """
 
     IDLE = 1.0
     """The longest sleep between looks at the journal when nothing is due."""
+    PAUSE = (5.0, 300.0)
+    """How long a worker first stops claiming when the trouble is its own (its key refused, the provider
+    out of its reach, the run's folders not on its host), and the most it grows to, doubling each time."""
+    JOURNAL_PATIENCE = 300.0
+    """How long a worker waits for a journal out of reach (a database restarting) before it gives up."""
+    FOLLOW_ERRORS = 8
+    """How many checks of a job in a row may fail (each after a longer wait, up to the poll schedule's
+    maximum) before the chunk is left ``failed`` with the error (its job is kept: ``retry_failed`` follows
+    it again)."""
 
     def __init__(self, ops: Sends, journal: Journal, scope: Scope, *, lanes: int = 1, lease: Lease = Lease(),
-                 strict: bool = False, resend: bool = False, until_done: bool = True) -> None:  # fmt: skip
-        self.ops, self.journal, self.scope = ops, journal, scope
+                 strict: bool = False, resend: bool = False, until_done: bool = True,
+                 settle: float = SETTLE_SECONDS) -> None:  # fmt: skip
+        self.ops, self.journal, self.scope, self.settle = ops, journal, scope, settle
         self.lanes, self.lease, self.strict, self.resend, self.until_done = lanes, lease, strict, resend, until_done
         self.owner = uuid.uuid4().hex
         self.summary = WorkSummary()
         self._runs: dict[str, Run] = {}
         self._skipped: set[int] = set(scope.skip)
+        self._unsettled: set[tuple[str, int]] = set()
+        self._paused_until = 0.0
+        self._pause = 0.0
         self._working = 0
 
     def _now_ms(self) -> int:
@@ -121,10 +170,17 @@ class Worker:
 
     def run(self) -> Operation[WorkSummary]:
         self._working = self.lanes
+        import batchkit
+
+        yield Blocking(lambda: self.journal.register(self.owner, [self.ops.provider.name], batchkit.__version__,
+                                                     self._now_ms(), self.lease.ms))  # fmt: skip
         try:
             yield Parallel([*(self._lane() for _ in range(self.lanes)), self._heartbeat()])
         finally:
-            self.journal.release(self.owner)  # quick, and needed even when the operation is closed
+            try:
+                self.journal.release(self.owner)  # quick, and needed even when the operation is closed
+            except Unavailable as exc:  # its leases lapse by themselves
+                log.warning("%s", exc)
         return self.summary
 
     def _heartbeat(self) -> Operation[None]:
@@ -135,24 +191,32 @@ class Worker:
             yield Sleep(min(every, 0.25))
             if self.ops.clock.monotonic() - last >= every:
                 last = self.ops.clock.monotonic()
-                yield Blocking(lambda: self.journal.renew(self.owner, self._now_ms(), self.lease.ms))
+                try:
+                    yield Blocking(lambda: self.journal.renew(self.owner, self._now_ms(), self.lease.ms))
+                except Unavailable as exc:  # renewed at the next beat, once the database is back
+                    log.warning("%s", exc)
 
     def _lane(self) -> Operation[None]:
         try:
             while True:
                 now = self._now_ms()
                 scope = attrs.evolve(self.scope, skip=frozenset(self._skipped))
-                claim: Claim | None = yield Blocking(functools.partial(self.journal.claim, self.owner, scope, now,
-                                                                       self.lease.ms))  # fmt: skip
+                paused = self._paused_until - self.ops.clock.monotonic()
+                claim: Claim | None = None
+                if paused <= 0:
+                    claim = yield from self._patiently(functools.partial(self.journal.claim, self.owner, scope, now,
+                                                                         self.lease.ms))  # fmt: skip
                 if claim is None:
-                    due: int | None = yield Blocking(functools.partial(self.journal.next_due, scope, now))
+                    due: int | None = yield from self._patiently(functools.partial(self.journal.next_due, scope, now))
                     if due is None and self.until_done:
                         return
                     wait = self.IDLE if due is None else (due - now) / 1000
-                    yield Sleep(min(max(wait, 0.05), self.IDLE))
+                    yield Sleep(min(max(wait, paused, 0.05), self.IDLE))
                     continue
                 try:
                     yield from self._handle(claim)
+                except Unavailable as exc:  # the chunk stays as the journal has it; its lease lapses or is renewed
+                    log.warning("chunk %d of %s: %s; going on once it is back", claim.chunk.index, claim.chunk.run, exc)
                 except LeaseLostError as exc:
                     self.summary.lost += 1
                     log.warning("%s", exc)
@@ -170,14 +234,19 @@ class Worker:
             yield from self._follow(claim, run)
             return
         if chunk.state in (ChunkState.SENDING, ChunkState.AMBIGUOUS):
-            found = yield from self._find(chunk, run, chunk.intent_ms or 0)
+            intent = chunk.intent_ms or 0
+            found = yield from self._find(chunk, run, intent)
             if isinstance(found, BatchJob):
                 yield from self._adopt(claim, found)
                 return
-            if not self.resend:
-                why = found if chunk.error is None else f"{chunk.error.split('; ')[0]}; {found}"
-                yield from self._ambiguous(claim, why)
+            now: int = yield Blocking(lambda: self.journal.now_ms(self._now_ms()))  # the intent's clock
+            settled = isinstance(found, NotThere) and now >= intent + self.settle * 1000
+            if not (self.resend or settled):
+                yield from self._ambiguous(claim, joined(chunk.error, found), found)
                 return
+            if settled:
+                log.info("chunk %d of %s: %s, %.0f s after its intent: sending it again", chunk.index, chunk.run,
+                         found, self.settle)  # fmt: skip
         yield from self._send(claim, run)
 
     # -- sending --------------------------------------------------------------------------------------
@@ -198,6 +267,10 @@ class Worker:
         its files as they were when enqueued."""
         entries = self.journal.files(run.id, chunk.index)
         self._trusted(run, entries)
+        folders = [str(f) for f in (run.spec or {}).get("roots", [])]
+        if folders and not any(os.path.isdir(folder) for folder in folders):
+            raise Unreachable(f"run {run.id}: its folders ({', '.join(folders)}) are not on this host (a volume"
+                              " not mounted?); its chunks are left for a worker that has them")  # fmt: skip
         files = []
         for entry in entries:
             local = check_file(Path(entry.path))
@@ -214,55 +287,92 @@ class Worker:
             raise RowError(f"{self.journal.where}: {RowError.what} (run {run.id}: {exc})") from None
         return self.ops.provider.prepare(submission)
 
-    def _create(self, claim: Claim, run: Run, prepared: Any, known: list[str]) -> Operation[BatchJob | tuple[str, Any]]:
-        """Send the chunk: a job is created (an id it says before its bytes go is journaled at once, and
-        put in ``known``), or (synchronous) the provider's id of the request and its reply."""
+    def _create(self, claim: Claim, run: Run, prepared: Any,
+                sending: _Sending) -> Operation[BatchJob | tuple[str, Any]]:  # fmt: skip
+        """Send the chunk: a job is created (the intent journaled just before its bytes go, an id it says
+        before they go journaled at once), or (synchronous) the provider's id of the request and its reply."""
         provider = self.ops.provider
+
+        def intend() -> None:  # once: a create retried (its connection failed) keeps its first intent
+            if sending.intent_ms is None:
+                sending.intent_ms = self.journal.intend(claim, self._now_ms(), self.lease.ms)
+
+        bound = self.settle / 2  # an upload that may still land has landed before anyone looks for it
         if isinstance(provider, SynchronousProvider):
             options = (run.spec or {}).get("inputs", {}).get("options")
-            return (yield from self.ops.sender.run(provider.send(prepared, options)))
+            sender = attrs.evolve(self.ops.sender, intend=intend, upload_total=bound)
+            return (yield from sender.run(provider.send(prepared, options)))
 
         def identify(job_id: str) -> Operation[None]:
             yield Blocking(lambda: self.journal.identified(claim, job_id))
-            known.append(job_id)
+            sending.job_id = job_id
 
-        return (yield from self.ops.create(prepared, identify))
+        return (yield from self.ops.create(prepared, identify, intend, bound))
 
     def _send(self, claim: Claim, run: Run) -> Operation[None]:
         journal, chunk = self.journal, claim.chunk
         try:
             prepared = yield Blocking(lambda: self._prepare(run, chunk))
+        except Unreachable as exc:
+            reason = str(exc)
+            yield Blocking(lambda: journal.unsend(claim, reason))
+            yield from self._paused(exc)
+            return
         except InputError as exc:
             yield from self._failed(claim, exc)
             return
-        intent_ms: int = yield Blocking(lambda: journal.intend(claim, self._now_ms(), self.lease.ms))
-        known: list[str] = []
+        sending = _Sending()
         try:
-            outcome = yield from self._create(claim, run, prepared, known)
+            outcome = yield from self._create(claim, run, prepared, sending)
         except AmbiguousSubmissionError as exc:
-            found = yield from self._find(attrs.evolve(chunk, job_id=known[0] if known else None), run, intent_ms)
+            intent_ms = sending.intent_ms if sending.intent_ms is not None else self._now_ms()
+            found = yield from self._find(attrs.evolve(chunk, job_id=sending.job_id), run, intent_ms)
             if isinstance(found, BatchJob):
                 yield from self._adopt(claim, found)
             else:
-                yield from self._ambiguous(claim, f"{exc.reason}; {found}")
+                yield from self._ambiguous(claim, joined(exc.reason, found), found)
             return
         except RateLimitedError as exc:  # refused before a job was made; the sender paused every worker
             refused = str(exc)
             yield Blocking(lambda: journal.unsend(claim, refused))
             return
         except BatchkitError as exc:
-            yield from self._failed(claim, exc)
+            if not _about_the_worker(exc):
+                yield from self._failed(claim, exc)
+                return
+            refused = str(exc)
+            yield Blocking(lambda: journal.unsend(claim, refused))  # planned again, for a worker that can send it
+            yield from self._paused(exc)
             return
+        self._pause = 0.0
         if isinstance(outcome, BatchJob):
-            first = self.ops.poll.initial
-            yield Blocking(lambda: journal.sent(claim, outcome.id, outcome.children,
-                                                self._now_ms() + int(first * 1000), first))  # fmt: skip
+            yield from self._created(claim, outcome)
         else:  # the reply is the result: kept with the chunk's end, then what was made for it goes
             remote, reply = outcome
             yield Blocking(lambda: journal.answered(claim, remote, JobStatus.SUCCEEDED.value, reply))
             yield Blocking(lambda: discard(prepared.made))
             self.summary.finished += 1
+        self._settled(claim)
         self.summary.sent += 1
+
+    def _created(self, claim: Claim, job: BatchJob) -> Operation[None]:
+        """Record the job this worker's send created, always logged with its chunk. Fenced out (paused past
+        its lease), it is still recorded where the chunk has no job yet: a created job is never forgotten."""
+        first, chunk = self.ops.poll.initial, claim.chunk
+        log.info("chunk %d of %s: created job %s", chunk.index, chunk.run, job.id)
+        try:
+            due = self._now_ms() + int(first * 1000)
+            yield from self._patiently(lambda: self.journal.sent(claim, job.id, job.children, due, first))
+            return
+        except LeaseLostError:
+            kept = yield Blocking(lambda: self.journal.learned(claim, job.id, job.children,
+                                                               self._now_ms() + int(first * 1000), first))  # fmt: skip
+        if not kept:  # logged by the lane, with the chunk and the job
+            raise LeaseLostError(f"{self.journal.where}: chunk {chunk.index} of {chunk.run} was taken over by another"
+                                 f" worker after this one's lease ended; its job {job.id} is not recorded by this"
+                                 " worker (the chunk has a job, or was settled, by now)")  # fmt: skip
+        log.warning("chunk %d of %s: job %s, created by this worker after its lease ended, is recorded (the chunk"
+                    " had no job yet)", chunk.index, chunk.run, job.id)  # fmt: skip
 
     def _find(self, chunk: Chunk, run: Run, since_ms: int) -> Operation[BatchJob | str]:
         """The job this chunk's interrupted send created, or why it cannot be told (a synchronous
@@ -284,7 +394,7 @@ class Worker:
             found = yield from self.ops.sender.run(provider.find_submission(files, since_ms, options, held))
         except UnsupportedError as exc:
             return str(exc)
-        return found if found is not None else "interrupted while sending, and no job with these files was found"
+        return found if found is not None else NotThere("no job with these files was found")
 
     def _adopt(self, claim: Claim, found: BatchJob) -> Operation[None]:
         first, name = self.ops.poll.initial, self.ops.provider.name
@@ -293,14 +403,26 @@ class Worker:
         if not adopted:
             yield from self._ambiguous(claim, f"the job found ({found.id}) is another chunk's by now")
             return
+        self._settled(claim)
         self.summary.adopted += 1
 
-    def _ambiguous(self, claim: Claim, reason: str) -> Operation[None]:
+    def _ambiguous(self, claim: Claim, reason: str, found: str = "") -> Operation[None]:
+        """Leave the chunk ambiguous: looked for again when due (an authoritative lookup that found nothing,
+        once the settle window after its intent has passed: then it is sent again)."""
         interval = self._next_interval(claim.chunk)
-        yield Blocking(lambda: self.journal.ambiguous(claim, reason, self._now_ms() + int(interval * 1000), interval))
+        due = self._now_ms() + int(interval * 1000)
+        if isinstance(found, NotThere):
+            due = max(due, (claim.chunk.intent_ms or 0) + int(self.settle * 1000))
+        yield Blocking(lambda: self.journal.ambiguous(claim, reason, due, interval))
         if not self.scope.patient:  # looked for once in this call; a worker looks again when it is due
             self._skipped.add(claim.chunk.index)
-        self.summary.ambiguous += 1
+        self._settled(claim, False)
+
+    def _settled(self, claim: Claim, settled: bool = True) -> None:
+        """Count the chunk among those this worker leaves ambiguous, or no longer."""
+        key = (claim.chunk.run, claim.chunk.index)
+        (self._unsettled.discard if settled else self._unsettled.add)(key)
+        self.summary.ambiguous = len(self._unsettled)
 
     def _failed(self, claim: Claim, exc: BatchkitError) -> Operation[None]:
         refused = str(exc)
@@ -309,6 +431,33 @@ class Worker:
         if self.strict:
             raise exc
         log.warning("chunk %d of %s failed: %s", claim.chunk.index, claim.chunk.run, refused)
+
+    def _patiently(self, write: Callable[[], T]) -> Operation[T]:
+        """``write()`` on the journal, made again while the database is out of reach (restarting), waiting
+        longer each time up to 30 s, for as long as :attr:`JOURNAL_PATIENCE`: safe, as every journal
+        transaction made twice is the same as once (fenced writes set values; claims take a new token)."""
+        wait, waited = 0.5, 0.0
+        while True:
+            try:
+                return (yield Blocking(write))  # type: ignore[no-any-return]
+            except Unavailable as exc:
+                if waited >= self.JOURNAL_PATIENCE:
+                    raise
+                log.warning("%s; trying again in %.0f s", exc, wait)
+            yield Sleep(wait)
+            waited += wait
+            wait = min(wait * 2, 30.0)
+
+    def _paused(self, exc: BatchkitError) -> Operation[None]:
+        """Stop claiming for a while (longer each time in a row): the trouble is this worker's, not a chunk's."""
+        first, most = self.PAUSE
+        self._pause = min(most, self._pause * 2 if self._pause else first)
+        self._paused_until = self.ops.clock.monotonic() + self._pause
+        log.warning("%s; this worker stops claiming %s chunks for %.0f s (the chunk is left for others)",
+                    exc, self.ops.provider.name, self._pause)  # fmt: skip
+        if self.strict:
+            raise exc
+        yield from ()
 
     # -- following ------------------------------------------------------------------------------------
 
@@ -325,25 +474,56 @@ class Worker:
         job = BatchJob(provider.name, chunk.job_id or "", JobStatus.UNKNOWN, "", children=chunk.children)
         try:
             now = yield from self.ops.sender.run(provider.follow(job))
+            self._pause = 0.0
             if not now.status.is_terminal:
                 yield Blocking(lambda: journal.polled(claim, now.status.value, None, due, interval))
                 return
             results: list[FileResult[Any]] | BatchkitError
             try:
                 results = yield from self.ops.sender.run(provider.results(attrs.evolve(now, id=job.id)))
-            except TransportError:
+            except (TransportError, ServerError, AuthenticationError, PermissionDeniedError):
                 raise
             except BatchkitError as exc:  # an ended job whose results cannot be had: every file says why
                 results = exc
         except BatchkitError as exc:
             if self.strict or isinstance(exc, LeaseLostError):
                 raise
-            problem = str(exc)
-            yield Blocking(lambda: journal.polled(claim, None, problem, due, interval))
+            yield from self._unfollowed(claim, exc, due, interval)
             return
         entries: list[FileEntry] = yield Blocking(lambda: journal.files(run.id, chunk.index))
         yield Blocking(lambda: journal.finished(claim, now.status.value, outcomes(entries, results)))
         self.summary.finished += 1
+
+    def _unfollowed(self, claim: Claim, exc: BatchkitError, due: int, interval: float) -> Operation[None]:
+        """A check of the chunk's job failed: a job the provider no longer has is lost (never polled again);
+        a refused key, or a provider out of reach, pauses this worker (the chunk is due for others at once);
+        any other error is tried again later, up to :attr:`FOLLOW_ERRORS` times in a row."""
+        journal, chunk, problem = self.journal, claim.chunk, str(exc)
+        if isinstance(exc, NotFoundError):
+            lost = f"lost job: the provider has no job {chunk.job_id} any more ({problem})"
+            log.warning("chunk %d of %s: %s", chunk.index, chunk.run, lost)
+            yield Blocking(lambda: journal.failed(claim, lost))
+            self.summary.failed += 1
+        elif _about_the_worker(exc) or isinstance(exc, PermissionDeniedError):
+            yield Blocking(lambda: journal.polled(claim, None, problem, self._now_ms(), chunk.poll_interval or 0.0))
+            yield from self._paused(exc)
+        elif chunk.attempts + 1 >= self.FOLLOW_ERRORS:
+            given_up = f"{problem} (its job {chunk.job_id} could not be checked {chunk.attempts + 1} times in a row)"
+            log.warning("chunk %d of %s: %s", chunk.index, chunk.run, given_up)
+            yield Blocking(lambda: journal.failed(claim, given_up))
+            self.summary.failed += 1
+        else:
+            yield Blocking(lambda: journal.polled(claim, None, problem, due, interval, failures=chunk.attempts + 1))
+
+
+class Unreachable(BatchkitError):
+    """What this worker cannot reach, though another might (the run's folders are not on its host)."""
+
+
+def _about_the_worker(exc: BatchkitError) -> bool:
+    """Whether a failure is this worker's, not the chunk's: its key refused, the provider out of its reach
+    (retries spent), the provider failing, or the run's files not on its host."""
+    return isinstance(exc, (AuthenticationError, TransportError, ServerError, Unreachable))
 
 
 def discard(paths: Sequence[str]) -> None:

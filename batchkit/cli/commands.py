@@ -291,14 +291,17 @@ def jobs(state: State, statuses: tuple[str, ...], limit: int) -> int:
 @click.option(
     "--allow-remote", is_flag=True, help="serve a --host other machines reach (it takes any key; no callbacks)"
 )
+@click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              help="seconds a request body may send nothing before the connection is dropped (nothing is created)")
 def emulator(port: int, host: str, seed: int, run_seconds: float, run_seconds_max: float | None,
-             allow_remote: bool) -> int:  # fmt: skip
+             allow_remote: bool, idle_timeout: float) -> int:  # fmt: skip
     """Serve the local emulator of every provider that has one (Resemble, hume-expression, Hume v0) until Ctrl-C."""
     import threading
 
     from batchkit.emulator import EmulatorConfig, serve
 
-    settings = EmulatorConfig(seed=seed, run_seconds=run_seconds, run_seconds_max=run_seconds_max)
+    settings = EmulatorConfig(seed=seed, run_seconds=run_seconds, run_seconds_max=run_seconds_max,
+                              idle_timeout=idle_timeout)  # fmt: skip
     with serve(config=settings, host=host, port=port, allow_remote=allow_remote) as emu:
         names = ", ".join(emu.fakes)
         click.echo(f"batchkit emulator serving {names} at {emu.base_url} (any non-empty key; Ctrl-C stops)")

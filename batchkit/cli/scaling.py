@@ -76,15 +76,20 @@ def worker_command(journal: str, source: ParameterSource | None) -> list[str]:
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True),
               help="at most this many creates a second, across every worker of a provider and key")  # fmt: skip
 @click.option("--run", "run", help="work on this run only")
+@click.option("--settle", type=click.FloatRange(0, 86400, min_open=True), default=600.0, show_default=True,
+              help="seconds after an interrupted send that the provider's authoritative lookup must still not find"
+              " it before it is sent again (above twice the provider's idle timeout)")  # fmt: skip
 @with_state
 def worker(state: State, journal: str, until_done: bool, concurrency: int, lease: float, rate: float | None,
-           run: str | None) -> int:  # fmt: skip
+           run: str | None, settle: float) -> int:  # fmt: skip
     """Send the journal's chunks, follow their jobs and collect their results, until stopped (Ctrl-C)
     or, with --until-done, until no run has work left. Start as many as you like, on any hosts."""
     if state.provider:
         providers = [state.provider]
     else:
         found = batchkit.runs.progress(journal)
+        if run is not None:
+            run = batchkit.runs.resolved(journal, run)
         providers = sorted({p.run.provider for p in found if p.run.provider and (run is None or p.run.id == run)})
     if not providers:
         if until_done:
@@ -95,7 +100,8 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
 
     async def serve(provider: str) -> tuple[str, batchkit.WorkSummary]:
         async with batchkit.AsyncClient.connect(provider, poll=poll) as client:
-            return provider, await client.work(journal, until_done=until_done, run=run, lease=lease, rate=rate)
+            return provider, await client.work(journal, until_done=until_done, run=run, lease=lease, rate=rate,
+                                               settle=settle)  # fmt: skip
 
     async def serve_all() -> list[tuple[str, batchkit.WorkSummary]]:
         """Every provider's work; SIGTERM (systemd, Kubernetes) stops it as Ctrl-C does."""
@@ -131,9 +137,13 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
 
 @cli.command()
 @JOURNAL
+@click.option("--run", "run", help="show this run's chunks: state, job id, attempts, error, lease holder")
 @with_state
-def runs(state: State, journal: str) -> int:
-    """Show each run in the journal: chunks sent, jobs finished, files done."""
+def runs(state: State, journal: str, run: str | None) -> int:
+    """Show each run in the journal: chunks sent, jobs finished, files done (with --run, its chunks)."""
+    if run is not None:
+        render(chunk_rows(journal, run), "json" if state.as_json else "table", sys.stdout, "chunks")
+        return EXIT_OK
     rows = [run_row(p) for p in batchkit.runs.progress(journal)]
     if state.as_json:
         render(rows, "json", sys.stdout)
@@ -146,11 +156,10 @@ def runs(state: State, journal: str) -> int:
 
 def run_row(progress: RunProgress) -> dict[str, Any]:
     run = progress.run
-    created = datetime.fromtimestamp(run.created_ms / 1000, tz=timezone.utc).isoformat(timespec="seconds")
     return {
         "run": run.id,
         "provider": run.provider,
-        "created": created,
+        "created": moment(run.created_ms),
         "files": run.files,
         "chunks": run.chunks,
         "sent": progress.chunks_sent,
@@ -174,3 +183,92 @@ def progress_table(rows: list[dict[str, Any]]) -> Table:
             str(row["ambiguous"]), str(row["failed"]),
         )  # fmt: skip
     return table
+
+
+@cli.command()
+@JOURNAL
+@with_state
+def workers(state: State, journal: str) -> int:
+    """Show the workers registered in the journal: host, process, version, providers, last heartbeat,
+    whether it is alive (its heartbeat has not expired) and the chunks it holds."""
+    from batchkit._kernel.journal import Journal
+
+    book = Journal(journal)
+    try:
+        found = book.workers()
+    finally:
+        book.close()
+    rows = [{"worker": w.id, "host": w.host, "pid": w.pid, "version": w.version, "providers": ",".join(w.providers),
+             "started": moment(w.started_ms), "heartbeat": moment(w.heartbeat_ms), "alive": w.alive,
+             "chunks": w.chunks} for w in found]  # fmt: skip
+    render(rows, "json" if state.as_json else "table", sys.stdout, "workers")
+    return EXIT_OK
+
+
+def moment(ms: int) -> str:
+    """A journal's moment (ms since the epoch) as an ISO time in UTC."""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+def chunk_rows(journal: str, run: str) -> list[dict[str, Any]]:
+    """Each chunk of ``run`` (or a prefix of its id) as a row: state, job id, attempts, error, lease holder."""
+    from batchkit._kernel.journal import Journal
+
+    book = Journal(journal)
+    try:
+        found = book.run(run)
+        chunks, holders = book.chunks(found.id), book.holders(found.id)
+    finally:
+        book.close()
+    return [{"run": found.id, "chunk": c.index, "files": len(c.files), "state": c.state, "job": c.job_id,
+             "job_status": c.job_status, "attempts": c.attempts, "error": c.error,
+             "held_by": holders.get(c.index)} for c in chunks]  # fmt: skip
+
+
+@cli.command()
+@JOURNAL
+@click.option("--run", "run", required=True, help="the run (its id, or the beginning of it)")
+@click.option("--chunk", type=int, help="this chunk only (it must be ambiguous)")
+@with_state
+def resend(state: State, journal: str, run: str, chunk: int | None) -> int:
+    """Send again, knowingly, a run's ambiguous chunks (never a new run, never a chunk that has a job or is
+    done): workers send them. Says first which chunks may be paid for twice."""
+    from batchkit._kernel.journal import Journal
+
+    book = Journal(journal)
+    try:
+        found = book.run(run)
+        chosen = book.resend(found.id, chunk)
+    finally:
+        book.close()
+    if not chosen:
+        state.report.line(f"run {found.id} has no ambiguous chunk: nothing to resend")
+        return EXIT_OK
+    for c in chosen:
+        state.report.line(f"chunk {c.index} ({len(c.files)} files) may already have been created and would then be"
+                          f" paid for twice: {c.error}")  # fmt: skip
+    state.report.line(f"planned again: chunks {[c.index for c in chosen]} of {found.id}; workers send them")
+    if state.as_json:
+        click.echo(json.dumps({"run": found.id, "resent": [c.index for c in chosen]}))
+    return EXIT_OK
+
+
+@cli.command()
+@JOURNAL
+@click.option("--run", "run", required=True, help="the run (its id, or the beginning of it)")
+@with_state
+def cancel(state: State, journal: str, run: str) -> int:
+    """Stop a run: no worker claims its chunks again, and a worker holding one can write nothing more of it.
+    Jobs already created are not cancelled at the provider."""
+    from batchkit._kernel.journal import Journal
+
+    book = Journal(journal)
+    try:
+        found = book.run(run)
+        stopped = book.cancel(found.id)
+    finally:
+        book.close()
+    state.report.line(f"cancelled {stopped} chunk(s) of {found.id}")
+    if state.as_json:
+        click.echo(json.dumps({"run": found.id, "cancelled": stopped}))
+    return EXIT_OK

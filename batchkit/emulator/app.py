@@ -45,7 +45,7 @@ def create_app(emu: Emulator) -> Callable[[Scope, Receive, Send], Awaitable[None
             routes.append(Route(route.path, fake.guarded(route.endpoint), methods=route.methods))
             limits.append((routes[-1], fake.max_upload))
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
-    return FaultGate(BodyLimit(app, limits), emu)
+    return FaultGate(BodyLimit(app, limits, lambda: emu.config.idle_timeout), emu)
 
 
 class FaultGate:

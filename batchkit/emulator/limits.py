@@ -3,6 +3,7 @@ soon as one passes it, whatever its framing), and callers on other machines only
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -34,12 +35,17 @@ class TooLarge(Exception):
     """A request body passed its route's limit."""
 
 
+class Idle(Exception):
+    """A request body sent nothing for longer than the server's idle timeout."""
+
+
 class BodyLimit:
     """Answers 413 once a request's body passes its limit (its route's fake's ``max_upload`` for a
-    multipart body, :data:`MAX_JSON_BODY` otherwise), before reading any more of it."""
+    multipart body, :data:`MAX_JSON_BODY` otherwise), before reading any more of it; and 408, closing
+    the connection, once a body has sent nothing for ``idle()`` seconds (what came of it is dropped)."""
 
-    def __init__(self, app: App, routes: Sequence[tuple[Route, int]]) -> None:
-        self.app, self.routes = app, routes
+    def __init__(self, app: App, routes: Sequence[tuple[Route, int]], idle: Callable[[], float | None]) -> None:
+        self.app, self.routes, self.idle = app, routes, idle
 
     def limit(self, scope: Scope) -> int:
         headers = dict(scope.get("headers") or ())
@@ -52,14 +58,19 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        most, seen, over, started = self.limit(scope), 0, False, False
+        most, seen, over, started, whole = self.limit(scope), 0, 0, False, False
 
         async def counted() -> Message:
-            nonlocal seen, over
-            message = await receive()
+            nonlocal seen, over, whole
+            try:  # once the body is whole, the app waits for a disconnect as long as it likes
+                message = await (receive() if whole else asyncio.wait_for(receive(), self.idle()))
+            except asyncio.TimeoutError:
+                over = 408
+                raise Idle from None
+            whole = whole or not message.get("more_body", False)
             seen += len(message.get("body", b""))
             if seen > most:
-                over = True
+                over = 413
                 raise TooLarge
             return message
 
@@ -76,7 +87,8 @@ class BodyLimit:
             if not over:
                 raise
         if over and not started:
-            body = json.dumps({"success": False, "message": f"the request body is over {most} bytes"}).encode()
-            await send({"type": "http.response.start", "status": 413,
+            said = f"the request body is over {most} bytes" if over == 413 else "the request body stopped coming"
+            body = json.dumps({"success": False, "message": said}).encode()
+            await send({"type": "http.response.start", "status": over,
                         "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})  # fmt: skip
             await send({"type": "http.response.body", "body": body})

@@ -38,6 +38,9 @@ class EmulatorConfig:
     """Analysis detects a plan allows, where a fake has such a quota; None is unlimited (403 when exceeded)."""
     frames: int = 3
     """Prediction frames (or utterances) per video or audio input."""
+    idle_timeout: float | None = 60.0
+    """Seconds a request body may go without a byte before the server drops the connection (as real
+    servers do); what it had of the body is thrown away, nothing is created. None: no limit."""
 
 
 @attrs.frozen

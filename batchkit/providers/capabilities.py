@@ -25,10 +25,11 @@ class Reconciles(Protocol):
 
     def find_submission(self, files: Sequence[LocalFile], since_ms: int, options: Any,
                         held: frozenset[str] = frozenset()) -> Operation[BatchJob | None]:  # fmt: skip
-        """The job created from exactly ``files`` with ``options`` since ``since_ms``, where the provider
-        can tell (its ``children`` are kept in the journal), and never one whose id or children are ``held``
-        (other chunks' jobs); None when it cannot, and :class:`UnsupportedError` saying why when it never
-        can (the chunk then stays ambiguous)."""
+        """The lookup's three answers: the job created from exactly ``files`` with ``options`` since
+        ``since_ms`` (*found*; its ``children`` are kept in the journal; never one whose id or children are
+        ``held``, other chunks' jobs); None when the provider's list is authoritative and holds no such job
+        (*certainly not there*: after the settle window the chunk is sent again); and
+        :class:`UnsupportedError` saying why when it *cannot tell* (the chunk stays ambiguous for a person)."""
 
 
 @runtime_checkable

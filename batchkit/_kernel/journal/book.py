@@ -37,6 +37,8 @@ class ChunkState:
     """The send may have reached the provider and could not be matched to a job."""
     FAILED = "failed"
     """The provider refused it, or it failed before anything was sent."""
+    CANCELLED = "cancelled"
+    """Stopped by ``batchkit cancel``: never claimed again (a job it had is not cancelled at the provider)."""
 
 
 @attrs.frozen
@@ -110,11 +112,30 @@ class RunProgress:
     files_done: int
     ambiguous: int
     failed: int
+    cancelled: int = 0
 
     @property
     def settled(self) -> bool:
-        """No chunk has work left (every one done, failed or ambiguous)."""
-        return self.jobs_finished + self.ambiguous + self.failed == self.run.chunks
+        """No chunk has work left (every one done, failed, ambiguous or cancelled)."""
+        return self.jobs_finished + self.ambiguous + self.failed + self.cancelled == self.run.chunks
+
+
+@attrs.frozen
+class WorkerEntry:
+    """A worker in the journal's registry."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    started_ms: int
+    providers: tuple[str, ...]
+    heartbeat_ms: int
+    """Its last heartbeat (the database's clock on PostgreSQL)."""
+    alive: bool
+    """Its heartbeat has not expired."""
+    chunks: int
+    """Chunks it holds now."""
 
 
 @attrs.frozen
@@ -136,21 +157,17 @@ MAX_LOOKS = 5
 """How many times workers look for the job of an ambiguous send before leaving it to a person."""
 
 
+def _wall_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
 @functools.cache
 def host() -> str:
     import socket
 
     return socket.gethostname()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _LEASE = "CAST(c.lease_until_ms AS BIGINT)"
@@ -198,13 +215,13 @@ class Journal:
         run = run_id_for(fingerprint)
         where = {i: n for n, indexes in enumerate(plan) for i in indexes}
         with self._store.transaction() as tx:
-            found = tx.execute("SELECT spec FROM runs WHERE id = ?", (run,)).fetchone()
+            inserted = tx.execute(  # two enqueues at once: one inserts, the other finds its run (no race)
+                "INSERT INTO runs (id, provider, fingerprint, spec, created_ms, files, chunks)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (run, provider, fingerprint, json.dumps(spec), now_ms, len(files), len(plan)),
+            ).rowcount
+            found = None if inserted == 1 else tx.execute("SELECT spec FROM runs WHERE id = ?", (run,)).fetchone()
             if found is None:
-                tx.execute(
-                    "INSERT INTO runs (id, provider, fingerprint, spec, created_ms, files, chunks)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (run, provider, fingerprint, json.dumps(spec), now_ms, len(files), len(plan)),
-                )
                 tx.executemany(
                     "INSERT INTO chunks (run_id, idx, state) VALUES (?, ?, ?)",
                     [(run, n, ChunkState.PLANNED) for n in range(len(plan))],
@@ -224,17 +241,73 @@ class Journal:
         return run
 
     def retry_failed(self, run: str) -> None:
-        """Plan again the chunks of ``run`` the provider refused."""
+        """Plan again the chunks of ``run`` the provider refused; follow again those whose job could not be
+        checked (a failed chunk with a job is never sent again: that job was accepted)."""
         with self._store.transaction() as tx:
-            tx.execute("UPDATE chunks SET state = ? WHERE run_id = ? AND state = ?",
+            tx.execute("UPDATE chunks SET state = ? WHERE run_id = ? AND state = ? AND job_id IS NULL",
                        (ChunkState.PLANNED, run, ChunkState.FAILED))  # fmt: skip
+            tx.execute("UPDATE chunks SET state = ?, attempts = 0, next_poll_ms = 0 WHERE run_id = ? AND state = ?"
+                       " AND job_id IS NOT NULL", (ChunkState.SENT, run, ChunkState.FAILED))  # fmt: skip
 
     def run(self, run: str) -> Run:
+        """The run whose id is ``run``, or begins with it (``run-3f2a``, ``3f2a``: one run, or an error)."""
         with self._store.transaction(write=False) as tx:
-            row = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run,)).fetchone()
-            if row is None:
-                raise InputError(f"{self.where} has no run {run!r} (batchkit runs --journal … lists them)")
+            return self._run_of(tx, run)
+
+    def _run_of(self, tx: Tx, run: str) -> Run:
+        row = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run,)).fetchone()
+        if row is not None:
             return _run(row)
+        prefix = run if run.startswith("run-") else f"run-{run}"
+        rows = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 3",
+                          (len(prefix), prefix)).fetchall()  # fmt: skip
+        if len(rows) == 1:
+            return _run(rows[0])
+        if rows:
+            raise InputError(f"{self.where}: {run!r} begins more than one run ({', '.join(r[0] for r in rows)}…);"
+                             " give more of its id")  # fmt: skip
+        raise InputError(f"{self.where} has no run {run!r} (batchkit runs --journal … lists them)")
+
+    def snapshot(self, run: str) -> tuple[Run, list[FileEntry], list[Chunk]]:
+        """A run (or a prefix of its id), its files and its chunks, as one moment of the journal saw them."""
+        with self._store.transaction(write=False) as tx:
+            if self._store.dialect == "postgresql":  # every statement below reads the same snapshot
+                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            found = self._run_of(tx, run)
+            return found, self._files(tx, found.id), self._chunks(tx, found.id)
+
+    def holders(self, run: str) -> dict[int, str]:
+        """The worker holding each chunk of ``run`` that is held now, by chunk index."""
+        with self._store.transaction(write=False) as tx:
+            rows = tx.execute("SELECT idx, owner FROM chunks WHERE run_id = ? AND owner IS NOT NULL", (run,))
+            return {int(idx): str(owner) for idx, owner in rows.fetchall()}
+
+    def resend(self, run: str, chunk: int | None = None) -> list[Chunk]:
+        """Plan again, knowingly, the ambiguous chunks of ``run`` (or chunk ``chunk`` alone, which must be
+        ambiguous): each may have been created already and is then paid for twice. A chunk with a job,
+        or done, is never planned again. Their fencing tokens move on; the chunks as they were."""
+        with self._store.transaction() as tx:
+            chosen = [c for c in self._chunks(tx, run) if c.state == ChunkState.AMBIGUOUS and not c.job_id
+                      and (chunk is None or c.index == chunk)]  # fmt: skip
+            if chunk is not None and not chosen:
+                raise InputError(f"chunk {chunk} of {run} is not an ambiguous chunk without a job: nothing to resend")
+            tx.executemany("UPDATE chunks SET state = ?, error = ?, attempts = 0, token = token + 1, owner = NULL,"
+                           " lease_until_ms = NULL WHERE run_id = ? AND idx = ? AND state = ?",
+                           [(ChunkState.PLANNED, f"resent knowingly (was: {c.error})"[:2000], run, c.index,
+                             ChunkState.AMBIGUOUS) for c in chosen])  # fmt: skip
+            return chosen
+
+    def cancel(self, run: str) -> int:
+        """Stop every chunk of ``run`` that has work left: none is claimed again, and the fencing token of
+        each moves on, so a worker holding one (a takeover in progress too) can write nothing more of it;
+        how many. A job already created is not cancelled at the provider."""
+        with self._store.transaction() as tx:
+            return tx.execute(
+                "UPDATE chunks SET state = ?, token = token + 1, owner = NULL, lease_until_ms = NULL"
+                " WHERE run_id = ? AND state IN (?, ?, ?, ?)",
+                (ChunkState.CANCELLED, run, ChunkState.PLANNED, ChunkState.SENDING, ChunkState.SENT,
+                 ChunkState.AMBIGUOUS),
+            ).rowcount  # fmt: skip
 
     def runs(self) -> list[RunProgress]:
         """Every run, oldest first, with its progress."""
@@ -245,8 +318,9 @@ class Journal:
                 for row in tx.execute(
                     "SELECT run_id, SUM(CASE WHEN job_id IS NULL THEN 0 ELSE 1 END),"
                     " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), SUM(CASE WHEN state = ? THEN 1 ELSE 0 END),"
-                    " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END) FROM chunks GROUP BY run_id",
-                    (ChunkState.DONE, ChunkState.AMBIGUOUS, ChunkState.FAILED),
+                    " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), SUM(CASE WHEN state = ? THEN 1 ELSE 0 END)"
+                    " FROM chunks GROUP BY run_id",
+                    (ChunkState.DONE, ChunkState.AMBIGUOUS, ChunkState.FAILED, ChunkState.CANCELLED),
                 ).fetchall()
             }
             done = dict(
@@ -254,26 +328,33 @@ class Journal:
             )
             progress = []
             for row in runs:
-                sent, finished, ambiguous, failed = (int(n or 0) for n in counts.get(row[0], (0, 0, 0, 0)))
-                progress.append(RunProgress(_run(row), sent, finished, int(done.get(row[0], 0)), ambiguous, failed))
+                sent, finished, ambiguous, failed, cancelled = (int(n or 0) for n in counts.get(row[0], (0,) * 5))
+                progress.append(RunProgress(_run(row), sent, finished, int(done.get(row[0], 0)), ambiguous, failed,
+                                            cancelled))  # fmt: skip
             return progress
 
     def chunks(self, run: str) -> list[Chunk]:
         with self._store.transaction(write=False) as tx:
-            rows = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? ORDER BY c.idx",
-                              (run,)).fetchall()  # fmt: skip
-            paths = self._paths(tx, run)
-            return [_chunk(row, paths.get(int(row[1]), ())) for row in rows]
+            return self._chunks(tx, run)
+
+    def _chunks(self, tx: Tx, run: str) -> list[Chunk]:
+        rows = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? ORDER BY c.idx",
+                          (run,)).fetchall()  # fmt: skip
+        paths = self._paths(tx, run)
+        return [_chunk(row, paths.get(int(row[1]), ())) for row in rows]
 
     def files(self, run: str, chunk: int | None = None) -> list[FileEntry]:
         """The input files of ``run`` (of one chunk), in the order given, with their results so far."""
+        with self._store.transaction(write=False) as tx:
+            return self._files(tx, run, chunk)
+
+    @staticmethod
+    def _files(tx: Tx, run: str, chunk: int | None = None) -> list[FileEntry]:
         query = "SELECT idx, chunk_idx, path, size, mtime_ns, status, error, result FROM files WHERE run_id = ?"
         params: tuple[Any, ...] = (run,)
         if chunk is not None:
             query, params = query + " AND chunk_idx = ?", (run, chunk)
-        with self._store.transaction(write=False) as tx:
-            rows = tx.execute(query + " ORDER BY idx", params).fetchall()
-            return [_file(row) for row in rows]
+        return [_file(row) for row in tx.execute(query + " ORDER BY idx", params).fetchall()]
 
     @staticmethod
     def _paths(tx: Tx, run: str, chunk: int | None = None) -> dict[int, tuple[str, ...]]:
@@ -310,15 +391,31 @@ class Journal:
             params.extend(sorted(scope.skip))
         return where, params
 
+    def _now(self, tx: Tx, given_ms: int) -> int:
+        """The time leases are kept in: the database's clock on PostgreSQL (``clock_timestamp()``: hosts'
+        clocks may disagree), ``given_ms`` (the caller's) on sqlite, which is one host."""
+        if self._store.dialect != "postgresql":
+            return given_ms
+        return int(tx.execute("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)").fetchone()[0])
+
+    def now_ms(self, given_ms: int) -> int:
+        """The time leases and intents are kept in (see :meth:`_now`)."""
+        if self._store.dialect != "postgresql":
+            return given_ms
+        with self._store.transaction(write=False) as tx:
+            return self._now(tx, given_ms)
+
     def claim(self, owner: str, scope: Scope, now_ms: int, lease_ms: int) -> Claim | None:
         """A chunk in ``scope`` with work left that no live worker holds, now held by ``owner`` until
-        ``now_ms + lease_ms`` with a new fencing token; None if there is none now."""
-        where, params = self._wanted(scope, now_ms)
-        query = (
-            "SELECT c.run_id, c.idx FROM chunks c JOIN runs r ON r.id = c.run_id WHERE "
-            f"{where} AND (c.owner IS NULL OR {_LEASE} < ?) ORDER BY r.created_ms, c.run_id, c.idx LIMIT 1"
-        )
+        ``now + lease_ms`` (on the database's clock on PostgreSQL) with a new fencing token; None if
+        there is none now."""
         with self._store.transaction() as tx:
+            now_ms = self._now(tx, now_ms)
+            where, params = self._wanted(scope, now_ms)
+            query = (
+                "SELECT c.run_id, c.idx FROM chunks c JOIN runs r ON r.id = c.run_id WHERE "
+                f"{where} AND (c.owner IS NULL OR {_LEASE} < ?) ORDER BY r.created_ms, c.run_id, c.idx LIMIT 1"
+            )
             reaped = False
             while True:
                 found = tx.execute(query + self._store.row_locks, (*params, now_ms)).fetchone()
@@ -343,14 +440,37 @@ class Journal:
 
     @staticmethod
     def _reap(tx: Tx, now_ms: int) -> bool:
-        """End the leases of processes of this host that no longer run (a killed worker's chunks
-        need not wait for its lease to expire); whether there were any."""
-        pids = tx.execute("SELECT DISTINCT owner_pid FROM chunks c WHERE owner_host = ? AND owner IS NOT NULL"
-                          f" AND {_LEASE} >= ?", (host(), now_ms)).fetchall()  # fmt: skip
-        dead = [int(pid) for (pid,) in pids if pid is not None and not _alive(int(pid))]
-        for pid in dead:
-            tx.execute("UPDATE chunks SET lease_until_ms = 0 WHERE owner_host = ? AND owner_pid = ?", (host(), pid))
+        """End the leases of workers whose heartbeat has expired (a killed worker's chunks need not wait
+        for leases its sends extended), and forget those workers; whether there were any. A worker is
+        known dead by its heartbeat alone, never by a process id (containers share host names)."""
+        dead = [str(w) for (w,) in tx.execute("SELECT id FROM workers WHERE heartbeat_ms + ttl_ms < ?",
+                                              (now_ms,)).fetchall()]  # fmt: skip
+        for worker in dead:
+            tx.execute("UPDATE chunks SET lease_until_ms = 0 WHERE owner = ?", (worker,))
+            tx.execute("DELETE FROM workers WHERE id = ?", (worker,))
         return bool(dead)
+
+    def register(self, owner: str, providers: Sequence[str], version: str, now_ms: int, ttl_ms: int) -> None:
+        """Record a worker in the registry: its host, process, version and providers, and a heartbeat
+        (renewed by :meth:`renew`; dead once ``ttl_ms`` have passed without one)."""
+        with self._store.transaction() as tx:
+            now_ms = self._now(tx, now_ms)
+            tx.execute("DELETE FROM workers WHERE id = ?", (owner,))
+            tx.execute("INSERT INTO workers (id, host, pid, version, started_ms, providers, heartbeat_ms, ttl_ms)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (owner, host(), os.getpid(), version, now_ms, json.dumps(list(providers)), now_ms, ttl_ms))
+
+    def workers(self) -> list[WorkerEntry]:
+        """The registered workers, oldest first, each with whether its heartbeat is live."""
+        with self._store.transaction(write=False) as tx:
+            now = self._now(tx, _wall_ms())
+            rows = tx.execute("SELECT id, host, pid, version, started_ms, providers, heartbeat_ms, ttl_ms"
+                              " FROM workers ORDER BY started_ms, id").fetchall()  # fmt: skip
+            held = dict(tx.execute("SELECT owner, COUNT(*) FROM chunks WHERE owner IS NOT NULL GROUP BY owner")
+                        .fetchall())  # fmt: skip
+        return [WorkerEntry(str(i), str(h), int(p), str(v), int(s), tuple(json.loads(pr)), int(hb),
+                            int(hb) + int(t) >= now, int(held.get(i, 0)))
+                for i, h, p, v, s, pr, hb, t in rows]  # fmt: skip
 
     def next_due(self, scope: Scope, now_ms: int) -> int | None:
         """When a chunk in ``scope`` with work left may next be claimed (ms; perhaps now); None when no
@@ -366,17 +486,21 @@ class Journal:
         return None if not row or not row[0] else int(row[1] or 0)
 
     def renew(self, owner: str, now_ms: int, lease_ms: int) -> int:
-        """Extend every lease ``owner`` still holds; how many."""
+        """Extend every lease ``owner`` still holds, and its heartbeat; how many leases."""
         with self._store.transaction() as tx:
+            now_ms = self._now(tx, now_ms)
+            tx.execute("UPDATE workers SET heartbeat_ms = ? WHERE id = ?", (now_ms, owner))
             return tx.execute(
                 "UPDATE chunks SET lease_until_ms = ? WHERE owner = ?", (now_ms + lease_ms, owner)
             ).rowcount
 
     def release(self, owner: str) -> None:
-        """Give up every chunk ``owner`` holds, as it stands (a send in progress stays ``sending``)."""
+        """Give up every chunk ``owner`` holds, as it stands (a send in progress stays ``sending``), and
+        leave the registry."""
         with self._store.transaction() as tx:
             tx.execute("UPDATE chunks SET owner = NULL, owner_pid = NULL, owner_host = NULL, lease_until_ms = NULL"
                        " WHERE owner = ?", (owner,))  # fmt: skip
+            tx.execute("DELETE FROM workers WHERE id = ?", (owner,))
 
     # -- fenced writes ----------------------------------------------------------------------------------
 
@@ -397,14 +521,35 @@ class Journal:
             self._write(tx, claim, values, release)
 
     def intend(self, claim: Claim, now_ms: int, lease_ms: int) -> int:
-        """Record that the chunk is about to be sent (and hold it ``lease_ms`` more); the intent's time."""
-        self._fenced(claim, {"state": ChunkState.SENDING, "intent_ms": now_ms, "error": None,
-                             "lease_until_ms": now_ms + lease_ms}, release=False)  # fmt: skip
+        """Record that the chunk is about to be sent (and hold it ``lease_ms`` more); the intent's time
+        (the database's on PostgreSQL)."""
+        with self._store.transaction() as tx:
+            now_ms = self._now(tx, now_ms)
+            self._write(tx, claim, {"state": ChunkState.SENDING, "intent_ms": now_ms, "error": None,
+                                    "lease_until_ms": now_ms + lease_ms}, release=False)  # fmt: skip
         return now_ms
 
     def identified(self, claim: Claim, job_id: str) -> None:
         """The provider's id of what the chunk's send is creating, known before its bytes go."""
         self._fenced(claim, {"job_id": job_id}, release=False)
+
+    def learned(self, claim: Claim, job_id: str, children: Sequence[str], next_poll_ms: int, interval: float) -> bool:
+        """Record a job a worker fenced out created for the chunk, if the chunk has no job yet (fenced on
+        "no job id", not on the token: whoever holds the chunk now could not find it, or is looking);
+        whether it was recorded. The chunk is followed from then on; its holder, if any, keeps its lease."""
+        with self._store.transaction() as tx:
+            done = tx.execute(
+                "UPDATE chunks SET state = ?, job_id = ?, children = ?, error = NULL, next_poll_ms = ?,"
+                " poll_interval = ?, attempts = 0 WHERE run_id = ? AND idx = ? AND job_id IS NULL AND state IN (?, ?)",
+                (ChunkState.SENT, job_id, json.dumps(list(children)), next_poll_ms, interval, claim.chunk.run,
+                 claim.chunk.index, ChunkState.SENDING, ChunkState.AMBIGUOUS),
+            )  # fmt: skip
+            if done.rowcount == 1:
+                return True
+            kept = tx.execute("UPDATE chunks SET job_id = ?, children = ? WHERE run_id = ? AND idx = ? AND"
+                              " job_id IS NULL AND state = ?", (job_id, json.dumps(list(children)), claim.chunk.run,
+                                                                claim.chunk.index, ChunkState.CANCELLED))  # fmt: skip
+            return kept.rowcount == 1  # a cancelled run still knows the job it has (it is not followed)
 
     def unsend(self, claim: Claim, reason: str) -> None:
         """The send was refused before anything was created (a 429): the chunk is planned again."""
@@ -452,11 +597,12 @@ class Journal:
     def failed(self, claim: Claim, reason: str) -> None:
         self._fenced(claim, {"state": ChunkState.FAILED, "error": reason})
 
-    def polled(
-        self, claim: Claim, job_status: str | None, error: str | None, next_poll_ms: int, interval: float
-    ) -> None:
-        """The job has not ended (or could not be checked: ``error``); check again at ``next_poll_ms``."""
-        values: dict[str, Any] = {"error": error, "next_poll_ms": next_poll_ms, "poll_interval": interval}
+    def polled(self, claim: Claim, job_status: str | None, error: str | None, next_poll_ms: int, interval: float,
+               failures: int = 0) -> None:  # fmt: skip
+        """The job has not ended (or could not be checked: ``error``, the ``failures``-th time in a row);
+        check again at ``next_poll_ms``."""
+        values: dict[str, Any] = {"error": error, "next_poll_ms": next_poll_ms, "poll_interval": interval,
+                                  "attempts": failures}  # fmt: skip
         if job_status is not None:
             values["job_status"] = job_status
         self._fenced(claim, values)
@@ -536,7 +682,7 @@ def _storable(path: str) -> None:
 def _sent(job_id: str, children: Sequence[str], next_poll_ms: int, interval: float) -> dict[str, Any]:
     """A chunk's values once its job is known."""
     return {"state": ChunkState.SENT, "job_id": job_id, "children": json.dumps(list(children)), "error": None,
-            "next_poll_ms": next_poll_ms, "poll_interval": interval}  # fmt: skip
+            "next_poll_ms": next_poll_ms, "poll_interval": interval, "attempts": 0}  # fmt: skip
 
 
 def _run(row: Sequence[Any]) -> Run:

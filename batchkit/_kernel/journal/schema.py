@@ -10,13 +10,14 @@ from batchkit.errors import InputError, JournalError
 
 from .stores import Store, Tx
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """1 to 3: one submission per sqlite file (its chunks, then owners, then children); 4: runs, files and
 their results, leases with fencing tokens, shared rate limits; sqlite or PostgreSQL; 5: a chunk's
 reply (the measurements of a provider whose results exist only in the reply); 6: runs that are such a
 provider's own jobs (``local``: sent by the process that submits them, never by workers); 7: no run is
 a provider's own: a run of schema 6's ``local`` kind becomes an ordinary run of requests any worker
-serves (the column is left, unread)."""
+serves (the column is left, unread); 8: a registry of workers with heartbeats (a worker is dead when its
+heartbeat has expired), and indexes for renewing, releasing and reaping leases."""
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -37,6 +38,12 @@ CREATE TABLE IF NOT EXISTS files (
     PRIMARY KEY (run_id, idx)
 );
 CREATE INDEX IF NOT EXISTS files_by_chunk ON files (run_id, chunk_idx);
+CREATE INDEX IF NOT EXISTS chunks_by_owner ON chunks (owner);
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY, host TEXT NOT NULL, pid {int} NOT NULL, version TEXT NOT NULL, started_ms {int} NOT NULL,
+    providers TEXT NOT NULL, heartbeat_ms {int} NOT NULL, ttl_ms {int} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS workers_by_heartbeat ON workers (heartbeat_ms);
 CREATE TABLE IF NOT EXISTS rates (
     bucket TEXT PRIMARY KEY, tokens {real} NOT NULL, updated_ms {int} NOT NULL, paused_until_ms {int} NOT NULL
 );

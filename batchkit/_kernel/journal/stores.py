@@ -25,6 +25,12 @@ BUSY_SECONDS = 5.0
 log = logging.getLogger("batchkit")
 
 
+class Unavailable(JournalError):
+    """The database could not be reached, or dropped the connection (a restart): what was under way was
+    not done, or done once (every journal write is the same when made twice); the next transaction opens
+    a new connection."""
+
+
 class RowError(JournalError):
     """The journal holds a row batchkit did not write (the run or chunk it belongs to fails, alone)."""
 
@@ -275,8 +281,14 @@ class _PostgresTx:
         self._cursor.executemany(sql.replace("?", "%s"), rows)
 
 
+POOL_WAIT = 60.0
+"""How long a transaction waits for a connection (the pool reconnects meanwhile: a server restarting)."""
+
+
 class PostgresStore:
-    """PostgreSQL through psycopg 3; claims lock rows with ``FOR UPDATE … SKIP LOCKED``."""
+    """PostgreSQL through psycopg 3 and a pool of connections (``psycopg_pool``), each checked before it
+    is used, so a connection dropped or a server restarted costs one transaction, not the store; claims
+    lock rows with ``FOR UPDATE … SKIP LOCKED``."""
 
     dialect = "postgresql"
     read_only = False
@@ -286,15 +298,20 @@ class PostgresStore:
     def __init__(self, url: str) -> None:
         try:
             import psycopg
+            from psycopg_pool import ConnectionPool
         except ImportError:
             raise ImportError("a PostgreSQL journal needs psycopg: pip install 'batchkit[postgres]'") from None
         self.where = redacted(url)
         self._secrets = passwords(url)
         self._lock = threading.Lock()
-        try:
-            self._db = psycopg.connect(url, autocommit=True, connect_timeout=30)
+        self._pool = ConnectionPool(url, min_size=1, max_size=1, open=False, timeout=POOL_WAIT,
+                                    check=ConnectionPool.check_connection, name="batchkit-journal",
+                                    kwargs={"autocommit": True, "connect_timeout": 30})  # fmt: skip
+        try:  # the first connection says what is wrong, as libpq gives it
+            psycopg.connect(url, autocommit=True, connect_timeout=30).close()
         except psycopg.Error as exc:
             raise InputError(f"{self.where}: cannot open the journal ({self._scrub(exc)})") from None
+        self._pool.open()
 
     def _scrub(self, exc: BaseException) -> str:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -303,20 +320,29 @@ class PostgresStore:
         return text
 
     @contextlib.contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Tx]:
+    def _connection(self) -> Iterator[Any]:
+        """A checked connection of the pool, as a typed failure when the database is out of reach."""
         import psycopg
+        from psycopg_pool import PoolTimeout
 
-        with self._lock, _typed(self.where, psycopg.Error, self._scrub), self._db.transaction(), self._db.cursor() as c:
+        with self._lock, _typed(self.where, psycopg.Error, self._scrub):
+            try:
+                with self._pool.connection() as db:
+                    yield db
+            except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+                raise Unavailable(f"{self.where}: the journal could not be reached ({self._scrub(exc)})") from None
+
+    @contextlib.contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Tx]:
+        with self._connection() as db, db.transaction(), db.cursor() as c:
             yield _PostgresTx(c)
 
     def statement(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        import psycopg
-
-        with self._lock, _typed(self.where, psycopg.Error, self._scrub):
-            return _Done(self._db.execute(sql.replace("?", "%s"), params))  # autocommit: no BEGIN
+        with self._connection() as db:
+            return _Done(db.execute(sql.replace("?", "%s"), params))  # autocommit: no BEGIN
 
     def close(self) -> None:
-        self._db.close()
+        self._pool.close()
 
 
 @contextlib.contextmanager
@@ -324,6 +350,8 @@ def _typed(where: str, errors: type[BaseException], describe: Callable[[BaseExce
     """A database's failures (locked, full disk, gone, a tampered row) as a :class:`JournalError`."""
     try:
         yield
+    except JournalError:
+        raise
     except errors as exc:
         raise JournalError(f"{where}: the journal could not be used ({describe(exc)})") from None
     except UNREADABLE as exc:

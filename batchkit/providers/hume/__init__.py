@@ -29,7 +29,7 @@ from batchkit._kernel.inputs import (
 from batchkit._kernel.options import coerce_options
 from batchkit._kernel.steps import Blocking, Call, Operation, Upload
 from batchkit._kernel.wire import read_json, read_list
-from batchkit.errors import InputError, ResponseFormatError
+from batchkit.errors import InputError, ResponseFormatError, UnsupportedError
 from batchkit.models import BatchJob, Callback, FileResult, JobStatus
 from batchkit.providers.base import Provider, Sample, Submission
 
@@ -177,13 +177,16 @@ class HumeProvider(Provider[Prepared, SourcePrediction]):
         wanted = sorted(zip((f.sent_name for f in files), sums, strict=True))
         sent = coerce_options(options, HumeOptions, self.name).to_wire()
         filters = {"when": "created_after", "timestamp_ms": since_ms - RECONCILE_MARGIN_MS}
-        for job in (yield from self.list(MAX_INPUTS, frozenset(), filters)):
+        listed = yield from self.list(MAX_INPUTS, frozenset(), filters)
+        for job in listed:
             request = structure_job(job.raw).request
             if job.id in held or request is None or sorted((f.filename, f.md5sum) for f in request.files) != wanted:
                 continue
             echoed = {"models": request.models, **dict(request.extra), "notify": request.notify}
             if same_options(sent, echoed):
                 return job
+        if len(listed) >= MAX_INPUTS:  # the list may go on past what one page showed
+            raise UnsupportedError(f"cannot tell: {len(listed)} or more jobs were created since the intent")
         return None
 
     @classmethod

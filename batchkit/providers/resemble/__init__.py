@@ -238,6 +238,8 @@ class ResembleProvider(Provider[Prepared, Detect]):
                     groups.setdefault(str(item.get("created_at")), []).append(item)
             if older or page >= int(body.get("num_pages") or 1):
                 break
+        else:
+            raise UnsupportedError(f"cannot tell: the detect list is longer than {LIST_PAGES} pages since the intent")
         for members in groups.values():
             if sorted((str(m.get("filename")), m.get("media_type")) for m in members) == wanted:
                 uuids = tuple(str(m.get("uuid")) for m in members)
