@@ -13,11 +13,11 @@ import contextlib
 import heapq
 import itertools
 import os
+import queue
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from concurrent.futures import TimeoutError as FuturesTimeout
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
@@ -269,13 +269,18 @@ def _carried_out(fn: Callable[[], Any]) -> Any:
 class _Run:
     """Advances a root operation and its nested ones in the calling thread; requests and disk work run
     on the client's threads, sleeps on the clock. A task cancelled while its step runs is closed once
-    that step has ended (as an asyncio task is), and a failure reaches the parent only after that."""
+    that step has ended (as an asyncio task is), and a failure reaches the parent only after that.
+
+    Each step on a thread reports its end to one queue the calling thread waits on, bounded by the next
+    timer or exchange deadline: one wake-up per step, however many run."""
 
     def __init__(self, client: Client, ops: Operations, operation: Operation[Any]) -> None:
         self.client, self.ops = client, ops
         self.root = _Task(operation)
         self.ready: deque[tuple[_Task, Any]] = deque([(self.root, None)])
         self.running: dict[Future[Any], _Task] = {}
+        self.ended: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
+        """Steps whose threads are done (or that were cancelled before they began), as they end."""
         self.deadlines: dict[Future[Any], float] = {}
         self.drains: list[_Drain] = []
         self.timers: list[tuple[float, int, _Task]] = []
@@ -313,13 +318,11 @@ class _Run:
     def _start(self, task: _Task, step: Step) -> None:
         threads = self.client._threads
         if isinstance(step, Call):
-            task.step = threads.pool("requests").submit(self.client._send, self.ops, step)
+            future = self._on_thread(task, threads.pool("requests"), self.client._send, self.ops, step)
             if step.total is not None:
-                self.deadlines[task.step] = time.monotonic() + EXCHANGE_BOUND * step.total
-            self.running[task.step] = task
+                self.deadlines[future] = time.monotonic() + EXCHANGE_BOUND * step.total
         elif isinstance(step, Blocking):  # off this thread: the heartbeat renewing leases runs here
-            task.step = threads.pool("disk").submit(_carried_out, step.fn)
-            self.running[task.step] = task
+            self._on_thread(task, threads.pool("disk"), _carried_out, step.fn)
         elif isinstance(step, Sleep):
             due = self.ops.clock.monotonic() + step.seconds
             heapq.heappush(self.timers, (due, next(self.order), task))
@@ -337,6 +340,14 @@ class _Run:
             if not task.children:
                 self.ready.append((task, []))
             self.ready.extend((child, None) for child in task.children)
+
+    def _on_thread(self, task: _Task, pool: ThreadPoolExecutor, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run ``task``'s step on ``pool``; its end is reported to :attr:`ended`."""
+        future = pool.submit(fn, *args)
+        task.step = future
+        self.running[future] = task
+        future.add_done_callback(self.ended.put)
+        return future
 
     def _open(self, call: Call) -> Any:
         """The items of ``call``'s reply as they are parsed, closed with the run; or a refusal, read whole."""
@@ -383,8 +394,12 @@ class _Run:
         if task.over:
             return
         task.over = True
-        if task.step is not None and not task.step.cancel():
-            drain.running.add(task.step)
+        if task.step is not None:
+            if task.step.cancel():  # it never began: nothing to wait for
+                self.running.pop(task.step, None)
+                self.deadlines.pop(task.step, None)
+            else:
+                drain.running.add(task.step)
         drain.tasks.append(task)
 
     def _drained(self) -> None:
@@ -396,12 +411,15 @@ class _Run:
             if drain.then is not None:
                 self.ready.append(drain.then)
 
-    def _ended(self, future: Future[Any], outcome: Any) -> None:
+    def _ended(self, future: Future[Any], outcome: Callable[[], Any]) -> None:
+        """``future``'s step has ended (or was cut off): it is forgotten first, so that what ``outcome()``
+        raises (a BaseException a step let out) leaves nothing for :meth:`close` to wait on."""
         task = self.running.pop(future)
         self.deadlines.pop(future, None)
+        value = outcome()
         if not task.over:
             task.step = None
-            self.ready.append((task, outcome))
+            self.ready.append((task, value))
 
     def _wait(self) -> None:
         clock = self.ops.clock
@@ -409,20 +427,20 @@ class _Run:
             limits = [due - time.monotonic() for due in self.deadlines.values()]
             if self.timers:
                 limits.append(self.timers[0][0] - clock.monotonic())
-            timeout = max(0.0, min(limits)) if limits else None
-            if len(self.running) == 1:  # the common case, without wait()'s waiters on every future
-                [only] = self.running
-                with contextlib.suppress(FuturesTimeout):
-                    only.result(timeout)
-                done = {only} if only.done() else set()
-            else:
-                done, _ = wait(self.running, timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in done:
-                self._ended(future, future.result())
+            ended: list[Future[Any]] = []
+            try:
+                ended.append(self.ended.get(timeout=max(0.0, min(limits)) if limits else None))
+                while True:
+                    ended.append(self.ended.get_nowait())
+            except queue.Empty:
+                pass
+            for future in ended:
+                if future in self.running:  # else it was cancelled before it began, or cut off by its deadline
+                    self._ended(future, future.result)
             now = time.monotonic()
             for future, due in list(self.deadlines.items()):
                 if now > due:  # the thread finishes on its own; its answer is not awaited
-                    self._ended(future, ReplyTooSlow("the exchange took longer than the request's total bound"))
+                    self._ended(future, lambda: ReplyTooSlow("the exchange took longer than the request's total bound"))
             self._drained()
         elif self.timers:
             clock.sleep(max(0.0, self.timers[0][0] - clock.monotonic()))

@@ -81,18 +81,9 @@ def held_for_3s(clock: HeldClock, journal: str, run: str) -> Any:
         clock.held = False
 
 
-def known_sync_lease_lapse(request: pytest.FixtureRequest, kind: str) -> None:
-    """Open defect: in a full suite run (never alone, nor in 3 runs under stress-ng) the sync client's
-    heartbeat sometimes renews nothing for 30 s while a 3 s step of the held clock runs, and the lease
-    lapses. Reported XFAIL/XPASS until it is found; the async client must pass."""
-    if kind == "sync":
-        request.applymarker(pytest.mark.xfail(reason="sync heartbeat can stall in a full run (open defect)"))
-
-
-def test_a_slow_prepare_loses_no_lease(make_client, emu, media, tmp_path: Path, request) -> None:
-    known_sync_lease_lapse(request, make_client.kind)
-    """A prepare that takes 3 s (of the client's clock) under a 1 s lease: the heartbeat renews the
-    lease meanwhile, so another worker cannot take the chunk over and it is created once."""
+def worked_with_a_3s_prepare(make_client: Any, emu: Any, media: Any, tmp_path: Path) -> tuple[Any, list[Any]]:
+    """A worker (lease 1 s) whose first prepare takes 3 s of the client's clock: its summary, and what
+    another worker could take of the chunk meanwhile (``[None]``: nothing)."""
     clock = HeldClock()
     journal = str(tmp_path / "j.sqlite")
     client = make_client("resemble", api_key=EMULATOR_KEY, base_url=emu.base_url, clock=clock)
@@ -106,7 +97,13 @@ def test_a_slow_prepare_loses_no_lease(make_client, emu, media, tmp_path: Path, 
         return original(submission)
 
     provider.prepare = slow_prepare
-    summary = client.work(journal, until_done=True, lease=1, concurrency=1)
+    return client.work(journal, until_done=True, lease=1, concurrency=1), stolen
+
+
+def test_a_slow_prepare_loses_no_lease(make_client, emu, media, tmp_path: Path) -> None:
+    """A prepare that takes 3 s (of the client's clock) under a 1 s lease: the heartbeat renews the
+    lease meanwhile, so another worker cannot take the chunk over and it is created once."""
+    summary, stolen = worked_with_a_3s_prepare(make_client, emu, media, tmp_path)
     assert stolen == [None], "the chunk's lease had run out during the prepare"
     assert (summary.sent, summary.lost, summary.finished) == (1, 0, 1)
     assert emu.created("resemble") == 1
@@ -238,3 +235,41 @@ def test_a_closed_client_raises_a_typed_error_and_makes_no_threads(make_client, 
         wrapped_copy.get(job.id)
     assert inner._threads._pools == {}, "a closed client made threads again"
     assert emu.created("resemble") == 1
+
+
+def test_a_failed_renewal_does_not_end_the_heartbeat(make_client, emu, media, tmp_path: Path, monkeypatch) -> None:
+    """The journal refuses one renewal (a dropped connection, a lock): the heartbeat asks again, so a
+    3 s prepare under a 1 s lease still keeps its chunk (it used to end the heartbeat for good)."""
+    from batchkit.errors import JournalError
+
+    failures: list[str] = []
+    renew = Journal.renew
+
+    def once_refused(self: Journal, owner: str, now_ms: int, lease_ms: int) -> int:
+        if not failures:
+            failures.append(owner)
+            raise JournalError("the journal is briefly unreachable")
+        return renew(self, owner, now_ms, lease_ms)
+
+    monkeypatch.setattr(Journal, "renew", once_refused)
+    summary, stolen = worked_with_a_3s_prepare(make_client, emu, media, tmp_path)
+    assert failures, "no renewal was refused"
+    assert stolen == [None], "the heartbeat stopped after one refused renewal"
+    assert (summary.sent, summary.lost, summary.finished) == (1, 0, 1)
+
+
+def test_requests_cancelled_before_they_started_are_forgotten(make_client, emu, media) -> None:
+    """Three lookups at once with room for one: the first is refused, so the two still queued are
+    cancelled; the operation handles the refusal and goes on, and its next request is answered."""
+    client = make_client("resemble", api_key=EMULATOR_KEY, base_url=emu.base_url,
+                         poll=batchkit.PollSchedule(concurrency=1))  # fmt: skip
+    job = client.submit([media("a.wav")])
+    ops = client._client._ops
+
+    def goes_on() -> Operation[Any]:
+        with contextlib.suppress(batchkit.NotFoundError):
+            yield Parallel([ops.get("no-such-batch"), ops.get(job.id), ops.get(job.id)])
+        found: Any = yield from ops.get(job.id)
+        return found
+
+    assert client._run(ops, goes_on()).id == job.id

@@ -39,6 +39,7 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
 
 def test_submit_wait_results_on_both_clients(emu: Emulator, media, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="batchkit")
+    caplog.set_level(logging.INFO, logger="httpx")  # httpx logs each request's URL at INFO
     with emu.connect("acme-presign", poll=FAST_POLL) as client:
         job = client.wait(client.submit([media("a.wav")]), timeout=30)
         assert job.status is JobStatus.SUCCEEDED
@@ -54,6 +55,8 @@ def test_submit_wait_results_on_both_clients(emu: Emulator, media, caplog: pytes
     assert len(puts) == 2
     assert all("signature=" in r.query for r in puts)
     assert "signature" not in caplog.text, "a presigned URL's signature was logged"
+    assert "HTTP Request: PUT " in caplog.text, "the PUT is still logged"
+    assert "/presign/v1/blobs/" in caplog.text, "the PUT is logged with its path"
 
 
 def test_submit_many_makes_one_item_a_file(emu: Emulator, media, tmp_path: Path) -> None:

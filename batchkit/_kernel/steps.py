@@ -7,6 +7,7 @@ An operation is a generator: it yields steps and receives their outcomes. The ex
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from typing import Any, Generic, Protocol, TypeVar
@@ -111,7 +112,7 @@ class Call:
         if self.body is not None:
             content = _pieces(self.body.open(stack, progress, deadline), isinstance(http, httpx.AsyncClient))
             headers = {"Content-Type": self.body.content_type, "Content-Length": str(self.body.file.size)}
-        return http.build_request(
+        request = http.build_request(
             self.method,
             self.base_url + self.path,
             params=list(self.params) or None,
@@ -122,6 +123,9 @@ class Call:
             headers=headers,
             timeout=self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
+        if not self.base_url and request.url.query:  # a presigned URL: httpx's log line must not show its query
+            PRESIGNED.hide(request.url)
+        return request
 
     def _counted(self, progress: Progress) -> Progress:
         """``progress``, after taking back what an earlier attempt of this call reported."""
@@ -135,6 +139,37 @@ class Call:
             progress(sent)
 
         return report
+
+
+class PresignedQueries(logging.Filter):
+    """Takes the query (its signature) off the presigned URLs batchkit sends in httpx's request log lines
+    (``HTTP Request: PUT https://…``, at INFO); every other line is left as httpx wrote it."""
+
+    KEPT = 256
+    """The most URLs remembered (the newest): each is needed only until its reply's line is logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._urls: dict[str, None] = {}
+
+    def hide(self, url: httpx.URL) -> None:
+        """Leave ``url``'s query out of httpx's log lines."""
+        self._urls[str(url)] = None
+        while len(self._urls) > self.KEPT:
+            self._urls.pop(next(iter(self._urls)), None)
+
+    def _shown(self, arg: object) -> object:
+        hidden = isinstance(arg, httpx.URL) and str(arg) in self._urls
+        return arg.copy_with(query=None) if hidden and isinstance(arg, httpx.URL) else arg
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and self._urls:
+            record.args = tuple(self._shown(a) for a in record.args)
+        return True
+
+
+PRESIGNED = PresignedQueries()
+logging.getLogger("httpx").addFilter(PRESIGNED)
 
 
 def _pieces(file: UploadFile, asynchronous: bool) -> Any:

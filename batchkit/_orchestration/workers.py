@@ -184,17 +184,29 @@ class Worker:
         return self.summary
 
     def _heartbeat(self) -> Operation[None]:
-        """Renew this worker's leases every third of a lease while a lane works."""
-        every = self.lease.seconds / 3
-        last = self.ops.clock.monotonic()
+        """Renew this worker's leases every third of a lease (counted from when the last renewal began,
+        so time a slow renewal took is not added on top) while a lane works; a renewal the journal
+        refused is tried again a quarter second on."""
+        clock, every = self.ops.clock, self.lease.seconds / 3
+        due = clock.monotonic() + every
         while self._working:
-            yield Sleep(min(every, 0.25))
-            if self.ops.clock.monotonic() - last >= every:
-                last = self.ops.clock.monotonic()
-                try:
-                    yield Blocking(lambda: self.journal.renew(self.owner, self._now_ms(), self.lease.ms))
-                except Unavailable as exc:  # renewed at the next beat, once the database is back
-                    log.warning("%s", exc)
+            yield Sleep(min(max(due - clock.monotonic(), 0.0), 0.25))  # short: the heartbeat ends with the lanes
+            began = clock.monotonic()
+            if began >= due:
+                renewed = yield Blocking(self._renew)
+                due = began + (every if renewed else 0.25)
+
+    def _renew(self) -> bool:
+        """Extend this worker's leases, asking twice; False when the journal refused both times (a dropped
+        connection, a lock): logged, and a refusal must not end the heartbeat while the lanes work on."""
+        for attempt in (1, 2):
+            try:
+                self.journal.renew(self.owner, self._now_ms(), self.lease.ms)
+                return True
+            except BatchkitError as exc:
+                if attempt == 2:
+                    log.warning("worker %s could not renew its leases (%s); trying again", self.owner[:8], exc)
+        return False
 
     def _lane(self) -> Operation[None]:
         try:
