@@ -8,13 +8,14 @@ committed before a create, and a create whose outcome is unknown is looked for, 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +36,7 @@ from batchkit.errors import (
     UnsupportedError,
 )
 from batchkit.models import BatchJob, FileResult, JobStatus
+from batchkit.observing import Event
 from batchkit.providers.base import Provider, Request, Shape, Submission, SynchronousProvider
 from batchkit.providers.capabilities import Reconciles
 
@@ -115,17 +117,40 @@ class Worker:
         self._runs: dict[str, Run] = {}
         self._skipped: set[int] = set(scope.skip)
         self._working = 0
+        self._since: dict[tuple[str, int], float] = {}
+        self.observer = ops.sender.observer
 
     def _now_ms(self) -> int:
         return int(self.ops.clock.time() * 1000)
 
     def run(self) -> Operation[WorkSummary]:
         self._working = self.lanes
+        self.observer.event(Event("worker_started", self.ops.provider.name, self.scope.run))
         try:
             yield Parallel([*(self._lane() for _ in range(self.lanes)), self._heartbeat()])
         finally:
             self.journal.release(self.owner)  # quick, and needed even when the operation is closed
+            self.observer.event(Event("worker_stopped", self.ops.provider.name, self.scope.run))
         return self.summary
+
+    def _tell(self, name: str, claim: Claim, remote_id: str | None = None) -> None:
+        """Tell the observer of a step of ``claim``'s chunk, with the seconds since it was claimed."""
+        chunk = claim.chunk
+        since = self._since.get((chunk.run, chunk.index))
+        seconds = None if since is None else self.ops.clock.monotonic() - since
+        self.observer.event(Event(name, self.ops.provider.name, chunk.run, chunk.index, remote_id or chunk.job_id,
+                                  claim.token, seconds))  # fmt: skip
+
+    @contextlib.contextmanager
+    def _span(self, name: str, chunk: Chunk) -> Iterator[dict[str, Any]]:
+        """The observer's span ``batchkit.<name>`` around a step of ``chunk``: its attributes, which the
+        step may add the remote id to."""
+        attributes: dict[str, Any] = {"batchkit.provider": self.ops.provider.name, "batchkit.run": chunk.run,
+                                      "batchkit.chunk": chunk.index}  # fmt: skip
+        if chunk.job_id:
+            attributes["batchkit.remote_id"] = chunk.job_id
+        with self.observer.span(f"batchkit.{name}", attributes):
+            yield attributes
 
     def _heartbeat(self) -> Operation[None]:
         """Renew this worker's leases every third of a lease while a lane works."""
@@ -133,6 +158,7 @@ class Worker:
         last = self.ops.clock.monotonic()
         while self._working:
             yield Sleep(min(every, 0.25))
+            self.observer.tick(self.ops.clock.monotonic())
             if self.ops.clock.monotonic() - last >= every:
                 last = self.ops.clock.monotonic()
                 yield Blocking(lambda: self.journal.renew(self.owner, self._now_ms(), self.lease.ms))
@@ -151,13 +177,19 @@ class Worker:
                     wait = self.IDLE if due is None else (due - now) / 1000
                     yield Sleep(min(max(wait, 0.05), self.IDLE))
                     continue
+                key = (claim.chunk.run, claim.chunk.index)
+                self._since[key] = self.ops.clock.monotonic()
+                self._tell("chunk_claimed", claim)
                 try:
                     yield from self._handle(claim)
                 except LeaseLostError as exc:
                     self.summary.lost += 1
+                    self._tell("lease_lost", claim)
                     log.warning("%s", exc)
                 except RowError as exc:  # this chunk's rows, or its run's, cannot be read: it alone fails
                     yield from self._failed(claim, exc)
+                finally:
+                    self._since.pop(key, None)
         finally:
             self._working -= 1
 
@@ -238,7 +270,9 @@ class Worker:
         intent_ms: int = yield Blocking(lambda: journal.intend(claim, self._now_ms(), self.lease.ms))
         known: list[str] = []
         try:
-            outcome = yield from self._create(claim, run, prepared, known)
+            with self._span("submit", chunk) as attributes:
+                outcome = yield from self._create(claim, run, prepared, known)
+                attributes["batchkit.remote_id"] = outcome.id if isinstance(outcome, BatchJob) else outcome[0]
         except AmbiguousSubmissionError as exc:
             found = yield from self._find(attrs.evolve(chunk, job_id=known[0] if known else None), run, intent_ms)
             if isinstance(found, BatchJob):
@@ -249,6 +283,7 @@ class Worker:
         except RateLimitedError as exc:  # refused before a job was made; the sender paused every worker
             refused = str(exc)
             yield Blocking(lambda: journal.unsend(claim, refused))
+            self._tell("chunk_unsent", claim)
             return
         except BatchkitError as exc:
             yield from self._failed(claim, exc)
@@ -257,9 +292,11 @@ class Worker:
             first = self.ops.poll.initial
             yield Blocking(lambda: journal.sent(claim, outcome.id, outcome.children,
                                                 self._now_ms() + int(first * 1000), first))  # fmt: skip
+            self._tell("chunk_sent", claim, outcome.id)
         else:  # the reply is the result: kept with the chunk's end, then what was made for it goes
             remote, reply = outcome
             yield Blocking(lambda: journal.answered(claim, remote, JobStatus.SUCCEEDED.value, reply))
+            self._tell("chunk_answered", claim, remote)
             yield Blocking(lambda: discard(prepared.made))
             self.summary.finished += 1
         self.summary.sent += 1
@@ -281,7 +318,10 @@ class Worker:
         options = (run.spec or {}).get("inputs", {}).get("options")
         held = yield Blocking(lambda: self.journal.held(self.ops.provider.name, run.id, chunk.index))
         try:
-            found = yield from self.ops.sender.run(provider.find_submission(files, since_ms, options, held))
+            with self._span("reconcile", chunk) as attributes:
+                found = yield from self.ops.sender.run(provider.find_submission(files, since_ms, options, held))
+                if found is not None:
+                    attributes["batchkit.remote_id"] = found.id
         except UnsupportedError as exc:
             return str(exc)
         return found if found is not None else "interrupted while sending, and no job with these files was found"
@@ -293,11 +333,13 @@ class Worker:
         if not adopted:
             yield from self._ambiguous(claim, f"the job found ({found.id}) is another chunk's by now")
             return
+        self._tell("chunk_adopted", claim, found.id)
         self.summary.adopted += 1
 
     def _ambiguous(self, claim: Claim, reason: str) -> Operation[None]:
         interval = self._next_interval(claim.chunk)
         yield Blocking(lambda: self.journal.ambiguous(claim, reason, self._now_ms() + int(interval * 1000), interval))
+        self._tell("chunk_ambiguous", claim)
         if not self.scope.patient:  # looked for once in this call; a worker looks again when it is due
             self._skipped.add(claim.chunk.index)
         self.summary.ambiguous += 1
@@ -305,6 +347,7 @@ class Worker:
     def _failed(self, claim: Claim, exc: BatchkitError) -> Operation[None]:
         refused = str(exc)
         yield Blocking(lambda: self.journal.failed(claim, refused))  # not skipped by index: other runs have one
+        self._tell("chunk_failed", claim)
         self.summary.failed += 1
         if self.strict:
             raise exc
@@ -324,13 +367,16 @@ class Worker:
         due = self._now_ms() + int(interval * 1000)
         job = BatchJob(provider.name, chunk.job_id or "", JobStatus.UNKNOWN, "", children=chunk.children)
         try:
-            now = yield from self.ops.sender.run(provider.follow(job))
+            with self._span("poll", chunk):
+                now = yield from self.ops.sender.run(provider.follow(job))
             if not now.status.is_terminal:
                 yield Blocking(lambda: journal.polled(claim, now.status.value, None, due, interval))
+                self._tell("chunk_polled", claim)
                 return
             results: list[FileResult[Any]] | BatchkitError
             try:
-                results = yield from self.ops.sender.run(provider.results(attrs.evolve(now, id=job.id)))
+                with self._span("collect", chunk):
+                    results = yield from self.ops.sender.run(provider.results(attrs.evolve(now, id=job.id)))
             except TransportError:
                 raise
             except BatchkitError as exc:  # an ended job whose results cannot be had: every file says why
@@ -340,9 +386,11 @@ class Worker:
                 raise
             problem = str(exc)
             yield Blocking(lambda: journal.polled(claim, None, problem, due, interval))
+            self._tell("chunk_polled", claim)
             return
         entries: list[FileEntry] = yield Blocking(lambda: journal.files(run.id, chunk.index))
         yield Blocking(lambda: journal.finished(claim, now.status.value, outcomes(entries, results)))
+        self._tell("chunk_finished", claim)
         self.summary.finished += 1
 
 

@@ -33,9 +33,10 @@ STATUS_EXIT = {JobStatus.PARTIALLY_FAILED: EXIT_PARTIAL, JobStatus.FAILED: EXIT_
 
 
 class State:
-    def __init__(self, provider: str | None, as_json: bool) -> None:
+    def __init__(self, provider: str | None, as_json: bool, log_format: str = "text") -> None:
         self.provider = provider
         self.as_json = as_json
+        self.log_format = log_format
         self.report = Reporter(quiet=as_json)
 
     @contextmanager
@@ -112,11 +113,16 @@ def with_state(command: Callable[..., int]) -> Callable[..., int]:
 @click.option("--provider", "-p", help="the provider's name (default: BATCHKIT_PROVIDER or batchkit.toml)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output on stdout, no progress")
 @click.option("--debug", is_flag=True, expose_value=False, help="show tracebacks (read by run())")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", envvar="BATCHKIT_LOG_FORMAT",
+              help="json: batchkit's log records and a worker's events as JSON lines on stderr")  # fmt: skip
 @click.version_option(batchkit.__version__, prog_name="batchkit")
 @click.pass_context
-def cli(ctx: click.Context, provider: str | None, as_json: bool) -> None:
+def cli(ctx: click.Context, provider: str | None, as_json: bool, log_format: str) -> None:
     """Send media to batch-detection APIs and get results back."""
-    ctx.obj = State(provider, as_json)
+    from .observe import configure_logs
+
+    ctx.call_on_close(configure_logs(log_format))
+    ctx.obj = State(provider, as_json, log_format)
 
 
 @cli.command()

@@ -25,7 +25,9 @@ from batchkit.errors import ConfigError
 
 from . import EXIT_OK
 from .commands import State, cli, parse_options, with_state
+from .observe import Observing
 from .output import literal, render
+from .watch import watch as show
 
 JOURNAL = click.option(
     "--journal", required=True, envvar="BATCHKIT_JOURNAL",
@@ -76,9 +78,14 @@ def worker_command(journal: str, source: ParameterSource | None) -> list[str]:
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True),
               help="at most this many creates a second, across every worker of a provider and key")  # fmt: skip
 @click.option("--run", "run", help="work on this run only")
+@click.option("--progress-every", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="print a progress line every this many seconds (0: none)")  # fmt: skip
+@click.option("--metrics-port", type=click.IntRange(0, 65535), help="serve Prometheus metrics on this port"
+              " (batchkit[metrics])")  # fmt: skip
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="the metrics server's address")
 @with_state
 def worker(state: State, journal: str, until_done: bool, concurrency: int, lease: float, rate: float | None,
-           run: str | None) -> int:  # fmt: skip
+           run: str | None, progress_every: float, metrics_port: int | None, metrics_host: str) -> int:  # fmt: skip
     """Send the journal's chunks, follow their jobs and collect their results, until stopped (Ctrl-C)
     or, with --until-done, until no run has work left. Start as many as you like, on any hosts."""
     if state.provider:
@@ -92,9 +99,11 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
             return EXIT_OK
         raise ConfigError("the journal has no runs yet: say which provider this worker serves with -p NAME")
     poll = batchkit.PollSchedule(concurrency=concurrency)
+    observing = Observing(state.report, journal, 0 if state.as_json else progress_every, metrics_port,
+                          metrics_host, state.log_format == "json")  # fmt: skip
 
     async def serve(provider: str) -> tuple[str, batchkit.WorkSummary]:
-        async with batchkit.AsyncClient.connect(provider, poll=poll) as client:
+        async with batchkit.AsyncClient.connect(provider, poll=poll, observer=observing.observer(provider)) as client:
             return provider, await client.work(journal, until_done=until_done, run=run, lease=lease, rate=rate)
 
     async def serve_all() -> list[tuple[str, batchkit.WorkSummary]]:
@@ -116,7 +125,8 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
 
     state.report.line(f"worker for {', '.join(providers)} on {batchkit.runs.redacted(journal)}")
     try:
-        done = asyncio.run(serve_all())
+        with observing:
+            done = asyncio.run(serve_all())
     except KeyboardInterrupt:
         state.report.line("worker stopped; its chunks are free for other workers")
         raise click.exceptions.Exit(130) from None
@@ -131,9 +141,16 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
 
 @cli.command()
 @JOURNAL
+@click.option("--watch", is_flag=True, help="show them live (a bar per run, its rate and ETA) until every run has"
+              " settled")  # fmt: skip
+@click.option("--every", type=click.FloatRange(0.1, 3600), default=2.0, show_default=True,
+              help="seconds between looks, with --watch")  # fmt: skip
 @with_state
-def runs(state: State, journal: str) -> int:
+def runs(state: State, journal: str, watch: bool, every: float) -> int:
     """Show each run in the journal: chunks sent, jobs finished, files done."""
+    if watch:
+        show(journal, every, sys.stdout)
+        return EXIT_OK
     rows = [run_row(p) for p in batchkit.runs.progress(journal)]
     if state.as_json:
         render(rows, "json", sys.stdout)
@@ -164,8 +181,9 @@ def run_row(progress: RunProgress) -> dict[str, Any]:
 def progress_table(rows: list[dict[str, Any]]) -> Table:
     """The runs with a bar of files done."""
     table = Table(title="runs")
+    longest = max((len(row["run"]) for row in rows), default=3)
     for column in ("run", "provider", "chunks sent", "jobs finished", "files done", "", "ambiguous", "failed"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "run", min_width=longest if column == "run" else None)
     for row in rows:
         table.add_row(
             Text(literal(row["run"])), Text(literal(row["provider"])), f"{row['sent']}/{row['chunks']}",
