@@ -37,7 +37,7 @@ class State:
         self.provider = provider
         self.as_json = as_json
         self.log_format = log_format
-        self.report = Reporter(quiet=as_json)
+        self.report = Reporter(quiet=as_json, logged=log_format == "json")
 
     @contextmanager
     def client(self, on_upload: Any = None) -> Iterator[batchkit.Client]:
