@@ -4,11 +4,12 @@ result (``batchkit runs`` and ``batchkit results --journal … --run …``)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
-from batchkit._kernel.journal import ChunkState, Journal, RowError, RunProgress, redacted
+from batchkit._kernel.journal import Chunk, ChunkState, FileEntry, Journal, RowError, Run, RunProgress, redacted
 from batchkit._orchestration import synchronous
 from batchkit.models import FileResult, JobStatus
 from batchkit.providers import get_provider
@@ -30,37 +31,57 @@ def results(journal: str | os.PathLike[str], run: str) -> list[FileResult[Any]]:
     A file whose job has not ended has no prediction, and the status of its chunk's job (``QUEUED``
     before it is sent; ``FAILED`` with the refusal, ``UNKNOWN`` with the reason when its send is
     ambiguous)."""
+    return list(streamed(journal, run))
+
+
+def streamed(journal: str | os.PathLike[str], run: str, page: int = 1000) -> Iterator[FileResult[Any]]:
+    """:func:`results`, read ``page`` files at a time as they are consumed: a run of millions of files
+    in constant memory (``batchkit results --run … -o out.csv``). The run is looked up at once (a run
+    that is not there raises here); the journal stays open until the iterator is exhausted or closed."""
     book = Journal(journal)
     try:
         found = book.run(run)
-        entries = book.files(run)
-        chunks = {chunk.index: chunk for chunk in book.chunks(run)}
+        chunks = {chunk.index: chunk for chunk in book.chunks(run, paths=False)}
+    except BaseException:
+        book.close()
+        raise
+    return _streamed(book, found, chunks, journal, page)
+
+
+def _streamed(book: Journal, found: Run, chunks: dict[int, Chunk], journal: str | os.PathLike[str],
+              page: int) -> Iterator[FileResult[Any]]:  # fmt: skip
+    try:
+        provider: type[Provider[Any, Any]] | None = get_provider(found.provider) if found.provider else None
+        if provider is not None and issubclass(provider, SynchronousProvider):  # kept as its requests' replies
+            entries = book.files(found.id)
+            assembled = synchronous.results(provider, found, list(chunks.values()))
+            for entry, result in zip(entries, assembled, strict=True):
+                yield attrs.evolve(result, source=entry.path)
+            return
+        for entries in book.file_pages(found.id, page):
+            for entry in entries:
+                yield _result(provider, found.provider or "", entry, chunks, journal, found.id)
     finally:
         book.close()
-    provider: type[Provider[Any, Any]] | None = get_provider(found.provider) if found.provider else None
-    name = found.provider or ""
-    if provider is not None and issubclass(provider, SynchronousProvider):  # kept as its requests' replies
-        assembled = synchronous.results(provider, found, list(chunks.values()))
-        return [attrs.evolve(result, source=entry.path) for entry, result in zip(entries, assembled, strict=True)]
-    collected = []
-    for entry in entries:
-        if entry.status is not None:
-            result = provider.result_from(entry.result) if provider is not None else FileResult("", JobStatus.UNKNOWN)
-            collected.append(attrs.evolve(result, source=entry.path, status=JobStatus(entry.status),
-                                          error=entry.error, provider=name))  # fmt: skip
-            continue
-        chunk = chunks.get(entry.chunk)
-        if chunk is None:
-            raise RowError(f"{redacted(os.fspath(journal))}: {RowError.what} (file {entry.path} names chunk"
-                           f" {entry.chunk}, which run {run} has not)")  # fmt: skip
-        if chunk.state == ChunkState.FAILED:
-            status, error = JobStatus.FAILED, chunk.error
-        elif chunk.state == ChunkState.AMBIGUOUS:
-            status, error = JobStatus.UNKNOWN, f"ambiguous send: {chunk.error}"
-        else:
-            status, error = JobStatus(chunk.job_status or JobStatus.QUEUED.value), None
-        collected.append(FileResult(entry.path, status, error, provider=name))
-    return collected
 
 
-__all__ = ["RunProgress", "progress", "redacted", "results"]
+def _result(provider: type[Provider[Any, Any]] | None, name: str, entry: FileEntry, chunks: dict[int, Chunk],
+            journal: str | os.PathLike[str], run: str) -> FileResult[Any]:  # fmt: skip
+    if entry.status is not None:
+        result = provider.result_from(entry.result) if provider is not None else FileResult("", JobStatus.UNKNOWN)
+        return attrs.evolve(result, source=entry.path, status=JobStatus(entry.status), error=entry.error,
+                            provider=name)  # fmt: skip
+    chunk = chunks.get(entry.chunk)
+    if chunk is None:
+        raise RowError(f"{redacted(os.fspath(journal))}: {RowError.what} (file {entry.path} names chunk"
+                       f" {entry.chunk}, which run {run} has not)")  # fmt: skip
+    if chunk.state == ChunkState.FAILED:
+        status, error = JobStatus.FAILED, chunk.error
+    elif chunk.state == ChunkState.AMBIGUOUS:
+        status, error = JobStatus.UNKNOWN, f"ambiguous send: {chunk.error}"
+    else:
+        status, error = JobStatus(chunk.job_status or JobStatus.QUEUED.value), None
+    return FileResult(entry.path, status, error, provider=name)
+
+
+__all__ = ["RunProgress", "progress", "redacted", "results", "streamed"]

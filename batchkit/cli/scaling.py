@@ -25,6 +25,7 @@ from batchkit.errors import ConfigError
 
 from . import EXIT_OK
 from .commands import State, cli, parse_options, with_state
+from .files import given
 from .observe import Observing
 from .output import literal, render
 from .watch import watch as show
@@ -36,19 +37,27 @@ JOURNAL = click.option(
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @JOURNAL
+@click.option("--files-from", metavar="LIST", help="also the files named in LIST, one a line (- : stdin)")
+@click.option("-0", "--null", "nul", is_flag=True, help="LIST's names are separated by NUL (find -print0)")
+@click.option("--glob", "pattern", help="the files of a folder in PATHS whose names match (default: every file)")
 @click.option("--chunk", type=int, help="at most this many files a job (default: the provider's limit)")
 @click.option("--callback-url", help="POSTed when each job ends")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="a provider option")
 @with_state
-def enqueue(state: State, paths: tuple[Path, ...], journal: str, chunk: int | None, callback_url: str | None,
+def enqueue(state: State, paths: tuple[Path, ...], journal: str, files_from: str | None, nul: bool,
+            pattern: str | None, chunk: int | None, callback_url: str | None,
             options: tuple[str, ...]) -> int:  # fmt: skip
-    """Record PATHS as a run in the journal for workers to send; print the run's id (the last line)."""
+    """Record PATHS (files, or folders walked) and those of --files-from as a run in the journal for
+    workers to send; print the run's id (the last line)."""
+    if not paths and files_from is None:
+        raise click.UsageError("say which files: PATHS, folders, or --files-from LIST")
+    files = list(given(paths, files_from, nul, pattern))
     with state.client() as client:
-        run = client.enqueue(list(paths), journal=journal, chunk=chunk, callback_url=callback_url,
+        run = client.enqueue(files, journal=journal, chunk=chunk, callback_url=callback_url,
                              options=parse_options(options) or None)  # fmt: skip
-    state.report.line(f"recorded {len(paths)} file(s) as {client.provider} run {run}; start workers with:")
+    state.report.line(f"recorded {len(files)} file(s) as {client.provider} run {run}; start workers with:")
     for line in worker_command(journal, click.get_current_context().get_parameter_source("journal")):
         state.report.line(f"  {line}")
     click.echo(json.dumps({"run": run}) if state.as_json else run)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -157,6 +157,7 @@ _LEASE = "CAST(c.lease_until_ms AS BIGINT)"
 _NEXT_POLL = "COALESCE(CAST(c.next_poll_ms AS BIGINT), 0)"
 """A chunk's lease and next poll as numbers: none yet (a migrated journal) is now, and on sqlite, where
 a column may hold any text, what is not a number is 0 (an ended lease, a poll due)."""
+_FILES = "SELECT idx, chunk_idx, path, size, mtime_ns, status, error, result FROM files WHERE run_id = ?"
 _RUN_COLUMNS = "id, provider, fingerprint, spec, created_ms, files, chunks"
 _CHUNK_COLUMNS = (
     "c.run_id, c.idx, c.state, c.job_id, c.intent_ms, c.error, c.children, c.job_status, c.attempts,"
@@ -258,16 +259,29 @@ class Journal:
                 progress.append(RunProgress(_run(row), sent, finished, int(done.get(row[0], 0)), ambiguous, failed))
             return progress
 
-    def chunks(self, run: str) -> list[Chunk]:
+    def chunks(self, run: str, paths: bool = True) -> list[Chunk]:
+        """The chunks of ``run`` in order (without ``paths``: their ``files`` left empty, none read)."""
         with self._store.transaction(write=False) as tx:
             rows = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? ORDER BY c.idx",
                               (run,)).fetchall()  # fmt: skip
-            paths = self._paths(tx, run)
-            return [_chunk(row, paths.get(int(row[1]), ())) for row in rows]
+            named = self._paths(tx, run) if paths else {}
+            return [_chunk(row, named.get(int(row[1]), ())) for row in rows]
+
+    def file_pages(self, run: str, size: int = 1000) -> Iterator[list[FileEntry]]:
+        """The input files of ``run`` in order, ``size`` at a time, each page read on its own (a run of
+        millions is never held whole)."""
+        after = -1
+        while True:
+            with self._store.transaction(write=False) as tx:
+                rows = tx.execute(f"{_FILES} AND idx > ? ORDER BY idx LIMIT ?", (run, after, size)).fetchall()
+            if not rows:
+                return
+            yield [_file(row) for row in rows]
+            after = int(rows[-1][0])
 
     def files(self, run: str, chunk: int | None = None) -> list[FileEntry]:
         """The input files of ``run`` (of one chunk), in the order given, with their results so far."""
-        query = "SELECT idx, chunk_idx, path, size, mtime_ns, status, error, result FROM files WHERE run_id = ?"
+        query = _FILES
         params: tuple[Any, ...] = (run,)
         if chunk is not None:
             query, params = query + " AND chunk_idx = ?", (run, chunk)
