@@ -272,12 +272,13 @@ class Journal:
         millions is never held whole)."""
         after = -1
         while True:
-            with self._store.transaction(write=False) as tx:
+            with self._store.transaction(write=False) as tx:  # a row it cannot read is a RowError, as in files()
                 rows = tx.execute(f"{_FILES} AND idx > ? ORDER BY idx LIMIT ?", (run, after, size)).fetchall()
-            if not rows:
+                entries = [_file(row) for row in rows]
+            if not entries:
                 return
-            yield [_file(row) for row in rows]
-            after = int(rows[-1][0])
+            yield entries
+            after = entries[-1].index
 
     def files(self, run: str, chunk: int | None = None) -> list[FileEntry]:
         """The input files of ``run`` (of one chunk), in the order given, with their results so far."""
