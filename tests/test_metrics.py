@@ -4,6 +4,9 @@ adopted), and no secret is in any of them."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -119,3 +122,12 @@ def test_the_worker_command_serves_metrics(cli, emu, tmp_path: Path) -> None:
     worked = cli("worker", "--journal", journal, "--until-done", "--metrics-port", "0")
     assert worked.returncode == 0, worked.stderr
     assert "metrics on http://127.0.0.1:" in worked.stderr
+
+
+def test_metrics_without_their_extra_name_it(tmp_path: Path) -> None:
+    probe = ("import sys; sys.modules['prometheus_client'] = None; from batchkit.cli import main; "
+             f"sys.exit(main(['-p', 'resemble', 'worker', '--journal', {str(tmp_path / 'j.db')!r}, '--metrics-port', '0']))")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHKIT_", "RESEMBLE_"))}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 4, done.stderr  # a configuration error, before any work
+    assert "needs `pip install 'batchkit[metrics]'`" in done.stderr
