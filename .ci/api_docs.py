@@ -23,6 +23,7 @@ PUBLIC = (
     "batchkit.models", "batchkit.config", "batchkit.providers.hume.options", "batchkit.providers.hume.models",
     "batchkit.providers.resemble.options", "batchkit.providers.resemble.models",
     "batchkit.providers.hume_expression.options", "batchkit.providers.hume_expression.models",
+    "batchkit.observing", "batchkit.metrics", "batchkit.tracing",
 )  # fmt: skip
 """The modules of the reference: the public surface, the testing tools and each provider's options and models
 (the command line is documented by ``batchkit --help``)."""

@@ -3,12 +3,14 @@ result (``batchkit runs`` and ``batchkit results --journal … --run …``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
-from batchkit._kernel.journal import ChunkState, Journal, RowError, RunProgress, redacted
+from batchkit._kernel.journal import Chunk, ChunkState, FileEntry, Journal, RowError, Run, RunProgress, redacted
 from batchkit._orchestration import synchronous
 from batchkit.models import FileResult, JobStatus
 from batchkit.providers import get_provider
@@ -40,36 +42,57 @@ def results(journal: str | os.PathLike[str], run: str) -> list[FileResult[Any]]:
     A file whose job has not ended has no prediction, and the status of its chunk's job (``QUEUED``
     before it is sent; ``FAILED`` with the refusal, ``UNKNOWN`` with the reason when its send is
     ambiguous)."""
+    return list(streamed(journal, run))
+
+
+def streamed(journal: str | os.PathLike[str], run: str, page: int = 1000) -> Iterator[FileResult[Any]]:
+    """:func:`results`, read ``page`` files at a time as they are consumed, in one snapshot of the journal:
+    a run of millions of files in constant memory (``batchkit results --run … -o out.csv``). The run is
+    looked up at once (a run that is not there raises here); the journal stays open until the iterator
+    is exhausted or closed."""
     book = Journal(journal)
+    reading = contextlib.ExitStack()
+    reading.callback(book.close)
     try:
-        found, entries, listed = book.snapshot(run)  # one moment: no file is counted twice or missed
-    finally:
-        book.close()
-    run, chunks = found.id, {chunk.index: chunk for chunk in listed}
-    provider: type[Provider[Any, Any]] | None = get_provider(found.provider) if found.provider else None
-    name = found.provider or ""
-    if provider is not None and issubclass(provider, SynchronousProvider):  # kept as its requests' replies
-        assembled = synchronous.results(provider, found, list(chunks.values()))
-        return [attrs.evolve(result, source=entry.path) for entry, result in zip(entries, assembled, strict=True)]
-    collected = []
-    for entry in entries:
-        if entry.status is not None:
-            result = provider.result_from(entry.result) if provider is not None else FileResult("", JobStatus.UNKNOWN)
-            collected.append(attrs.evolve(result, source=entry.path, status=JobStatus(entry.status),
-                                          error=entry.error, provider=name))  # fmt: skip
-            continue
-        chunk = chunks.get(entry.chunk)
-        if chunk is None:
-            raise RowError(f"{redacted(os.fspath(journal))}: {RowError.what} (file {entry.path} names chunk"
-                           f" {entry.chunk}, which run {run} has not)")  # fmt: skip
-        if chunk.state == ChunkState.FAILED:
-            status, error = JobStatus.FAILED, chunk.error
-        elif chunk.state == ChunkState.AMBIGUOUS:
-            status, error = JobStatus.UNKNOWN, f"ambiguous send: {chunk.error}"
-        else:
-            status, error = JobStatus(chunk.job_status or JobStatus.QUEUED.value), None
-        collected.append(FileResult(entry.path, status, error, provider=name))
-    return collected
+        found, chunks, pages = reading.enter_context(book.reading(run, page))
+    except BaseException:
+        reading.close()
+        raise
+    return _streamed(reading, found, {chunk.index: chunk for chunk in chunks}, pages, journal)
 
 
-__all__ = ["RunProgress", "progress", "redacted", "resolved", "results"]
+def _streamed(reading: contextlib.ExitStack, found: Run, chunks: dict[int, Chunk], pages: Iterator[list[FileEntry]],
+              journal: str | os.PathLike[str]) -> Iterator[FileResult[Any]]:  # fmt: skip
+    with reading:
+        provider: type[Provider[Any, Any]] | None = get_provider(found.provider) if found.provider else None
+        if provider is not None and issubclass(provider, SynchronousProvider):  # kept as its requests' replies
+            entries = [entry for entries in pages for entry in entries]
+            assembled = synchronous.results(provider, found, list(chunks.values()))
+            for entry, result in zip(entries, assembled, strict=True):
+                yield attrs.evolve(result, source=entry.path)
+            return
+        for entries in pages:
+            for entry in entries:
+                yield _result(provider, found.provider or "", entry, chunks, journal, found.id)
+
+
+def _result(provider: type[Provider[Any, Any]] | None, name: str, entry: FileEntry, chunks: dict[int, Chunk],
+            journal: str | os.PathLike[str], run: str) -> FileResult[Any]:  # fmt: skip
+    if entry.status is not None:
+        result = provider.result_from(entry.result) if provider is not None else FileResult("", JobStatus.UNKNOWN)
+        return attrs.evolve(result, source=entry.path, status=JobStatus(entry.status), error=entry.error,
+                            provider=name)  # fmt: skip
+    chunk = chunks.get(entry.chunk)
+    if chunk is None:
+        raise RowError(f"{redacted(os.fspath(journal))}: {RowError.what} (file {entry.path} names chunk"
+                       f" {entry.chunk}, which run {run} has not)")  # fmt: skip
+    if chunk.state == ChunkState.FAILED:
+        status, error = JobStatus.FAILED, chunk.error
+    elif chunk.state == ChunkState.AMBIGUOUS:
+        status, error = JobStatus.UNKNOWN, f"ambiguous send: {chunk.error}"
+    else:
+        status, error = JobStatus(chunk.job_status or JobStatus.QUEUED.value), None
+    return FileResult(entry.path, status, error, provider=name)
+
+
+__all__ = ["RunProgress", "progress", "redacted", "resolved", "results", "streamed"]

@@ -79,7 +79,8 @@ def test_no_import_cycles() -> None:
 
 
 def layer(module: str) -> str:
-    if module.startswith("batchkit._kernel") or module in ("batchkit.errors", "batchkit.models", "batchkit.samples"):
+    if module.startswith("batchkit._kernel") or module in ("batchkit.errors", "batchkit.models", "batchkit.samples",
+                                                           "batchkit.observing"):
         return "kernel"
     if module.startswith("batchkit.providers"):
         return "providers"

@@ -25,6 +25,7 @@ from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
 from batchkit._kernel.retry import RetryPolicy
 from batchkit.config import resolve
 from batchkit.errors import ClientClosedError, ConfigError, InputError
+from batchkit.observing import NO_OBSERVER, Observer
 
 from .operations import KeyAuth, Operations, request_timeout
 from .sending import Sender
@@ -124,6 +125,9 @@ class ClientSettings(TypedDict, total=False):
     """The time operations see (tests inject a fake one)."""
     max_reply_bytes: int | None
     """The largest reply read into memory (default: 16 MiB for a job, 1 GiB for a job's predictions)."""
+    observer: Observer | None
+    """Told of every request, create, retry, pause and worker step as it happens (metrics, traces,
+    structured logs: see :mod:`batchkit.observing`)."""
     journal: str | os.PathLike[str] | None
     """Where ``submit`` records the runs of a provider whose reply is the result (``hume-expression``),
     and ``get``/``results`` read them (default: ``BATCHKIT_JOURNAL``, else ``journal.db`` in batchkit's
@@ -192,6 +196,9 @@ class ClientBase(Generic[HttpT]):
         retry, poll = settings.pop("retry", None), settings.pop("poll", None)
         on_upload, clock = settings.pop("on_upload", None), settings.pop("clock", None)
         reply_limit, journal = settings.pop("max_reply_bytes", None), settings.pop("journal", None)
+        observer = settings.pop("observer", None)
+        if observer is not None and not isinstance(observer, Observer):
+            raise InputError(f"observer must be a batchkit.observing.Observer, got {type(observer).__name__}")
         if reply_limit is not None and (isinstance(reply_limit, bool) or not isinstance(reply_limit, int)
                                         or reply_limit < 1):  # fmt: skip
             raise InputError(f"max_reply_bytes must be a positive integer, got {reply_limit!r}")
@@ -210,6 +217,7 @@ class ClientBase(Generic[HttpT]):
             request_timeout(resolved.timeout),
             clock or SYSTEM_CLOCK,
             reply_limit,
+            observer=observer or NO_OBSERVER,
         )
         auth = KeyAuth(resolved.provider.auth_headers, resolved.api_key, resolved.base_url)
         self._ops: Operations = Operations(adapter, sender, auth, poll or PollSchedule(), on_upload,

@@ -45,10 +45,13 @@ def plan(files: Sequence[LocalFile], max_files: int, max_bytes: int) -> list[lis
     return chunks
 
 
-def fingerprint(provider: str, files: Sequence[LocalFile], limits: tuple[int, int], inputs: Mapping[str, Any]) -> str:
+def fingerprint(provider: str, files: Sequence[LocalFile], limits: tuple[int, int], inputs: Mapping[str, Any],
+                resolved: Sequence[str] | None = None) -> str:  # fmt: skip
+    """The identity of a submission; ``resolved``: the files' resolved paths, when already known."""
+    real = resolved if resolved is not None else [str(f.path.resolve()) for f in files]
     described = {
         "provider": provider,
-        "files": [(str(f.path.resolve()), f.size) for f in files],
+        "files": [(path, f.size) for path, f in zip(real, files, strict=True)],
         "limits": limits,
         "inputs": {k: repr(v) for k, v in sorted(inputs.items())},
     }
@@ -98,11 +101,11 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
     parts = plan(files, max_files, max_bytes)
     yield Blocking(lambda: [provider.prepare(Submission(files=p, **inputs)) for p in parts])
     spec = {"inputs": portable(inputs), "limits": [max_files, max_bytes]}
-    identity = fingerprint(provider.name, files, (max_files, max_bytes), inputs)
+    resolved: list[str] = yield Blocking(lambda: [str(f.path.resolve()) for f in files])  # once a file: it is slow
+    identity = fingerprint(provider.name, files, (max_files, max_bytes), inputs, resolved)
 
-    def write() -> str:
-        ordered = [f for part in parts for f in part]
-        entries = [(str(f.path.resolve()), f.size, os.stat(f.path).st_mtime_ns) for f in ordered]
+    def write() -> str:  # the parts hold the files in the order given
+        entries = [(path, f.size, os.stat(path).st_mtime_ns) for path, f in zip(resolved, files, strict=True)]
         layout, start = [], 0
         for part in parts:
             layout.append(range(start, start + len(part)))

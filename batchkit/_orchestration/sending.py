@@ -20,6 +20,7 @@ from batchkit._kernel.inputs import FileChangedError
 from batchkit._kernel.retry import RetryPolicy, provider_error, retry_after_seconds
 from batchkit._kernel.steps import Call, Done, Failed, Identified, NotSent, Operation, Parallel, Sleep, advance
 from batchkit.errors import AmbiguousSubmissionError, BatchkitError, ProviderError, TransportError
+from batchkit.observing import NO_OBSERVER, Event, Observer
 
 if TYPE_CHECKING:
     from batchkit.providers.base import Provider
@@ -66,6 +67,8 @@ class Sender:
     intend: Callable[[], None] | None = None
     """Journals the intent of a create, run by the executor just before the request is written (after
     the shared rate, a 429's pause and the client's limiter: a send stopped while waiting was never made)."""
+    observer: Observer = NO_OBSERVER
+    """Told of each request, retry, rate-limit pause and create outcome."""
 
     @property
     def upload_timeout(self) -> httpx.Timeout:
@@ -116,6 +119,20 @@ class Sender:
         retried only when the connection failed before anything was sent; once it may have
         arrived, an :class:`AmbiguousSubmissionError` is raised instead.
         """
+        if not call.creates:
+            return (yield from self._attempts(call))
+        try:
+            response = yield from self._attempts(call)
+        except BatchkitError as exc:
+            self._tell("create", call, status="ambiguous" if isinstance(exc, AmbiguousSubmissionError) else "refused")
+            raise
+        self._tell("create", call, status="accepted")
+        return response
+
+    def _tell(self, name: str, call: Call, **fields: Any) -> None:
+        self.observer.event(Event(name, self.provider.name, operation=operation_of(call), **fields))
+
+    def _attempts(self, call: Call) -> Operation[httpx.Response]:
         provider, policy, advice = self.provider.name, self.policy, self.provider.ambiguity_advice
         call = self.prepared(call)
         started = self.clock.monotonic()
@@ -123,12 +140,18 @@ class Sender:
         while True:
             attempt += 1
             if self.gate is not None:
+                waited = self.clock.monotonic()
                 yield from self.gate.before(call.creates)
+                if (waited := self.clock.monotonic() - waited) > 0:
+                    self._tell("rate_wait", call, seconds=waited)
+            sent = self.clock.monotonic()
             outcome = yield attrs.evolve(call, before=self.intend) if call.creates and self.intend else call
-            retry_after = None
-            failure: BatchkitError
             if isinstance(outcome, NotSent):
                 raise outcome.error
+            self._tell("request", call, attempt=attempt, seconds=self.clock.monotonic() - sent,
+                       status=status_class(outcome), upload_bytes=upload_bytes(call, outcome))  # fmt: skip
+            retry_after = None
+            failure: BatchkitError
             if isinstance(outcome, BatchkitError):  # found by the executor: a changed file, a reply too large
                 if call.creates and not isinstance(outcome, FileChangedError):
                     raise AmbiguousSubmissionError(provider, str(outcome), advice=advice) from None
@@ -140,7 +163,9 @@ class Sender:
                 failure = provider_error(provider, outcome, self.provider.error_body)
                 if outcome.status_code == 429 and self.gate is not None:  # every worker waits, not this one alone
                     said = retry_after_seconds(outcome, self.clock.time())
-                    yield from self.gate.pause(policy.delay(attempt - 1, said))  # capped as a sleep is
+                    pause = policy.delay(attempt - 1, said)  # capped as a sleep is
+                    self._tell("rate_limited", call, seconds=pause)
+                    yield from self.gate.pause(pause)
                 final = self.provider.error_replies_are_final
                 if call.creates and outcome.status_code >= 500 and not final:
                     raise AmbiguousSubmissionError(
@@ -165,7 +190,30 @@ class Sender:
             if past_deadline:
                 raise _attempts(failure, attempt)
             log.info("%s: retrying in %.2fs after %s", call.target, delay, type(failure).__name__)
+            self._tell("retry", call, attempt=attempt, seconds=delay)
             yield Sleep(delay)
+
+
+def operation_of(call: Call) -> str:
+    """A request's kind, for metrics and logs (never its path, which holds ids and signatures)."""
+    if call.creates:
+        return "create"
+    if call.body is not None or call.uploads:
+        return "upload"
+    if call.sink is not None:
+        return "download"
+    return "read" if call.method == "GET" else call.method.lower()
+
+
+def status_class(outcome: object) -> str:
+    """``2xx`` … ``5xx`` for a reply, ``error`` for a request that got none."""
+    return f"{outcome.status_code // 100}xx" if isinstance(outcome, httpx.Response) else "error"
+
+
+def upload_bytes(call: Call, outcome: object) -> int | None:
+    """The file bytes a request that got a reply carried (None: it carried none)."""
+    files = [upload.file for upload in call.uploads] + ([call.body.file] if call.body is not None else [])
+    return sum(f.size for f in files) if files and isinstance(outcome, httpx.Response) else None
 
 
 def _attempts(error: BatchkitError, attempts: int) -> BatchkitError:

@@ -3,6 +3,7 @@ and an overall deadline. One job or a thousand, the same operation."""
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator
@@ -58,13 +59,15 @@ class _Bucket:
         self.tokens = max(1.0, rate)
         self.stamp = clock.monotonic()
 
-    def take(self, wanted: int) -> int:
+    def available(self) -> int:
+        """The whole tokens in hand now (taken with :meth:`spend`)."""
         now = self.clock.monotonic()
         self.tokens = min(max(1.0, self.rate), self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        granted = min(wanted, int(self.tokens))
-        self.tokens -= granted
-        return granted
+        return int(self.tokens)
+
+    def spend(self, count: int) -> None:
+        self.tokens -= count
 
     def wait_for_one(self) -> float:
         return max(0.0, (1 - self.tokens) / self.rate)
@@ -103,40 +106,41 @@ def watch(
     ids = list(latest)
     clocks = {i: schedule.intervals() for i in ids}
     start = clock.monotonic()
-    due = {i: 0.0 if latest[i] is None else start + next(clocks[i]) for i in ids}
-    pending = set(ids)
-    for i in ids:
+    pending: list[tuple[float, int, str]] = []  # a heap of (when due, order given, id): a pass costs its batch
+    for n, i in enumerate(ids):
         known = latest[i]
         if known is not None and known.status.is_terminal:
-            pending.discard(i)
             yield Emit(known)
+        else:
+            pending.append((0.0 if known is None else start + next(clocks[i]), n, i))
+    heapq.heapify(pending)
     bucket = _Bucket(schedule.max_rate, clock)
     while pending:
         now = clock.monotonic()
         if deadline is not None and now >= deadline:
             raise WaitTimeoutError(_known(provider, latest, ids), timeout or 0.0)
-        ready = sorted((i for i in pending if due[i] <= now), key=due.__getitem__)
-        granted = bucket.take(len(ready))
-        if not granted:
-            wake = min(due[i] for i in pending) - now if not ready else bucket.wait_for_one()
+        if pending[0][0] > now or not (tokens := bucket.available()):
+            wake = pending[0][0] - now if pending[0][0] > now else bucket.wait_for_one()
             if deadline is not None:
                 wake = min(wake, deadline - now)
             yield Sleep(max(wake, 0.001))
             continue
-        batch = ready[:granted]
-        fetched: list[BatchJob | None] = yield Parallel([_poll_once(get, i) for i in batch])
+        batch: list[tuple[float, int, str]] = []
+        while pending and pending[0][0] <= now and len(batch) < tokens:
+            batch.append(heapq.heappop(pending))
+        bucket.spend(len(batch))
+        fetched: list[BatchJob | None] = yield Parallel([_poll_once(get, i) for _, _, i in batch])
         now = clock.monotonic()
-        for i, fresh in zip(batch, fetched, strict=True):
+        for (_, n, i), fresh in zip(batch, fetched, strict=True):
             previous = latest[i]
             if fresh is not None:
                 latest[i] = fresh
                 if on_update is not None and (previous is None or previous.status is not fresh.status):
                     on_update(fresh)
                 if fresh.status.is_terminal:
-                    pending.discard(i)
                     yield Emit(fresh)
                     continue
-            due[i] = now + next(clocks[i])
+            heapq.heappush(pending, (now + next(clocks[i]), n, i))
     return _known(provider, latest, ids)
 
 

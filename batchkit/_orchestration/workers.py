@@ -8,13 +8,14 @@ committed before a create, and a create whose outcome is unknown is looked for, 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -40,6 +41,7 @@ from batchkit.errors import (
     UnsupportedError,
 )
 from batchkit.models import BatchJob, FileResult, JobStatus
+from batchkit.observing import Event
 from batchkit.providers.base import Provider, Request, Shape, Submission, SynchronousProvider
 from batchkit.providers.capabilities import Reconciles
 
@@ -164,6 +166,8 @@ class Worker:
         self._paused_until = 0.0
         self._pause = 0.0
         self._working = 0
+        self._since: dict[tuple[str, int], float] = {}
+        self.observer = ops.sender.observer
 
     def _now_ms(self) -> int:
         return int(self.ops.clock.time() * 1000)
@@ -174,6 +178,7 @@ class Worker:
 
         yield Blocking(lambda: self.journal.register(self.owner, [self.ops.provider.name], batchkit.__version__,
                                                      self._now_ms(), self.lease.ms))  # fmt: skip
+        self.observer.event(Event("worker_started", self.ops.provider.name, self.scope.run))
         try:
             yield Parallel([*(self._lane() for _ in range(self.lanes)), self._heartbeat()])
         finally:
@@ -181,7 +186,27 @@ class Worker:
                 self.journal.release(self.owner)  # quick, and needed even when the operation is closed
             except Unavailable as exc:  # its leases lapse by themselves
                 log.warning("%s", exc)
+            self.observer.event(Event("worker_stopped", self.ops.provider.name, self.scope.run))
         return self.summary
+
+    def _tell(self, name: str, claim: Claim, remote_id: str | None = None) -> None:
+        """Tell the observer of a step of ``claim``'s chunk, with the seconds since it was claimed."""
+        chunk = claim.chunk
+        since = self._since.get((chunk.run, chunk.index))
+        seconds = None if since is None else self.ops.clock.monotonic() - since
+        self.observer.event(Event(name, self.ops.provider.name, chunk.run, chunk.index, remote_id or chunk.job_id,
+                                  claim.token, seconds))  # fmt: skip
+
+    @contextlib.contextmanager
+    def _span(self, name: str, chunk: Chunk) -> Iterator[dict[str, Any]]:
+        """The observer's span ``batchkit.<name>`` around a step of ``chunk``: its attributes, which the
+        step may add the remote id to."""
+        attributes: dict[str, Any] = {"batchkit.provider": self.ops.provider.name, "batchkit.run": chunk.run,
+                                      "batchkit.chunk": chunk.index}  # fmt: skip
+        if chunk.job_id:
+            attributes["batchkit.remote_id"] = chunk.job_id
+        with self.observer.span(f"batchkit.{name}", attributes):
+            yield attributes
 
     def _heartbeat(self) -> Operation[None]:
         """Renew this worker's leases every third of a lease (counted from when the last renewal began,
@@ -192,6 +217,7 @@ class Worker:
         while self._working:
             yield Sleep(min(max(due - clock.monotonic(), 0.0), 0.25))  # short: the heartbeat ends with the lanes
             began = clock.monotonic()
+            self.observer.tick(began)
             if began >= due:
                 renewed = yield Blocking(self._renew)
                 due = began + (every if renewed else 0.25)
@@ -225,15 +251,21 @@ class Worker:
                     wait = self.IDLE if due is None else (due - now) / 1000
                     yield Sleep(min(max(wait, paused, 0.05), self.IDLE))
                     continue
+                key = (claim.chunk.run, claim.chunk.index)
+                self._since[key] = self.ops.clock.monotonic()
+                self._tell("chunk_claimed", claim)
                 try:
                     yield from self._handle(claim)
                 except Unavailable as exc:  # the chunk stays as the journal has it; its lease lapses or is renewed
                     log.warning("chunk %d of %s: %s; going on once it is back", claim.chunk.index, claim.chunk.run, exc)
                 except LeaseLostError as exc:
                     self.summary.lost += 1
+                    self._tell("lease_lost", claim)
                     log.warning("%s", exc)
                 except RowError as exc:  # this chunk's rows, or its run's, cannot be read: it alone fails
                     yield from self._failed(claim, exc)
+                finally:
+                    self._since.pop(key, None)
         finally:
             self._working -= 1
 
@@ -335,7 +367,9 @@ class Worker:
             return
         sending = _Sending()
         try:
-            outcome = yield from self._create(claim, run, prepared, sending)
+            with self._span("submit", chunk) as attributes:
+                outcome = yield from self._create(claim, run, prepared, sending)
+                attributes["batchkit.remote_id"] = outcome.id if isinstance(outcome, BatchJob) else outcome[0]
         except AmbiguousSubmissionError as exc:
             intent_ms = sending.intent_ms if sending.intent_ms is not None else self._now_ms()
             found = yield from self._find(attrs.evolve(chunk, job_id=sending.job_id), run, intent_ms)
@@ -347,6 +381,7 @@ class Worker:
         except RateLimitedError as exc:  # refused before a job was made; the sender paused every worker
             refused = str(exc)
             yield Blocking(lambda: journal.unsend(claim, refused))
+            self._tell("chunk_unsent", claim)
             return
         except BatchkitError as exc:
             if not _about_the_worker(exc):
@@ -359,9 +394,11 @@ class Worker:
         self._pause = 0.0
         if isinstance(outcome, BatchJob):
             yield from self._created(claim, outcome)
+            self._tell("chunk_sent", claim, outcome.id)
         else:  # the reply is the result: kept with the chunk's end, then what was made for it goes
             remote, reply = outcome
             yield Blocking(lambda: journal.answered(claim, remote, JobStatus.SUCCEEDED.value, reply))
+            self._tell("chunk_answered", claim, remote)
             yield Blocking(lambda: discard(prepared.made))
             self.summary.finished += 1
         self._settled(claim)
@@ -403,7 +440,10 @@ class Worker:
         options = (run.spec or {}).get("inputs", {}).get("options")
         held = yield Blocking(lambda: self.journal.held(self.ops.provider.name, run.id, chunk.index))
         try:
-            found = yield from self.ops.sender.run(provider.find_submission(files, since_ms, options, held))
+            with self._span("reconcile", chunk) as attributes:
+                found = yield from self.ops.sender.run(provider.find_submission(files, since_ms, options, held))
+                if found is not None:
+                    attributes["batchkit.remote_id"] = found.id
         except UnsupportedError as exc:
             return str(exc)
         return found if found is not None else NotThere("no job with these files was found")
@@ -416,6 +456,7 @@ class Worker:
             yield from self._ambiguous(claim, f"the job found ({found.id}) is another chunk's by now")
             return
         self._settled(claim)
+        self._tell("chunk_adopted", claim, found.id)
         self.summary.adopted += 1
 
     def _ambiguous(self, claim: Claim, reason: str, found: str = "") -> Operation[None]:
@@ -426,6 +467,7 @@ class Worker:
         if isinstance(found, NotThere):
             due = max(due, (claim.chunk.intent_ms or 0) + int(self.settle * 1000))
         yield Blocking(lambda: self.journal.ambiguous(claim, reason, due, interval))
+        self._tell("chunk_ambiguous", claim)
         if not self.scope.patient:  # looked for once in this call; a worker looks again when it is due
             self._skipped.add(claim.chunk.index)
         self._settled(claim, False)
@@ -439,6 +481,7 @@ class Worker:
     def _failed(self, claim: Claim, exc: BatchkitError) -> Operation[None]:
         refused = str(exc)
         yield Blocking(lambda: self.journal.failed(claim, refused))  # not skipped by index: other runs have one
+        self._tell("chunk_failed", claim)
         self.summary.failed += 1
         if self.strict:
             raise exc
@@ -485,14 +528,17 @@ class Worker:
         due = self._now_ms() + int(interval * 1000)
         job = BatchJob(provider.name, chunk.job_id or "", JobStatus.UNKNOWN, "", children=chunk.children)
         try:
-            now = yield from self.ops.sender.run(provider.follow(job))
+            with self._span("poll", chunk):
+                now = yield from self.ops.sender.run(provider.follow(job))
             self._pause = 0.0
             if not now.status.is_terminal:
                 yield Blocking(lambda: journal.polled(claim, now.status.value, None, due, interval))
+                self._tell("chunk_polled", claim)
                 return
             results: list[FileResult[Any]] | BatchkitError
             try:
-                results = yield from self.ops.sender.run(provider.results(attrs.evolve(now, id=job.id)))
+                with self._span("collect", chunk):
+                    results = yield from self.ops.sender.run(provider.results(attrs.evolve(now, id=job.id)))
             except (TransportError, ServerError, AuthenticationError, PermissionDeniedError):
                 raise
             except BatchkitError as exc:  # an ended job whose results cannot be had: every file says why
@@ -501,9 +547,11 @@ class Worker:
             if self.strict or isinstance(exc, LeaseLostError):
                 raise
             yield from self._unfollowed(claim, exc, due, interval)
+            self._tell("chunk_polled", claim)
             return
         entries: list[FileEntry] = yield Blocking(lambda: journal.files(run.id, chunk.index))
         yield Blocking(lambda: journal.finished(claim, now.status.value, outcomes(entries, results)))
+        self._tell("chunk_finished", claim)
         self.summary.finished += 1
 
     def _unfollowed(self, claim: Claim, exc: BatchkitError, due: int, interval: float) -> Operation[None]:

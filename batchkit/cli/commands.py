@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -25,18 +25,21 @@ from batchkit.errors import (
 from batchkit.models import BatchJob, JobStatus
 
 from . import EXIT_CONFIG, EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_PROVIDER, EXIT_TIMEOUT, EXIT_UNFINISHED
+from .export import streams, write_streamed
 from .output import Reporter, job_row, literal, render
 
 FORMATS = click.Choice(["table", "json", "jsonl", "csv"])
 OUTPUT_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl"}
+T = TypeVar("T")
 STATUS_EXIT = {JobStatus.PARTIALLY_FAILED: EXIT_PARTIAL, JobStatus.FAILED: EXIT_FAILED}
 
 
 class State:
-    def __init__(self, provider: str | None, as_json: bool) -> None:
+    def __init__(self, provider: str | None, as_json: bool, log_format: str = "text") -> None:
         self.provider = provider
         self.as_json = as_json
-        self.report = Reporter(quiet=as_json)
+        self.log_format = log_format
+        self.report = Reporter(quiet=as_json, logged=log_format == "json")
 
     @contextmanager
     def client(self, on_upload: Any = None) -> Iterator[batchkit.Client]:
@@ -112,11 +115,16 @@ def with_state(command: Callable[..., int]) -> Callable[..., int]:
 @click.option("--provider", "-p", help="the provider's name (default: BATCHKIT_PROVIDER or batchkit.toml)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output on stdout, no progress")
 @click.option("--debug", is_flag=True, expose_value=False, help="show tracebacks (read by run())")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", envvar="BATCHKIT_LOG_FORMAT",
+              help="json: batchkit's log records and a worker's events as JSON lines on stderr")  # fmt: skip
 @click.version_option(batchkit.__version__, prog_name="batchkit")
 @click.pass_context
-def cli(ctx: click.Context, provider: str | None, as_json: bool) -> None:
+def cli(ctx: click.Context, provider: str | None, as_json: bool, log_format: str) -> None:
     """Send media to batch-detection APIs and get results back."""
-    ctx.obj = State(provider, as_json)
+    from .observe import configure_logs
+
+    ctx.call_on_close(configure_logs(log_format))
+    ctx.obj = State(provider, as_json, log_format)
 
 
 @cli.command()
@@ -219,19 +227,31 @@ def results(state: State, job: str | None, journal: str | None, run_id: str | No
         fmt = OUTPUT_FORMATS.get(output.suffix.lower())
         if fmt is None:
             raise InputError(f"{output}: say the format with its extension (.csv, .json, .jsonl) or --format")
+    if run_id is not None and job is None and output is not None and fmt is not None and streams(fmt, detail):
+        from batchkit._kernel.journal import default_journal
+
+        results, chosen = batchkit.runs.streamed(journal or default_journal(), run_id), fmt
+        count = written(output, lambda fh: write_streamed(results, chosen, detail, fh))
+        state.report.line(f"wrote {count} results to {output}")
+        return EXIT_OK
     what, found = results_of(state, job, journal, run_id)
     rows = list((batchkit.rows if detail == "full" else batchkit.results.summary)(found))
     fmt = fmt or ("json" if state.as_json else "table")
     if output is None:
         render(rows, fmt, sys.stdout, f"results of {what}")
     else:
-        try:
-            with open(output, "w", newline="") as fh:
-                render(rows, fmt, fh, f"results of {what}")
-        except OSError as exc:
-            raise InputError(f"{output}: cannot be written ({exc.strerror or exc})") from None
+        written(output, lambda fh: render(rows, fmt, fh, f"results of {what}"))
         state.report.line(f"wrote {len(rows)} results to {output}")
     return EXIT_OK
+
+
+def written(output: Path, write: Callable[[TextIO], T]) -> T:
+    """What ``write`` returns, having written ``output`` (a file that cannot be written is bad input)."""
+    try:
+        with open(output, "w", newline="") as fh:
+            return write(fh)
+    except OSError as exc:
+        raise InputError(f"{output}: cannot be written ({exc.strerror or exc})") from None
 
 
 @cli.command()

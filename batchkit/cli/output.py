@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -85,18 +86,21 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, title: str | N
 
 
 class Reporter:
-    """Progress on stderr: bars when it is a terminal, plain lines otherwise, nothing with ``quiet``."""
+    """Progress on stderr: bars when it is a terminal, plain lines otherwise, nothing with ``quiet``;
+    with ``logged``, each line is a log record of ``batchkit.cli`` (``--log-format json``) and no bar is drawn."""
 
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self.fancy = not quiet and sys.stderr.isatty()
+    def __init__(self, quiet: bool = False, logged: bool = False) -> None:
+        self.quiet, self.logged = quiet, logged
+        self.fancy = not quiet and not logged and sys.stderr.isatty()
         self.console = Console(file=sys.stderr)
 
     def line(self, text: str) -> None:
         """``text`` on stderr, literally (server text may hold markup or escape sequences)."""
         if not self.quiet:
             safe = literal(text)
-            if self.fancy:
+            if self.logged:
+                logging.getLogger("batchkit.cli").info("%s", safe)
+            elif self.fancy:
                 self.console.print(safe, markup=False, highlight=False)
             else:
                 print(safe, file=sys.stderr, flush=True)

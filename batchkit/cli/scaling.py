@@ -25,7 +25,10 @@ from batchkit.errors import ConfigError
 
 from . import EXIT_OK
 from .commands import State, cli, parse_options, with_state
+from .files import given
+from .observe import Observing
 from .output import literal, render
+from .watch import watch as show
 
 JOURNAL = click.option(
     "--journal", required=True, envvar="BATCHKIT_JOURNAL",
@@ -34,19 +37,27 @@ JOURNAL = click.option(
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @JOURNAL
+@click.option("--files-from", metavar="LIST", help="also the files named in LIST, one a line (- : stdin)")
+@click.option("-0", "--null", "nul", is_flag=True, help="LIST's names are separated by NUL (find -print0)")
+@click.option("--glob", "pattern", help="the files of a folder in PATHS whose names match (default: every file)")
 @click.option("--chunk", type=int, help="at most this many files a job (default: the provider's limit)")
 @click.option("--callback-url", help="POSTed when each job ends")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="a provider option")
 @with_state
-def enqueue(state: State, paths: tuple[Path, ...], journal: str, chunk: int | None, callback_url: str | None,
+def enqueue(state: State, paths: tuple[Path, ...], journal: str, files_from: str | None, nul: bool,
+            pattern: str | None, chunk: int | None, callback_url: str | None,
             options: tuple[str, ...]) -> int:  # fmt: skip
-    """Record PATHS as a run in the journal for workers to send; print the run's id (the last line)."""
+    """Record PATHS (files, or folders walked) and those of --files-from as a run in the journal for
+    workers to send; print the run's id (the last line)."""
+    if not paths and files_from is None:
+        raise click.UsageError("say which files: PATHS, folders, or --files-from LIST")
+    files = list(given(paths, files_from, nul, pattern))
     with state.client() as client:
-        run = client.enqueue(list(paths), journal=journal, chunk=chunk, callback_url=callback_url,
+        run = client.enqueue(files, journal=journal, chunk=chunk, callback_url=callback_url,
                              options=parse_options(options) or None)  # fmt: skip
-    state.report.line(f"recorded {len(paths)} file(s) as {client.provider} run {run}; start workers with:")
+    state.report.line(f"recorded {len(files)} file(s) as {client.provider} run {run}; start workers with:")
     for line in worker_command(journal, click.get_current_context().get_parameter_source("journal")):
         state.report.line(f"  {line}")
     click.echo(json.dumps({"run": run}) if state.as_json else run)
@@ -79,9 +90,15 @@ def worker_command(journal: str, source: ParameterSource | None) -> list[str]:
 @click.option("--settle", type=click.FloatRange(0, 86400, min_open=True), default=600.0, show_default=True,
               help="seconds after an interrupted send that the provider's authoritative lookup must still not find"
               " it before it is sent again (above twice the provider's idle timeout)")  # fmt: skip
+@click.option("--progress-every", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="print a progress line every this many seconds (0: none)")  # fmt: skip
+@click.option("--metrics-port", type=click.IntRange(0, 65535), help="serve Prometheus metrics on this port"
+              " (batchkit[metrics])")  # fmt: skip
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="the metrics server's address")
 @with_state
 def worker(state: State, journal: str, until_done: bool, concurrency: int, lease: float, rate: float | None,
-           run: str | None, settle: float) -> int:  # fmt: skip
+           run: str | None, settle: float, progress_every: float, metrics_port: int | None,
+           metrics_host: str) -> int:  # fmt: skip
     """Send the journal's chunks, follow their jobs and collect their results, until stopped (Ctrl-C)
     or, with --until-done, until no run has work left. Start as many as you like, on any hosts."""
     if state.provider:
@@ -97,9 +114,11 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
             return EXIT_OK
         raise ConfigError("the journal has no runs yet: say which provider this worker serves with -p NAME")
     poll = batchkit.PollSchedule(concurrency=concurrency)
+    observing = Observing(state.report, journal, 0 if state.as_json else progress_every, metrics_port,
+                          metrics_host, state.log_format == "json")  # fmt: skip
 
     async def serve(provider: str) -> tuple[str, batchkit.WorkSummary]:
-        async with batchkit.AsyncClient.connect(provider, poll=poll) as client:
+        async with batchkit.AsyncClient.connect(provider, poll=poll, observer=observing.observer(provider)) as client:
             return provider, await client.work(journal, until_done=until_done, run=run, lease=lease, rate=rate,
                                                settle=settle)  # fmt: skip
 
@@ -122,7 +141,8 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
 
     state.report.line(f"worker for {', '.join(providers)} on {batchkit.runs.redacted(journal)}")
     try:
-        done = asyncio.run(serve_all())
+        with observing:
+            done = asyncio.run(serve_all())
     except KeyboardInterrupt:
         state.report.line("worker stopped; its chunks are free for other workers")
         raise click.exceptions.Exit(130) from None
@@ -138,11 +158,18 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
 @cli.command()
 @JOURNAL
 @click.option("--run", "run", help="show this run's chunks: state, job id, attempts, error, lease holder")
+@click.option("--watch", is_flag=True, help="show them live (a bar per run, its rate and ETA) until every run has"
+              " settled")  # fmt: skip
+@click.option("--every", type=click.FloatRange(0.1, 3600), default=2.0, show_default=True,
+              help="seconds between looks, with --watch")  # fmt: skip
 @with_state
-def runs(state: State, journal: str, run: str | None) -> int:
+def runs(state: State, journal: str, run: str | None, watch: bool, every: float) -> int:
     """Show each run in the journal: chunks sent, jobs finished, files done (with --run, its chunks)."""
     if run is not None:
         render(chunk_rows(journal, run), "json" if state.as_json else "table", sys.stdout, "chunks")
+        return EXIT_OK
+    if watch:
+        show(journal, every, sys.stdout)
         return EXIT_OK
     rows = [run_row(p) for p in batchkit.runs.progress(journal)]
     if state.as_json:
@@ -173,8 +200,9 @@ def run_row(progress: RunProgress) -> dict[str, Any]:
 def progress_table(rows: list[dict[str, Any]]) -> Table:
     """The runs with a bar of files done."""
     table = Table(title="runs")
+    longest = max((len(row["run"]) for row in rows), default=3)
     for column in ("run", "provider", "chunks sent", "jobs finished", "files done", "", "ambiguous", "failed"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "run", min_width=longest if column == "run" else None)
     for row in rows:
         table.add_row(
             Text(literal(row["run"])), Text(literal(row["provider"])), f"{row['sent']}/{row['chunks']}",

@@ -1,6 +1,6 @@
 """batchkit benchmarks: each case measures batchkit and a baseline in the same run and prints the ratio.
 
-    python tests/benchmarks/run.py [--runs 5] [--only emulator,report,hume-expression,workers,stall,streaming,upload,overhead,parsing,many,import]
+    python tests/benchmarks/run.py [--runs 5] [--files 100000] [--only emulator,report,hume-expression,workers,stall,streaming,upload,overhead,parsing,many,import,polls,enqueue,throughput,throughput-pg]
 
 Figures are medians over ``--runs`` runs. Nothing here is asserted; the targets are printed beside them.
 """
@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import fleet  # beside this file (the script's folder is first on sys.path)
 import httpx
 
 import batchkit
@@ -610,14 +611,23 @@ CASES = {
     "parsing": bench_parsing,
     "many": bench_many,
     "import": bench_import,
+    "polls": lambda runs: fleet.bench_polls(row, runs),
+    "enqueue": lambda runs: fleet.bench_enqueue_export(row, measure, FILES[0]),
+    "throughput": lambda runs: fleet.bench_throughput(row, runs),
+    "throughput-pg": lambda runs: fleet.bench_throughput(row, runs, store="postgresql",
+                                                         fleets=[(1, 1), (8, 1), (1, 4), (8, 4)]),
 }
+FILES = [100_000]
+"""The files of the enqueue and export cases (``--files``)."""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", default=",".join(CASES))
+    parser.add_argument("--files", type=int, default=FILES[0], help="files of the enqueue and export cases")
     args = parser.parse_args()
+    FILES[0] = args.files
     print(f"{platform.node()} | {platform.machine()} | {os.cpu_count()} cores | Python {platform.python_version()} | "
           f"{time.strftime('%Y-%m-%d')} | medians of {args.runs} runs", flush=True)  # fmt: skip
     for name in args.only.split(","):

@@ -10,10 +10,11 @@ committed before a send, the outcome after; results are kept per input file.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -174,6 +175,7 @@ _LEASE = "CAST(c.lease_until_ms AS BIGINT)"
 _NEXT_POLL = "COALESCE(CAST(c.next_poll_ms AS BIGINT), 0)"
 """A chunk's lease and next poll as numbers: none yet (a migrated journal) is now, and on sqlite, where
 a column may hold any text, what is not a number is 0 (an ended lease, a poll due)."""
+_FILES = "SELECT idx, chunk_idx, path, size, mtime_ns, status, error, result FROM files WHERE run_id = ?"
 _RUN_COLUMNS = "id, provider, fingerprint, spec, created_ms, files, chunks"
 _CHUNK_COLUMNS = (
     "c.run_id, c.idx, c.state, c.job_id, c.intent_ms, c.error, c.children, c.job_status, c.attempts,"
@@ -268,14 +270,6 @@ class Journal:
                              " give more of its id")  # fmt: skip
         raise InputError(f"{self.where} has no run {run!r} (batchkit runs --journal … lists them)")
 
-    def snapshot(self, run: str) -> tuple[Run, list[FileEntry], list[Chunk]]:
-        """A run (or a prefix of its id), its files and its chunks, as one moment of the journal saw them."""
-        with self._store.transaction(write=False) as tx:
-            if self._store.dialect == "postgresql":  # every statement below reads the same snapshot
-                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            found = self._run_of(tx, run)
-            return found, self._files(tx, found.id), self._chunks(tx, found.id)
-
     def holders(self, run: str) -> dict[int, str]:
         """The worker holding each chunk of ``run`` that is held now, by chunk index."""
         with self._store.transaction(write=False) as tx:
@@ -333,24 +327,43 @@ class Journal:
                                             cancelled))  # fmt: skip
             return progress
 
-    def chunks(self, run: str) -> list[Chunk]:
+    def chunks(self, run: str, paths: bool = True) -> list[Chunk]:
+        """The chunks of ``run`` in order (without ``paths``: their ``files`` left empty, none read)."""
         with self._store.transaction(write=False) as tx:
-            return self._chunks(tx, run)
+            return self._chunks(tx, run, paths)
 
-    def _chunks(self, tx: Tx, run: str) -> list[Chunk]:
+    def _chunks(self, tx: Tx, run: str, paths: bool = True) -> list[Chunk]:
         rows = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? ORDER BY c.idx",
                           (run,)).fetchall()  # fmt: skip
-        paths = self._paths(tx, run)
-        return [_chunk(row, paths.get(int(row[1]), ())) for row in rows]
+        named = self._paths(tx, run) if paths else {}
+        return [_chunk(row, named.get(int(row[1]), ())) for row in rows]
 
     def files(self, run: str, chunk: int | None = None) -> list[FileEntry]:
         """The input files of ``run`` (of one chunk), in the order given, with their results so far."""
         with self._store.transaction(write=False) as tx:
             return self._files(tx, run, chunk)
 
+    @contextlib.contextmanager
+    def reading(self, run: str, size: int = 1000) -> Iterator[tuple[Run, list[Chunk], Iterator[list[FileEntry]]]]:
+        """A run (or a prefix of its id), its chunks, and its files in order ``size`` at a time, as one
+        moment of the journal saw them (one read transaction, open while the block runs): no file is
+        counted twice or missed, and a run of millions is never held whole."""
+        with self._store.transaction(write=False) as tx:
+            if self._store.dialect == "postgresql":  # every statement below reads the same snapshot
+                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            found = self._run_of(tx, run)
+
+            def pages() -> Iterator[list[FileEntry]]:
+                after = -1
+                while rows := tx.execute(f"{_FILES} AND idx > ? ORDER BY idx LIMIT ?", (found.id, after, size)).fetchall():
+                    yield [_file(row) for row in rows]
+                    after = int(rows[-1][0])
+
+            yield found, self._chunks(tx, found.id, paths=False), pages()
+
     @staticmethod
     def _files(tx: Tx, run: str, chunk: int | None = None) -> list[FileEntry]:
-        query = "SELECT idx, chunk_idx, path, size, mtime_ns, status, error, result FROM files WHERE run_id = ?"
+        query = _FILES
         params: tuple[Any, ...] = (run,)
         if chunk is not None:
             query, params = query + " AND chunk_idx = ?", (run, chunk)

@@ -1,0 +1,217 @@
+"""Fleet benchmarks (``python tests/benchmarks/run.py --only polls,export,enqueue,throughput``): each
+prints batchkit's figure beside a baseline measured in the same run.
+
+- polls: ``wait_all``'s CPU per status request with 1,000, 10,000 and 100,000 jobs pending (the
+  operation driven inline on a fake clock, every job running); the baseline is the figure at 1,000.
+- enqueue / export: ``batchkit enqueue --files-from`` and ``batchkit results --run … -o out.csv`` of
+  ``--files`` files (default 100,000) on sqlite and PostgreSQL, time and peak memory of the process,
+  beside a raw ``executemany`` insert of the same rows and a raw streamed ``SELECT`` to CSV.
+- throughput: 200 Resemble chunks against the emulator, each create held 1 s, for 1, 2, 4, 8 worker
+  processes and ``--concurrency`` 1, 4, 8: chunks a second, the speed-up over 1 worker x 1 lane, the
+  workers' CPU per chunk, and what bounds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import batchkit
+from batchkit._kernel.clock import FakeClock
+from batchkit._kernel.steps import Done, Emit, Parallel, Sleep, advance
+from batchkit._orchestration.waiting import watch
+
+Row = Callable[[str, str, str, str, str], None]
+Measure = Callable[[list[str]], tuple[float, float, str]]
+
+
+def bench_polls(row: Row, runs: int, passes: int = 400) -> None:
+    print(f"polls: wait_all's CPU per status request, {passes} passes of up to 200 requests", flush=True)
+    figures = {}
+    for count in (1_000, 10_000, 100_000):
+        samples = []
+        for _ in range(max(1, runs // 2)):
+            clock = FakeClock()
+            jobs = [batchkit.BatchJob("hume", f"job-{n}", batchkit.JobStatus.RUNNING, "") for n in range(count)]
+
+            def get(ident: str, job: batchkit.BatchJob = jobs[0]) -> Any:
+                return job
+                yield  # a generator that answers at once
+
+            schedule = batchkit.PollSchedule(initial=0.5, factor=1.0, maximum=0.5, max_rate=200, concurrency=200)
+            operation = watch("hume", get, jobs, schedule, None, None, clock)
+            step, polled, done = advance(operation, None), 0, 0
+            started = time.process_time()
+            while done < passes:
+                outcome: Any = None
+                if isinstance(step, Sleep):
+                    clock.advance(step.seconds)
+                elif isinstance(step, Parallel):
+                    outcome = [_inline(op) for op in step.operations]
+                    polled, done = polled + len(outcome), done + 1
+                elif not isinstance(step, Emit):
+                    raise RuntimeError(f"unexpected step {step!r}")
+                step = advance(operation, outcome)
+            samples.append((time.process_time() - started) / polled * 1000)
+            operation.close()
+        figures[count] = sorted(samples)[len(samples) // 2]
+    for count, ms in figures.items():
+        row(f"wait_all CPU per status request, {count:,} jobs", f"{ms * 1000:.1f} us",
+            f"1,000 jobs {figures[1_000] * 1000:.1f} us", f"{ms / figures[1_000]:.2f}x", "flat: <= 2x from 1k to 100k")  # fmt: skip
+
+
+def _inline(operation: Any) -> Any:
+    step = advance(operation, None)
+    if not isinstance(step, Done):
+        raise RuntimeError("the getter does not answer at once")
+    return step.value
+
+
+@contextlib.contextmanager
+def journals(tmp: Path) -> Iterator[list[tuple[str, Callable[[str], str]]]]:
+    """Each store: its name, and a function giving a fresh journal of that store by name."""
+    stores: list[tuple[str, Callable[[str], str]]] = [("sqlite", lambda name: str(tmp / f"{name}.db"))]
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests import postgres
+
+    if postgres.binaries() is None:
+        print("  (no PostgreSQL binaries: sqlite only)", flush=True)
+        yield stores
+        return
+    with postgres.server() as url:
+        yield [*stores, ("postgresql", lambda name: postgres.new_database(url))]
+
+
+RAW_INSERT = """
+import sys, time
+journal, listing = sys.argv[1], sys.argv[2]
+rows = ((n, line.rstrip("\\n")) for n, line in enumerate(open(listing)))
+if journal.startswith("postgresql"):
+    import psycopg
+    db = psycopg.connect(journal)
+    db.execute("CREATE TABLE raw (idx BIGINT PRIMARY KEY, path TEXT, size BIGINT)")
+    with db.cursor() as cur:
+        cur.executemany("INSERT INTO raw VALUES (%s, %s, 10)", rows)
+    db.commit()
+else:
+    import sqlite3
+    db = sqlite3.connect(journal)
+    db.execute("CREATE TABLE raw (idx INTEGER PRIMARY KEY, path TEXT, size INTEGER)")
+    db.executemany("INSERT INTO raw VALUES (?, ?, 10)", rows)
+    db.commit()
+"""
+
+RAW_EXPORT = """
+import csv, sys
+journal, out = sys.argv[1], sys.argv[2]
+query = "SELECT path, status, error FROM files ORDER BY run_id, idx"
+with open(out, "w", newline="") as fh:
+    writer = csv.writer(fh)
+    if journal.startswith("postgresql"):
+        import psycopg
+        with psycopg.connect(journal) as db, db.cursor(name="rows") as cur:
+            cur.itersize = 2000
+            cur.execute(query)
+            writer.writerows(cur)
+    else:
+        import sqlite3
+        writer.writerows(sqlite3.connect(journal).execute(query))
+"""
+
+
+def bench_enqueue_export(row: Row, measure: Measure, count: int) -> None:
+    print(f"enqueue and export: {count:,} files, batchkit's command beside raw SQL, each in its own process",
+          flush=True)  # fmt: skip
+    from batchkit.emulator import serve
+
+    with tempfile.TemporaryDirectory() as folder, serve() as emu, journals(Path(folder)) as stores:
+        tmp = Path(folder)
+        listing = tmp / "files.txt"
+        media = tmp / "media"
+        media.mkdir()
+        with open(listing, "w") as out:
+            for n in range(count):
+                path = media / f"f{n:07d}.wav"
+                path.write_bytes(b"x" * 10)
+                out.write(f"{path}\n")
+        os.environ.update(BATCHKIT_BASE_URL=str(emu.base_url), RESEMBLE_API_KEY="bench")  # measure()'s children
+        batchkit_cli = [sys.executable, "-m", "batchkit.cli"]
+        for store, fresh in stores:
+            journal = fresh("enqueue")
+            wall, peak, out = measure([*batchkit_cli, "-p", "resemble", "enqueue", "--files-from", str(listing),
+                                       "--journal", journal])  # fmt: skip
+            raw_wall, raw_peak, _ = measure([sys.executable, "-c", RAW_INSERT, fresh("raw"), str(listing)])
+            row(f"enqueue {count:,} files ({store})", f"{wall:.1f} s, {peak:.0f} MB peak",
+                f"raw executemany {raw_wall:.1f} s, {raw_peak:.0f} MB", f"{wall / raw_wall:.2f}x time",
+                "1M in < 2 min on PostgreSQL, <= 200 MB")  # fmt: skip
+            run = out.strip().splitlines()[-1]
+            csv_out = tmp / f"{store}.csv"
+            wall, peak, _ = measure([*batchkit_cli, "results", "--journal", journal, "--run", run, "-o", str(csv_out)])
+            raw_wall, raw_peak, _ = measure([sys.executable, "-c", RAW_EXPORT, journal, str(tmp / "raw.csv")])
+            row(f"results --run -o out.csv, {count:,} files ({store})", f"{wall:.1f} s, {peak:.0f} MB peak",
+                f"raw streamed SELECT {raw_wall:.1f} s, {raw_peak:.0f} MB", f"{peak / raw_peak:.2f}x memory",
+                "streamed: 1M rows in <= 100 MB")  # fmt: skip
+
+
+def run_fleet(url: str, journal: str, workers: int, lanes: int) -> float:
+    """``workers`` ``batchkit worker --until-done`` processes of ``lanes`` lanes; their CPU seconds."""
+    env = {**os.environ, "BATCHKIT_BASE_URL": url, "RESEMBLE_API_KEY": "bench"}
+    command = [sys.executable, "-m", "batchkit.cli", "worker", "--journal", journal, "--until-done",
+               "--concurrency", str(lanes), "--progress-every", "0"]  # fmt: skip
+    procs = [subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL) for _ in range(workers)]
+    cpu = 0.0
+    for proc in procs:
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            raise RuntimeError(f"a worker exited {proc.returncode}")
+        cpu += usage.ru_utime + usage.ru_stime
+    return cpu
+
+
+FLEETS = [(workers, lanes) for lanes in (1, 4, 8) for workers in (1, 2, 4, 8)]
+"""Every (worker processes, lanes) measured, 1 x 1 (the baseline) first."""
+
+
+def bench_throughput(row: Row, runs: int, chunks: int = 200, store: str = "sqlite",
+                     fleets: list[tuple[int, int]] = FLEETS) -> None:  # fmt: skip
+    print(f"throughput: {chunks} Resemble chunks of 10 files, each create held 1 s, worker processes x lanes,"
+          f" a {store} journal", flush=True)  # fmt: skip
+    from batchkit.emulator import EmulatorConfig, FaultKind, serve
+
+    cores = os.cpu_count() or 1
+    with (serve(config=EmulatorConfig(queue_seconds=0.01, run_seconds=0.05)) as emu,
+          tempfile.TemporaryDirectory() as tmp, journals(Path(tmp)) as stores):  # fmt: skip
+        fresh = dict(stores)[store]
+        url = str(emu.base_url)
+        files = [Path(tmp) / f"f{i:05d}.wav" for i in range(chunks * 10)]
+        for path in files:
+            path.write_bytes(os.urandom(100))
+        speeds: dict[tuple[int, int], float] = {}
+        for workers, lanes in fleets:
+            journal = fresh(f"w{workers}x{lanes}")
+            with batchkit.connect("resemble", api_key="bench", base_url=url) as client:
+                client.enqueue(files, journal=journal, chunk=10)
+            emu.reset(EmulatorConfig(queue_seconds=0.01, run_seconds=0.05))
+            emu.faults.add("POST /api/v2/detect/batch", FaultKind.SLOW, delay=1.0, times=chunks)
+            started = time.monotonic()
+            cpu = run_fleet(url, journal, workers, lanes)
+            wall = time.monotonic() - started
+            arrivals = sorted(r.at for r in emu.requests if r.method == "POST")
+            speed = speeds[workers, lanes] = chunks / (arrivals[-1] + 1.0 - arrivals[0])
+            ideal = workers * lanes
+            busy = cpu / wall
+            bound = (f"CPU ({busy:.1f} of {cores} cores busy)" if busy > 0.8 * cores
+                     else "the 1 s create" if speed >= 0.8 * ideal
+                     else f"the waits between creates (claims, journal writes, {store}, other load)")  # fmt: skip
+            base = speeds[1, 1]
+            target = {(8, 1): ">= 7x", (1, 4): ">= 3.5x"}.get((workers, lanes), f"ideal {ideal}x")
+            row(f"{workers} worker(s) x {lanes} lane(s), {store}", f"{speed:.2f} chunks/s, {cpu / chunks * 1000:.0f} ms CPU/chunk",
+                f"1 x 1 {base:.2f} chunks/s", f"{speed / base:.2f}x; bound by {bound}", target)  # fmt: skip
