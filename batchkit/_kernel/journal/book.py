@@ -355,7 +355,8 @@ class Journal:
 
             def pages() -> Iterator[list[FileEntry]]:
                 after = -1
-                while rows := tx.execute(f"{_FILES} AND idx > ? ORDER BY idx LIMIT ?", (found.id, after, size)).fetchall():
+                query = f"{_FILES} AND idx > ? ORDER BY idx LIMIT ?"
+                while rows := tx.execute(query, (found.id, after, size)).fetchall():
                     yield [_file(row) for row in rows]
                     after = int(rows[-1][0])
 
