@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         ProviderError,
         RateLimitedError,
         ResponseFormatError,
+        RunKeyConflictError,
         ServerError,
         TransportError,
         UnsupportedError,
@@ -59,8 +60,8 @@ _ERRORS = [
     "AmbiguousSubmissionError", "AuthenticationError", "BadRequestError", "BatchkitError", "ClientClosedError",
     "ConfigError", "InputError",
     "InsufficientBalanceError", "JobNotFinishedError", "JournalError", "LeaseLostError", "NotFoundError",
-    "PermissionDeniedError", "ProviderError", "RateLimitedError", "ResponseFormatError", "ServerError",
-    "TransportError", "UnsupportedError", "WaitTimeoutError",
+    "PermissionDeniedError", "ProviderError", "RateLimitedError", "ResponseFormatError", "RunKeyConflictError",
+    "ServerError", "TransportError", "UnsupportedError", "WaitTimeoutError",
 ]  # fmt: skip
 
 _HOMES: dict[str, str] = {
@@ -132,6 +133,7 @@ __all__ = [
     "RateLimitedError",
     "ResponseFormatError",
     "RetryPolicy",
+    "RunKeyConflictError",
     "ServerError",
     "TransportError",
     "UnsupportedError",

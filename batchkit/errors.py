@@ -44,6 +44,17 @@ class InputError(BatchkitError, ValueError):
     """A submission or option is invalid; raised before anything is sent."""
 
 
+class RunKeyConflictError(InputError):
+    """A run key already names a run of other files or settings in the journal; nothing was recorded."""
+
+    def __init__(self, message: str, *, run_key: str, run: str) -> None:
+        super().__init__(message)
+        self.run_key = run_key
+        """The key given."""
+        self.run = run
+        """The id of the run the key already names."""
+
+
 class UnsupportedError(BatchkitError):
     """The provider has no such operation (e.g. artifacts on Resemble)."""
 

@@ -37,14 +37,15 @@ JOURNAL = click.option(
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @JOURNAL
 @click.option("--chunk", type=int, help="at most this many files a job (default: the provider's limit)")
+@click.option("--run-key", help="your name for the run: enqueued again, it is the same run (other files: exit 3)")
 @click.option("--callback-url", help="POSTed when each job ends")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="a provider option")
 @with_state
-def enqueue(state: State, paths: tuple[Path, ...], journal: str, chunk: int | None, callback_url: str | None,
-            options: tuple[str, ...]) -> int:  # fmt: skip
+def enqueue(state: State, paths: tuple[Path, ...], journal: str, chunk: int | None, run_key: str | None,
+            callback_url: str | None, options: tuple[str, ...]) -> int:  # fmt: skip
     """Record PATHS as a run in the journal for workers to send; print the run's id (the last line)."""
     with state.client() as client:
-        run = client.enqueue(list(paths), journal=journal, chunk=chunk, callback_url=callback_url,
+        run = client.enqueue(list(paths), journal=journal, chunk=chunk, run_key=run_key, callback_url=callback_url,
                              options=parse_options(options) or None)  # fmt: skip
     state.report.line(f"recorded {len(paths)} file(s) as {client.provider} run {run}; start workers with:")
     for line in worker_command(journal, click.get_current_context().get_parameter_source("journal")):

@@ -18,10 +18,10 @@ from typing import Any
 
 import attrs
 
-from batchkit.errors import InputError, LeaseLostError
+from batchkit.errors import InputError, LeaseLostError, RunKeyConflictError
 from batchkit.models import JobStatus
 
-from .schema import migrate, run_id_for
+from .schema import keyed_run, migrate, run_id_for
 from .stores import UNREADABLE, RowError, Store, Tx, open_store
 
 
@@ -190,15 +190,19 @@ class Journal:
 
     def record_run(self, provider: str, fingerprint: str, spec: Mapping[str, Any],
                    files: Sequence[tuple[str, int, int | None]], plan: Sequence[Sequence[int]],
-                   now_ms: int) -> str:  # fmt: skip
-        """The run of this submission: recorded now, or as an earlier call recorded it."""
+                   now_ms: int, key: str | None = None) -> str:  # fmt: skip
+        """The run of this submission: recorded now, or as an earlier call recorded it. With ``key``, the run
+        the key names; :class:`RunKeyConflictError` if it names a run of another submission."""
         for path, *_ in files:
             _storable(path)
         spec = {**spec, "roots": roots([path for path, *_ in files])}
-        run = run_id_for(fingerprint)
+        run, fingerprint = (run_id_for(fingerprint), fingerprint) if key is None else keyed_run(fingerprint, key)
         where = {i: n for n, indexes in enumerate(plan) for i in indexes}
         with self._store.transaction() as tx:
-            found = tx.execute("SELECT spec FROM runs WHERE id = ?", (run,)).fetchone()
+            found = tx.execute("SELECT spec, fingerprint FROM runs WHERE id = ?", (run,)).fetchone()
+            if found is not None and key is not None and found[1] != fingerprint:
+                raise RunKeyConflictError(f"{self.where}: run key {key!r} already names run {run}, of other files or"
+                                          " settings; nothing was recorded (use a new key)", run_key=key, run=run)
             if found is None:
                 tx.execute(
                     "INSERT INTO runs (id, provider, fingerprint, spec, created_ms, files, chunks)"
