@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         BatchkitError,
         ClientClosedError,
         ConfigError,
+        EngineError,
         InputError,
         InsufficientBalanceError,
         JobNotFinishedError,
@@ -58,7 +59,7 @@ __version__ = "0.1.0"
 
 _ERRORS = [
     "AmbiguousSubmissionError", "AuthenticationError", "BadRequestError", "BatchkitError", "ClientClosedError",
-    "ConfigError", "InputError",
+    "ConfigError", "EngineError", "InputError",
     "InsufficientBalanceError", "JobNotFinishedError", "JournalError", "LeaseLostError", "NotFoundError",
     "PermissionDeniedError", "ProviderError", "RateLimitedError", "ResponseFormatError", "RunKeyConflictError",
     "ServerError", "TransportError", "UnsupportedError", "WaitTimeoutError",
@@ -116,6 +117,7 @@ __all__ = [
     "Client",
     "ClientClosedError",
     "ConfigError",
+    "EngineError",
     "ExtractLimits",
     "FileResult",
     "InputError",

@@ -118,6 +118,10 @@ class LeaseLostError(JournalError):
     """A worker's lease on a chunk ended and another worker claimed it: the first may no longer write it."""
 
 
+class EngineError(BatchkitError):
+    """An engine (Ray, Airflow) could not keep batchkit's workers running; the journal keeps where they stopped."""
+
+
 class WaitTimeoutError(BatchkitError):
     """Waiting ran out of time; ``jobs`` holds the last known state of each job."""
 

@@ -21,7 +21,7 @@ from rich.text import Text
 
 import batchkit
 from batchkit._kernel.journal import RunProgress, without_password
-from batchkit.errors import ConfigError
+from batchkit.engines import providers_of, serve
 
 from . import EXIT_OK
 from .commands import State, cli, parse_options, with_state
@@ -82,21 +82,10 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
            run: str | None) -> int:  # fmt: skip
     """Send the journal's chunks, follow their jobs and collect their results, until stopped (Ctrl-C)
     or, with --until-done, until no run has work left. Start as many as you like, on any hosts."""
-    if state.provider:
-        providers = [state.provider]
-    else:
-        found = batchkit.runs.progress(journal)
-        providers = sorted({p.run.provider for p in found if p.run.provider and (run is None or p.run.id == run)})
+    providers = providers_of(journal, state.provider, run, until_done)
     if not providers:
-        if until_done:
-            state.report.line("no run in the journal has work left")
-            return EXIT_OK
-        raise ConfigError("the journal has no runs yet: say which provider this worker serves with -p NAME")
-    poll = batchkit.PollSchedule(concurrency=concurrency)
-
-    async def serve(provider: str) -> tuple[str, batchkit.WorkSummary]:
-        async with batchkit.AsyncClient.connect(provider, poll=poll) as client:
-            return provider, await client.work(journal, until_done=until_done, run=run, lease=lease, rate=rate)
+        state.report.line("no run in the journal has work left")
+        return EXIT_OK
 
     async def serve_all() -> list[tuple[str, batchkit.WorkSummary]]:
         """Every provider's work; SIGTERM (systemd, Kubernetes) stops it as Ctrl-C does."""
@@ -109,7 +98,8 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
 
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
         try:
-            return list(await asyncio.gather(*(serve(p) for p in providers)))
+            return await serve(journal, providers, concurrency=concurrency, until_done=until_done, run=run,
+                               lease=lease, rate=rate)  # fmt: skip
         except asyncio.CancelledError:
             if terminated.is_set():
                 raise KeyboardInterrupt from None
