@@ -29,6 +29,8 @@ def test_the_same_key_and_files_are_the_run_recorded_before(emulated, emu, journ
     assert [p.run.id for p in batchkit.runs.progress(journal_url)] == sorted([run, unkeyed, other_key],
                                                                            key=[run, unkeyed, other_key].index)
     assert [p.run.files for p in batchkit.runs.progress(journal_url)] == [60, 60, 60]
+    assert [p.run.id for p in batchkit.runs.progress(journal_url, other_key)] == [other_key]  # its rows alone
+    assert batchkit.runs.progress(journal_url, "run-none") == []
     assert emu.requests == []
 
 

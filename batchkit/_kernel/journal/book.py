@@ -240,22 +240,24 @@ class Journal:
                 raise InputError(f"{self.where} has no run {run!r} (batchkit runs --journal … lists them)")
             return _run(row)
 
-    def runs(self) -> list[RunProgress]:
-        """Every run, oldest first, with its progress."""
+    def runs(self, run: str | None = None) -> list[RunProgress]:
+        """Every run (or ``run`` alone: its rows only are read), oldest first, with its progress."""
+        params: tuple[str, ...] = () if run is None else (run,)
+        only = "" if run is None else " WHERE {} = ?"
         with self._store.transaction(write=False) as tx:
-            runs = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_ms, id").fetchall()
+            runs = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs{only.format('id')} ORDER BY created_ms, id",
+                              params).fetchall()  # fmt: skip
             counts = {
                 row[0]: row[1:]
                 for row in tx.execute(
                     "SELECT run_id, SUM(CASE WHEN job_id IS NULL THEN 0 ELSE 1 END),"
                     " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), SUM(CASE WHEN state = ? THEN 1 ELSE 0 END),"
-                    " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END) FROM chunks GROUP BY run_id",
-                    (ChunkState.DONE, ChunkState.AMBIGUOUS, ChunkState.FAILED),
+                    f" SUM(CASE WHEN state = ? THEN 1 ELSE 0 END) FROM chunks{only.format('run_id')} GROUP BY run_id",
+                    (ChunkState.DONE, ChunkState.AMBIGUOUS, ChunkState.FAILED, *params),
                 ).fetchall()
             }
-            done = dict(
-                tx.execute("SELECT run_id, COUNT(*) FROM files WHERE status IS NOT NULL GROUP BY run_id").fetchall()
-            )
+            query = f"SELECT run_id, COUNT(status) FROM files{only.format('run_id')} GROUP BY run_id"
+            done = dict(tx.execute(query, params).fetchall())
             progress = []
             for row in runs:
                 sent, finished, ambiguous, failed = (int(n or 0) for n in counts.get(row[0], (0, 0, 0, 0)))
