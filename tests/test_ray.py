@@ -8,6 +8,7 @@ module-wide Ray serves every test here."""
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,12 +38,17 @@ def ray_processes() -> set[int]:
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[Any]:
-    before = ray_processes()
+    before, saved = ray_processes(), os.environ.get("RAY_USAGE_STATS_ENABLED")
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # Ray reports usage over the internet unless told not to
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     try:
         yield ray
     finally:
         ray.shutdown()
+        if saved is None:
+            os.environ.pop("RAY_USAGE_STATS_ENABLED")
+        else:
+            os.environ["RAY_USAGE_STATS_ENABLED"] = saved
     wait_until(lambda: ray_processes() <= before, "Ray left processes behind", ray_processes)
 
 
