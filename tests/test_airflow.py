@@ -8,6 +8,7 @@ db migrate``, some seconds), before Airflow is first imported, so nothing is wri
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -65,6 +66,10 @@ with DAG("batchkit_run", schedule=None, start_date=start, catchup=False):
     KilledOnceAfterEnqueue(task_id="calls", files=given["files"], provider="resemble", journal=given["journal"],
                            conn_id="batchkit_emulator", poll_interval=0.05, retries=1,
                            retry_delay=datetime.timedelta(0))
+
+with DAG("batchkit_run_here", schedule=None, start_date=start, catchup=False):
+    BatchkitRunOperator(task_id="calls", files=given["files"], provider="resemble", journal=given["journal"],
+                        conn_id="batchkit_emulator", poll_interval=0.05, deferrable=False)
 
 with DAG("batchkit_workers", schedule=None, start_date=start, catchup=False):
     BatchkitWorkerOperator.partial(task_id="workers", journal=given["journal"], conn_id="batchkit_emulator",
@@ -132,23 +137,30 @@ def returned(dag_run: Any) -> list[Any]:
         return [XComModel.deserialize_value(x) for x in sorted(found, key=lambda x: x.map_index)]
 
 
-def test_a_run_task_killed_after_enqueue_and_retried_creates_nothing_twice(dags, emu, tmp_path: Path) -> None:
-    files = many(tmp_path, 120)  # 3 chunks
-    dags.given(files)
+@contextlib.contextmanager
+def workers_by_hand(emu: Any, journal: str) -> Iterator[None]:
+    """The fleet a run task waits on (Kubernetes pods, Ray): here a thread working the journal."""
     stop = threading.Event()
 
-    def workers_by_hand() -> None:  # the fleet the run waits on (Kubernetes pods, Ray): here one thread
+    def work() -> None:
         with emu.connect("resemble") as client:
             while not stop.wait(0.05):
-                client.work(dags.journal, until_done=True)
+                client.work(journal, until_done=True)
 
-    worker = threading.Thread(target=workers_by_hand)
+    worker = threading.Thread(target=work)
     worker.start()
     try:
-        dag_run = dags.test("batchkit_run")
+        yield
     finally:
         stop.set()
         worker.join()
+
+
+def test_a_run_task_killed_after_enqueue_and_retried_creates_nothing_twice(dags, emu, tmp_path: Path) -> None:
+    files = many(tmp_path, 120)  # 3 chunks
+    dags.given(files)
+    with workers_by_hand(emu, dags.journal):
+        dag_run = dags.test("batchkit_run")
     [ti] = dag_run.get_task_instances()
     assert (ti.state, ti.try_number) == ("success", 2)  # died once after enqueue, retried
     assert (tmp_path / "died").exists()
@@ -165,6 +177,17 @@ def test_a_run_task_killed_after_enqueue_and_retried_creates_nothing_twice(dags,
     assert EMULATOR_KEY.encode() not in (dags.home / "airflow.db").read_bytes()  # nor in Airflow's database
     print(f"Airflow: 120 files, 3 chunks, the run task died after enqueue and was retried: "
           f"{emu.created('resemble')} creates, 1 run, XCom {summary}")
+
+
+def test_a_run_task_that_does_not_defer_waits_on_the_journal_itself(dags, emu, tmp_path: Path) -> None:
+    dags.given(many(tmp_path, 60))
+    with workers_by_hand(emu, dags.journal):
+        dag_run = dags.test("batchkit_run_here")
+    [ti] = dag_run.get_task_instances()
+    assert (ti.state, ti.try_number) == ("success", 1)
+    [summary] = returned(dag_run)
+    assert (summary["files"], summary["chunks"], summary["files_done"]) == (60, 2, 60)
+    assert emu.created("resemble") == 2
 
 
 def test_mapped_worker_tasks_work_the_journal_until_done(dags, emu, tmp_path: Path) -> None:

@@ -112,3 +112,23 @@ def test_an_actors_batchkit_error_is_raised_as_itself(local_ray, emu, tmp_path: 
         batchkit.ray.work(journal, workers=0)
     assert batchkit.ray.work(tmp_path / "empty.db", workers=1) == batchkit.WorkSummary()  # no runs: no actors
     assert emu.created("resemble") == 0
+
+
+def test_actors_that_keep_dying_end_in_an_engine_error(local_ray, emu, tmp_path: Path) -> None:
+    journal = str(tmp_path / "journal.db")
+    with emu.connect("resemble") as client:
+        client.enqueue(many(tmp_path, 10), journal=journal)
+    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=HELD)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        working = pool.submit(batchkit.ray.work, journal, workers=1, max_replacements=0, settings=settings(emu))
+        progress = lambda: (len(emu.requests), working.done())  # noqa: E731
+        wait_until(lambda: held_replies(emu) == 1 or working.done(), "the actor never sent", progress)
+        [name] = [n for n in ray.util.list_named_actors() if n.startswith("batchkit-worker-")]
+        ray.kill(ray.get_actor(name))
+        emu.faults.release()
+        wait_until(working.done, "work() never returned", progress)
+        with pytest.raises(batchkit.EngineError, match="1 batchkit worker actors died"):
+            working.result()
+    assert emu.created("resemble") == 1
+    [chunk] = batchkit.runs.progress(journal)
+    assert chunk.chunks_sent == 0  # its send is in the journal as begun: the next worker looks for its job
