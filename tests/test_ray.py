@@ -122,7 +122,8 @@ def test_actors_that_keep_dying_end_in_an_engine_error(local_ray, emu, tmp_path:
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         working = pool.submit(batchkit.ray.work, journal, workers=1, max_replacements=0, settings=settings(emu))
         progress = lambda: (len(emu.requests), working.done())  # noqa: E731
-        wait_until(lambda: held_replies(emu) == 1 or working.done(), "the actor never sent", progress)
+        made = lambda: emu.created("resemble") == 1 and held_replies(emu) == 1  # noqa: E731
+        wait_until(lambda: made() or working.done(), "the actor never sent", progress)
         [name] = [n for n in ray.util.list_named_actors() if n.startswith("batchkit-worker-")]
         ray.kill(ray.get_actor(name))
         emu.faults.release()
@@ -132,3 +133,56 @@ def test_actors_that_keep_dying_end_in_an_engine_error(local_ray, emu, tmp_path:
     assert emu.created("resemble") == 1
     [chunk] = batchkit.runs.progress(journal)
     assert chunk.chunks_sent == 0  # its send is in the journal as begun: the next worker looks for its job
+
+
+DRIVER = """
+import json, sys
+import ray
+import batchkit.ray
+
+given = json.loads(sys.argv[1])
+ray.init(address="auto", log_to_driver=False, logging_level="ERROR")
+settings = batchkit.ray.WorkerSettings({"resemble": {"api_key": given["key"], "base_url": given["url"]}})
+print("working", flush=True)
+try:
+    batchkit.ray.work(given["journal"], workers=2, until_done=False, settings=settings)
+except KeyboardInterrupt:
+    print("stopped", flush=True)
+"""
+
+
+def test_ctrl_c_stops_actors_that_work_until_cancelled_and_frees_their_chunks(local_ray, emu, tmp_path: Path) -> None:
+    import json
+    import signal
+    import sqlite3
+    import sys
+
+    journal = str(tmp_path / "journal.db")
+    with emu.connect("resemble") as client:
+        client.enqueue(many(tmp_path, 20), journal=journal, chunk=10)
+    emu.faults.add(CREATE, FaultKind.SLOW_REPLY, delay=HELD, times=2)
+    given = json.dumps({"journal": journal, "key": EMULATOR_KEY, "url": emu.base_url})
+    out = tmp_path / "driver.out"
+    with open(out, "w") as stdout:
+        driver = subprocess.Popen([sys.executable, "-c", DRIVER, given], stdout=stdout, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})  # fmt: skip
+    try:
+        progress = lambda: (len(emu.requests), out.stat().st_size, driver.poll())  # noqa: E731
+        made = lambda: emu.created("resemble") == 2 and held_replies(emu) == 2  # noqa: E731
+        wait_until(lambda: made() or driver.poll() is not None, "the actors never sent", progress)
+        assert driver.poll() is None, out.read_text()
+        driver.send_signal(signal.SIGINT)
+        wait_until(lambda: driver.poll() is not None, "the driver never stopped", progress)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+        emu.faults.release()
+    assert "stopped" in out.read_text(), out.read_text()
+    with sqlite3.connect(journal) as db:  # each actor gave its chunk up as it stood (a send begun stays so)
+        assert db.execute("SELECT COUNT(*) FROM chunks WHERE owner IS NOT NULL").fetchone() == (0,)
+        assert db.execute("SELECT COUNT(*) FROM chunks WHERE state = 'sending'").fetchone() == (2,)
+    assert not [n for n in ray.util.list_named_actors(all_namespaces=True) if n["name"].startswith("batchkit-worker-")]
+    summary = batchkit.ray.work(journal, workers=1, settings=settings(emu))  # looked for, found, not sent again
+    assert (summary.adopted, summary.sent) == (2, 0)
+    assert emu.created("resemble") == 2
