@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,18 +40,25 @@ def ray_processes() -> set[int]:
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[Any]:
-    before, saved = ray_processes(), os.environ.get("RAY_USAGE_STATS_ENABLED")
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # Ray reports usage over the internet unless told not to
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    # Ray reports usage over the internet unless told not to; its actors inherit this environment, so
+    # batchkit's data directory is a temporary one, and so is Ray's own folder (short: it holds sockets).
+    ours = Path(tempfile.mkdtemp(prefix="bk-ray-"))
+    given = {"RAY_USAGE_STATS_ENABLED": "0", "XDG_DATA_HOME": str(ours / "data")}
+    before, saved = ray_processes(), {name: os.environ.get(name) for name in given}
+    os.environ.update(given)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+             _temp_dir=str(ours / "ray"))  # fmt: skip
     try:
         yield ray
     finally:
         ray.shutdown()
-        if saved is None:
-            os.environ.pop("RAY_USAGE_STATS_ENABLED")
-        else:
-            os.environ["RAY_USAGE_STATS_ENABLED"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
     wait_until(lambda: ray_processes() <= before, "Ray left processes behind", ray_processes)
+    shutil.rmtree(ours)
 
 
 def settings(emu: Any) -> batchkit.ray.WorkerSettings:
@@ -87,11 +96,12 @@ def test_400_files_8_chunks_3_actors_one_killed_exactly_8_creates(local_ray, emu
           f"{len(results)} results, summary {summary}")
 
 
-def test_read_results_is_a_dataset_of_tidy_rows(local_ray, emu, tmp_path: Path) -> None:
+def test_actors_configured_by_their_environment_and_results_as_a_dataset(local_ray, emu, tmp_path: Path) -> None:
     journal = str(tmp_path / "journal.db")
     with emu.connect("resemble") as client:
         run = client.enqueue(many(tmp_path, 60), journal=journal)
-    summary = batchkit.ray.work(journal, workers=2, settings=settings(emu))
+    environment = {"RESEMBLE_API_KEY": EMULATOR_KEY, "BATCHKIT_BASE_URL": emu.base_url}  # no settings: from here
+    summary = batchkit.ray.work(journal, workers=2, actor_options={"runtime_env": {"env_vars": environment}})
     assert (summary.sent, summary.finished) == (2, 2)
     assert emu.created("resemble") == 2
     dataset = batchkit.ray.read_results(journal, run)
