@@ -46,9 +46,9 @@ def test_submit_many_by_key_resumes_its_run(emulated, emu, tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("key", ["", "a\nb", "x" * 513, 7])
-def test_a_bad_key_is_refused_before_anything_is_recorded(emulated, tmp_path: Path, key: object) -> None:
-    with pytest.raises(batchkit.InputError, match="run_key must be"):
-        emulated("resemble").enqueue(many(tmp_path, 2), journal=tmp_path / "j.db", run_key=key)
+def test_a_bad_key_is_refused_before_anything_is_recorded(emu, tmp_path: Path, key: object) -> None:
+    with emu.connect("resemble") as client, pytest.raises(batchkit.InputError, match="run_key must be"):
+        client.enqueue(many(tmp_path, 2), journal=tmp_path / "j.db", run_key=key)
     assert batchkit.runs.progress(tmp_path / "j.db") == []
 
 
