@@ -13,7 +13,8 @@ id, never the results (read them with ``batchkit.runs.results(journal, run)``)::
     workers = BatchkitWorkerOperator.partial(task_id="workers", conn_id="resemble").expand(worker=range(4))
 
 The journal is ``journal=`` or, where None, ``BATCHKIT_JOURNAL`` in the environment of the task and of the
-triggerer (keep a PostgreSQL password there, or in ``PGPASSWORD``: what a DAG passes is stored by Airflow).
+triggerer (a PostgreSQL password goes there, or in ``PGPASSWORD``: Airflow stores what a task is given, so
+``journal=`` with a password is refused).
 A provider's key and base URL come from the Airflow connection ``conn_id`` (its password, and ``base_url``
 in its extra) or else from the environment, as for ``batchkit worker``; never from the journal.
 """
@@ -36,13 +37,18 @@ except ImportError as exc:  # pragma: no cover - the module is only imported whe
     raise ImportError("batchkit.airflow needs Airflow 3: pip install 'batchkit[airflow]'") from exc
 
 from batchkit import runs
+from batchkit._kernel.journal import redacted, without_password
 from batchkit.client import Client
 from batchkit.engines import WorkerSettings, providers_of, serve, summed
 from batchkit.errors import InputError
 
 
 def journal_of(given: str | None) -> str:
-    """The journal named, else ``BATCHKIT_JOURNAL`` of this process."""
+    """The journal named (never with a password: Airflow stores what a task is given), else
+    ``BATCHKIT_JOURNAL`` of this process."""
+    if given and without_password(given) != given:
+        raise InputError(f"journal={redacted(given)}: Airflow stores a task's arguments; give the password in"
+                         " PGPASSWORD, or the whole URL in BATCHKIT_JOURNAL, of the tasks and triggerer")  # fmt: skip
     found = given or os.environ.get("BATCHKIT_JOURNAL")
     if not found:
         raise InputError("a batchkit task needs journal=<postgresql:// URL or sqlite file>, or BATCHKIT_JOURNAL")

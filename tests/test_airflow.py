@@ -203,3 +203,14 @@ def test_mapped_worker_tasks_work_the_journal_until_done(dags, emu, tmp_path: Pa
     assert emu.created("resemble") == 3
     assert [p.files_done for p in batchkit.runs.progress(dags.journal)] == [120]
     assert len(batchkit.runs.results(dags.journal, run)) == 120
+
+
+def test_a_journal_password_is_never_given_to_airflow(airflow_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchkit.airflow import journal_of
+
+    with pytest.raises(batchkit.InputError, match="PGPASSWORD") as info:
+        journal_of("postgresql://batchkit:s3cret@db/batchkit")
+    assert "s3cret" not in str(info.value)
+    monkeypatch.setenv("BATCHKIT_JOURNAL", "postgresql://batchkit:s3cret@db/batchkit")  # the environment may hold it
+    assert journal_of(None) == "postgresql://batchkit:s3cret@db/batchkit"
+    assert journal_of("postgresql://batchkit@db/batchkit") == "postgresql://batchkit@db/batchkit"
