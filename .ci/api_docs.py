@@ -19,7 +19,8 @@ from typing import Any
 
 PUBLIC = (
     "batchkit", "batchkit.async_client", "batchkit.results", "batchkit.report", "batchkit.runs", "batchkit.webhooks",
-    "batchkit.testing", "batchkit.emulator", "batchkit.providers", "batchkit.providers.base", "batchkit.errors",
+    "batchkit.testing", "batchkit.emulator", "batchkit.engines", "batchkit.ray", "batchkit.providers",
+    "batchkit.providers.base", "batchkit.errors",
     "batchkit.models", "batchkit.config", "batchkit.providers.hume.options", "batchkit.providers.hume.models",
     "batchkit.providers.resemble.options", "batchkit.providers.resemble.models",
     "batchkit.providers.hume_expression.options", "batchkit.providers.hume_expression.models",

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         BatchkitError,
         ClientClosedError,
         ConfigError,
+        EngineError,
         InputError,
         InsufficientBalanceError,
         JobNotFinishedError,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
         ProviderError,
         RateLimitedError,
         ResponseFormatError,
+        RunKeyConflictError,
         ServerError,
         TransportError,
         UnsupportedError,
@@ -57,10 +59,10 @@ __version__ = "0.1.0"
 
 _ERRORS = [
     "AmbiguousSubmissionError", "AuthenticationError", "BadRequestError", "BatchkitError", "ClientClosedError",
-    "ConfigError", "InputError",
+    "ConfigError", "EngineError", "InputError",
     "InsufficientBalanceError", "JobNotFinishedError", "JournalError", "LeaseLostError", "NotFoundError",
-    "PermissionDeniedError", "ProviderError", "RateLimitedError", "ResponseFormatError", "ServerError",
-    "TransportError", "UnsupportedError", "WaitTimeoutError",
+    "PermissionDeniedError", "ProviderError", "RateLimitedError", "ResponseFormatError", "RunKeyConflictError",
+    "ServerError", "TransportError", "UnsupportedError", "WaitTimeoutError",
 ]  # fmt: skip
 
 _HOMES: dict[str, str] = {
@@ -115,6 +117,7 @@ __all__ = [
     "Client",
     "ClientClosedError",
     "ConfigError",
+    "EngineError",
     "ExtractLimits",
     "FileResult",
     "InputError",
@@ -132,6 +135,7 @@ __all__ = [
     "RateLimitedError",
     "ResponseFormatError",
     "RetryPolicy",
+    "RunKeyConflictError",
     "ServerError",
     "TransportError",
     "UnsupportedError",

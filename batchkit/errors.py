@@ -44,6 +44,17 @@ class InputError(BatchkitError, ValueError):
     """A submission or option is invalid; raised before anything is sent."""
 
 
+class RunKeyConflictError(InputError):
+    """A run key already names a run of other files or settings in the journal; nothing was recorded."""
+
+    def __init__(self, message: str, *, run_key: str, run: str) -> None:
+        super().__init__(message)
+        self.run_key = run_key
+        """The key given."""
+        self.run = run
+        """The id of the run the key already names."""
+
+
 class UnsupportedError(BatchkitError):
     """The provider has no such operation (e.g. artifacts on Resemble)."""
 
@@ -105,6 +116,10 @@ class JournalError(BatchkitError):
 
 class LeaseLostError(JournalError):
     """A worker's lease on a chunk ended and another worker claimed it: the first may no longer write it."""
+
+
+class EngineError(BatchkitError):
+    """An engine (Ray, Airflow) could not keep batchkit's workers running; the journal keeps where they stopped."""
 
 
 class WaitTimeoutError(BatchkitError):

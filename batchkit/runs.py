@@ -17,11 +17,12 @@ from batchkit.providers import get_provider
 from batchkit.providers.base import Provider, SynchronousProvider
 
 
-def progress(journal: str | os.PathLike[str]) -> list[RunProgress]:
-    """Every run in ``journal`` (a sqlite file or a ``postgresql://`` URL), oldest first."""
+def progress(journal: str | os.PathLike[str], run: str | None = None) -> list[RunProgress]:
+    """Every run in ``journal`` (a sqlite file or a ``postgresql://`` URL), oldest first; or ``run`` alone
+    (its rows only are read: a cheap look to repeat while waiting)."""
     book = Journal(journal)
     try:
-        return book.runs()
+        return book.runs(run)
     finally:
         book.close()
 

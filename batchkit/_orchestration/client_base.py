@@ -52,6 +52,10 @@ class RunInputs(TypedDict, total=False):
     chunk before and after it is sent, and each file's result."""
     chunk: int | None
     """At most this many files a job (default: the provider's limit)."""
+    run_key: str | None
+    """Your name for the run (an engine's task id, a date): the same key with the same files and settings
+    is the run recorded before; with others, :class:`~batchkit.RunKeyConflictError`. Without one, the run
+    is named by its files and settings."""
     callback_url: str | None
     options: Any
 

@@ -80,12 +80,21 @@ def portable(inputs: Mapping[str, Any]) -> dict[str, Any]:
         ) from None
 
 
+def checked_key(key: Any) -> str | None:
+    """A run key as given: None, or text of 1 to 512 printable characters."""
+    if key is not None and not (isinstance(key, str) and 0 < len(key) <= 512 and key.isprintable()):
+        raise InputError(f"run_key must be 1 to 512 printable characters, got {key!r:.80}")
+    return key
+
+
 def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Mapping[str, Any],
-           chunk: int | None) -> Operation[str]:  # fmt: skip
-    """Check every chunk as the provider would, then record the run (or find it recorded); its id.
+           chunk: int | None, key: str | None = None) -> Operation[str]:  # fmt: skip
+    """Check every chunk as the provider would, then record the run (or find it recorded, or, with ``key``,
+    the run the key names); its id.
 
     The run's identity is one canonical spec, however the call was made: a setting given as None is
     not given (the CLI's ``callback_url=None, options=None`` is Python's ``{}``)."""
+    key = checked_key(key)
     inputs = canonical(inputs)
     provider = ops.provider
     max_files, max_bytes = provider.chunk_limits(inputs.get("options"))
@@ -96,7 +105,7 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
     if isinstance(provider, SynchronousProvider):  # one chunk a request
         whole = yield Blocking(lambda: provider.prepare(Submission(files=files, **inputs)))
         found: str = yield Blocking(lambda: synchronous.record(journal, provider.name, provider.requests(whole),
-                                                               portable(inputs), int(ops.clock.time() * 1000)))
+                                                               portable(inputs), int(ops.clock.time() * 1000), key))
         return found
     parts = plan(files, max_files, max_bytes)
     yield Blocking(lambda: [provider.prepare(Submission(files=p, **inputs)) for p in parts])
@@ -110,18 +119,18 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
         for part in parts:
             layout.append(range(start, start + len(part)))
             start += len(part)
-        return journal.record_run(provider.name, identity, spec, entries, layout, int(ops.clock.time() * 1000))
+        return journal.record_run(provider.name, identity, spec, entries, layout, int(ops.clock.time() * 1000), key)
 
     run: str = yield Blocking(write)
     return run
 
 
-def submit_many(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Mapping[str, Any],
-                chunk: int | None, resend: bool, wait: bool, settle: float) -> Operation[JobGroup]:  # fmt: skip
+def submit_many(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Mapping[str, Any], chunk: int | None,
+                resend: bool, wait: bool, settle: float, key: str | None = None) -> Operation[JobGroup]:  # fmt: skip
     """Record the run, then send every chunk not yet sent in this process (``wait``: and follow the
     jobs and collect their results into the journal); chunks whose earlier send was interrupted are
     looked for through the provider, and reported when they cannot be found."""
-    run = yield from record(ops, journal, files, inputs, chunk)
+    run = yield from record(ops, journal, files, inputs, chunk, key)
     yield Blocking(lambda: journal.retry_failed(run))
     scope = Scope(ops.provider.name, run, poll=wait, patient=False)
     worker = Worker(ops, journal, scope, strict=True, resend=resend, settle=settle)

@@ -85,6 +85,8 @@ def as_job(provider: str, job: JobRef) -> BatchJob:
 
 
 SUBMIT_KEYS = ("urls", "text", "zip", "callback_url", "options")
+RUN_KEYS = ("journal", "chunk", "run_key")
+"""What names a run and its plan, besides the submission's inputs."""
 
 
 def _known(inputs: Mapping[str, Any], keys: tuple[str, ...]) -> Mapping[str, Any]:
@@ -173,23 +175,23 @@ class Operations:
         return attrs.evolve(self, sender=attrs.evolve(self.sender, gate=gate))
 
     def submit_many(self, files: Paths, inputs: Mapping[str, Any]) -> Operation[JobGroup]:
-        settings = dict(_known(inputs, (*SUBMIT_KEYS, "journal", "chunk", "resend_ambiguous", "wait", "rate",
-                                        "settle")))  # fmt: skip
-        journal, chunk, rate = settings.pop("journal", None), settings.pop("chunk", None), settings.pop("rate", None)
+        settings = dict(_known(inputs, (*SUBMIT_KEYS, *RUN_KEYS, "resend_ambiguous", "wait", "rate", "settle")))
+        journal, chunk, key, rate = (settings.pop(name, None) for name in (*RUN_KEYS, "rate"))
         resend, wait = bool(settings.pop("resend_ambiguous", False)), bool(settings.pop("wait", False))
         settle = settle_seconds(settings.pop("settle", SETTLE_SECONDS))
         book, local = yield from self._journaled(journal, files)
         try:
-            return (yield from submit_many(self.paced(book, rate), book, local, settings, chunk, resend, wait, settle))
+            return (yield from submit_many(self.paced(book, rate), book, local, settings, chunk, resend, wait, settle,
+                                           key))  # fmt: skip
         finally:
             book.close()
 
     def enqueue(self, files: Paths, inputs: Mapping[str, Any]) -> Operation[str]:
-        settings = dict(_known(inputs, (*SUBMIT_KEYS, "journal", "chunk")))
-        journal, chunk = settings.pop("journal", None), settings.pop("chunk", None)
+        settings = dict(_known(inputs, (*SUBMIT_KEYS, *RUN_KEYS)))
+        journal, chunk, key = (settings.pop(name, None) for name in RUN_KEYS)
         book, local = yield from self._journaled(journal, files)
         try:
-            run = yield from record(self, book, local, settings, chunk)
+            run = yield from record(self, book, local, settings, chunk, key)
         finally:
             book.close()
         log.info("%s: recorded run %s in %s", self.provider.name, run, book.where)

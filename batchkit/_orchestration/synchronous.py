@@ -41,11 +41,13 @@ def spec_of(planned: Requests, inputs: Mapping[str, Any]) -> dict[str, Any]:
             "requests": [attrs.asdict(r) for r in planned.requests]}  # fmt: skip
 
 
-def record(journal: Journal, provider: str, planned: Requests, inputs: Mapping[str, Any], now_ms: int) -> str:
-    """The submission's run, recorded (or found recorded by an earlier one); refused requests are planned again."""
+def record(journal: Journal, provider: str, planned: Requests, inputs: Mapping[str, Any], now_ms: int,
+           key: str | None = None) -> str:  # fmt: skip
+    """The submission's run, recorded (or found recorded by an earlier one, or named by ``key``); refused
+    requests are planned again."""
     entries = [(str(f.path.resolve()), f.size, os.stat(f.path).st_mtime_ns) for f in planned.files]
     layout = [r.files for r in planned.requests]
-    run = journal.record_run(provider, planned.identity, spec_of(planned, inputs), entries, layout, now_ms)
+    run = journal.record_run(provider, planned.identity, spec_of(planned, inputs), entries, layout, now_ms, key)
     journal.retry_failed(run)
     return run
 

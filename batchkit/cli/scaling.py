@@ -21,7 +21,7 @@ from rich.text import Text
 
 import batchkit
 from batchkit._kernel.journal import RunProgress, without_password
-from batchkit.errors import ConfigError
+from batchkit.engines import providers_of, serve
 
 from . import EXIT_OK
 from .commands import State, cli, parse_options, with_state
@@ -43,11 +43,12 @@ JOURNAL = click.option(
 @click.option("-0", "--null", "nul", is_flag=True, help="LIST's names are separated by NUL (find -print0)")
 @click.option("--glob", "pattern", help="the files of a folder in PATHS whose names match (default: every file)")
 @click.option("--chunk", type=int, help="at most this many files a job (default: the provider's limit)")
+@click.option("--run-key", help="your name for the run: enqueued again, it is the same run (other files: exit 3)")
 @click.option("--callback-url", help="POSTed when each job ends")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="a provider option")
 @with_state
 def enqueue(state: State, paths: tuple[Path, ...], journal: str, files_from: str | None, nul: bool,
-            pattern: str | None, chunk: int | None, callback_url: str | None,
+            pattern: str | None, chunk: int | None, run_key: str | None, callback_url: str | None,
             options: tuple[str, ...]) -> int:  # fmt: skip
     """Record PATHS (files, or folders walked) and those of --files-from as a run in the journal for
     workers to send; print the run's id (the last line)."""
@@ -55,7 +56,7 @@ def enqueue(state: State, paths: tuple[Path, ...], journal: str, files_from: str
         raise click.UsageError("say which files: PATHS, folders, or --files-from LIST")
     files = list(given(paths, files_from, nul, pattern))
     with state.client() as client:
-        run = client.enqueue(files, journal=journal, chunk=chunk, callback_url=callback_url,
+        run = client.enqueue(files, journal=journal, chunk=chunk, run_key=run_key, callback_url=callback_url,
                              options=parse_options(options) or None)  # fmt: skip
     state.report.line(f"recorded {len(files)} file(s) as {client.provider} run {run}; start workers with:")
     for line in worker_command(journal, click.get_current_context().get_parameter_source("journal")):
@@ -101,26 +102,14 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
            metrics_host: str) -> int:  # fmt: skip
     """Send the journal's chunks, follow their jobs and collect their results, until stopped (Ctrl-C)
     or, with --until-done, until no run has work left. Start as many as you like, on any hosts."""
-    if state.provider:
-        providers = [state.provider]
-    else:
-        found = batchkit.runs.progress(journal)
-        if run is not None:
-            run = batchkit.runs.resolved(journal, run)
-        providers = sorted({p.run.provider for p in found if p.run.provider and (run is None or p.run.id == run)})
+    if run is not None:
+        run = batchkit.runs.resolved(journal, run)  # a prefix of its id names it too
+    providers = providers_of(journal, state.provider, run, until_done)
     if not providers:
-        if until_done:
-            state.report.line("no run in the journal has work left")
-            return EXIT_OK
-        raise ConfigError("the journal has no runs yet: say which provider this worker serves with -p NAME")
-    poll = batchkit.PollSchedule(concurrency=concurrency)
+        state.report.line("no run in the journal has work left")
+        return EXIT_OK
     observing = Observing(state.report, journal, 0 if state.as_json else progress_every, metrics_port,
                           metrics_host, state.log_format == "json")  # fmt: skip
-
-    async def serve(provider: str) -> tuple[str, batchkit.WorkSummary]:
-        async with batchkit.AsyncClient.connect(provider, poll=poll, observer=observing.observer(provider)) as client:
-            return provider, await client.work(journal, until_done=until_done, run=run, lease=lease, rate=rate,
-                                               settle=settle)  # fmt: skip
 
     async def serve_all() -> list[tuple[str, batchkit.WorkSummary]]:
         """Every provider's work; SIGTERM (systemd, Kubernetes) stops it as Ctrl-C does."""
@@ -133,7 +122,8 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
 
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
         try:
-            return list(await asyncio.gather(*(serve(p) for p in providers)))
+            return await serve(journal, providers, concurrency=concurrency, observers=observing.observer,
+                               until_done=until_done, run=run, lease=lease, rate=rate, settle=settle)  # fmt: skip
         except asyncio.CancelledError:
             if terminated.is_set():
                 raise KeyboardInterrupt from None

@@ -19,10 +19,10 @@ from typing import Any
 
 import attrs
 
-from batchkit.errors import InputError, LeaseLostError
+from batchkit.errors import InputError, LeaseLostError, RunKeyConflictError
 from batchkit.models import JobStatus
 
-from .schema import migrate, run_id_for
+from .schema import keyed_run, migrate, run_id_for
 from .stores import UNREADABLE, RowError, Store, Tx, open_store
 
 
@@ -209,12 +209,13 @@ class Journal:
 
     def record_run(self, provider: str, fingerprint: str, spec: Mapping[str, Any],
                    files: Sequence[tuple[str, int, int | None]], plan: Sequence[Sequence[int]],
-                   now_ms: int) -> str:  # fmt: skip
-        """The run of this submission: recorded now, or as an earlier call recorded it."""
+                   now_ms: int, key: str | None = None) -> str:  # fmt: skip
+        """The run of this submission: recorded now, or as an earlier call recorded it. With ``key``, the run
+        the key names; :class:`RunKeyConflictError` if it names a run of another submission."""
         for path, *_ in files:
             _storable(path)
         spec = {**spec, "roots": roots([path for path, *_ in files])}
-        run = run_id_for(fingerprint)
+        run, fingerprint = (run_id_for(fingerprint), fingerprint) if key is None else keyed_run(fingerprint, key)
         where = {i: n for n, indexes in enumerate(plan) for i in indexes}
         with self._store.transaction() as tx:
             inserted = tx.execute(  # two enqueues at once: one inserts, the other finds its run (no race)
@@ -222,7 +223,11 @@ class Journal:
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (run, provider, fingerprint, json.dumps(spec), now_ms, len(files), len(plan)),
             ).rowcount
-            found = None if inserted == 1 else tx.execute("SELECT spec FROM runs WHERE id = ?", (run,)).fetchone()
+            found = None if inserted == 1 else tx.execute("SELECT spec, fingerprint FROM runs WHERE id = ?",
+                                                          (run,)).fetchone()  # fmt: skip
+            if found is not None and key is not None and found[1] != fingerprint:
+                raise RunKeyConflictError(f"{self.where}: run key {key!r} already names run {run}, of other files or"
+                                          " settings; nothing was recorded (use a new key)", run_key=key, run=run)
             if found is None:
                 tx.executemany(
                     "INSERT INTO chunks (run_id, idx, state) VALUES (?, ?, ?)",
@@ -303,23 +308,25 @@ class Journal:
                  ChunkState.AMBIGUOUS),
             ).rowcount  # fmt: skip
 
-    def runs(self) -> list[RunProgress]:
-        """Every run, oldest first, with its progress."""
+    def runs(self, run: str | None = None) -> list[RunProgress]:
+        """Every run (or ``run`` alone: its rows only are read), oldest first, with its progress."""
+        params: tuple[str, ...] = () if run is None else (run,)
+        only = "" if run is None else " WHERE {} = ?"
         with self._store.transaction(write=False) as tx:
-            runs = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_ms, id").fetchall()
+            runs = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs{only.format('id')} ORDER BY created_ms, id",
+                              params).fetchall()  # fmt: skip
             counts = {
                 row[0]: row[1:]
                 for row in tx.execute(
                     "SELECT run_id, SUM(CASE WHEN job_id IS NULL THEN 0 ELSE 1 END),"
                     " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), SUM(CASE WHEN state = ? THEN 1 ELSE 0 END),"
                     " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), SUM(CASE WHEN state = ? THEN 1 ELSE 0 END)"
-                    " FROM chunks GROUP BY run_id",
-                    (ChunkState.DONE, ChunkState.AMBIGUOUS, ChunkState.FAILED, ChunkState.CANCELLED),
+                    f" FROM chunks{only.format('run_id')} GROUP BY run_id",
+                    (ChunkState.DONE, ChunkState.AMBIGUOUS, ChunkState.FAILED, ChunkState.CANCELLED, *params),
                 ).fetchall()
             }
-            done = dict(
-                tx.execute("SELECT run_id, COUNT(*) FROM files WHERE status IS NOT NULL GROUP BY run_id").fetchall()
-            )
+            query = f"SELECT run_id, COUNT(status) FROM files{only.format('run_id')} GROUP BY run_id"
+            done = dict(tx.execute(query, params).fetchall())
             progress = []
             for row in runs:
                 sent, finished, ambiguous, failed, cancelled = (int(n or 0) for n in counts.get(row[0], (0,) * 5))

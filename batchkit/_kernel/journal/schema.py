@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -75,6 +76,14 @@ MIGRATIONS: dict[int, tuple[str | Callable[[Tx], None], ...]] = {
 def run_id_for(fingerprint: str) -> str:
     """A run's id: the same submission gets the same id, in any journal."""
     return f"run-{fingerprint[:16]}"
+
+
+def keyed_run(fingerprint: str, key: str) -> tuple[str, str]:
+    """The id and recorded fingerprint of the run a caller's ``key`` names: the id from the key alone (one
+    key is one run, in any journal), the fingerprint from the key and the submission (so the same key
+    with other files or settings is told apart, and the same files under two keys are two runs)."""
+    named = hashlib.sha256(b"run key\0" + key.encode()).hexdigest()
+    return run_id_for(named), hashlib.sha256(f"{key}\0{fingerprint}".encode()).hexdigest()
 
 
 def migrate(store: Store) -> None:
