@@ -27,11 +27,13 @@ FAKE_GROUP = "batchkit.emulators"
 _BUILTIN = {
     "hume": "batchkit.providers.hume:HumeProvider",
     "hume-expression": "batchkit.providers.hume_expression:HumeExpressionProvider",
+    "reality-defender": "batchkit.providers.reality_defender:RealityDefenderProvider",
     "resemble": "batchkit.providers.resemble:ResembleProvider",
 }
 _FAKES = {
     "hume": "batchkit.providers.hume.emulator:HumeFake",
     "hume-expression": "batchkit.providers.hume_expression.emulator:HumeExpressionFake",
+    "reality-defender": "batchkit.providers.reality_defender.emulator:RealityDefenderFake",
     "resemble": "batchkit.providers.resemble.emulator:ResembleFake",
 }
 _registered: dict[str, type[Provider[Any, Any]]] = {}
