@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -25,8 +25,7 @@ from batchkit._kernel.steps import Call, Identified, Operation, Upload
 from batchkit._kernel.wire import read_json
 from batchkit.errors import AmbiguousSubmissionError, InputError, NotFoundError, ProviderError, ResponseFormatError
 from batchkit.models import BatchJob, FileResult, JobStatus
-from batchkit.providers.base import Provider, Row, Shape, Submission
-from batchkit.providers.capabilities import Verdict
+from batchkit.providers.base import Provider, Shape, Submission
 
 from .limits import MAX_BYTES, checked, sent_name
 from .models import ModelScore, Reason, Scan
@@ -162,13 +161,8 @@ class RealityDefenderProvider(Provider[Prepared, Scan]):
     def result_from(cls, raw: Any) -> FileResult[Any]:
         return to_result(raw)
 
-    @classmethod
-    def rows(cls, result: FileResult[Any]) -> Iterator[Row]:
-        return tidy_rows(result)
-
-    @classmethod
-    def verdict(cls, result: FileResult[Any]) -> Verdict:
-        return verdict_of(result)
+    rows = staticmethod(tidy_rows)
+    verdict = staticmethod(verdict_of)
 
 
 __all__ = ["ModelScore", "PlanLimitError", "RealityDefenderProvider", "Reason", "Scan"]
