@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     )
     from batchkit.models import BatchJob, Callback, FileResult, JobStatus
     from batchkit.results import rows, typed
+    from batchkit.verdict_rows import verdicts
 
     connect = Client.connect
     connect_async = AsyncClient.connect
@@ -67,6 +68,7 @@ _HOMES: dict[str, str] = {
     **dict.fromkeys(_ERRORS, "batchkit.errors"),
     **dict.fromkeys(("BatchJob", "Callback", "FileResult", "JobStatus"), "batchkit.models"),
     **dict.fromkeys(("rows", "typed"), "batchkit.results"),
+    "verdicts": "batchkit.verdict_rows",
     **dict.fromkeys(("NOT_GIVEN", "NotGiven"), "batchkit._kernel.not_given"),
     "AsyncClient": "batchkit.async_client",
     "Chunk": "batchkit._kernel.journal",
@@ -142,4 +144,5 @@ __all__ = [
     "rows",
     "runs",
     "typed",
+    "verdicts",
 ]

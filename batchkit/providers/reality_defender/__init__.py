@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
@@ -25,7 +26,7 @@ from batchkit._kernel.steps import Call, Identified, Operation, Upload
 from batchkit._kernel.wire import read_json
 from batchkit.errors import AmbiguousSubmissionError, InputError, NotFoundError, ProviderError, ResponseFormatError
 from batchkit.models import BatchJob, FileResult, JobStatus
-from batchkit.providers.base import Provider, Shape, Submission
+from batchkit.providers.base import Provider, Sample, Shape, Submission
 
 from .limits import MAX_BYTES, checked, sent_name
 from .models import ModelScore, Reason, Scan
@@ -160,6 +161,13 @@ class RealityDefenderProvider(Provider[Prepared, Scan]):
     @classmethod
     def result_from(cls, raw: Any) -> FileResult[Any]:
         return to_result(raw)
+
+    @classmethod
+    def sample(cls, folder: Path) -> Sample:
+        """The built-in image sample (a scan is of one file)."""
+        from batchkit.samples import write_samples
+
+        return Sample([p for p in write_samples(folder) if p.suffix == ".png"])
 
     rows = staticmethod(tidy_rows)
     verdict = staticmethod(verdict_of)
