@@ -14,6 +14,7 @@ import attrs
 
 from batchkit._kernel.inputs import LocalFile
 from batchkit._kernel.journal import Journal, Scope
+from batchkit._kernel.nonces import with_nonce
 from batchkit._kernel.not_given import NOT_GIVEN
 from batchkit._kernel.steps import Blocking, Operation
 from batchkit.errors import AmbiguousSubmissionError, InputError
@@ -88,8 +89,10 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
         return found
     parts = plan(files, max_files, max_bytes)
     yield Blocking(lambda: [provider.prepare(Submission(files=p, **inputs)) for p in parts])
-    spec = {"inputs": portable(inputs), "limits": [max_files, max_bytes]}
     identity = fingerprint(provider.name, files, (max_files, max_bytes), inputs)
+    if inputs.get("callback_url"):  # so that a receiver knows the callbacks of this run (batchkit callbacks)
+        inputs = {**inputs, "callback_url": with_nonce(str(inputs["callback_url"]))}
+    spec = {"inputs": portable(inputs), "limits": [max_files, max_bytes]}
 
     def write() -> str:
         ordered = [f for part in parts for f in part]

@@ -354,6 +354,6 @@ def run(argv: list[str]) -> int:
     return code if isinstance(code, int) else EXIT_OK
 
 
-from . import scaling  # noqa: E402 - its commands (enqueue, worker, runs) join the group
+from . import receiving, scaling  # noqa: E402 - their commands (callbacks; enqueue, worker, runs) join the group
 
-__all__ = ["cli", "run", "scaling"]
+__all__ = ["cli", "receiving", "run", "scaling"]

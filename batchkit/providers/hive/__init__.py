@@ -20,13 +20,13 @@ import builtins
 import hashlib
 import json
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from batchkit._kernel.inputs import LocalFile, as_path_list, callback_url, check_files
 from batchkit._kernel.journal import ChunkState
+from batchkit._kernel.nonces import with_nonce
 from batchkit._kernel.steps import Operation, Sleep, Upload
 from batchkit.errors import InputError, ResponseFormatError
 from batchkit.models import BatchJob, Callback, FileResult, JobStatus
@@ -47,11 +47,6 @@ EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".mp4", ".webm
 """Images and videos of the docs' list, and audio for the audio model (the full lists are not published)."""
 MAX_TEXT = 32_768
 """The longest ``text_data`` batchkit sends (Hive documents no limit; our choice)."""
-NONCE = "batchkit_nonce"
-
-
-def _with_nonce(url: str, nonce: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{NONCE}={nonce}"
 
 
 def _task_object(body: Any) -> dict[str, Any]:
@@ -115,7 +110,7 @@ class HiveProvider(SynchronousProvider[Requests, Task]):
             spec: dict[str, Any] = {"kind": kind, "value": value, "size": size, "source": source,
                                     "metadata": json.dumps({"batchkit": index})}  # fmt: skip
             if hook is not None:
-                spec["callback_url"] = _with_nonce(hook, secrets.token_hex(16))
+                spec["callback_url"] = with_nonce(hook)
             requests.append(Request(owned, spec))
         return Requests(identity, files, requests)
 
