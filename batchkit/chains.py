@@ -14,14 +14,16 @@ provider, and :func:`batchkit.verdicts` adds a combined row per file.
 
 Each provider's sends are its own client's, journaled and retried as for one provider, so a chain
 never pays one provider twice for a file. Each result carries the ``provider`` that gave it. A chain
-job lives in the chain client that made it (it is not journaled as a chain).
+job lives in the process that made it (it is not journaled as a chain);
+:meth:`ChainClient.submit_many` sends each provider's part as that provider's journaled run.
 """
 
 from __future__ import annotations
 
 import builtins
+import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, overload
@@ -132,6 +134,13 @@ class ChainClient:
         given = sorted(k for k, v in inputs.items() if v is not None)
         if given:
             raise InputError(f"a chain submits local files only, not {given[0]}")
+        ident, chained = self._chain(files, options)
+        for client in self.clients if self.mode == "ensemble" else self.clients[:1]:
+            self._send(client, chained, chained.files)
+        return self._job(ident, chained)
+
+    def _chain(self, files: Paths, options: Mapping[str, Any] | None) -> tuple[str, Chained]:
+        """A new chain job of ``files``, remembered in this process."""
         paths = [str(p) for p in as_path_list(files, "files")]
         if not paths:
             raise InputError("a chain submits local files; none given")
@@ -143,9 +152,48 @@ class ChainClient:
         _JOBS[ident] = chained
         while len(_JOBS) > REMEMBERED:
             del _JOBS[next(iter(_JOBS))]
+        return ident, chained
+
+    def submit_many(self, files: Paths, *, journal: str | os.PathLike[str], options: Mapping[str, Any] | None = None,
+                    **settings: Any) -> BatchJob:  # fmt: skip
+        """Like :meth:`submit`, each provider's part as its ``submit_many(..., journal=journal, wait=True)``
+        (``settings``: ``chunk``, ``rate``, ``resend_ambiguous``): every send journaled as for one
+        provider; the chain job comes back ended."""
+        ident, chained = self._chain(files, options)
+
+        def send(client: Client, files: Sequence[str]) -> None:
+            self._send_many(client, chained, files, journal, settings)
+
         for client in self.clients if self.mode == "ensemble" else self.clients[:1]:
-            self._send(client, chained, paths)
+            send(client, chained.files)
+        while self.mode == "fallback" and self._fall_back(chained, send):
+            pass
         return self._job(ident, chained)
+
+    def _send_many(self, client: Client, chained: Chained, files: Sequence[str], journal: str | os.PathLike[str],
+                   settings: Mapping[str, Any]) -> None:  # fmt: skip
+        """``files`` as one journaled run at ``client``'s provider, waited for; a run it refuses is tried
+        file by file."""
+        name, options = client.provider, chained.options.get(client.provider)
+        try:
+            group = client.submit_many(list(files), journal=journal, wait=True, options=options, **settings)
+        except InputError as exc:
+            if len(files) > 1:
+                for file in files:
+                    self._send_many(client, chained, [file], journal, settings)
+            else:
+                chained.attempts.append(Attempt(name, files[0], refusal=f"refused: {exc}"))
+            return
+        except OUT as exc:
+            chained.attempts += [Attempt(name, f, refusal=f"{name} is out of quota or down: {exc}") for f in files]
+            return
+        except AmbiguousSubmissionError as exc:  # some chunk may have landed: none of these goes elsewhere
+            chained.attempts += [Attempt(name, f, refusal=str(exc), ambiguous=True) for f in files]
+            return
+        found = _matched(files, client.results(group))
+        for file in files:
+            result = found.get(file) or FileResult(file, JobStatus.FAILED, error="no result", provider=name)
+            chained.attempts.append(Attempt(name, file, result=attrs.evolve(result, source=file)))
 
     def _send(self, client: Client, chained: Chained, files: Sequence[str]) -> None:
         """``files`` to ``client``'s provider, as many a job as it takes; a chunk it refuses is tried
@@ -220,25 +268,26 @@ class ChainClient:
                     result = found.get(attempt.file) or FileResult(attempt.file, JobStatus.FAILED, error="the job"
                                                                    " returned no result", provider=attempt.provider)
                     attempt.result = attrs.evolve(result, source=attempt.file)  # one name at every provider
-            if self.mode == "ensemble" or not self._fall_back(chained, clients):
+            if self.mode == "ensemble" or not self._fall_back(chained, lambda c, f: self._send(c, chained, f)):
                 return self._job(ident, chained)
 
     def wait_all(self, jobs: Sequence[JobRef], timeout: float | None = None, **waiting: Any) -> builtins.list[BatchJob]:
         """:meth:`wait` of each job, in order (``on_update`` is not called)."""
         return [self.wait(job, timeout) for job in jobs]
 
-    def _fall_back(self, chained: Chained, clients: Mapping[str, Client]) -> bool:
+    def _fall_back(self, chained: Chained, send: Callable[[Client, Sequence[str]], None]) -> bool:
         """Send each file whose last attempt is unanswered to the next provider; whether any was sent."""
         order = [c.provider for c in self.clients]
+        clients = {c.provider: c for c in self.clients}
         by_next: dict[str, builtins.list[str]] = {}
         for attempt in self._finals(chained):
-            refused = attempt.job is None and not attempt.ambiguous
+            refused = attempt.refusal is not None and not attempt.ambiguous
             unanswered = refused or (attempt.result is not None and verdict(attempt.result).verdict in UNANSWERED)
             step = order.index(attempt.provider) + 1
             if unanswered and step < len(order):
                 by_next.setdefault(order[step], []).append(attempt.file)
         for name, files in by_next.items():
-            self._send(clients[name], chained, files)
+            send(clients[name], files)
         return bool(by_next)
 
     def results(self, job: JobRef) -> builtins.list[FileResult[Any]]:

@@ -105,3 +105,20 @@ def test_the_cli_takes_a_chain(cli, media) -> None:
     assert ran.returncode == 0, ran.stderr
     [job] = json.loads(ran.stdout)
     assert (job["provider"], job["status"]) == (f"{RD},{RESEMBLE}", "SUCCEEDED")
+
+
+def test_submit_many_journals_each_providers_part_as_its_own_run(emu, media, tmp_path: Path) -> None:
+    from batchkit._kernel.journal import Journal
+
+    journal = str(tmp_path / "j.db")
+    voice, clip, odd = media("voice.wav"), media("clip.mkv"), media("odd-fail-reality-defender.wav")
+    with chain(emu, [RD, RESEMBLE]) as client:
+        job = client.submit_many([voice, clip, odd], journal=journal)
+        assert job.status is JobStatus.SUCCEEDED, "submit_many waits"
+        results = client.results(job)
+    assert [(r.source, r.provider) for r in results] == [(str(voice), RD), (str(clip), RESEMBLE), (str(odd), RESEMBLE)]
+    book = Journal(journal)
+    providers = sorted(p.run.provider for p in book.runs())
+    book.close()
+    assert providers == [RD, RD, RESEMBLE], "voice and odd as Reality Defender runs (mkv refused), then Resemble's"
+    assert (emu.created(RD), emu.created(RESEMBLE)) == (2, 1)
