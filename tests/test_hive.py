@@ -169,3 +169,13 @@ def test_the_wire_reads_every_known_shape() -> None:
     failed = {"id": "t", "status": [{"status": {"code": "2100", "message": "HTTP_ERROR"}, "response": {}}]}
     assert (failure(failed).code, failure(failed).retryable) == (2100, True)
     assert failure({"id": "t", "error_code": 3100, "status": []}).retryable is False
+
+
+def test_a_url_on_this_machine_is_downloaded_and_its_errors_are_download_errors(emulated, emu, receiver) -> None:
+    url, _got = receiver  # answers a POST only: a GET is an HTTP error
+    client = emulated(HIVE)
+    job = client.submit(urls=[f"{url}/clip.mp4", "http://127.0.0.1:9/gone.png"])
+    [http_error, refused] = client.results(job)
+    assert (http_error.status, http_error.error) == (JobStatus.FAILED, "hive task error 2100 HTTP_ERROR")
+    assert refused.error == "hive task error 2203 HTTP_CONNECTION_ERROR_ECONNREFUSED"
+    assert emu.created(HIVE) == 6, "each download error was sent three times in all"

@@ -1,7 +1,9 @@
 """The fake Hive V2 task API: sync tasks answered at once, async tasks acknowledged and their result
 POSTed to ``callback_url`` when done (loopback only), per-task errors and the project's 429.
 
-Results are seeded by the input's name (a file's, a URL's last segment, or the text): ``fake`` in it
+A ``url`` on this machine (loopback only, and only while the emulator is not served to others) is
+downloaded as Hive would: refused is download error 2203, an HTTP error 2100. Results are seeded by
+the input's name (a file's, a URL's last segment, or the text): ``fake`` in it
 scores ``ai_generated`` 0.97 and ``deepfake`` 0.91, any other name under 0.2. Images have one frame,
 video and audio ``config.frames``. A failing name (:meth:`~batchkit.emulator.state.State.failing`)
 fails with classifier error 3000; ``flaky`` in a name fails its first try with download error 2100.
@@ -16,11 +18,12 @@ import time
 from typing import Any
 
 import attrs
+import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from batchkit.emulator.fake import Fake, call_back_later, read_parts, respond
+from batchkit.emulator.fake import Fake, call_back_later, may_call_back, read_parts, respond
 from batchkit.emulator.media import media_type, rng_for
 from batchkit.emulator.state import Reply, State
 
@@ -88,22 +91,23 @@ class HiveFake(Fake):
             await close()
         _, done = self.state.schedule()
         task = Task(self.state.new_id(), name, kind, meta.value if meta else None, hook.value if hook else None, done)
-        task.body = self._body(task)
+        download = await _download(self.state, data.value) if data.name == "url" else 0
+        task.body = self._body(task, download)
         with self.state.lock:
             self.tasks[task.id] = task
         self.created()
         return task
 
-    def _body(self, task: Task) -> dict[str, Any]:
+    def _body(self, task: Task, download: int = 0) -> dict[str, Any]:
         with self.state.lock:
             tries = self.tries[task.name] = self.tries.get(task.name, 0) + 1
         body: dict[str, Any] = {"id": task.id, "project_id": PROJECT, "callback": task.callback,
                                 "metadata": task.metadata, "created_on": _now(), "from_cache": False}  # fmt: skip
-        code = 3000 if self.fails(task.name) else 2100 if "flaky" in task.name and tries == 1 else 0
+        code = download or (3000 if self.fails(task.name) else 2100 if "flaky" in task.name and tries == 1 else 0)
         given = {"id": task.id, "model": MODEL, "model_type": "CATEGORIZATION", "charge": 0.0001,
                  "media": {"url": None, "filename": task.name, "type": task.kind}}  # fmt: skip
         if code:
-            message = "CLASSIFIER_ERROR" if code == 3000 else "HTTP_ERROR"
+            message = {3000: "CLASSIFIER_ERROR", 2203: "HTTP_CONNECTION_ERROR_ECONNREFUSED"}.get(code, "HTTP_ERROR")
             body.update(error_code=code, error=message,
                         status=[{"status": {"code": str(code), "message": message},
                                  "response": {"input": given, "output": []}}])  # fmt: skip
@@ -143,6 +147,18 @@ class HiveFake(Fake):
         task = self.tasks[task_id]
         ready = self.state.clock() >= task.done_at
         return task.callback, task.done_at, json.loads(json.dumps(task.body)) if ready else None
+
+
+async def _download(state: State, url: str) -> int:
+    """Fetch ``url`` as Hive would, where it is on this machine: 0 when it arrived, else its error code."""
+    if not may_call_back(state, url):
+        return 0
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            reply = await client.get(url)
+    except httpx.HTTPError:
+        return 2203
+    return 2100 if reply.status_code >= 400 else 0
 
 
 def _now() -> str:
