@@ -4,8 +4,8 @@
 ...     job = chain.wait(chain.submit(["a.wav", "b.mp4"]))
 ...     for row in batchkit.verdicts(chain.results(job)): ...
 
-**Fallback** (the default): every file goes to the first provider. A file it refuses before anything
-is sent (its type, size or name), fails, or answers ``not_applicable`` or ``error``
+**Fallback** (the default): every file goes to the first provider. A file it refuses (before anything
+is sent: its type, size or name; or by an error reply that made nothing: 400, 401, 429), fails, or answers ``not_applicable`` or ``error``
 (:func:`batchkit.verdicts`) goes to the next; so does every file not yet sent there once it is out of
 quota (402, 403, Reality Defender's plan limits) or down (5xx or the network, after retries). A file
 whose create may have landed (:class:`~batchkit.AmbiguousSubmissionError`) goes nowhere else: it
@@ -38,6 +38,7 @@ from batchkit.errors import (
     InputError,
     InsufficientBalanceError,
     PermissionDeniedError,
+    ProviderError,
     ServerError,
     TransportError,
 )
@@ -190,6 +191,9 @@ class ChainClient:
         except AmbiguousSubmissionError as exc:  # some chunk may have landed: none of these goes elsewhere
             chained.attempts += [Attempt(name, f, refusal=str(exc), ambiguous=True) for f in files]
             return
+        except ProviderError as exc:  # refused (a 401, a 429 ...): nothing was made
+            chained.attempts += [Attempt(name, f, refusal=f"refused: {exc}") for f in files]
+            return
         found = _matched(files, client.results(group))
         for file in files:
             result = found.get(file) or FileResult(file, JobStatus.FAILED, error="no result", provider=name)
@@ -221,6 +225,9 @@ class ChainClient:
                 continue
             except AmbiguousSubmissionError as exc:
                 chained.attempts += [Attempt(name, f, refusal=str(exc), ambiguous=True) for f in chunk]
+                continue
+            except ProviderError as exc:  # refused these (a 401, a 429 ...): nothing was made
+                chained.attempts += [Attempt(name, f, refusal=f"refused: {exc}") for f in chunk]
                 continue
             chained.attempts += [Attempt(name, f, job=job) for f in chunk]
 

@@ -122,3 +122,12 @@ def test_submit_many_journals_each_providers_part_as_its_own_run(emu, media, tmp
     book.close()
     assert providers == [RD, RD, RESEMBLE], "voice and odd as Reality Defender runs (mkv refused), then Resemble's"
     assert (emu.created(RD), emu.created(RESEMBLE)) == (2, 1)
+
+
+def test_a_provider_refusing_the_key_sends_the_files_on(emu, media) -> None:
+    emu.faults.add("POST /api/v2/detect/batch", "status", status=401)
+    with chain(emu, [RESEMBLE, RD]) as client:
+        job = client.wait(client.submit([media("a.wav")]), timeout=60)
+        [result] = client.results(job)
+    assert (result.provider, result.status) == (RD, JobStatus.SUCCEEDED)
+    assert (emu.created(RESEMBLE), emu.created(RD)) == (0, 1)
