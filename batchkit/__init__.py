@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from batchkit._orchestration.waiting import PollSchedule
     from batchkit._orchestration.workers import WorkSummary
     from batchkit.async_client import AsyncClient
+    from batchkit.chains import ChainClient, connect
     from batchkit.client import Client
     from batchkit.errors import (
         AmbiguousSubmissionError,
@@ -51,8 +52,8 @@ if TYPE_CHECKING:
     )
     from batchkit.models import BatchJob, Callback, FileResult, JobStatus
     from batchkit.results import rows, typed
+    from batchkit.verdict_rows import verdicts
 
-    connect = Client.connect
     connect_async = AsyncClient.connect
 
 __version__ = "0.1.0"
@@ -69,8 +70,10 @@ _HOMES: dict[str, str] = {
     **dict.fromkeys(_ERRORS, "batchkit.errors"),
     **dict.fromkeys(("BatchJob", "Callback", "FileResult", "JobStatus"), "batchkit.models"),
     **dict.fromkeys(("rows", "typed"), "batchkit.results"),
+    "verdicts": "batchkit.verdict_rows",
     **dict.fromkeys(("NOT_GIVEN", "NotGiven"), "batchkit._kernel.not_given"),
     "AsyncClient": "batchkit.async_client",
+    "ChainClient": "batchkit.chains",
     "Chunk": "batchkit._kernel.journal",
     "Client": "batchkit.client",
     "ExtractLimits": "batchkit._kernel.download",
@@ -81,13 +84,15 @@ _HOMES: dict[str, str] = {
 }
 """Where each public name lives."""
 
-_CONNECTORS = {"connect": "Client", "connect_async": "AsyncClient"}
+_CONNECTORS = {"connect_async": "AsyncClient"}
 
 
 def __getattr__(name: str) -> Any:
     """Import a public name on first use and keep it (public classes say ``batchkit``, as httpx's do)."""
-    if name in _CONNECTORS:
-        value: Any = __getattr__(_CONNECTORS[name]).connect
+    if name == "connect":
+        value: Any = importlib.import_module("batchkit.chains").connect
+    elif name in _CONNECTORS:
+        value = __getattr__(_CONNECTORS[name]).connect
     elif name == "runs":
         value = importlib.import_module("batchkit.runs")
     elif name in _HOMES:
@@ -113,6 +118,7 @@ __all__ = [
     "BatchJob",
     "BatchkitError",
     "Callback",
+    "ChainClient",
     "Chunk",
     "Client",
     "ClientClosedError",
@@ -146,4 +152,5 @@ __all__ = [
     "rows",
     "runs",
     "typed",
+    "verdicts",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,24 @@ def _files(config_file: str | os.PathLike[str] | None, cwd: Path) -> list[tuple[
         if isinstance(section, dict):
             layers.append((f"{pyproject} [tool.batchkit]", section))
     return layers
+
+
+def chain_of(provider: str | Sequence[str] | None, config_file: str | os.PathLike[str] | None = None,
+             env: Mapping[str, str] | None = None, cwd: Path | None = None) -> list[str] | None:  # fmt: skip
+    """The providers of a chain, where ``provider`` (or, when None, ``$BATCHKIT_PROVIDER`` or a config
+    file's ``provider``) names several: a list, or names joined by commas; None for one provider."""
+    named: Any = provider
+    if named is None:
+        env = os.environ if env is None else env
+        named = env.get("BATCHKIT_PROVIDER") or next(
+            (data["provider"] for _, data in _file_layers(config_file, cwd or Path.cwd()) if "provider" in data), None)
+    if isinstance(named, str):
+        named = [n.strip() for n in named.split(",")] if "," in named else None
+    if named is None:
+        return None
+    if isinstance(named, (bytes, bytearray)) or not all(isinstance(n, str) and n.strip() for n in named):
+        raise ConfigError(f"a chain is a list of provider names, got {named!r:.80}")
+    return [str(n).strip() for n in named]
 
 
 def resolve(

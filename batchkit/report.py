@@ -23,6 +23,7 @@ from batchkit.errors import ConfigError, InputError
 from batchkit.models import FileResult, JobStatus
 from batchkit.providers.base import Row
 from batchkit.results import SUMMARY_COLUMNS, headline, result_rows
+from batchkit.verdict_rows import ENSEMBLE, VERDICT_COLUMNS, judge, verdicts
 
 TOP = 5
 """Inputs of each provider given charts over time by default: its highest-scoring ones."""
@@ -101,9 +102,22 @@ def render(results: Iterable[FileResult[Any]], title: str, *, threshold: float =
     with matplotlib.rc_context({"text.parse_math": False, "svg.fonttype": "none", "svg.hashsalt": "batchkit"}):
         parts.append(_headline_charts(Figure, best, threshold))
         parts.append(_detail_charts(Figure, [kept[i] for indices in groups.values() for i in indices[:top]], top))
-    parts += ["<h2>Every input</h2><p>Click a column to sort.</p>", _table(heads, "sortable"),
+    parts += [_verdicts(kept), "<h2>Every input</h2><p>Click a column to sort.</p>", _table(heads, "sortable"),
               f"<script>{_SORT}</script></body></html>"]  # fmt: skip
     return "\n".join(parts)
+
+
+def _verdicts(results: Sequence[FileResult[Any]]) -> str:
+    """Each detector's verdict per input (:func:`batchkit.verdicts`), an ensemble's combined row too;
+    nothing where no provider is a detector."""
+    rows = [r for r in verdicts(results) if r["provider"] == ENSEMBLE or judge(r["provider"]) is not None]
+    if not rows:
+        return ""
+    head = "".join(f"<th>{c}</th>" for c in VERDICT_COLUMNS)
+    body = "\n".join("<tr>" + "".join(f"<td>{_e('' if r[c] is None else r[c])}</td>" for c in VERDICT_COLUMNS)
+                     + "</tr>" for r in rows)  # fmt: skip
+    table = f"<table class='verdicts'><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
+    return f"<h2>Verdicts</h2><p>Each detector's word (batchkit.verdicts).</p>{table}"
 
 
 def _provider(row: Row) -> str:

@@ -17,7 +17,8 @@ from tests.patience import IDLE
 
 HUME_KEY = "hume-test-key-SECRET-9f8e7d"
 RESEMBLE_KEY = "resemble-test-key-SECRET-1a2b3c"
-KEYS = {"hume": HUME_KEY, "resemble": RESEMBLE_KEY, "hume-expression": HUME_KEY}
+KEYS = {"hume": HUME_KEY, "resemble": RESEMBLE_KEY, "hume-expression": HUME_KEY, "reality-defender": "rd-test-key",
+        "hive": "hive-test-key"}
 BASES = {"hume": "https://api.hume.ai", "resemble": "https://app.resemble.ai"}
 FAST = batchkit.RetryPolicy(max_retries=3, backoff_base=0.0)
 FAST_POLL = batchkit.PollSchedule(initial=0.001, factor=1.0, maximum=0.001)

@@ -113,7 +113,9 @@ def test_demo_without_key_uses_the_emulator_and_shows_every_provider(cli, tmp_pa
     assert "hume job" in result.stdout
     assert "resemble job" in result.stdout
     assert "hume-expression job run-" in result.stdout
-    assert result.stdout.count("sample-speech.wav") == 3
+    assert "hive job run-" in result.stdout
+    assert "reality-defender job" in result.stdout
+    assert result.stdout.count("sample-speech.wav") == 4  # hume, resemble, hume-expression, hive
     assert (tmp_path / "data" / "batchkit" / "journal.db").exists()  # where the README says
 
 

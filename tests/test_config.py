@@ -72,7 +72,7 @@ def test_missing_key_names_the_variable(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"provider": "openai"}, "unknown provider 'openai'; available: hume, hume-expression, resemble"),
+        ({"provider": "openai"}, "unknown provider 'openai'; available: hive, hume, hume-expression, reality-defender, resemble"),
         ({"provider": "hume", "base_url": "ftp://x"}, "not an http"),
         ({"provider": "hume", "base_url": "not a url"}, "not an http"),
         ({"provider": "hume", "timeout": -1}, "timeout must be"),

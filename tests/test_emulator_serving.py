@@ -70,7 +70,8 @@ def test_serve_binds_loopback_and_stops(media) -> None:
         url = emu.base_url
         assert url is not None
         assert url.startswith("http://127.0.0.1:")
-        assert httpx.get(f"{url}/_emulator").json()["creates"] == {"hume": 0, "hume-expression": 0, "resemble": 0}
+        assert httpx.get(f"{url}/_emulator").json()["creates"] == {"hive": 0, "hume": 0, "hume-expression": 0,
+                                                                    "reality-defender": 0, "resemble": 0}
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/_emulator")
     with pytest.raises(RuntimeError, match="not being served"):

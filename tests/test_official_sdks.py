@@ -1,6 +1,7 @@
-"""The emulator answers Hume's and Resemble's own SDKs (``hume`` 0.13.13, the last with the batch
-client; ``resemble`` 1.9.0). Optional: skipped with a reason where those SDKs are not installed
-(they are not batchkit's dependencies): ``pip install hume==0.13.13 resemble==1.9.0``."""
+"""The emulator answers Hume's, Resemble's and Reality Defender's own SDKs (``hume`` 0.13.13, the last
+with the batch client; ``resemble`` 1.9.0; ``realitydefender`` 0.1.13). Optional: skipped with a reason
+where those SDKs are not installed (they are not batchkit's dependencies; CI installs them):
+``pip install hume==0.13.13 resemble==1.9.0 realitydefender==0.1.13``."""
 
 from __future__ import annotations
 
@@ -115,3 +116,34 @@ def test_resemble_sdk_get_and_list_with_its_own_auth_header(emu, media) -> None:
         requests.get(sdk.endpoint("v2", f"detect/{job.children[0]}"), headers=sdk._headers, timeout=10).status_code
         == 401
     )
+
+
+def test_reality_defender_sdk_upload_result_and_list(emu, media) -> None:
+    """The SDK's sync methods run their own event loop: called here, from a test with none running."""
+    sdk = pytest.importorskip("realitydefender", reason="Reality Defender's SDK (realitydefender==0.1.13) is not"
+                                                        " installed")  # fmt: skip
+    import datetime as dt
+
+    rd = sdk.RealityDefender(api_key=EMULATOR_KEY, base_url=emu.base_url)
+    try:
+        fake = rd.upload_sync(str(media("clip-fake.wav", size=2000)))
+        plain = rd.upload_sync(str(media("face.png", size=500)))
+        assert fake["request_id"]
+        assert fake["media_id"]
+        done = rd.get_result_sync(fake["request_id"], max_attempts=500, polling_interval=20)
+        assert (done["status"], done["score"]) == ("MANIPULATED", 0.934)
+        assert {m["name"] for m in done["models"]} == {"rd-aud-ensemble", "rd-marconi-aud"}
+        assert rd.get_result_sync(plain["request_id"], max_attempts=500, polling_interval=20)["status"] == "AUTHENTIC"
+        today = dt.date.today()
+        listed = rd.get_results_sync(page_number=0, size=10, start_date=today, end_date=today)
+        assert listed["total_items"] == 2
+        assert {r["request_id"] for r in listed["items"]} == {fake["request_id"], plain["request_id"]}
+        named = rd.get_results_sync(page_number=0, size=10, name="clip")
+        assert [r["request_id"] for r in named["items"]] == [fake["request_id"]]
+        with pytest.raises(sdk.RealityDefenderError) as caught:
+            sdk.RealityDefender(api_key="", base_url=emu.base_url).upload_sync(str(media("b.wav")))
+        assert caught.value.code in ("unauthorized", "invalid_request", "server_error")
+    finally:
+        rd.cleanup_sync()
+    [first, _] = emu.fakes["reality-defender"].uploads.values()
+    assert first.keyed, "the SDK sends its key to the signed URL (batchkit does not)"

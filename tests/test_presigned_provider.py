@@ -14,7 +14,7 @@ import pytest
 
 import batchkit
 from batchkit import JobStatus, providers
-from batchkit._kernel.journal import ChunkState, Journal
+from batchkit._kernel.journal import Chunk, ChunkState, Journal
 from batchkit.emulator import Emulator, EmulatorConfig, serve
 from tests.test_workers import stored_bytes
 
@@ -67,23 +67,32 @@ def test_submit_many_makes_one_item_a_file(emu: Emulator, media, tmp_path: Path)
     assert emu.created("acme-presign") == 3
 
 
+def crash_after_the_bytes_went(client: batchkit.Client, journal: str, run: str,
+                                monkeypatch: pytest.MonkeyPatch) -> list[Chunk]:  # fmt: skip
+    """Work ``run`` until the process dies once the first chunk's bytes went, before its outcome was
+    written; that run's chunks as the journal then holds them."""
+    kept = Journal.sent
+
+    def crash(self: Journal, *args: object, **kwargs: object) -> None:
+        raise Crash
+
+    monkeypatch.setattr(Journal, "sent", crash)
+    with pytest.raises(Crash):
+        client.work(journal, until_done=True, concurrency=1)
+    monkeypatch.setattr(Journal, "sent", kept)
+    book = Journal(journal)
+    try:
+        return book.chunks(run)
+    finally:
+        book.close()
+
+
 def test_an_interrupted_upload_is_found_by_the_id_journaled_at_intent(emu: Emulator, media, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     journal = str(tmp_path / "j.db")
     with emu.connect("acme-presign", poll=FAST_POLL) as client:
         run = client.enqueue([media("a.wav"), media("b.wav")], journal=journal)
-        kept = Journal.sent
-
-        def crash(self: Journal, *args: object, **kwargs: object) -> None:
-            raise Crash  # the process dies once the bytes went, before the outcome was written
-
-        monkeypatch.setattr(Journal, "sent", crash)
-        with pytest.raises(Crash):
-            client.work(journal, until_done=True, concurrency=1)
-        monkeypatch.setattr(Journal, "sent", kept)
-        book = Journal(journal)
-        [first, second] = book.chunks(run)
-        book.close()
+        [first, second] = crash_after_the_bytes_went(client, journal, run, monkeypatch)
         assert (first.state, second.state) == (ChunkState.SENDING, ChunkState.PLANNED)
         assert first.job_id, "the item's id was journaled before its bytes went"
         summary = client.work(journal, until_done=True)

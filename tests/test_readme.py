@@ -51,7 +51,8 @@ def test_each_snippet_runs_as_pasted(emu, folder: Path, index: int) -> None:
     snippet = SNIPPETS[index]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHKIT_", "HUME_", "RESEMBLE_", "PYTEST_"))}
     env.update(BATCHKIT_BASE_URL=emu.base_url, BATCHKIT_PROVIDER="resemble", RESEMBLE_API_KEY="any",
-               HUME_API_KEY="any", XDG_DATA_HOME=str(folder / "data"))  # fmt: skip
+               HUME_API_KEY="any", REALITY_DEFENDER_API_KEY="any", HIVE_API_KEY="any",
+               XDG_DATA_HOME=str(folder / "data"))  # fmt: skip
     if "def test_" in snippet:
         script = folder / f"test_snippet_{index}.py"
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(script)]

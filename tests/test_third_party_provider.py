@@ -104,4 +104,4 @@ def test_installed_for_real_in_a_subprocess(site: Path, media) -> None:
     env["PYTHONPATH"] = str(site)
     probe = "from batchkit.emulator import Emulator; print(sorted(Emulator().fakes))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
-    assert result.stdout.strip() == "['acme', 'hume', 'hume-expression', 'resemble']", result.stderr
+    assert result.stdout.strip() == "['acme', 'hive', 'hume', 'hume-expression', 'reality-defender', 'resemble']", result.stderr

@@ -51,6 +51,10 @@ class Upload:
         return UploadFile(handle, self.file, progress, deadline)
 
 
+KEYLESS = "batchkit.keyless"
+"""The request extension marking a request to a whole URL (a presigned one): no key header goes with it."""
+
+
 @attrs.frozen
 class Call:
     """Send one HTTP request; the outcome is an ``httpx.Response`` or an ``httpx.TransportError``.
@@ -63,7 +67,8 @@ class Call:
     method: str
     base_url: str
     path: str = attrs.field(repr=lambda path: path.partition("?")[0])
-    """Appended to ``base_url`` (or, with ``base_url=""``, a whole URL: a presigned one's query is never shown)."""
+    """Appended to ``base_url`` (or, with ``base_url=""``, a whole URL: a presigned one's query is never shown,
+    and it never carries the provider's key: such a URL holds its own authority)."""
     params: Sequence[tuple[str, str]] = ()
     json: Any = None
     data: dict[str, str] | None = None
@@ -122,6 +127,7 @@ class Call:
             content=content,
             headers=headers,
             timeout=self.timeout if self.timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            extensions={KEYLESS: True} if not self.base_url else None,
         )
         if not self.base_url and request.url.query:  # a presigned URL: httpx's log line must not show its query
             PRESIGNED.hide(request.url)

@@ -14,6 +14,7 @@ import attrs
 
 from batchkit._kernel.inputs import LocalFile
 from batchkit._kernel.journal import Journal, Scope
+from batchkit._kernel.nonces import with_nonce
 from batchkit._kernel.not_given import NOT_GIVEN
 from batchkit._kernel.steps import Blocking, Operation
 from batchkit.errors import AmbiguousSubmissionError, InputError
@@ -109,9 +110,11 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
         return found
     parts = plan(files, max_files, max_bytes)
     yield Blocking(lambda: [provider.prepare(Submission(files=p, **inputs)) for p in parts])
-    spec = {"inputs": portable(inputs), "limits": [max_files, max_bytes]}
     resolved: list[str] = yield Blocking(lambda: [str(f.path.resolve()) for f in files])  # once a file: it is slow
     identity = fingerprint(provider.name, files, (max_files, max_bytes), inputs, resolved)
+    if inputs.get("callback_url"):  # so that a receiver knows the callbacks of this run (batchkit callbacks)
+        inputs = {**inputs, "callback_url": with_nonce(str(inputs["callback_url"]))}
+    spec = {"inputs": portable(inputs), "limits": [max_files, max_bytes]}
 
     def write() -> str:  # the parts hold the files in the order given
         entries = [(path, f.size, os.stat(path).st_mtime_ns) for path, f in zip(resolved, files, strict=True)]

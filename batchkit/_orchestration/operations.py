@@ -19,7 +19,8 @@ from batchkit._kernel.download import AtomicFile, ExtractLimits, complete_zip, s
 from batchkit._kernel.inputs import LocalFile, Paths, Progress, as_path_list, check_files, is_job_id
 from batchkit._kernel.journal import Journal, Scope
 from batchkit._kernel.retry import RetryPolicy
-from batchkit._kernel.steps import END, Blocking, Call, Emit, Items, NextItem, Operation, Parallel
+from batchkit._kernel.signed_urls import guard_httpx_log
+from batchkit._kernel.steps import END, KEYLESS, Blocking, Call, Emit, Items, NextItem, Operation, Parallel
 from batchkit.config import Secret
 from batchkit.errors import (
     BatchkitError,
@@ -43,13 +44,14 @@ from .waiting import OnUpdate, PollSchedule, ignoring_emits, watch
 from .workers import SETTLE_SECONDS, Lease, Worker, WorkSummary
 
 log = logging.getLogger("batchkit")
+guard_httpx_log()  # httpx logs each request's URL at INFO: a presigned one's query is a secret
 
 
 class KeyAuth(httpx.Auth):
     """Adds the provider's key headers as each request leaves; the key lives nowhere else.
 
     On a redirect to another origin, httpx would carry every header but ``Authorization`` along:
-    the key headers are dropped there.
+    the key headers are dropped there, and on a request to a whole URL a reply gave (a presigned one).
     """
 
     def __init__(self, headers: Callable[[str], dict[str, str]], key: Secret, base_url: str) -> None:
@@ -63,7 +65,8 @@ class KeyAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         url = request.url
-        if (url.scheme, url.host, url.port) == (self._origin.scheme, self._origin.host, self._origin.port):
+        same = (url.scheme, url.host, url.port) == (self._origin.scheme, self._origin.host, self._origin.port)
+        if same and not request.extensions.get(KEYLESS):
             request.headers.update(self._headers(self._key.reveal()))
         else:
             for name in self._headers(""):

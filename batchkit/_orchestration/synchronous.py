@@ -122,9 +122,12 @@ def status_of(chunks: Sequence[Chunk]) -> JobStatus:
 
 
 def job_of(provider: SynchronousProvider[Any, Any], run: Run, chunks: Sequence[Chunk]) -> BatchJob:
-    """The job a run is: its status from its requests', its counts from its files' results."""
+    """The job a run is: its status from its requests' (running while a result says its work goes on),
+    its counts from its files' results."""
     status = status_of(chunks)
     found = results(provider, run, chunks)
+    if status.is_terminal and any(r.status in (JobStatus.QUEUED, JobStatus.RUNNING) for r in found):
+        status = JobStatus.RUNNING  # a reply that acknowledges work going on (its result comes by callback)
     problems = [c.error for c in chunks if c.error and c.state != ChunkState.DONE]
     answered = [c.state for c in chunks].count(ChunkState.DONE)
     return BatchJob(provider.name, run.id, status, status.value,

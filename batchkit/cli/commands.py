@@ -217,12 +217,14 @@ def results_of(state: State, job: str | None, journal: str | None, run_id: str |
               help="default: from -o's extension, else table (json with --json)")  # fmt: skip
 @click.option("--detail", type=click.Choice(["summary", "full"]), default="summary", show_default=True,
               help="summary: one line per input (its headline name and score); full: the tidy rows")  # fmt: skip
+@click.option("--verdicts", "as_verdicts", is_flag=True,
+              help="one verdict row per input and detector (fake, real, uncertain, not_applicable, error)")  # fmt: skip
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="write here (.csv, .json or .jsonl)")
 @with_state
 def results(state: State, job: str | None, journal: str | None, run_id: str | None, fmt: str | None, detail: str,
-            output: Path | None) -> int:  # fmt: skip
-    """Show the results of JOB (or of a run: --run RUN [--journal URL]): one line per input, or every
-    score (--detail full)."""
+            as_verdicts: bool, output: Path | None) -> int:  # fmt: skip
+    """Show the results of JOB (or of a run: --run RUN [--journal URL]): one line per input, every
+    score (--detail full), or each detector's verdict (--verdicts)."""
     if output is not None and fmt is None:
         fmt = OUTPUT_FORMATS.get(output.suffix.lower())
         if fmt is None:
@@ -235,7 +237,8 @@ def results(state: State, job: str | None, journal: str | None, run_id: str | No
         state.report.line(f"wrote {count} results to {output}")
         return EXIT_OK
     what, found = results_of(state, job, journal, run_id)
-    rows = list((batchkit.rows if detail == "full" else batchkit.results.summary)(found))
+    pick = batchkit.verdicts if as_verdicts else batchkit.rows if detail == "full" else batchkit.results.summary
+    rows = list(pick(found))
     fmt = fmt or ("json" if state.as_json else "table")
     if output is None:
         render(rows, fmt, sys.stdout, f"results of {what}")
@@ -374,6 +377,6 @@ def run(argv: list[str]) -> int:
     return code if isinstance(code, int) else EXIT_OK
 
 
-from . import scaling  # noqa: E402 - its commands (enqueue, worker, runs) join the group
+from . import receiving, scaling  # noqa: E402 - their commands (callbacks; enqueue, worker, runs) join the group
 
-__all__ = ["cli", "run", "scaling"]
+__all__ = ["cli", "receiving", "run", "scaling"]

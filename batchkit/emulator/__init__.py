@@ -63,6 +63,7 @@ class Emulator:
         for name in emulated_providers():
             module, _, attr = (fake_of(name) or "").partition(":")
             self.fakes[name] = getattr(importlib.import_module(module), attr)(self.state, name)
+        self.state.providers = tuple(self.fakes)
         self.base_url: str | None = None
 
     @property

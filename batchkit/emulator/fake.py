@@ -56,7 +56,25 @@ class Fake(abc.ABC):
         with self.state.lock:
             self.state.creates[self.provider] += 1
 
+    def fails(self, name: str) -> bool:
+        """Whether an input named ``name`` fails at this provider (:meth:`State.failing`)."""
+        return self.state.failing(name, self.provider)
+
+    @staticmethod
+    def keyless(handler: Handler) -> Handler:
+        """``handler`` as an endpoint that takes no API key (a presigned URL's target checks its own
+        signature)."""
+
+        async def endpoint(request: Request) -> Response:
+            return await handler(request)
+
+        endpoint.keyless = True  # type: ignore[attr-defined]
+        return endpoint
+
     def guarded(self, handler: Handler) -> Handler:
+        if getattr(handler, "keyless", False):
+            return handler
+
         async def endpoint(request: Request) -> Response:
             if not self.state.key_ok(self.provider, self.key(request)):
                 return respond(self.unauthorized)

@@ -41,15 +41,15 @@ class Idle(Exception):
 
 class BodyLimit:
     """Answers 413 once a request's body passes its limit (its route's fake's ``max_upload`` for a
-    multipart body, :data:`MAX_JSON_BODY` otherwise), before reading any more of it; and 408, closing
-    the connection, once a body has sent nothing for ``idle()`` seconds (what came of it is dropped)."""
+    multipart body or a PUT's, :data:`MAX_JSON_BODY` otherwise), before reading any more of it; and 408,
+    closing the connection, once a body has sent nothing for ``idle()`` seconds (what came of it is dropped)."""
 
     def __init__(self, app: App, routes: Sequence[tuple[Route, int]], idle: Callable[[], float | None]) -> None:
         self.app, self.routes, self.idle = app, routes, idle
 
     def limit(self, scope: Scope) -> int:
         headers = dict(scope.get("headers") or ())
-        if not headers.get(b"content-type", b"").startswith(b"multipart/"):
+        if scope["method"] != "PUT" and not headers.get(b"content-type", b"").startswith(b"multipart/"):
             return MAX_JSON_BODY
         return next((most for route, most in self.routes if route.matches(scope)[0] is Match.FULL), MAX_UPLOAD)
 

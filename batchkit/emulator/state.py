@@ -101,6 +101,8 @@ class State:
         """Bumped by :meth:`reset`, so a request that outlives a reset is not logged into the next test."""
         self.handling = 0
         """Requests being handled right now (a client may have gone away while the server goes on)."""
+        self.providers: tuple[str, ...] = ()
+        """The emulated providers' names (how ``fail-<provider>`` in an input's name is read)."""
         self.remote = False
         """Served to other machines (``allow_remote``): callbacks are not POSTed."""
 
@@ -136,9 +138,21 @@ class State:
         now = self.clock()
         return Phase.QUEUED if now < schedule[0] else Phase.RUNNING if now < schedule[1] else Phase.DONE
 
-    def failing(self, name: str) -> bool:
+    def failing(self, name: str, provider: str) -> bool:
+        """Whether an input named ``name`` fails at ``provider``: its name holds ``<marker>-<provider>``
+        (``clip-fail-resemble.wav`` fails at Resemble only), or the marker alone, not naming another
+        emulated provider (``fail.wav`` fails everywhere)."""
         marker = self.config.fail_marker
-        return bool(marker) and marker in name
+        if not marker or marker not in name:
+            return False
+        rest = name
+        for other in sorted(self.providers, key=len, reverse=True):  # "hume-expression" before "hume"
+            named = f"{marker}-{other}"
+            if named in rest:
+                if other == provider:
+                    return True
+                rest = rest.replace(named, "")
+        return marker in rest
 
     def record(self, entry: Recorded, generation: int) -> None:
         with self.lock:

@@ -25,13 +25,17 @@ FAKE_GROUP = "batchkit.emulators"
 """The entry-point group emulator fakes of third-party providers are declared in."""
 
 _BUILTIN = {
+    "hive": "batchkit.providers.hive:HiveProvider",
     "hume": "batchkit.providers.hume:HumeProvider",
     "hume-expression": "batchkit.providers.hume_expression:HumeExpressionProvider",
+    "reality-defender": "batchkit.providers.reality_defender:RealityDefenderProvider",
     "resemble": "batchkit.providers.resemble:ResembleProvider",
 }
 _FAKES = {
+    "hive": "batchkit.providers.hive.emulator:HiveFake",
     "hume": "batchkit.providers.hume.emulator:HumeFake",
     "hume-expression": "batchkit.providers.hume_expression.emulator:HumeExpressionFake",
+    "reality-defender": "batchkit.providers.reality_defender.emulator:RealityDefenderFake",
     "resemble": "batchkit.providers.resemble.emulator:ResembleFake",
 }
 _registered: dict[str, type[Provider[Any, Any]]] = {}

@@ -67,6 +67,29 @@ class CallsBack(Protocol):
         """A callback POST's JSON body as a :class:`Callback` (typed errors for what cannot be read)."""
 
 
+VERDICTS = ("fake", "real", "uncertain", "not_applicable", "error")
+"""What a :class:`Verdict` may say."""
+
+
+@attrs.frozen
+class Verdict:
+    """A detector's word on one input: ``verdict`` (one of :data:`VERDICTS`), ``p_fake`` (0-1, where
+    it gave a score) and ``reason`` (why, where it said)."""
+
+    verdict: str = attrs.field(validator=attrs.validators.in_(VERDICTS))
+    p_fake: float | None = None
+    reason: str | None = None
+
+
+@runtime_checkable
+class Judges(Protocol):
+    """A detector: each result maps to one :class:`Verdict` (what :func:`batchkit.verdicts` reads)."""
+
+    @classmethod
+    def verdict(cls, result: FileResult[Any]) -> Verdict:
+        """The verdict of one result (``error`` for a failed input, with its error as the reason)."""
+
+
 class Presents(Protocol):
     """How people see its results: tidy rows, the demo's samples (a provider may define either;
     :func:`presented` fills in the other from :class:`Plain`)."""
@@ -109,4 +132,5 @@ def presented(cls: type[Any]) -> Presentation:
     return Presentation(*(getattr(cls, name, getattr(Plain, name)) for name in ("rows", "sample")))
 
 
-__all__ = ["Archives", "CallsBack", "Lists", "Plain", "Presentation", "Presents", "Reconciles", "Streams", "presented"]
+__all__ = ["VERDICTS", "Archives", "CallsBack", "Judges", "Lists", "Plain", "Presentation", "Presents", "Reconciles",
+           "Streams", "Verdict", "presented"]

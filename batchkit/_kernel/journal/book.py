@@ -637,6 +637,34 @@ class Journal:
                 [(status, error, json.dumps(raw), claim.chunk.run, i) for i, status, error, raw in outcomes],
             )
 
+    # -- callbacks --------------------------------------------------------------------------------------
+
+    def find_job(self, provider: str, job_id: str) -> tuple[Run, Chunk] | None:
+        """The run and chunk of ``provider`` whose job (or answered request) is ``job_id``, if any."""
+        with self._store.transaction(write=False) as tx:
+            row = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN runs r ON r.id = c.run_id"
+                             " WHERE c.job_id = ? AND r.provider = ?", (job_id, provider)).fetchone()  # fmt: skip
+            if row is None:
+                return None
+            found = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (row[0],)).fetchone()
+            return _run(found), _chunk(row, self._paths(tx, str(row[0]), int(row[1])).get(int(row[1]), ()))
+
+    def called_back(self, chunk: Chunk, reply: Any, now_ms: int) -> bool:
+        """A trusted callback of ``chunk``'s job: an answered request's ``reply`` replaced by the result it
+        brings (``reply`` not None), or a sent job due to be checked now; False where nothing changed
+        (a callback repeated, or one of a chunk that has moved on)."""
+        if reply is not None and reply == chunk.reply:
+            return False
+        with self._store.transaction() as tx:
+            where = "WHERE run_id = ? AND idx = ? AND state = ?"
+            if reply is not None:
+                done = tx.execute(f"UPDATE chunks SET reply = ? {where} AND reply = ?",
+                                  (json.dumps(reply), chunk.run, chunk.index, ChunkState.DONE, json.dumps(chunk.reply)))
+            else:
+                done = tx.execute(f"UPDATE chunks SET next_poll_ms = ? {where} AND next_poll_ms > ?",
+                                  (now_ms, chunk.run, chunk.index, ChunkState.SENT, now_ms))
+            return done.rowcount == 1
+
     # -- a rate shared by every worker -----------------------------------------------------------------
 
     def take(self, bucket: str, rate: float | None, now_ms: int) -> float:

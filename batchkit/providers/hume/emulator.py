@@ -203,8 +203,8 @@ class HumeFake(Fake):
         if status in ("COMPLETED", "FAILED"):
             state["ended_timestamp_ms"] = job.ended_ms
         if status == "COMPLETED":
-            files = [f for s in job.sources for f in ([s.name] if self.state.failing(s.name) else s.files)]
-            errors = sum(self.state.failing(f) for f in files)
+            files = [f for s in job.sources for f in ([s.name] if self.fails(s.name) else s.files)]
+            errors = sum(self.fails(f) for f in files)
             state.update(num_predictions=len(files) - errors, num_errors=errors)
         if status == "FAILED":
             state["message"] = "job failed: emulated failure"
@@ -262,7 +262,7 @@ class HumeFake(Fake):
             described["url"] = source.name
         elif source.kind == "file":
             described.update(filename=source.name, content_type=source.content_type, md5sum=source.md5)
-        if self.state.failing(source.name):
+        if self.fails(source.name):
             name = source.name if source.kind != "text" else "text"
             return {
                 "source": described,
@@ -273,7 +273,7 @@ class HumeFake(Fake):
             }
         predictions, errors = [], []
         for file in source.files:
-            if self.state.failing(file):
+            if self.fails(file):
                 errors.append({"file": file, "message": "emulated failure: could not process input"})
                 continue
             kind = "text" if source.kind == "text" else media_type(file) or "video"

@@ -31,7 +31,7 @@ from batchkit.providers.base import Provider, Submission
 
 from .models import Detect
 from .options import ResembleOptions
-from .rows import tidy_rows
+from .rows import tidy_rows, verdict_of
 from .wire import to_batch_job, to_file_result
 
 MAX_FILES = 50
@@ -270,3 +270,4 @@ class ResembleProvider(Provider[Prepared, Detect]):
         return to_file_result(raw)
 
     rows = staticmethod(tidy_rows)
+    verdict = staticmethod(verdict_of)

@@ -284,7 +284,7 @@ class ResembleFake(Fake):
     def _detect_status(self, detect: Detect) -> str:
         if self.state.phase(detect.schedule) != Phase.DONE:
             return "processing"
-        return "failed" if self.state.failing(detect.filename) else "completed"
+        return "failed" if self.fails(detect.filename) else "completed"
 
     def batch_item(self, batch: Batch) -> dict[str, Any]:
         statuses = [self._detect_status(d) for d in batch.detects]

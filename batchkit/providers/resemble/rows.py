@@ -7,6 +7,7 @@ from typing import Any
 
 from batchkit.models import FileResult
 from batchkit.providers.base import Row, common_row
+from batchkit.providers.capabilities import Verdict
 
 from .models import Detect
 
@@ -46,3 +47,14 @@ def _text(intelligence: object) -> str | None:
         description = intelligence.get("description")
         return str(description) if description is not None else None
     return None if intelligence is None else str(intelligence)
+
+
+def verdict_of(result: FileResult[Any]) -> Verdict:
+    """The detect's label: ``fake`` fake, ``real`` real, any other (``likely fake`` ...) uncertain;
+    ``p_fake`` its headline score (higher is more likely synthetic); a failed detect error."""
+    detect = result.prediction
+    if not isinstance(detect, Detect) or detect.label is None:
+        return Verdict("error", None, result.error or f"no detect result ({result.status.name})")
+    label = detect.label.strip()
+    return Verdict("fake" if label == "fake" else "real" if label == "real" else "uncertain", detect.score,
+                   None if label in ("fake", "real") else f"labelled {label!r}")  # fmt: skip

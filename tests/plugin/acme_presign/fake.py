@@ -31,7 +31,7 @@ class PresignFake(Fake):
         return [
             Route("/presign/v1/items", self._slot, methods=["POST"]),
             Route("/presign/v1/items/{id}", self.by_id(self.get), methods=["GET"]),
-            Route("/presign/v1/blobs/{id}", self._put, methods=["PUT"]),
+            Route("/presign/v1/blobs/{id}", self.keyless(self._put), methods=["PUT"]),
         ]
 
     async def _slot(self, request: Request) -> Response:

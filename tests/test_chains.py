@@ -1,0 +1,133 @@
+"""Provider chains: a fallback chain sends a file on only when the provider before it refused it,
+failed it, could not evaluate it, or is out of quota; each provider's create happens once. An
+ensemble asks every provider and adds a combined verdict. Chains are chosen by a list, by names
+joined with commas (``-p a,b``, ``BATCHKIT_PROVIDER``) or by ``provider = [...]`` in batchkit.toml."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import batchkit
+from batchkit import InputError, JobStatus
+from batchkit.chains import ChainClient
+from batchkit.config import chain_of
+from batchkit.emulator import EMULATOR_KEY
+
+RD, RESEMBLE, HIVE = "reality-defender", "resemble", "hive"
+FAST_POLL = batchkit.PollSchedule(initial=0.01, factor=1.0, maximum=0.01)
+
+
+def chain(emu, providers: list[str], **settings) -> ChainClient:
+    return batchkit.connect(providers, api_key=EMULATOR_KEY, base_url=emu.base_url, poll=FAST_POLL, **settings)
+
+
+def test_a_file_the_first_refuses_is_answered_by_the_second_with_one_create_at_each(emu, media) -> None:
+    voice, clip = media("voice.wav"), media("clip.mkv")  # Reality Defender takes no .mkv; Resemble does
+    with chain(emu, [RD, RESEMBLE]) as client:
+        job = client.wait(client.submit([voice, clip]), timeout=60)
+        results = client.results(job)
+    assert job.status is JobStatus.SUCCEEDED
+    assert [(r.source, r.provider, r.status) for r in results] == [
+        (str(voice), RD, JobStatus.SUCCEEDED), (str(clip), RESEMBLE, JobStatus.SUCCEEDED)]  # fmt: skip
+    assert (emu.created(RD), emu.created(RESEMBLE)) == (1, 1)
+
+
+def test_files_the_first_cannot_evaluate_or_fails_go_to_the_next(emu, media) -> None:
+    files = [media("face-fail-reality-defender.png"), media("no-face.png"), media("clip-fake.wav")]
+    with chain(emu, [RD, RESEMBLE]) as client:
+        job = client.wait(client.submit(files), timeout=60)
+        results = client.results(job)
+    assert [r.provider for r in results] == [RESEMBLE, RESEMBLE, RD]
+    assert all(r.status is JobStatus.SUCCEEDED for r in results), "fail-reality-defender fails there only"
+    assert (emu.created(RD), emu.created(RESEMBLE)) == (3, 1), "the two left over went in one Resemble batch"
+    assert [r["verdict"] for r in batchkit.verdicts(results)][2] == "fake"
+
+
+def test_a_provider_out_of_quota_sends_every_file_on(emu, media) -> None:
+    emu.fakes[RD].refusal = "upload-limit-reached"
+    with chain(emu, [RD, RESEMBLE]) as client:
+        job = client.wait(client.submit([media("a.wav"), media("b.wav")]), timeout=60)
+        results = client.results(job)
+    assert [r.provider for r in results] == [RESEMBLE, RESEMBLE]
+    presigns = [r for r in emu.requests if r.path == "/api/files/aws-presigned"]
+    assert len(presigns) == 1, "once out of quota, nothing more is asked of it"
+    assert (emu.created(RD), emu.created(RESEMBLE)) == (0, 1)
+
+
+def test_a_file_every_provider_fails_has_the_last_ones_failure(emu, media) -> None:
+    with chain(emu, [HIVE, RD]) as client:
+        job = client.wait(client.submit([media("broken-fail.png")]), timeout=60)
+        [result] = client.results(job)
+    assert job.status is JobStatus.FAILED
+    assert (result.provider, result.status) == (RD, JobStatus.FAILED)
+    assert result.error.startswith("UNABLE_TO_EVALUATE")
+
+
+def test_an_ensemble_asks_every_provider_and_combines_their_verdicts(emu, media) -> None:
+    photo = media("portrait-fake.png")
+    with chain(emu, [HIVE, RD], mode="ensemble") as client:
+        job = client.wait(client.submit([photo, media("plain.png")]), timeout=60)
+        results = client.results(job)
+    assert [(Path(r.source).name, r.provider) for r in results] == [
+        ("portrait-fake.png", HIVE), ("portrait-fake.png", RD), ("plain.png", HIVE), ("plain.png", RD)]  # fmt: skip
+    rows = [r for r in batchkit.verdicts(results) if r["provider"] == "ensemble"]
+    assert [(Path(r["source"]).name, r["verdict"]) for r in rows] == [("portrait-fake.png", "fake"),
+                                                                     ("plain.png", "real")]  # fmt: skip
+    assert (emu.created(HIVE), emu.created(RD)) == (2, 2)
+
+
+def test_chains_are_chosen_by_list_commas_or_configuration(emu, tmp_path: Path, monkeypatch) -> None:
+    assert chain_of(["a", "b"]) == ["a", "b"]
+    assert chain_of("hive, resemble") == ["hive", "resemble"]
+    assert chain_of("hive", env={}) is None
+    assert chain_of(None, env={"BATCHKIT_PROVIDER": "hive,resemble"}) == ["hive", "resemble"]
+    (tmp_path / "batchkit.toml").write_text('provider = ["resemble", "hive"]\n')
+    assert chain_of(None, env={}, cwd=tmp_path) == ["resemble", "hive"]
+    monkeypatch.setenv("BATCHKIT_PROVIDER", f"{RD},{RESEMBLE}")
+    with batchkit.connect(api_key=EMULATOR_KEY, base_url=emu.base_url) as client:
+        assert isinstance(client, ChainClient)
+        assert client.provider == f"{RD},{RESEMBLE}"
+    with pytest.raises(InputError, match="two or more different providers"):
+        chain(emu, [HIVE, HIVE])
+    with pytest.raises(InputError, match="mode must be one of"):
+        chain(emu, [HIVE, RD], mode="vote")
+    with pytest.raises(InputError, match="mode= is a chain's setting"):
+        batchkit.connect(HIVE, mode="ensemble")
+
+
+def test_the_cli_takes_a_chain(cli, media) -> None:
+    env = {"REALITY_DEFENDER_API_KEY": EMULATOR_KEY}
+    ran = cli("--json", "-p", f"{RD},{RESEMBLE}", "submit", str(media("a.wav")), str(media("c.mkv")), "--wait",
+              env_update=env)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    [job] = json.loads(ran.stdout)
+    assert (job["provider"], job["status"]) == (f"{RD},{RESEMBLE}", "SUCCEEDED")
+
+
+def test_submit_many_journals_each_providers_part_as_its_own_run(emu, media, tmp_path: Path) -> None:
+    from batchkit._kernel.journal import Journal
+
+    journal = str(tmp_path / "j.db")
+    voice, clip, odd = media("voice.wav"), media("clip.mkv"), media("odd-fail-reality-defender.wav")
+    with chain(emu, [RD, RESEMBLE]) as client:
+        job = client.submit_many([voice, clip, odd], journal=journal)
+        assert job.status is JobStatus.SUCCEEDED, "submit_many waits"
+        results = client.results(job)
+    assert [(r.source, r.provider) for r in results] == [(str(voice), RD), (str(clip), RESEMBLE), (str(odd), RESEMBLE)]
+    book = Journal(journal)
+    providers = sorted(p.run.provider for p in book.runs())
+    book.close()
+    assert providers == [RD, RD, RESEMBLE], "voice and odd as Reality Defender runs (mkv refused), then Resemble's"
+    assert (emu.created(RD), emu.created(RESEMBLE)) == (2, 1)
+
+
+def test_a_provider_refusing_the_key_sends_the_files_on(emu, media) -> None:
+    emu.faults.add("POST /api/v2/detect/batch", "status", status=401)
+    with chain(emu, [RESEMBLE, RD]) as client:
+        job = client.wait(client.submit([media("a.wav")]), timeout=60)
+        [result] = client.results(job)
+    assert (result.provider, result.status) == (RD, JobStatus.SUCCEEDED)
+    assert (emu.created(RESEMBLE), emu.created(RD)) == (0, 1)
