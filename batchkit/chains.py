@@ -4,13 +4,14 @@
 ...     job = chain.wait(chain.submit(["a.wav", "b.mp4"]))
 ...     for row in batchkit.verdicts(chain.results(job)): ...
 
-**Fallback** (the default): every file goes to the first provider. A file it refuses (before anything
-is sent: its type, size or name; or by an error reply that made nothing: 400, 401, 429), fails, or
-answers ``not_applicable`` or ``error`` (:func:`batchkit.verdicts`) goes to the next; so does every file not yet sent there once it is out of
-quota (402, 403, Reality Defender's plan limits) or down (5xx or the network, after retries). A file
-whose create may have landed (:class:`~batchkit.AmbiguousSubmissionError`) goes nowhere else: it
-may still be answered and billed. **Ensemble** (``mode="ensemble"``): every file goes to every
-provider, and :func:`batchkit.verdicts` adds a combined row per file.
+**Fallback** (the default): every file goes to the first provider. A file it refuses (before anything is
+sent: its type, size or name; or by an error reply that made nothing: 400, 401, 429), fails, or answers
+``not_applicable`` or ``error`` (:func:`batchkit.verdicts`) goes to the next; so does every file not yet
+sent there once it is out of quota (402, 403, Reality Defender's plan limits) or down (5xx or the
+network, after retries). A file whose create may have landed
+(:class:`~batchkit.AmbiguousSubmissionError`) goes nowhere else: it may still be answered and billed.
+**Ensemble** (``mode="ensemble"``): every file goes to every provider, and :func:`batchkit.verdicts`
+adds a combined row per file.
 
 Each provider's sends are its own client's, journaled and retried as for one provider, so a chain
 never pays one provider twice for a file. Each result carries the ``provider`` that gave it. A chain
