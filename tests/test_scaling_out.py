@@ -74,8 +74,9 @@ class Workers:
         return (self.logs / f"worker-{self.started.index(proc)}.err").read_text()
 
     def progress(self) -> tuple[int, int]:
-        """What changes while workers make progress: requests served, and what they have printed."""
-        return len(self.emu.requests), sum(p.stat().st_size for p in self.logs.glob("worker-*"))
+        """What changes while workers make progress: requests served, and workers that have ended (not
+        what they print: a progress line every few seconds, or "journal is locked, waiting", is no progress)."""
+        return len(self.emu.requests), sum(proc.poll() is not None for proc in self.started)
 
     def finish(self, procs: list[subprocess.Popen[str]], code: int = 0) -> list[str]:
         """Each worker's stderr once it has exited by itself (with ``code``), waiting while they make progress."""
