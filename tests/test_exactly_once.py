@@ -513,3 +513,25 @@ def test_m6_dropped_connections_cost_no_worker_and_no_job_id(emulated, emu, post
     book = Journal(postgres_url)
     assert {c.state for c in book.chunks(run)} == {ChunkState.DONE}
     book.close()
+
+
+def test_a_run_an_earlier_batchkit_recorded_under_its_older_id_is_resumed(emulated, emu, tmp_path: Path) -> None:
+    """Before one canonical spec, the CLI's ``callback_url=None, options=None`` made another id: that run
+    is found and resumed, never recorded (and paid for) again."""
+    from batchkit._orchestration.large_submissions import fingerprint
+
+    files = many(tmp_path, 3)
+    journal = str(tmp_path / "run.db")
+    client = emulated("resemble")
+    run = client.enqueue(files, journal=journal)
+    book = Journal(journal)
+    local = [batchkit._kernel.inputs.check_file(f) for f in files]
+    limits = tuple(book.run(run).spec["limits"])
+    older = fingerprint("resemble", local, limits, {"callback_url": None, "options": None})
+    with book._store.transaction() as tx:  # as an earlier CLI recorded it
+        tx.execute("UPDATE runs SET id = ?, fingerprint = ? WHERE id = ?", (f"run-{older[:16]}", older, run))
+        for table in ("chunks", "files"):
+            tx.execute(f"UPDATE {table} SET run_id = ? WHERE run_id = ?", (f"run-{older[:16]}", run))
+    book.close()
+    assert client.enqueue(files, journal=journal, options=None, callback_url=None) == f"run-{older[:16]}"
+    assert len(batchkit.runs.progress(journal)) == 1

@@ -14,6 +14,7 @@ import attrs
 
 from batchkit._kernel.inputs import LocalFile
 from batchkit._kernel.journal import Journal, Scope
+from batchkit._kernel.journal.schema import run_id_for
 from batchkit._kernel.not_given import NOT_GIVEN
 from batchkit._kernel.steps import Blocking, Operation
 from batchkit.errors import AmbiguousSubmissionError, InputError
@@ -83,7 +84,7 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
 
     The run's identity is one canonical spec, however the call was made: a setting given as None is
     not given (the CLI's ``callback_url=None, options=None`` is Python's ``{}``)."""
-    inputs = canonical(inputs)
+    given, inputs = inputs, canonical(inputs)
     provider = ops.provider
     max_files, max_bytes = provider.chunk_limits(inputs.get("options"))
     if chunk is not None:
@@ -99,8 +100,12 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
     yield Blocking(lambda: [provider.prepare(Submission(files=p, **inputs)) for p in parts])
     spec = {"inputs": portable(inputs), "limits": [max_files, max_bytes]}
     identity = fingerprint(provider.name, files, (max_files, max_bytes), inputs)
+    earlier = fingerprint(provider.name, files, (max_files, max_bytes), given)
 
     def write() -> str:
+        nonlocal identity
+        if earlier != identity and journal.recorded(run_id_for(earlier)):  # a run an earlier batchkit named so
+            identity = earlier
         ordered = [f for part in parts for f in part]
         entries = [(str(f.path.resolve()), f.size, os.stat(f.path).st_mtime_ns) for f in ordered]
         layout, start = [], 0

@@ -336,6 +336,8 @@ class Worker:
             refused = str(exc)
             yield Blocking(lambda: journal.unsend(claim, refused))
             return
+        except Unavailable:  # the intent could not be journaled: nothing was sent
+            raise
         except BatchkitError as exc:
             if not _about_the_worker(exc):
                 yield from self._failed(claim, exc)
@@ -486,7 +488,7 @@ class Worker:
             except BatchkitError as exc:  # an ended job whose results cannot be had: every file says why
                 results = exc
         except BatchkitError as exc:
-            if self.strict or isinstance(exc, LeaseLostError):
+            if self.strict or isinstance(exc, (LeaseLostError, Unavailable)):
                 raise
             yield from self._unfollowed(claim, exc, due, interval)
             return
