@@ -445,7 +445,7 @@ def _ambiguous_and_done(emulated: Any, emu: Any, tmp_path: Path) -> tuple[str, s
     journal = str(tmp_path / "run.db")
     run = client.enqueue(many(tmp_path, 4), journal=journal, chunk=2, options={"zero_retention_mode": True})
     emu.faults.add("POST /api/v2/detect/batch", FaultKind.DROP_BEFORE_BODY, after=1)
-    client.work(journal, until_done=True, settle=1)
+    client.work(journal, until_done=True, settle=1, concurrency=1)  # chunk 0, then chunk 1
     return journal, run
 
 
