@@ -170,9 +170,7 @@ class Worker:
 
     def run(self) -> Operation[WorkSummary]:
         self._working = self.lanes
-        import batchkit
-
-        yield Blocking(lambda: self.journal.register(self.owner, [self.ops.provider.name], batchkit.__version__,
+        yield Blocking(lambda: self.journal.register(self.owner, [self.ops.provider.name], _version(),
                                                      self._now_ms(), self.lease.ms))  # fmt: skip
         try:
             yield Parallel([*(self._lane() for _ in range(self.lanes)), self._heartbeat()])
@@ -516,6 +514,16 @@ class Worker:
             self.summary.failed += 1
         else:
             yield Blocking(lambda: journal.polled(claim, None, problem, due, interval, failures=chunk.attempts + 1))
+
+
+def _version() -> str:
+    """batchkit's version, as installed (what a worker says of itself in the registry)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("batchkit")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 class Unreachable(BatchkitError):
