@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import batchkit
-from batchkit._kernel.clock import FakeClock
+from batchkit._kernel.clock import FakeClock, SystemClock
 from batchkit._kernel.journal import MAX_LOOKS, ChunkState, Journal, Scope
 from batchkit._orchestration.workers import Worker
 from batchkit.emulator import EMULATOR_KEY, FaultKind
@@ -535,3 +535,43 @@ def test_a_run_an_earlier_batchkit_recorded_under_its_older_id_is_resumed(emulat
     book.close()
     assert client.enqueue(files, journal=journal, options=None, callback_url=None) == f"run-{older[:16]}"
     assert len(batchkit.runs.progress(journal)) == 1
+
+
+class _Fast(SystemClock):
+    """The real clock, 40 s fast (as a host whose clock drifted)."""
+
+    def time(self) -> float:
+        return super().time() + 40
+
+
+def test_a_worker_process_whose_clock_runs_40_s_fast_leaves_a_live_chunk_alone(emu, postgres_url: str,
+                                                                               tmp_path: Path) -> None:  # fmt: skip
+    client = batchkit.connect_async("resemble", api_key=EMULATOR_KEY, base_url=emu.base_url, clock=_Fast())
+    book = Journal(postgres_url)
+
+    async def fast_worker_tries() -> None:
+        run = await client.enqueue(many(tmp_path, 2), journal=postgres_url)
+        now = int(time.time() * 1000)
+        book.register("A", ["resemble"], "test", now, 30_000)
+        held = book.claim("A", Scope("resemble", run), now_ms=now, lease_ms=30_000)  # A, live, on a true clock
+        assert held is not None
+        work = asyncio.ensure_future(client.work(postgres_url, until_done=True, lease=1.5))
+
+        def tried() -> bool:  # its heartbeat has beaten a second after it started: it looked more than once
+            return any(w.id != "A" and w.heartbeat_ms > w.started_ms + 1_000 for w in book.workers())
+
+        while not await asyncio.to_thread(tried):
+            assert not work.done()
+            await asyncio.sleep(0.05)
+        work.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await work
+        await client.aclose()
+        with book._store.transaction(write=False) as tx:
+            assert tx.execute("SELECT owner, token FROM chunks").fetchone() == ("A", held.token)
+
+    try:
+        asyncio.run(fast_worker_tries())
+    finally:
+        book.close()
+    assert emu.created("resemble") == 0
