@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import batchkit
-from batchkit._kernel.clock import FakeClock
+from batchkit._kernel.clock import FakeClock, SystemClock
 from batchkit._kernel.journal import MAX_LOOKS, ChunkState, Journal, Scope
 from batchkit._orchestration.workers import Worker
 from batchkit.emulator import EMULATOR_KEY, FaultKind
@@ -445,7 +445,7 @@ def _ambiguous_and_done(emulated: Any, emu: Any, tmp_path: Path) -> tuple[str, s
     journal = str(tmp_path / "run.db")
     run = client.enqueue(many(tmp_path, 4), journal=journal, chunk=2, options={"zero_retention_mode": True})
     emu.faults.add("POST /api/v2/detect/batch", FaultKind.DROP_BEFORE_BODY, after=1)
-    client.work(journal, until_done=True, settle=1)
+    client.work(journal, until_done=True, settle=1, concurrency=1)  # chunk 0, then chunk 1
     return journal, run
 
 
@@ -513,3 +513,65 @@ def test_m6_dropped_connections_cost_no_worker_and_no_job_id(emulated, emu, post
     book = Journal(postgres_url)
     assert {c.state for c in book.chunks(run)} == {ChunkState.DONE}
     book.close()
+
+
+def test_a_run_an_earlier_batchkit_recorded_under_its_older_id_is_resumed(emulated, emu, tmp_path: Path) -> None:
+    """Before one canonical spec, the CLI's ``callback_url=None, options=None`` made another id: that run
+    is found and resumed, never recorded (and paid for) again."""
+    from batchkit._orchestration.large_submissions import fingerprint
+
+    files = many(tmp_path, 3)
+    journal = str(tmp_path / "run.db")
+    client = emulated("resemble")
+    run = client.enqueue(files, journal=journal)
+    book = Journal(journal)
+    local = [batchkit._kernel.inputs.check_file(f) for f in files]
+    limits = tuple(book.run(run).spec["limits"])
+    older = fingerprint("resemble", local, limits, {"callback_url": None, "options": None})
+    with book._store.transaction() as tx:  # as an earlier CLI recorded it
+        tx.execute("UPDATE runs SET id = ?, fingerprint = ? WHERE id = ?", (f"run-{older[:16]}", older, run))
+        for table in ("chunks", "files"):
+            tx.execute(f"UPDATE {table} SET run_id = ? WHERE run_id = ?", (f"run-{older[:16]}", run))
+    book.close()
+    assert client.enqueue(files, journal=journal, options=None, callback_url=None) == f"run-{older[:16]}"
+    assert len(batchkit.runs.progress(journal)) == 1
+
+
+class _Fast(SystemClock):
+    """The real clock, 40 s fast (as a host whose clock drifted)."""
+
+    def time(self) -> float:
+        return super().time() + 40
+
+
+def test_a_worker_process_whose_clock_runs_40_s_fast_leaves_a_live_chunk_alone(emu, postgres_url: str,
+                                                                               tmp_path: Path) -> None:  # fmt: skip
+    client = batchkit.connect_async("resemble", api_key=EMULATOR_KEY, base_url=emu.base_url, clock=_Fast())
+    book = Journal(postgres_url)
+
+    async def fast_worker_tries() -> None:
+        run = await client.enqueue(many(tmp_path, 2), journal=postgres_url)
+        now = int(time.time() * 1000)
+        book.register("A", ["resemble"], "test", now, 30_000)
+        held = book.claim("A", Scope("resemble", run), now_ms=now, lease_ms=30_000)  # A, live, on a true clock
+        assert held is not None
+        work = asyncio.ensure_future(client.work(postgres_url, until_done=True, lease=1.5))
+
+        def tried() -> bool:  # its heartbeat has beaten a second after it started: it looked more than once
+            return any(w.id != "A" and w.heartbeat_ms > w.started_ms + 1_000 for w in book.workers())
+
+        while not await asyncio.to_thread(tried):
+            assert not work.done()
+            await asyncio.sleep(0.05)
+        work.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await work
+        await client.aclose()
+        with book._store.transaction(write=False) as tx:
+            assert tx.execute("SELECT owner, token FROM chunks").fetchone() == ("A", held.token)
+
+    try:
+        asyncio.run(fast_worker_tries())
+    finally:
+        book.close()
+    assert emu.created("resemble") == 0

@@ -213,8 +213,10 @@ def chaos(emu: Any, workers: Workers, tmp_path: Path, seed: int, restart: Any = 
         restart()
     workers.finish(alive + late)
     elapsed = time.monotonic() - started
+    chunks = json.loads(workers.command("--json", "runs", "--journal", workers.journal, "--run", run).stdout)
+    unsettled = [c for c in chunks if c["state"] != "done" or c["error"]]
+    assert (emu.created("resemble"), unsettled) == (40, []), f"seed {seed}"
     rows = workers.results(run)
-    assert emu.created("resemble") == 40, f"seed {seed}"
     assert [row["source"] for row in rows] == [str(p.resolve()) for p in files]
     assert {row["status"] for row in rows} == {"SUCCEEDED"}, f"seed {seed}"
     shown = json.loads(workers.command("--json", "runs", "--journal", workers.journal).stdout)

@@ -14,6 +14,7 @@ import attrs
 
 from batchkit._kernel.inputs import LocalFile
 from batchkit._kernel.journal import Journal, Scope
+from batchkit._kernel.journal.schema import run_id_for
 from batchkit._kernel.nonces import with_nonce
 from batchkit._kernel.not_given import NOT_GIVEN
 from batchkit._kernel.steps import Blocking, Operation
@@ -96,7 +97,7 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
     The run's identity is one canonical spec, however the call was made: a setting given as None is
     not given (the CLI's ``callback_url=None, options=None`` is Python's ``{}``)."""
     key = checked_key(key)
-    inputs = canonical(inputs)
+    given, inputs = inputs, canonical(inputs)
     provider = ops.provider
     max_files, max_bytes = provider.chunk_limits(inputs.get("options"))
     if chunk is not None:
@@ -115,8 +116,12 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
     if inputs.get("callback_url"):  # so that a receiver knows the callbacks of this run (batchkit callbacks)
         inputs = {**inputs, "callback_url": with_nonce(str(inputs["callback_url"]))}
     spec = {"inputs": portable(inputs), "limits": [max_files, max_bytes]}
+    earlier = fingerprint(provider.name, files, (max_files, max_bytes), given, resolved)
 
     def write() -> str:  # the parts hold the files in the order given
+        nonlocal identity
+        if key is None and earlier != identity and journal.recorded(run_id_for(earlier)):  # an earlier batchkit's id
+            identity = earlier
         entries = [(path, f.size, os.stat(path).st_mtime_ns) for path, f in zip(resolved, files, strict=True)]
         layout, start = [], 0
         for part in parts:

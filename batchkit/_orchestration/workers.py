@@ -174,9 +174,7 @@ class Worker:
 
     def run(self) -> Operation[WorkSummary]:
         self._working = self.lanes
-        import batchkit
-
-        yield Blocking(lambda: self.journal.register(self.owner, [self.ops.provider.name], batchkit.__version__,
+        yield Blocking(lambda: self.journal.register(self.owner, [self.ops.provider.name], _version(),
                                                      self._now_ms(), self.lease.ms))  # fmt: skip
         self.observer.event(Event("worker_started", self.ops.provider.name, self.scope.run))
         try:
@@ -383,6 +381,8 @@ class Worker:
             yield Blocking(lambda: journal.unsend(claim, refused))
             self._tell("chunk_unsent", claim)
             return
+        except Unavailable:  # the intent could not be journaled: nothing was sent
+            raise
         except BatchkitError as exc:
             if not _about_the_worker(exc):
                 yield from self._failed(claim, exc)
@@ -544,7 +544,7 @@ class Worker:
             except BatchkitError as exc:  # an ended job whose results cannot be had: every file says why
                 results = exc
         except BatchkitError as exc:
-            if self.strict or isinstance(exc, LeaseLostError):
+            if self.strict or isinstance(exc, (LeaseLostError, Unavailable)):
                 raise
             yield from self._unfollowed(claim, exc, due, interval)
             self._tell("chunk_polled", claim)
@@ -574,6 +574,16 @@ class Worker:
             self.summary.failed += 1
         else:
             yield Blocking(lambda: journal.polled(claim, None, problem, due, interval, failures=chunk.attempts + 1))
+
+
+def _version() -> str:
+    """batchkit's version, as installed (what a worker says of itself in the registry)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("batchkit")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 class Unreachable(BatchkitError):

@@ -256,6 +256,11 @@ class Journal:
             tx.execute("UPDATE chunks SET state = ?, attempts = 0, next_poll_ms = 0 WHERE run_id = ? AND state = ?"
                        " AND job_id IS NOT NULL", (ChunkState.SENT, run, ChunkState.FAILED))  # fmt: skip
 
+    def recorded(self, run: str) -> bool:
+        """Whether a run of exactly this id is in the journal."""
+        with self._store.transaction(write=False) as tx:
+            return tx.execute("SELECT 1 FROM runs WHERE id = ?", (run,)).fetchone() is not None
+
     def run(self, run: str) -> Run:
         """The run whose id is ``run``, or begins with it (``run-3f2a``, ``3f2a``: one run, or an error)."""
         with self._store.transaction(write=False) as tx:
