@@ -127,8 +127,9 @@ HELD = 600.0
 
 
 def held_replies(emu: Any) -> int:
-    """Creates made whose reply the emulator is holding back (``slow_reply``) right now."""
-    return emu.faults.injected - sum(1 for r in emu.requests if r.fault == "slow_reply")
+    """Requests the emulator is holding back (``slow_reply``) right now: faults injected whose requests
+    have not been answered yet (an answered request is recorded with its fault)."""
+    return emu.faults.injected - sum(1 for r in emu.requests if r.fault)
 
 
 def _seeds() -> list[int]:

@@ -422,6 +422,7 @@ class Worker:
                                  " worker (the chunk has a job, or was settled, by now)")  # fmt: skip
         log.warning("chunk %d of %s: job %s, created by this worker after its lease ended, is recorded (the chunk"
                     " had no job yet)", chunk.index, chunk.run, job.id)  # fmt: skip
+        self._tell("lease_lost", claim, job.id)
 
     def _find(self, chunk: Chunk, run: Run, since_ms: int) -> Operation[BatchJob | str]:
         """The job this chunk's interrupted send created, or why it cannot be told (a synchronous
