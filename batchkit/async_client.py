@@ -210,6 +210,8 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
                 return await asyncio.shield(work)
             except asyncio.CancelledError:  # disk work in flight ends before cleanup runs (a claim, a write)
                 await asyncio.wait([work])
+                if not work.cancelled():
+                    work.exception()  # seen: what it raised is moot once cancelled, and asyncio would log it
                 raise
             except Exception as exc:
                 return Failed(exc)

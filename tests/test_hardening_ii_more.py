@@ -1,0 +1,49 @@
+"""Hardening II, the rest: L1 (a failure while a sibling is in disk work leaves no unretrieved
+exception behind), M3 (a 503 burst on results leaves a succeeded job to be fetched later)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import batchkit
+from batchkit._kernel.steps import Blocking, Operation, Parallel, Sleep
+
+
+def test_a_failure_beside_failing_disk_work_leaves_nothing_unretrieved(caplog: pytest.LogCaptureFixture) -> None:
+    """L1: one branch fails while its sibling's disk work is still running (and then fails too): the
+    first failure is raised, and asyncio has no exception left that nobody retrieved."""
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    started = threading.Event()
+
+    def disk_work() -> None:
+        started.set()
+        time.sleep(0.05)  # still at work when the sibling fails
+        raise OSError("the disk failed too")
+
+    def busy() -> Operation[None]:
+        yield Blocking(disk_work)
+
+    def fails() -> Operation[None]:
+        while not started.is_set():
+            yield Sleep(0.005)
+        raise batchkit.InputError("refused")
+
+    def both() -> Operation[Any]:
+        found: Any = yield Parallel([busy(), fails()])
+        return found
+
+    async def go() -> None:
+        async with batchkit.AsyncClient("resemble", api_key="k") as client:
+            with pytest.raises(batchkit.InputError):
+                await client._run(client._ops, both())
+
+    asyncio.run(go())
+    gc.collect()
+    assert "never retrieved" not in caplog.text
