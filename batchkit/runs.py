@@ -45,7 +45,8 @@ def results(journal: str | os.PathLike[str], run: str) -> list[FileResult[Any]]:
     collected = []
     for entry in entries:
         if entry.status is not None:
-            result = provider.result_from(entry.result) if provider is not None else FileResult("", JobStatus.UNKNOWN)
+            known = provider is not None and entry.result is not None  # None: the job's results could not be had
+            result = provider.result_from(entry.result) if known and provider else FileResult("", JobStatus.UNKNOWN)
             collected.append(attrs.evolve(result, source=entry.path, status=JobStatus(entry.status),
                                           error=entry.error, provider=name))  # fmt: skip
             continue

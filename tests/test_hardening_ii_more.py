@@ -47,3 +47,17 @@ def test_a_failure_beside_failing_disk_work_leaves_nothing_unretrieved(caplog: p
     asyncio.run(go())
     gc.collect()
     assert "never retrieved" not in caplog.text
+
+
+def test_a_503_burst_on_results_leaves_the_job_to_be_fetched_later(emulated, emu, media, tmp_path) -> None:
+    """M3: the job succeeded, but its results answer 503 for longer than the retries last: the chunk
+    is left to be fetched again at a later poll, not its files marked FAILED for good."""
+    from batchkit.emulator import FaultKind
+
+    client = emulated("hume")
+    journal = str(tmp_path / "j.db")
+    run = client.enqueue([media("a.wav")], journal=journal)
+    emu.faults.add("GET /v0/batch/jobs/*/predictions", FaultKind.STATUS, status=503, times=6)  # > 1 + 3 retries
+    summary = client.work(journal, until_done=True)
+    assert summary.finished == 1
+    assert [r.status for r in batchkit.runs.results(journal, run)] == [batchkit.JobStatus.SUCCEEDED]

@@ -14,7 +14,7 @@ import os
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from batchkit.errors import (
     BatchkitError,
     InputError,
     LeaseLostError,
+    ProviderError,
     RateLimitedError,
     TransportError,
     UnsupportedError,
@@ -346,9 +347,9 @@ class Worker:
             results: list[FileResult[Any]] | BatchkitError
             try:
                 results = yield from self.ops.sender.run(provider.results(attrs.evolve(now, id=job.id)))
-            except TransportError:
-                raise
-            except BatchkitError as exc:  # an ended job whose results cannot be had: every file says why
+            except BatchkitError as exc:  # an ended job whose results cannot be had: every file says why,
+                if transient(exc, self.ops.sender.policy.statuses):  # unless asking later may answer (M3)
+                    raise
                 results = exc
         except BatchkitError as exc:
             if self.strict or isinstance(exc, LeaseLostError):
@@ -359,6 +360,11 @@ class Worker:
         entries: list[FileEntry] = yield Blocking(lambda: journal.files(run.id, chunk.index))
         yield Blocking(lambda: journal.finished(claim, now.status.value, outcomes(entries, results)))
         self.summary.finished += 1
+
+
+def transient(error: BatchkitError, statuses: Collection[int]) -> bool:
+    """Whether ``error`` (its retries spent) may pass: the network, or a status the policy retries (a 503)."""
+    return isinstance(error, TransportError) or (isinstance(error, ProviderError) and error.status_code in statuses)
 
 
 def discard(paths: Sequence[str]) -> None:
