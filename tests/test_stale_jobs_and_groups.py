@@ -41,3 +41,21 @@ def test_a_group_of_the_synchronous_shape(emulated, tmp_path: Path) -> None:
     assert group.status is JobStatus.SUCCEEDED
     assert client.wait_all(group).status is JobStatus.SUCCEEDED
     assert [Path(r.source).name for r in client.results(group)] == ["0.wav", "1.wav", "2.wav"]
+
+
+def test_a_timeout_chosen_for_a_call_is_its_uploads_timeout_too(emulated, emu, media) -> None:
+    """Issue 26 item 4: ``submit(..., timeout=0.3)`` was stretched to 300 s for the upload. Now the reply
+    to the upload is held far longer than 0.3 s and the call gives up on it (and says the job may exist)."""
+    import batchkit
+    from batchkit.emulator import FaultKind
+
+    emu.faults.add("POST /api/v2/detect/batch", FaultKind.SLOW_REPLY, delay=60, times=2)  # held until released
+    client = emulated("resemble")
+    copy = type(client)(client._client.with_options(timeout=0.3), client._loop)
+    try:
+        with pytest.raises(batchkit.AmbiguousSubmissionError, match="ReadTimeout"):
+            client.submit([media("a.wav")], timeout=0.3)
+        with pytest.raises(batchkit.AmbiguousSubmissionError, match="ReadTimeout"):
+            copy.submit([media("b.wav")])
+    finally:
+        emu.faults.release()

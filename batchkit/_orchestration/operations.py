@@ -130,7 +130,7 @@ class Operations:
         """A copy with another request timeout or retry policy."""
         sender = self.sender
         if timeout is not None:
-            sender = attrs.evolve(sender, timeout=request_timeout(timeout))
+            sender = attrs.evolve(sender, timeout=request_timeout(timeout), chosen=True)
         if retry is not None:
             sender = attrs.evolve(sender, policy=retry)
         return attrs.evolve(self, sender=sender)

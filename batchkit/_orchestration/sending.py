@@ -61,10 +61,15 @@ class Sender:
     gate: Gate | None = None
     identify: Callable[[str], Operation[None]] | None = None
     """Journals the id an operation says it is creating (:class:`Identified`); None: it is not kept."""
+    chosen: bool = False
+    """The timeout was chosen for these calls (``timeout=`` of a call, ``with_options``): an upload keeps it
+    as its read and write timeout. Otherwise an upload may take :data:`UPLOAD_SECONDS` for each."""
 
     @property
     def upload_timeout(self) -> httpx.Timeout:
         t = self.timeout
+        if self.chosen:
+            return t
         return httpx.Timeout(t.connect, read=max(t.read or 0, UPLOAD_SECONDS),
                              write=max(t.write or 0, UPLOAD_SECONDS), pool=t.pool)  # fmt: skip
 
