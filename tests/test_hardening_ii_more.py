@@ -61,3 +61,24 @@ def test_a_503_burst_on_results_leaves_the_job_to_be_fetched_later(emulated, emu
     summary = client.work(journal, until_done=True)
     assert summary.finished == 1
     assert [r.status for r in batchkit.runs.results(journal, run)] == [batchkit.JobStatus.SUCCEEDED]
+
+
+def test_conversions_of_a_refused_submission_and_of_a_finished_job_are_removed(emulated, tmp_path,
+                                                                               monkeypatch) -> None:  # fmt: skip
+    """M16: an MP3 converted, then the next input refused: nothing converted stays; a job that finished
+    leaves no empty folder behind."""
+    pytest.importorskip("av", reason="PyAV (batchkit[media]) converts the media")
+    from tests import media_files
+
+    media = tmp_path / "media"
+    monkeypatch.setenv("BATCHKIT_MEDIA_DIR", str(media))
+    client = emulated("hume-expression", journal=str(tmp_path / "j.db"))
+    song = media_files.audio(tmp_path / "song.mp3", 2)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"not media at all" * 64)
+    with pytest.raises(batchkit.InputError):
+        client.submit([song, junk])
+    assert not media.exists() or not any(media.rglob("*")), "a refused submission left its conversions"
+    job = client.submit([song])
+    assert job.status is batchkit.JobStatus.SUCCEEDED
+    assert not media.exists() or not any(media.rglob("*")), "a finished job left files or an empty folder"

@@ -8,6 +8,7 @@ committed before a create, and a create whose outcome is unknown is looked for, 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -368,9 +369,12 @@ def transient(error: BatchkitError, statuses: Collection[int]) -> bool:
 
 
 def discard(paths: Sequence[str]) -> None:
-    """Remove files batchkit made for a request, once its reply is kept."""
+    """Remove files batchkit made for a request, once its reply is kept, and their folder once it is empty."""
     for made in paths:
         Path(made).unlink(missing_ok=True)
+    for folder in {Path(made).parent for made in paths}:
+        with contextlib.suppress(OSError):  # not empty: other requests' pieces are still to be sent
+            folder.rmdir()
 
 
 def outcomes(entries: Sequence[FileEntry], results: list[FileResult[Any]] | BatchkitError,
