@@ -248,6 +248,8 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
             return await asyncio.shield(work)
         except asyncio.CancelledError:
             await asyncio.wait([work])
+            if not work.cancelled():
+                work.exception()  # seen: what it raised is moot once cancelled, and asyncio would log it
             raise
 
     async def _open(self, ops: Operations, call: Call, opened: contextlib.AsyncExitStack) -> Any:

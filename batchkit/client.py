@@ -147,7 +147,9 @@ class Client(ClientBase[httpx.Client]):
         return self._run(ops, ops.list(limit, status, filters))
 
     def wait(self, job: JobRef, *, timeout: float | None = None, poll_interval: float | None = None) -> BatchJob:
-        """Poll until the job is terminal; :class:`WaitTimeoutError` after ``timeout`` seconds."""
+        """Poll until the job is terminal and return it as it is then (``job`` itself, a frozen value, is
+        not changed; ``results``/``iter_results`` refresh a job given them that had not ended);
+        :class:`WaitTimeoutError` after ``timeout`` seconds."""
         return self._run(self._ops, self._ops.wait(job, timeout, poll_interval))
 
     @overload

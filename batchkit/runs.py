@@ -80,7 +80,8 @@ def _streamed(reading: contextlib.ExitStack, found: Run, chunks: dict[int, Chunk
 def _result(provider: type[Provider[Any, Any]] | None, name: str, entry: FileEntry, chunks: dict[int, Chunk],
             journal: str | os.PathLike[str], run: str) -> FileResult[Any]:  # fmt: skip
     if entry.status is not None:
-        result = provider.result_from(entry.result) if provider is not None else FileResult("", JobStatus.UNKNOWN)
+        known = provider is not None and entry.result is not None  # None: the job's results could not be had
+        result = provider.result_from(entry.result) if known and provider else FileResult("", JobStatus.UNKNOWN)
         return attrs.evolve(result, source=entry.path, status=JobStatus(entry.status), error=entry.error,
                             provider=name)  # fmt: skip
     chunk = chunks.get(entry.chunk)

@@ -272,3 +272,21 @@ def test_hume_expression_from_the_command_line(cli, tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO((tmp_path / "rows.csv").read_text())))
     assert {Path(r["source"]).name[:4] for r in rows if r["kind"] == "emotion"} == {"call", "face"}  # one CSV
     assert cli("-p", "hume-expression", "report", job["id"], "-o", "page.html").returncode == 0
+
+
+@pytest.mark.parametrize(("bytes_out", "said"), [(4096, "a job may exist"), (0, "no job was created")])
+def test_ctrl_c_during_submit_says_whether_a_job_may_exist(cli, media, monkeypatch, bytes_out: int, said: str) -> None:
+    """Issue 26 item 4: Ctrl-C while uploading said nothing (the bar vanished, exit 130)."""
+    import batchkit
+
+    def interrupted(self: batchkit.Client, *args: object, **kwargs: object) -> None:
+        if bytes_out:
+            self._ops.on_upload(bytes_out)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batchkit.Client, "submit", interrupted)
+    result = cli("-p", "resemble", "submit", str(media("a.wav")))
+    assert result.returncode == 130
+    assert said in result.stderr
+    if bytes_out:
+        assert "batchkit -p resemble jobs" in result.stderr

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import batchkit
+import batchkit.results  # a submodule: an attribute of batchkit only once imported (the suite ran it by luck)
 from batchkit.models import FileResult, JobStatus
 from batchkit.providers import get_provider
 from batchkit.providers.base import COLUMNS

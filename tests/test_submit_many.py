@@ -48,7 +48,7 @@ def test_resemble_chunks_complete_and_resume_is_a_no_op(emulated, emu, tmp_path:
     group = client.submit_many(files, journal=journal, options={"visualize": False})
     assert [len(c.files) for c in group.chunks] == [50, 50, 21]
     assert emu.created("resemble") == 3
-    assert group.status is JobStatus.UNKNOWN
+    assert group.status is JobStatus.QUEUED  # created, not yet polled (issue 26: it was UNKNOWN)
     group = group.refreshed(client.wait_all(group))
     assert group.status is JobStatus.PARTIALLY_FAILED
     results = client.results(group)
@@ -294,7 +294,7 @@ def test_resemble_zero_retention_chunks_cannot_be_found_and_say_why(emulated, em
 def test_wait_all_of_a_group_returns_it_refreshed(emulated, emu, tmp_path: Path) -> None:
     client = emulated("resemble")
     group = client.submit_many(many(tmp_path, 60), journal=tmp_path / "run.db")
-    assert group.status is JobStatus.UNKNOWN
+    assert group.status is JobStatus.QUEUED
     waited = client.wait_all(group)
     assert isinstance(waited, batchkit.JobGroup)
     assert waited.status is JobStatus.SUCCEEDED

@@ -149,11 +149,13 @@ def submit_many(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs
                     journal.where)  # fmt: skip
         raise
     chunks = yield Blocking(lambda: journal.chunks(run))
-    jobs = tuple(
-        BatchJob(ops.provider.name, c.job_id, JobStatus(c.job_status or "unknown"), "", children=c.children)
-        for c in chunks
-        if c.job_id
-    )
+    provider = ops.provider
+    jobs: tuple[BatchJob, ...]
+    if isinstance(provider, SynchronousProvider):  # its run is its one job, as submit's is
+        jobs = (synchronous.job_of(provider, (yield Blocking(lambda: journal.run(run))), chunks),)
+    else:  # a job just created is queued as far as anyone knows until it is polled
+        jobs = tuple(BatchJob(provider.name, c.job_id, JobStatus(c.job_status or "queued"), "", children=c.children)
+                     for c in chunks if c.job_id)  # fmt: skip
     group = JobGroup(ops.provider.name, journal.where, tuple(chunks), jobs, run)
     if group.ambiguous:
         indexes = [c.index for c in group.ambiguous]

@@ -135,7 +135,7 @@ class Operations:
         """A copy with another request timeout or retry policy."""
         sender = self.sender
         if timeout is not None:
-            sender = attrs.evolve(sender, timeout=request_timeout(timeout))
+            sender = attrs.evolve(sender, timeout=request_timeout(timeout), chosen=True)
         if retry is not None:
             sender = attrs.evolve(sender, policy=retry)
         return attrs.evolve(self, sender=sender)
@@ -287,8 +287,14 @@ class Operations:
         self, jobs: Iterable[JobRef] | JobGroup, waiting: Mapping[str, Any]
     ) -> Operation[builtins.list[BatchJob] | JobGroup]:
         """Every job at its end, in order; a :class:`JobGroup` comes back refreshed."""
-        done = yield from ignoring_emits(self.watch(jobs, waiting))
+        done = yield from ignoring_emits(self.of(jobs).watch(jobs, waiting))
         return jobs.refreshed(done) if isinstance(jobs, JobGroup) else done
+
+    def of(self, jobs: object) -> Operations:
+        """The operations that follow ``jobs``: a synchronous provider's group is read from its own journal."""
+        if isinstance(jobs, JobGroup) and self.provider.shape is Shape.SYNCHRONOUS:
+            return attrs.evolve(self, journal=jobs.journal)
+        return self
 
     def results(self, job: JobRef | JobGroup) -> Operation[builtins.list[FileResult[Any]]]:
         """One job's results, or every chunk's of a group (fetched concurrently), in order.
@@ -297,7 +303,8 @@ class Operations:
         """
         if not isinstance(job, JobGroup):
             return (yield from self._results_of(as_job(self.provider.name, job)))
-        per_job: builtins.list[builtins.list[FileResult[Any]]] = yield Parallel([self._results_of(j) for j in job.jobs])
+        ops = self.of(job)
+        per_job: builtins.list[builtins.list[FileResult[Any]]] = yield Parallel([ops._results_of(j) for j in job.jobs])
         return [result for results in per_job for result in results]
 
     def _results_of(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
@@ -312,7 +319,7 @@ class Operations:
 
     def _finished(self, job: BatchJob) -> Operation[BatchJob]:
         """``job`` as it is now, which must have ended (:class:`JobNotFinishedError` otherwise)."""
-        if not job.provider_status:  # known only by its id (or from a journal): how is it now?
+        if not job.provider_status or not job.status.is_terminal:  # an id, a journal's, or a stale object
             now = yield from self._follow(job, self.sender)
             job = attrs.evolve(now, id=job.id)  # the id asked for, not one a server sent back
         if not job.status.is_terminal:

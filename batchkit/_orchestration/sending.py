@@ -69,10 +69,15 @@ class Sender:
     the shared rate, a 429's pause and the client's limiter: a send stopped while waiting was never made)."""
     observer: Observer = NO_OBSERVER
     """Told of each request, retry, rate-limit pause and create outcome."""
+    chosen: bool = False
+    """The timeout was chosen for these calls (``timeout=`` of a call, ``with_options``): an upload keeps it
+    as its read and write timeout. Otherwise an upload may take :data:`UPLOAD_SECONDS` for each."""
 
     @property
     def upload_timeout(self) -> httpx.Timeout:
         t = self.timeout
+        if self.chosen:
+            return t
         return httpx.Timeout(t.connect, read=max(t.read or 0, UPLOAD_SECONDS),
                              write=max(t.write or 0, UPLOAD_SECONDS), pool=t.pool)  # fmt: skip
 

@@ -15,7 +15,7 @@ import os
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -35,6 +35,7 @@ from batchkit.errors import (
     LeaseLostError,
     NotFoundError,
     PermissionDeniedError,
+    ProviderError,
     RateLimitedError,
     ServerError,
     TransportError,
@@ -542,7 +543,9 @@ class Worker:
                     results = yield from self.ops.sender.run(provider.results(attrs.evolve(now, id=job.id)))
             except (TransportError, ServerError, AuthenticationError, PermissionDeniedError):
                 raise
-            except BatchkitError as exc:  # an ended job whose results cannot be had: every file says why
+            except BatchkitError as exc:  # an ended job whose results cannot be had: every file says why,
+                if transient(exc, self.ops.sender.policy.statuses):  # unless asking later may answer (M3)
+                    raise
                 results = exc
         except BatchkitError as exc:
             if self.strict or isinstance(exc, (LeaseLostError, Unavailable)):
@@ -597,10 +600,18 @@ def _about_the_worker(exc: BatchkitError) -> bool:
     return isinstance(exc, (AuthenticationError, TransportError, ServerError, Unreachable))
 
 
+def transient(error: BatchkitError, statuses: Collection[int]) -> bool:
+    """Whether ``error`` (its retries spent) may pass: the network, or a status the policy retries (a 503)."""
+    return isinstance(error, TransportError) or (isinstance(error, ProviderError) and error.status_code in statuses)
+
+
 def discard(paths: Sequence[str]) -> None:
-    """Remove files batchkit made for a request, once its reply is kept."""
+    """Remove files batchkit made for a request, once its reply is kept, and their folder once it is empty."""
     for made in paths:
         Path(made).unlink(missing_ok=True)
+    for folder in {Path(made).parent for made in paths}:
+        with contextlib.suppress(OSError):  # not empty: other requests' pieces are still to be sent
+            folder.rmdir()
 
 
 def outcomes(entries: Sequence[FileEntry], results: list[FileResult[Any]] | BatchkitError,

@@ -57,6 +57,22 @@ class State:
             print(f"  resume with: batchkit{provider} wait {' '.join(job_ids)}", file=sys.stderr)
             raise click.exceptions.Exit(130) from None
 
+    @contextmanager
+    def interrupted_upload(self, sent: Sequence[int]) -> Iterator[None]:
+        """On Ctrl-C during ``submit``: say whether a job may exist (bytes had gone out) and what to run; exit 130."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            provider = f" -p {self.provider}" if self.provider else ""
+            if not any(sent):
+                print("batchkit: interrupted before any byte was sent: no job was created", file=sys.stderr)
+            else:
+                print(f"batchkit: interrupted during the upload ({sum(sent)} bytes sent): a job may exist.\n"
+                      f"  look for it with `batchkit{provider} jobs` (hume-expression: `batchkit runs`) before"
+                      " submitting again; a new submit may create (and bill) a second job",
+                      file=sys.stderr)  # fmt: skip
+            raise click.exceptions.Exit(130) from None
+
     def show_jobs(self, jobs: Sequence[BatchJob], title: str) -> None:
         rows = [job_row(job) for job in jobs]
         if self.as_json:
@@ -145,9 +161,19 @@ def submit(state: State, paths: tuple[Path, ...], urls: tuple[str, ...], texts: 
     total = sum(p.stat().st_size for p in paths if p.is_file()) + (
         archive.stat().st_size if archive and archive.is_file() else 0
     )
+    sent: list[int] = []
+
+    def counted(progress: Callable[[int], None]) -> Callable[[int], None]:
+        def report(n: int) -> None:
+            sent.append(n)
+            progress(n)
+
+        return report
+
     with (
         state.report.upload(total, f"{len(paths) + bool(archive)} file(s)") as progress,
-        state.client(progress) as client,
+        state.client(counted(progress)) as client,
+        state.interrupted_upload(sent),
     ):
         job = client.submit(list(paths) or None, urls=list(urls) or None, text=list(texts) or None, zip=archive,
                             callback_url=callback_url, options=parse_options(options) or None)  # fmt: skip

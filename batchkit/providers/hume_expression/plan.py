@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -70,10 +71,14 @@ def plan(files: Sequence[LocalFile], options: HumeExpressionOptions, media_root:
     folder = media_root / run_id_for(identity)
     audio: list[Part] = []
     images: list[Part] = []
-    for index, local in enumerate(files):
-        a, i = _parts(index, local, options, folder)
-        audio += a
-        images += i
+    try:
+        for index, local in enumerate(files):
+            a, i = _parts(index, local, options, folder)
+            audio += a
+            images += i
+    except BaseException:  # a refused submission leaves nothing it converted (M16)
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     items = [Item("audio", (p,)) for p in audio]
     batch: list[Part] = []
     for part in images:
