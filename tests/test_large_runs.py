@@ -131,7 +131,7 @@ def exported_peak(journal: str, run: str, out: Path) -> int:
     tracemalloc.start()
     try:
         with open(out, "w", newline="") as fh:
-            write_streamed(batchkit.runs.streamed(journal, run, page=500), "csv", "summary", fh)
+            write_streamed(batchkit.runs.streamed(journal, run, page=200), "csv", "summary", fh)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -139,6 +139,6 @@ def exported_peak(journal: str, run: str, out: Path) -> int:
 
 def test_a_streamed_export_does_not_grow_with_the_run(tmp_path: Path) -> None:
     small, large = str(tmp_path / "small.db"), str(tmp_path / "large.db")
-    runs = a_run_of(small, 2_000), a_run_of(large, 20_000)
+    runs = a_run_of(small, 1_000), a_run_of(large, 10_000)
     peaks = [exported_peak(j, r, tmp_path / "out.csv") for j, r in zip((small, large), runs, strict=True)]
     assert peaks[1] < 2 * peaks[0], peaks  # ten times the rows, not twice the memory (read whole: ten times)
