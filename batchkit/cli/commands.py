@@ -68,7 +68,7 @@ class State:
                 print("batchkit: interrupted before any byte was sent: no job was created", file=sys.stderr)
             else:
                 print(f"batchkit: interrupted during the upload ({sum(sent)} bytes sent): a job may exist.\n"
-                      f"  look for it with `batchkit{provider} jobs` (hume-expression: `batchkit runs`) before"
+                      f"  look for it with `batchkit{provider} jobs` (a synchronous provider's: `batchkit runs`) before"
                       " submitting again; a new submit may create (and bill) a second job",
                       file=sys.stderr)  # fmt: skip
             raise click.exceptions.Exit(130) from None
