@@ -137,3 +137,19 @@ def test_handling_counts_requests_the_server_has_not_finished(emu) -> None:
     emu.faults.release()
     getting.join()
     wait_until(lambda: emu.handling == 0, "the request was never finished")
+
+
+def test_a_release_between_taking_a_fault_and_holding_its_request_lets_it_go() -> None:
+    """A test that saw the fault injected may release before the request reaches its hold (a reply is
+    held only once it is ready): the hold must not wait for a later release."""
+    import asyncio
+
+    from batchkit.emulator.faults import FaultPlan
+
+    plan = FaultPlan()
+    plan.add("POST /x", FaultKind.SLOW_REPLY, delay=600)
+    since = plan.releases
+    assert plan.take("POST", "/x") is not None
+    plan.release()
+    asyncio.run(asyncio.wait_for(plan.hold(600, since), 60))  # at once; before the fix it held for 600 s
+    assert plan.releases == since + 1

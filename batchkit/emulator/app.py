@@ -60,6 +60,7 @@ class FaultGate:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
+        since = self.emu.faults.releases  # before taking: a release from now on lets a hold go
         fault = None if path.startswith("/_emulator") else self.emu.faults.take(method, path)
         generation = self.emu.state.generation
         arrived = time.monotonic()
@@ -85,18 +86,19 @@ class FaultGate:
         with self.emu.state.lock:
             self.emu.state.handling += 1
         try:
-            await self._handle(fault, scope, receive, send, reply, log)
+            await self._handle(fault, since, scope, receive, send, reply, log)
         finally:
             log(0)
             with self.emu.state.lock:
                 self.emu.state.handling -= 1
 
     async def _handle(
-        self, fault: Fault | None, scope: Scope, receive: Receive, send: Send, reply: Send, log: Callable[[int], None]
+        self, fault: Fault | None, since: int, scope: Scope, receive: Receive, send: Send, reply: Send,
+        log: Callable[[int], None],
     ) -> None:
         kind = fault.kind if fault else None
         if fault is not None and kind is FaultKind.SLOW:
-            await self.emu.faults.hold(fault.delay)
+            await self.emu.faults.hold(fault.delay, since)
         if fault is None or kind is FaultKind.SLOW:
             await self.app(scope, receive, reply)
             return
@@ -104,7 +106,7 @@ class FaultGate:
 
             async def late(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    await self.emu.faults.hold(fault.delay)
+                    await self.emu.faults.hold(fault.delay, since)
                 await reply(message)
 
             await self.app(scope, receive, late)

@@ -65,8 +65,9 @@ class FaultPlan:
     def __init__(self) -> None:
         self._pending: list[_Pending] = []
         self._lock = threading.Lock()
-        self._released = threading.Event()
         self.injected = 0
+        self.releases = 0
+        """How many times :meth:`release` has run: a request held since before the n-th goes on at it."""
 
     def add(
         self,
@@ -95,13 +96,13 @@ class FaultPlan:
     def release(self) -> None:
         """Let every request held by a ``slow`` or ``slow_reply`` fault go on now (a test holds replies
         with a long ``delay`` until it has seen what it waits for, whatever the machine's load)."""
-        self._released.set()
-        self._released = threading.Event()
+        self.releases += 1
 
-    async def hold(self, seconds: float) -> None:
-        """Sleep ``seconds``, or until :meth:`release` or :meth:`clear`."""
-        released, end = self._released, time.monotonic() + seconds
-        while not released.is_set() and (left := end - time.monotonic()) > 0:
+    async def hold(self, seconds: float, since: int) -> None:
+        """Sleep ``seconds``, or until :meth:`release` or :meth:`clear` runs after the fault was taken
+        (``since``: :attr:`releases` then; a release between taking and holding still lets it go)."""
+        end = time.monotonic() + seconds
+        while self.releases == since and (left := end - time.monotonic()) > 0:
             await asyncio.sleep(min(left, 0.01))
 
     def take(self, method: str, path: str) -> Fault | None:
