@@ -78,6 +78,11 @@ def test_m2_a_worker_stopped_while_waiting_for_the_shared_rate_leaves_its_chunk_
     wait_until(lambda: not _owned(journal_url, run), "the cancelled worker released its chunk")
 
 
+LONG_LEASE = 3600.0
+"""A lease on a FakeClock that the test's pauses and backoffs (fake seconds that pass at once, while a
+renewal takes real time on a busy machine) cannot outrun: these tests are not about leases."""
+
+
 # -- following errors have a bound; a worker's own trouble fails no chunk (22.6, M1, M4) ---------------
 
 
@@ -87,7 +92,7 @@ def test_m4_a_job_the_provider_no_longer_has_is_recorded_lost_and_the_worker_end
     journal = str(tmp_path / "run.db")
     run = client.enqueue(many(tmp_path, 2), journal=journal)
     emu.faults.add("GET /api/v2/detect/batch/*", FaultKind.STATUS, status=404, times=1000)
-    summary = client.work(journal, until_done=True)
+    summary = client.work(journal, until_done=True, lease=LONG_LEASE)
     chunk = _chunk(journal, run)
     assert (summary.sent, summary.failed, chunk.state) == (1, 1, ChunkState.FAILED)
     assert chunk.job_id
@@ -107,7 +112,7 @@ def test_m4_other_errors_following_a_job_back_off_then_the_chunk_keeps_the_error
     journal = str(tmp_path / "run.db")
     run = client.enqueue(many(tmp_path, 2), journal=journal)
     emu.faults.add("GET /api/v2/detect/batch/*", FaultKind.STATUS, status=418, times=1000)
-    summary = client.work(journal, until_done=True)
+    summary = client.work(journal, until_done=True, lease=LONG_LEASE)
     chunk = _chunk(journal, run)
     assert (summary.failed, chunk.state) == (1, ChunkState.FAILED)
     assert f"could not be checked {Worker.FOLLOW_ERRORS} times in a row" in chunk.error
@@ -124,7 +129,7 @@ def test_m4_a_refused_key_while_following_pauses_the_worker_and_says_so(emulated
     journal = str(tmp_path / "run.db")
     run = client.enqueue(many(tmp_path, 2), journal=journal)
     emu.faults.add("GET /api/v2/detect/batch/*", FaultKind.STATUS, status=status, times=2)
-    summary = client.work(journal, until_done=True)
+    summary = client.work(journal, until_done=True, lease=LONG_LEASE)
     assert (summary.sent, summary.finished, summary.failed) == (1, 1, 0)
     assert _chunk(journal, run).state == ChunkState.DONE
     assert f"HTTP {status}" in caplog.text
@@ -140,7 +145,7 @@ def test_m1_a_refused_key_or_an_unreachable_provider_on_create_leaves_the_chunk_
     run = client.enqueue(many(tmp_path, 2), journal=journal)
     emu.faults.add("POST /api/v2/detect/batch", FaultKind.STATUS, status=401, times=1)
     emu.faults.add("POST /api/v2/detect/batch", FaultKind.DROP_BEFORE_BODY, times=4, after=1)  # retries spent
-    summary = client.work(journal, until_done=True)
+    summary = client.work(journal, until_done=True, lease=LONG_LEASE)
     assert (summary.sent, summary.failed, summary.ambiguous) == (1, 0, 0)
     assert emu.created("resemble") == 1
     assert _chunk(journal, run).state == ChunkState.DONE
@@ -252,7 +257,7 @@ def test_a_send_that_never_landed_is_sent_again_once_the_settle_window_has_passe
     run = client.enqueue(many(tmp_path, 2), journal=journal)
     emu.faults.add("POST /api/v2/detect/batch", FaultKind.DROP_BEFORE_BODY, times=1)
     start = clock.now
-    summary = client.work(journal, until_done=True, settle=120)
+    summary = client.work(journal, until_done=True, lease=LONG_LEASE, settle=120)
     chunk = _chunk(journal, run)
     assert (chunk.state, emu.created("resemble")) == (ChunkState.DONE, 1)
     assert (summary.sent, summary.ambiguous, summary.finished) == (1, 0, 1)
@@ -266,7 +271,7 @@ def test_a_lookup_that_cannot_tell_stays_ambiguous_and_is_counted_once(emulated,
     journal = str(tmp_path / "run.db")
     run = client.enqueue(many(tmp_path, 2), journal=journal, options={"zero_retention_mode": True})
     emu.faults.add("POST /api/v2/detect/batch", FaultKind.DROP_BEFORE_BODY, times=1)
-    summary = client.work(journal, until_done=True, settle=1)
+    summary = client.work(journal, until_done=True, lease=LONG_LEASE, settle=1)
     chunk = _chunk(journal, run)
     assert (chunk.state, chunk.attempts, emu.created("resemble")) == (ChunkState.AMBIGUOUS, MAX_LOOKS, 0)
     assert summary.ambiguous == 1
@@ -445,7 +450,7 @@ def _ambiguous_and_done(emulated: Any, emu: Any, tmp_path: Path) -> tuple[str, s
     journal = str(tmp_path / "run.db")
     run = client.enqueue(many(tmp_path, 4), journal=journal, chunk=2, options={"zero_retention_mode": True})
     emu.faults.add("POST /api/v2/detect/batch", FaultKind.DROP_BEFORE_BODY, after=1)
-    client.work(journal, until_done=True, settle=1, concurrency=1)  # chunk 0, then chunk 1
+    client.work(journal, until_done=True, lease=LONG_LEASE, settle=1, concurrency=1)  # chunk 0, then chunk 1
     return journal, run
 
 
