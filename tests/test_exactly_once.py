@@ -580,3 +580,34 @@ def test_a_worker_process_whose_clock_runs_40_s_fast_leaves_a_live_chunk_alone(e
     finally:
         book.close()
     assert emu.created("resemble") == 0
+
+
+def test_a_chunk_whose_step_met_an_unreachable_journal_is_given_back_not_kept_alive(emulated, emu, tmp_path: Path,
+                                                                                    monkeypatch) -> None:  # fmt: skip
+    """A lane that meets an unreachable journal mid-step gives its chunk back once the journal answers:
+    the heartbeat renews every lease the worker holds, so a chunk merely left there would never lapse."""
+    from batchkit._kernel.journal.stores import Unavailable
+
+    read_run, refused = Journal.run, []
+
+    def run_once_unreachable(self: Journal, run: str) -> Any:
+        if not refused:
+            refused.append(run)
+            raise Unavailable(f"{self.where}: the database restarted")
+        return read_run(self, run)
+
+    class Bounded(FakeClock):  # the worker's time is bounded: a chunk kept alive would idle forever
+        def sleep(self, seconds: float) -> None:
+            if sum(self.slept) > 3 * LONG_LEASE:
+                pytest.fail("the chunk was never given back")
+            super().sleep(seconds)
+
+    monkeypatch.setattr(Journal, "run", run_once_unreachable)
+    client = emulated("resemble", clock=Bounded())
+    journal = str(tmp_path / "run.db")
+    run = client.enqueue(many(tmp_path, 2), journal=journal)
+    summary = client.work(journal, until_done=True, lease=LONG_LEASE)
+    assert refused == [run]
+    assert (summary.sent, summary.finished, _chunk(journal, run).state) == (1, 1, ChunkState.DONE)
+    assert not _owned(journal, run)
+    assert emu.created("resemble") == 1

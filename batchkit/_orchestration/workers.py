@@ -255,8 +255,10 @@ class Worker:
                 self._tell("chunk_claimed", claim)
                 try:
                     yield from self._handle(claim)
-                except Unavailable as exc:  # the chunk stays as the journal has it; its lease lapses or is renewed
-                    log.warning("chunk %d of %s: %s; going on once it is back", claim.chunk.index, claim.chunk.run, exc)
+                except Unavailable as exc:  # the chunk stays as the journal has it, given back once it is up
+                    log.warning("chunk %d of %s: %s; giving it back once the journal is up", claim.chunk.index,
+                                claim.chunk.run, exc)  # fmt: skip
+                    yield from self._patiently(functools.partial(self.journal.let_go, claim))
                 except LeaseLostError as exc:
                     self.summary.lost += 1
                     self._tell("lease_lost", claim)

@@ -528,6 +528,13 @@ class Journal:
                        " WHERE owner = ?", (owner,))  # fmt: skip
             tx.execute("DELETE FROM workers WHERE id = ?", (owner,))
 
+    def let_go(self, claim: Claim) -> None:
+        """Give up ``claim``'s chunk as it stands, if this claim still holds it (fenced: a chunk another
+        worker has since taken is left alone)."""
+        with self._store.transaction() as tx:
+            tx.execute("UPDATE chunks SET owner = NULL, owner_pid = NULL, owner_host = NULL, lease_until_ms = NULL"
+                       " WHERE run_id = ? AND idx = ? AND token = ?", claim.key)  # fmt: skip
+
     # -- fenced writes ----------------------------------------------------------------------------------
 
     def _write(self, tx: Tx, claim: Claim, values: Mapping[str, Any], release: bool = True) -> None:
