@@ -436,9 +436,14 @@ class _Run:
                     ended.append(self.ended.get_nowait())
             except queue.Empty:
                 pass
-            for future in ended:
+            for i, future in enumerate(ended):
                 if future in self.running:  # else it was cancelled before it began, or cut off by its deadline
-                    self._ended(future, future.result)
+                    try:
+                        self._ended(future, future.result)
+                    except BaseException:  # a step let one out: the ends not yet seen are kept for close()
+                        for rest in ended[i + 1 :]:
+                            self.ended.put(rest)
+                        raise
             now = time.monotonic()
             for future, due in list(self.deadlines.items()):
                 if now > due:  # the thread finishes on its own; its answer is not awaited

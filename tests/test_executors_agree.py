@@ -220,6 +220,51 @@ def test_a_failure_waits_for_a_siblings_disk_work(make_client) -> None:
     assert events == ["disk work ended", "sibling closed", "raised"]
 
 
+class Crash(BaseException):
+    """What a dying process lets out of a step (not an Exception: nothing catches it as a failure)."""
+
+
+def test_a_step_that_lets_out_a_base_exception_leaves_no_sibling_waited_for_forever(make_client) -> None:
+    """Two disk steps end together and the first lets a BaseException out: it is raised once the
+    other's end is seen (the sync scheduler had taken both ends at once and lost the second)."""
+    client = make_client("resemble", api_key="k")
+    crashed, both_ended = threading.Event(), threading.Event()
+
+    def crashes() -> None:
+        crashed.set()
+        raise Crash
+
+    def ends_after() -> None:
+        assert progressed(crashed.is_set)
+        time.sleep(0.05)  # ends just after the crash, before the scheduler looks
+        both_ended.set()
+
+    def looks_late() -> Operation[None]:  # runs on the scheduler's thread, holding it until both ended
+        assert progressed(both_ended.is_set)
+        time.sleep(0.1)
+        yield Sleep(0)
+
+    def on_disk(fn: Callable[[], None]) -> Operation[None]:
+        yield Blocking(fn)
+
+    def all_three() -> Operation[Any]:
+        found: Any = yield Parallel([on_disk(crashes), on_disk(ends_after), looks_late()])
+        return found
+
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            client._run(client._client._ops, all_three())
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert progressed(lambda: not thread.is_alive()), "the run waited forever for a step that had ended"
+    assert [type(e) for e in raised] == [Crash]
+
+
 def test_a_closed_client_raises_a_typed_error_and_makes_no_threads(make_client, emu, media) -> None:
     client = make_client("resemble", api_key=EMULATOR_KEY, base_url=emu.base_url)
     copy = client._client.with_options(timeout=5)

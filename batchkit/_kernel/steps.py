@@ -275,9 +275,9 @@ class Emit:
 
 @attrs.frozen
 class Blocking:
-    """Disk work (sqlite, md5, zip checks, extraction): inline in ``Client``, in a worker thread in
-    ``AsyncClient``, so an event loop never stalls. The outcome is ``fn()``'s value; what it raises is
-    thrown into the operation."""
+    """Disk work (sqlite, md5, zip checks, extraction), in a worker thread on both clients, so neither
+    the scheduler nor an event loop stalls. The outcome is ``fn()``'s value; what it raises is thrown
+    into the operation."""
 
     fn: Callable[[], Any]
 
