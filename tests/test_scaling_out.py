@@ -219,7 +219,8 @@ def chaos(emu: Any, workers: Workers, tmp_path: Path, seed: int, restart: Any = 
     assert (emu.created("resemble"), unsettled) == (40, []), f"seed {seed}"
     rows = workers.results(run)
     assert [row["source"] for row in rows] == [str(p.resolve()) for p in files]
-    assert {row["status"] for row in rows} == {"SUCCEEDED"}, f"seed {seed}"
+    unsucceeded = [row for row in rows if row["status"] != "SUCCEEDED"]
+    assert not unsucceeded, f"seed {seed}: {len(unsucceeded)} not SUCCEEDED, the first {unsucceeded[:2]}"
     shown = json.loads(workers.command("--json", "runs", "--journal", workers.journal).stdout)
     assert [(r["ambiguous"], r["failed"], r["files_done"]) for r in shown] == [(0, 0, 2000)], f"seed {seed}"
     print(f"seed {seed}: 2000 files, 40 chunks, 4 workers (2 killed, 1 paused, 2 started"

@@ -148,6 +148,7 @@ def test_500_files_survive_sigkill_and_resume_with_exactly_10_creates(emu, tmp_p
         emu.base_url,
         str(journal),
         str(files[0].parent),
+        "2",  # a short lease: the resume below waits for the killed child's lease to run out
     ]
     requests = lambda: len(emu.requests)  # noqa: E731
     with subprocess.Popen(child, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
@@ -190,6 +191,13 @@ def test_two_processes_on_one_journal_create_each_chunk_once(emu, tmp_path: Path
     assert emu.created("resemble") == 4
     assert first == second
     assert len(set(first)) == 4
+
+
+@pytest.mark.parametrize("lease", [0.1, True, "30"])
+def test_a_lease_out_of_range_is_refused_before_anything_is_sent(emulated, emu, tmp_path: Path, lease: object) -> None:
+    with pytest.raises(batchkit.InputError, match=r"lease must be 0\.5 to 3600 seconds"):
+        emulated("resemble").submit_many(many(tmp_path, 2), journal=tmp_path / "run.db", lease=lease)
+    assert emu.requests == []
 
 
 def test_a_journal_that_cannot_be_trusted_is_a_typed_error(emulated, emu, tmp_path: Path) -> None:

@@ -73,6 +73,9 @@ class ManyInputs(RunInputs, total=False):
     """Seconds after an interrupted send's intent that the provider's authoritative lookup must still not
     find it before it is sent again by itself (default 600; the upload of a create is bounded to half of
     it, so choose it above twice the provider's idle timeout). A lookup that cannot tell is never resent."""
+    lease: float
+    """Seconds a chunk being sent is held without a renewal (default 30): how long a resume waits for
+    the chunks of a process that was killed (SIGKILL) rather than stopped."""
 
 
 class WorkOptions(TypedDict, total=False):

@@ -24,7 +24,7 @@ from batchkit.providers.base import Submission, SynchronousProvider
 
 from . import synchronous
 from .groups import JobGroup
-from .workers import Sends, Worker
+from .workers import Lease, Sends, Worker
 
 log = logging.getLogger("batchkit")
 
@@ -134,14 +134,15 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
 
 
 def submit_many(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Mapping[str, Any], chunk: int | None,
-                resend: bool, wait: bool, settle: float, key: str | None = None) -> Operation[JobGroup]:  # fmt: skip
+                resend: bool, wait: bool, settle: float, lease: Lease, key: str | None = None,
+                ) -> Operation[JobGroup]:  # fmt: skip
     """Record the run, then send every chunk not yet sent in this process (``wait``: and follow the
     jobs and collect their results into the journal); chunks whose earlier send was interrupted are
     looked for through the provider, and reported when they cannot be found."""
     run = yield from record(ops, journal, files, inputs, chunk, key)
     yield Blocking(lambda: journal.retry_failed(run))
     scope = Scope(ops.provider.name, run, poll=wait, patient=False)
-    worker = Worker(ops, journal, scope, strict=True, resend=resend, settle=settle)
+    worker = Worker(ops, journal, scope, strict=True, resend=resend, settle=settle, lease=lease)
     try:
         yield from worker.run()
     except GeneratorExit:  # interrupted (Ctrl-C, a cancelled task): the journal knows where it stopped

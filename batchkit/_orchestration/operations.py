@@ -178,14 +178,16 @@ class Operations:
         return attrs.evolve(self, sender=attrs.evolve(self.sender, gate=gate))
 
     def submit_many(self, files: Paths, inputs: Mapping[str, Any]) -> Operation[JobGroup]:
-        settings = dict(_known(inputs, (*SUBMIT_KEYS, *RUN_KEYS, "resend_ambiguous", "wait", "rate", "settle")))
+        settings = dict(_known(inputs, (*SUBMIT_KEYS, *RUN_KEYS, "resend_ambiguous", "wait", "rate", "settle",
+                                        "lease")))  # fmt: skip
         journal, chunk, key, rate = (settings.pop(name, None) for name in (*RUN_KEYS, "rate"))
         resend, wait = bool(settings.pop("resend_ambiguous", False)), bool(settings.pop("wait", False))
         settle = settle_seconds(settings.pop("settle", SETTLE_SECONDS))
+        lease = lease_of(settings.pop("lease", None))
         book, local = yield from self._journaled(journal, files)
         try:
             return (yield from submit_many(self.paced(book, rate), book, local, settings, chunk, resend, wait, settle,
-                                           key))  # fmt: skip
+                                           lease, key))  # fmt: skip
         finally:
             book.close()
 
@@ -206,9 +208,7 @@ class Operations:
         lanes = known.get("concurrency") or self.poll.concurrency
         if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1:
             raise InputError(f"concurrency must be a positive integer, got {lanes!r}")
-        seconds = known.get("lease", 30.0)
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0.5 <= seconds <= 3600:
-            raise InputError(f"lease must be 0.5 to 3600 seconds, got {seconds!r}")
+        lease = lease_of(known.get("lease"))
         book: Journal = yield Blocking(lambda: Journal(journal))
         try:
             asked, run = known.get("run"), None
@@ -218,7 +218,7 @@ class Operations:
                 if found.provider != self.provider.name:
                     raise InputError(f"run {run} is for {found.provider}; this client speaks {self.provider.name}")
             scope = Scope(self.provider.name, run)
-            worker = Worker(self.paced(book, known.get("rate")), book, scope, lanes=lanes, lease=Lease(float(seconds)),
+            worker = Worker(self.paced(book, known.get("rate")), book, scope, lanes=lanes, lease=lease,
                             until_done=bool(known.get("until_done", False)), settle=settle)  # fmt: skip
             return (yield from worker.run())
         finally:
@@ -375,6 +375,15 @@ class Operations:
             return archive
         extracted: Path = yield Blocking(lambda: safe_extract(archive, folder / ident, limits or ExtractLimits()))
         return extracted
+
+
+def lease_of(value: Any) -> Lease:
+    """A lease, checked: 0.5 to 3600 seconds (None: the default)."""
+    if value is None:
+        return Lease()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value <= 3600:
+        raise InputError(f"lease must be 0.5 to 3600 seconds, got {value!r}")
+    return Lease(float(value))
 
 
 def settle_seconds(value: Any) -> float:
