@@ -24,6 +24,11 @@ FAST = batchkit.RetryPolicy(max_retries=3, backoff_base=0.0)
 FAST_POLL = batchkit.PollSchedule(initial=0.001, factor=1.0, maximum=0.001)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` first: a parallel run then ends together instead of waiting for one."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 class Blocking:
     """Calls an AsyncClient's coroutine methods to completion, so one test drives both clients."""
 

@@ -106,6 +106,7 @@ def test_missing_key_is_config_error_and_debug_shows_traceback_without_key(cli) 
     assert "Traceback" in emu_denied.stderr
 
 
+@pytest.mark.long
 def test_demo_without_key_uses_the_emulator_and_shows_every_provider(cli, tmp_path: Path) -> None:
     result = cli("demo", unset=("HUME_API_KEY", "RESEMBLE_API_KEY", "BATCHKIT_BASE_URL"))
     assert result.returncode == EXIT_OK, result.stderr
@@ -128,6 +129,7 @@ def test_demo_with_a_key_runs_against_the_configured_provider(cli, emu) -> None:
     assert emu.created("resemble") == 1
 
 
+@pytest.mark.long
 def test_progress_bars_on_a_terminal_plain_lines_otherwise(emu, media, tmp_path: Path) -> None:
     import pty
 

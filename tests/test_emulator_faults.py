@@ -139,6 +139,17 @@ def test_handling_counts_requests_the_server_has_not_finished(emu) -> None:
     wait_until(lambda: emu.handling == 0, "the request was never finished")
 
 
+def test_a_request_still_handled_at_a_reset_is_not_counted_in_the_next_test(emu) -> None:
+    """What one test left running (a killed worker's upload the server still reads) is not the next one's."""
+    emu.faults.add("GET /v0/batch/jobs/*", FaultKind.SLOW, delay=600)
+    getting, _ = get_in_background(emu, "/v0/batch/jobs/x")
+    wait_until(lambda: emu.handling == 1, "the request never arrived")
+    emu.reset()  # the next test begins while the request is still handled (the reset lets it go)
+    assert emu.handling == 0
+    getting.join()
+    assert emu.handling == 0  # its end is not taken off the next test's count either
+
+
 def test_a_release_between_taking_a_fault_and_holding_its_request_lets_it_go() -> None:
     """A test that saw the fault injected may release before the request reaches its hold (a reply is
     held only once it is ready): the hold must not wait for a later release."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 import batchkit
 from batchkit import JobStatus
 from batchkit.emulator import FaultKind
@@ -28,6 +30,7 @@ READ_FAULTS = [FaultKind.STATUS, FaultKind.RATE_LIMIT, FaultKind.DROP_BEFORE_BOD
                FaultKind.NOT_JSON, FaultKind.SLOW, FaultKind.MALFORMED]  # fmt: skip
 
 
+@pytest.mark.long
 def test_two_hundred_jobs_under_faults(emulated, emu, media) -> None:
     rng = random.Random(7)
     emu.config.run_seconds = 0.2

@@ -49,6 +49,7 @@ def test_a_failure_beside_failing_disk_work_leaves_nothing_unretrieved(caplog: p
     assert "never retrieved" not in caplog.text
 
 
+@pytest.mark.long
 def test_a_503_burst_on_results_leaves_the_job_to_be_fetched_later(emulated, emu, media, tmp_path) -> None:
     """M3: the job succeeded, but its results answer 503 for longer than the retries last: the chunk
     is left to be fetched again at a later poll, not its files marked FAILED for good."""

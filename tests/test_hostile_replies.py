@@ -87,6 +87,7 @@ POLICY = batchkit.RetryPolicy(max_retries=1, backoff_base=0, retry_after_max=0.0
 DEEP = b'{"item": ' * 100_000 + b"1" + b"}" * 100_000
 
 
+@pytest.mark.long
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(answer=replies)
 @example(answer=(200, {}, DEEP, "whole"))

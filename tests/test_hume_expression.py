@@ -312,6 +312,7 @@ def test_another_providers_run_is_not_a_job_of_it(emulated, hx, emu, media, tmp_
             ask(run)
 
 
+@pytest.mark.long
 def test_billing_is_read_back_to_the_intent_across_pages(hx, emu, tmp_path: Path) -> None:
     """A lost reply's billing is looked up through every page of the run list since its intent (newer
     runs push it off the first page); a run still live means it cannot tell."""

@@ -77,6 +77,7 @@ def test_detail_charts_are_capped_and_every_input_is_in_the_table() -> None:
     assert "/data/d1/call-0.wav" in table, "equal base names stay apart"
 
 
+@pytest.mark.long
 def test_ten_thousand_files_make_a_page_of_at_most_5_mb(tmp_path: Path) -> None:
     path = report.write(mixed(10_000), tmp_path / "big.html")
     assert path.stat().st_size <= 5_000_000
@@ -151,6 +152,7 @@ def test_the_charts_draw_in_a_real_browser_without_console_errors(pages: dict[st
         assert console_errors(done.stderr) == []
 
 
+@pytest.mark.long
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_a_report_of_1000_files_in_a_real_browser(tmp_path: Path) -> None:
     from matplotlib.image import imread

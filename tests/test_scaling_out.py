@@ -228,6 +228,7 @@ def chaos(emu: Any, workers: Workers, tmp_path: Path, seed: int, restart: Any = 
           f" SUCCEEDED, 0 ambiguous, in {elapsed:.1f}s")
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("seed", _seeds())
 def test_postgres_chaos_exactly_40_creates(emu, workers_of, postgres_url: str, tmp_path: Path, seed: int) -> None:
     from tests import postgres
@@ -235,11 +236,13 @@ def test_postgres_chaos_exactly_40_creates(emu, workers_of, postgres_url: str, t
     chaos(emu, workers_of(postgres_url), tmp_path, seed, lambda: postgres.restart(postgres_url))
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("seed", _seeds())
 def test_sqlite_chaos_exactly_40_creates(emu, workers_of, tmp_path: Path, seed: int) -> None:
     chaos(emu, workers_of(str(tmp_path / "journal.db")), tmp_path, seed)
 
 
+@pytest.mark.long
 def test_a_paused_worker_cannot_write_over_the_chunk_another_took(emu, workers_of, journal_url: str,
                                                                   tmp_path: Path) -> None:  # fmt: skip
     workers = workers_of(journal_url)
@@ -264,6 +267,7 @@ def test_a_paused_worker_cannot_write_over_the_chunk_another_took(emu, workers_o
     assert {row["status"] for row in rows} == {"SUCCEEDED"}
 
 
+@pytest.mark.long
 def test_a_shared_rate_holds_across_four_workers(emu, workers_of, journal_url: str, tmp_path: Path) -> None:
     workers = workers_of(journal_url)
     run = workers.enqueue(many(tmp_path, 240), "--chunk", "10")
@@ -282,6 +286,7 @@ def test_a_shared_rate_holds_across_four_workers(emu, workers_of, journal_url: s
     assert len(workers.results(run)) == 240
 
 
+@pytest.mark.long
 def test_ctrl_c_stops_a_worker_and_frees_its_chunks(emu, workers_of, tmp_path: Path) -> None:
     journal = str(tmp_path / "journal.db")
     workers = workers_of(journal)

@@ -138,6 +138,7 @@ def test_a_refusal_stops_the_run_and_the_next_run_continues(emulated, emu, tmp_p
     assert emu.created("resemble") == 3
 
 
+@pytest.mark.long
 def test_500_files_survive_sigkill_and_resume_with_exactly_10_creates(emu, tmp_path: Path) -> None:
     files = many(tmp_path, 500, size=100)
     journal = tmp_path / "run.db"

@@ -76,7 +76,8 @@ class Emulator:
 
     @property
     def handling(self) -> int:
-        """Requests the server is handling now; 0 once every request that reached it is logged."""
+        """Requests the server is handling now; 0 once every request that reached it since the last
+        :meth:`reset` is logged (one an earlier test left running is not counted)."""
         return self.state.handling
 
     @property

@@ -84,13 +84,15 @@ class FaultGate:
                 await send(message)
 
         with self.emu.state.lock:
-            self.emu.state.handling += 1
+            if self.emu.state.generation == generation:
+                self.emu.state.handling += 1
         try:
             await self._handle(fault, since, scope, receive, send, reply, log)
         finally:
             log(0)
             with self.emu.state.lock:
-                self.emu.state.handling -= 1
+                if self.emu.state.generation == generation:  # a request from before a reset is not counted
+                    self.emu.state.handling -= 1
 
     async def _handle(
         self, fault: Fault | None, since: int, scope: Scope, receive: Receive, send: Send, reply: Send,

@@ -100,7 +100,8 @@ class State:
         self.generation = 0
         """Bumped by :meth:`reset`, so a request that outlives a reset is not logged into the next test."""
         self.handling = 0
-        """Requests being handled right now (a client may have gone away while the server goes on)."""
+        """Requests that arrived since the last :meth:`reset` and are being handled right now (a client may
+        have gone away while the server goes on)."""
         self.providers: tuple[str, ...] = ()
         """The emulated providers' names (how ``fail-<provider>`` in an input's name is read)."""
         self.remote = False
@@ -109,6 +110,7 @@ class State:
     def reset(self) -> None:
         with self.lock:
             self.generation += 1
+            self.handling = 0
             self.requests.clear()
             self.creates.clear()
             self.faults.clear()
