@@ -83,3 +83,31 @@ def test_conversions_of_a_refused_submission_and_of_a_finished_job_are_removed(e
     job = client.submit([song])
     assert job.status is batchkit.JobStatus.SUCCEEDED
     assert not media.exists() or not any(media.rglob("*")), "a finished job left files or an empty folder"
+
+
+def test_m15_conversions_are_bounded_on_disk_and_refused_while_they_are_made(emulated, emu, tmp_path,
+                                                                            monkeypatch) -> None:  # fmt: skip
+    """M15: a video whose frames would pass the bound is refused as soon as they pass it (not once all
+    are written), before anything is sent, and leaves nothing on disk."""
+    pytest.importorskip("av", reason="PyAV (batchkit[media]) converts the media")
+    import importlib
+
+    from batchkit.providers.hume_expression import convert
+    from tests import media_files
+
+    plan = importlib.import_module("batchkit.providers.hume_expression.plan")  # the package names its function so
+
+    media = tmp_path / "media"
+    monkeypatch.setenv("BATCHKIT_MEDIA_DIR", str(media))
+    monkeypatch.setattr(plan, "MAX_CONVERTED_BYTES", 40_000)
+    encoded, jpeg = [], convert._jpeg
+    monkeypatch.setattr(convert, "_jpeg", lambda av, frame: encoded.append(1) or jpeg(av, frame))
+    clip = media_files.video(tmp_path / "clip.mp4", 20, sound=False)  # 60 frames at 3 a second
+    client = emulated("hume-expression", journal=str(tmp_path / "j.db"))
+    with pytest.raises(batchkit.InputError, match=r"clip\.mp4: the submission's conversions would take more than"):
+        client.submit([clip])
+    assert 0 < len(encoded) < 30, "the frames were all made before the bound was checked"
+    assert emu.requests == []
+    assert not media.exists() or not any(media.rglob("*")), "a refused submission left its conversions"
+    monkeypatch.setattr(plan, "MAX_CONVERTED_BYTES", 4 << 30)
+    assert client.submit([clip]).status is batchkit.JobStatus.SUCCEEDED

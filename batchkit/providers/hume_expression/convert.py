@@ -21,6 +21,24 @@ SEGMENT_BYTES = (MAX_BODY - 4 * PART_OVERHEAD - 44) // 2 * 2
 """The most PCM data one audio request carries (about 13 minutes)."""
 
 
+@attrs.define
+class Budget:
+    """The bytes a submission's conversions may take on disk: all are made before anything is sent, so
+    a long video (an hour of frames is gigabytes) is refused while it is converted, not after (M15)."""
+
+    limit: int
+    used: int = 0
+
+    def spend(self, source: Path, size: int) -> None:
+        """Count ``size`` more bytes converted from ``source``; an ``InputError`` past the limit."""
+        self.used += size
+        if self.used > self.limit:
+            raise InputError(
+                f"{source}: the submission's conversions would take more than {self.limit:,} bytes on disk (all are"
+                " made before anything is sent); send fewer or shorter files at once, or fewer frames_per_second"
+            )
+
+
 @attrs.frozen
 class Piece:
     """A file to upload, cut or converted from an input: where its media starts in the input."""
@@ -54,8 +72,8 @@ def _writer(folder: Path, stem: str) -> Callable[[int], tuple[wave.Wave_write, P
     return open_segment
 
 
-def segments(chunks: Iterator[bytes], folder: Path, stem: str) -> list[Piece]:
-    """PCM ``chunks`` written as WAV files of at most :data:`SEGMENT_BYTES` of data each."""
+def segments(chunks: Iterator[bytes], folder: Path, stem: str, source: Path, budget: Budget) -> list[Piece]:
+    """PCM ``chunks`` of ``source`` written as WAV files of at most :data:`SEGMENT_BYTES` of data each."""
     open_segment = _writer(folder, stem)
     pieces: list[Piece] = []
     out: wave.Wave_write | None = None
@@ -66,6 +84,7 @@ def segments(chunks: Iterator[bytes], folder: Path, stem: str) -> list[Piece]:
                 out, path = open_segment(len(pieces))
                 written = 0
             take = chunk[: SEGMENT_BYTES - written]
+            budget.spend(source, len(take))
             out.writeframes(take)
             written += len(take)
             chunk = chunk[len(take) :]
@@ -80,7 +99,7 @@ def segments(chunks: Iterator[bytes], folder: Path, stem: str) -> list[Piece]:
     return pieces
 
 
-def cut_wav(source: Path, fmt: WavFormat, folder: Path, stem: str) -> list[Piece]:
+def cut_wav(source: Path, fmt: WavFormat, folder: Path, stem: str, budget: Budget) -> list[Piece]:
     """An acceptable WAV too long for one request, cut into segments (no conversion)."""
 
     def read() -> Iterator[bytes]:
@@ -94,10 +113,10 @@ def cut_wav(source: Path, fmt: WavFormat, folder: Path, stem: str) -> list[Piece
                 left -= len(block)
                 yield block
 
-    return segments(read(), folder, stem)
+    return segments(read(), folder, stem, source, budget)
 
 
-def audio(source: Path, folder: Path, stem: str) -> list[Piece]:
+def audio(source: Path, folder: Path, stem: str, budget: Budget) -> list[Piece]:
     """The first audio stream of ``source`` (any format FFmpeg reads, a video's soundtrack too) as
     16 kHz mono 16-bit WAV segments; none when it has no audio."""
     av = require_av(source, "this audio")
@@ -114,7 +133,7 @@ def audio(source: Path, folder: Path, stem: str) -> list[Piece]:
                 yield bytes(out.planes[0])[: out.samples * 2]
 
     try:
-        return segments(pcm(), folder, stem)
+        return segments(pcm(), folder, stem, source, budget)
     except (OSError, ValueError) as exc:  # av.FFmpegError is an OSError or ValueError
         raise InputError(f"{source}: cannot be read as audio ({exc})") from None
 
@@ -135,7 +154,7 @@ def _jpeg(av: Any, frame: Any) -> bytes:
         scale *= 0.7
 
 
-def frames(source: Path, folder: Path, stem: str, per_second: float) -> list[Piece]:
+def frames(source: Path, folder: Path, stem: str, per_second: float, budget: Budget) -> list[Piece]:
     """JPEG frames of ``source``'s first video stream, at most ``per_second`` a second (the first at 0)."""
     av = require_av(source, "video")
     pieces: list[Piece] = []
@@ -151,22 +170,24 @@ def frames(source: Path, folder: Path, stem: str, per_second: float) -> list[Pie
                     continue
                 while due <= at + 1e-6:
                     due += 1 / per_second
-                path = folder / f"{stem}.{len(pieces):06d}.jpg"
-                path.write_bytes(_jpeg(av, frame))
+                path, data = folder / f"{stem}.{len(pieces):06d}.jpg", _jpeg(av, frame)
+                budget.spend(source, len(data))
+                path.write_bytes(data)
                 pieces.append(Piece(path, path.stat().st_size, round(at * 1000)))
     except (OSError, ValueError) as exc:
         raise InputError(f"{source}: cannot be read as video ({exc})") from None
     return pieces
 
 
-def image(source: Path, folder: Path, stem: str) -> Piece:
+def image(source: Path, folder: Path, stem: str, budget: Budget) -> Piece:
     """A PNG or WebP image as a JPEG."""
     av = require_av(source, "a PNG or WebP image")
     try:
         with av.open(str(source)) as container:
             frame = next(container.decode(video=0))
-            path = folder / f"{stem}.jpg"
-            path.write_bytes(_jpeg(av, frame))
+            path, data = folder / f"{stem}.jpg", _jpeg(av, frame)
+            budget.spend(source, len(data))
+            path.write_bytes(data)
     except (OSError, ValueError, StopIteration) as exc:
         raise InputError(f"{source}: cannot be read as an image ({exc or 'no picture'})") from None
     return Piece(path, path.stat().st_size, 0)

@@ -65,15 +65,21 @@ def fingerprint(files: Sequence[LocalFile], options: HumeExpressionOptions) -> s
     return hashlib.sha256(json.dumps([described, chosen], sort_keys=True).encode()).hexdigest()
 
 
+MAX_CONVERTED_BYTES = 4 << 30
+"""The most one submission's conversions may take on disk (less where the disk has less than twice that free)."""
+
+
 def plan(files: Sequence[LocalFile], options: HumeExpressionOptions, media_root: Path) -> Plan:
-    """Every input checked and, where it must be, converted into ``media_root/<job>/``; the requests."""
+    """Every input checked and, where it must be, converted into ``media_root/<job>/`` within a
+    :class:`~convert.Budget`; the requests."""
     identity = fingerprint(files, options)
     folder = media_root / run_id_for(identity)
+    budget = convert.Budget(min(MAX_CONVERTED_BYTES, _free(media_root) // 2))
     audio: list[Part] = []
     images: list[Part] = []
     try:
         for index, local in enumerate(files):
-            a, i = _parts(index, local, options, folder)
+            a, i = _parts(index, local, options, folder, budget)
             audio += a
             images += i
     except BaseException:  # a refused submission leaves nothing it converted (M16)
@@ -91,12 +97,20 @@ def plan(files: Sequence[LocalFile], options: HumeExpressionOptions, media_root:
     return Plan(tuple(files), tuple(items), options, identity)
 
 
+def _free(folder: Path) -> int:
+    """The bytes free on the disk ``folder`` is (or will be) on."""
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
 def _folder(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def _parts(index: int, local: LocalFile, options: HumeExpressionOptions, folder: Path) -> tuple[list[Part], list[Part]]:
+def _parts(index: int, local: LocalFile, options: HumeExpressionOptions, folder: Path,
+           budget: convert.Budget) -> tuple[list[Part], list[Part]]:  # fmt: skip
     """(audio parts, image parts) of one input."""
     path, stem = local.path, f"{index:06d}"
     with open(path, "rb") as fh:
@@ -106,7 +120,7 @@ def _parts(index: int, local: LocalFile, options: HumeExpressionOptions, folder:
             if fmt is not None and fmt.acceptable:
                 if Item("audio", (Part(str(path), local.size, index),)).body <= MAX_BODY:
                     return [Part(str(path), local.size, index)], []
-                pieces = convert.cut_wav(path, fmt, _folder(folder), stem)
+                pieces = convert.cut_wav(path, fmt, _folder(folder), stem, budget)
                 return [Part(str(p.path), p.size, index, p.start_ms, converted=True) for p in pieces], []
         if found == "jpeg":
             problem = image_problem(local.size, jpeg_size(fh))
@@ -118,14 +132,14 @@ def _parts(index: int, local: LocalFile, options: HumeExpressionOptions, folder:
     if local.size == 0:
         raise InputError(f"{path}: empty file")
     if found in ("png", "webp"):
-        piece = convert.image(path, _folder(folder), stem)
+        piece = convert.image(path, _folder(folder), stem, budget)
         return [], [Part(str(piece.path), piece.size, index, converted=True)]
     if found == "wav" or not convert.has_video(path):
-        pieces = convert.audio(path, _folder(folder), stem)
+        pieces = convert.audio(path, _folder(folder), stem, budget)
         if not pieces:
             raise InputError(f"{path}: no audio or video in it")
         return [Part(str(p.path), p.size, index, p.start_ms, converted=True) for p in pieces], []
-    frames = convert.frames(path, _folder(folder), stem, options.frames_per_second)
-    sound = convert.audio(path, folder, f"{stem}.audio")
+    frames = convert.frames(path, _folder(folder), stem, options.frames_per_second, budget)
+    sound = convert.audio(path, folder, f"{stem}.audio", budget)
     return ([Part(str(p.path), p.size, index, p.start_ms, converted=True) for p in sound],
             [Part(str(p.path), p.size, index, p.start_ms, frame=True, converted=True) for p in frames])  # fmt: skip
