@@ -81,6 +81,24 @@ def test_list_filters(emulated, emu) -> None:
     assert [j.id for j in oldest_first] == [running.id, done.id]
 
 
+@pytest.mark.parametrize("clock", ["real", "fake"])
+def test_list_pages_back_in_time_to_the_limit(emulated, emu, monkeypatch, clock: str) -> None:
+    """Hume has no cursor: pages are followed by creation time, ties kept (on a fake clock every job is
+    made in the same millisecond), and ``limit`` is the number wanted in all."""
+    import batchkit.providers.hume as hume
+    from batchkit._kernel.clock import FakeClock
+
+    monkeypatch.setattr(hume, "PAGE_SIZE", 2)
+    client = emulated("hume", **({"clock": FakeClock()} if clock == "fake" else {}))
+    made = [client.submit(text=[str(n)]).id for n in range(5)]
+    lists = len([r for r in emu.requests if r.method == "GET"])
+    assert {j.id for j in client.list()} == set(made)
+    assert len([r for r in emu.requests if r.method == "GET"]) - lists >= 3  # pages of 2
+    newest = client.list(limit=4)
+    assert len(newest) == len({j.id for j in newest}) == 4
+    assert [j.created_at for j in newest] == sorted((j.created_at for j in newest), reverse=True)
+
+
 def test_predictions_before_completion_are_a_typed_error(emulated, emu) -> None:
     emu.config.run_seconds = 60
     client = emulated("hume")

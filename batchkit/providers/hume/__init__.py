@@ -7,6 +7,7 @@ documented contract, and the emulator keeps it usable for development and tests.
 from __future__ import annotations
 
 import builtins
+import collections
 import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -45,6 +46,8 @@ MAX_REQUEST_BYTES = 10**9
 RECONCILE_MARGIN_MS = 60_000
 PREDICTIONS_BYTES = 1 << 30
 LIST_BYTES = 64 << 20
+PAGE_SIZE = 100
+"""Jobs asked for per page of the list (Hume's largest page is not documented; 100 is safe)."""
 LIST_FILTERS = {
     "when": ("created_before", "created_after"),
     "timestamp_ms": None,
@@ -79,6 +82,12 @@ def _at_most(items: list[str], what: str) -> list[str]:
     if len(items) > MAX_INPUTS:
         raise InputError(f"hume: {len(items)} {what}, more than the {MAX_INPUTS} a job takes; use an archive")
     return items
+
+
+def _ms(job: BatchJob) -> int:
+    """When ``job`` was created, in ms since the epoch (as Hume gave it)."""
+    assert job.created_at is not None
+    return round(job.created_at.timestamp() * 1000)
 
 
 class HumeProvider(Provider[Prepared, SourcePrediction]):
@@ -135,16 +144,33 @@ class HumeProvider(Provider[Prepared, SourcePrediction]):
         return to_batch_job(read_json(response, "Hume job"))
 
     def list(self, limit: int, statuses: frozenset[JobStatus], filters: Mapping[str, Any]) -> Operation[list[BatchJob]]:
-        params = [("limit", str(limit))]
-        params += [("status", s) for s in sorted({STATUS_TO_HUME[s] for s in statuses if s in STATUS_TO_HUME})]
+        """Jobs, newest first, ``limit`` in all: pages of :data:`PAGE_SIZE` are followed by creation time
+        (Hume has no cursor), unless ``filters`` choose their own order or window (then one page)."""
+        params = [("status", s) for s in sorted({STATUS_TO_HUME[s] for s in statuses if s in STATUS_TO_HUME})]
         for key, value in filters.items():
             allowed = LIST_FILTERS.get(key, ())
             if key not in LIST_FILTERS or (allowed and value not in allowed):
                 raise InputError(f"hume: unknown list filter {key}={value!r}; known: {sorted(LIST_FILTERS)}")
             params.append((key, str(value)))
-        response = yield self.request("GET", self.JOBS, params=params, max_bytes=LIST_BYTES)
-        jobs = [to_batch_job(item) for item in read_list(response, "Hume job list")]
-        return [job for job in jobs if not statuses or job.status in statuses]
+        seen: set[str] = set()
+        wanted: list[BatchJob] = []
+        created: collections.Counter[int] = collections.Counter()  # jobs seen per creation ms
+        before: int | None = None  # the page goes back from here: created at or before it, the ties seen asked again
+        while len(wanted) < limit:
+            window = [("when", "created_before"), ("timestamp_ms", str(before + 1))] if before is not None else []
+            size = limit if filters else min(limit - len(wanted), PAGE_SIZE)
+            asked = size + (created[before] if before is not None else 0)
+            response = yield self.request("GET", self.JOBS, params=[("limit", str(asked)), *params, *window],
+                                          max_bytes=LIST_BYTES)  # fmt: skip
+            jobs = [to_batch_job(item) for item in read_list(response, "Hume job list")]
+            new = [job for job in jobs if job.id not in seen]
+            seen.update(job.id for job in new)
+            created.update(_ms(job) for job in new if job.created_at is not None)
+            wanted += [job for job in new if not statuses or job.status in statuses]
+            if filters or not new or len(jobs) < asked or any(job.created_at is None for job in jobs):
+                break
+            before = min(_ms(job) for job in jobs)
+        return wanted[:limit]
 
     def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
         response = yield self.request("GET", f"{self.JOBS}/{job.id}/predictions", max_bytes=PREDICTIONS_BYTES)
