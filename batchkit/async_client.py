@@ -225,19 +225,20 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         if isinstance(step, Parallel):
             return await self._parallel(ops, step)
         async with self._limiter:
+            since = None
             if step.before is not None:  # the slot is held: nothing waits between it and the send
                 try:
-                    await self._on_disk(step.before)
+                    since = await self._on_disk(step.before)
                 except Exception as exc:
                     return NotSent(exc)
             if step.total is None:
-                return await self._send(ops, step)
+                return await self._send(ops, step, since)
             bound = EXCHANGE_BOUND * step.total
             try:
                 if sys.version_info >= (3, 11):  # a deadline on this task: no task of its own per request
                     async with asyncio.timeout(bound):
-                        return await self._send(ops, step)
-                return await asyncio.wait_for(self._send(ops, step), bound)
+                        return await self._send(ops, step, since)
+                return await asyncio.wait_for(self._send(ops, step, since), bound)
             except asyncio.TimeoutError:
                 return ReplyTooSlow("the exchange took longer than the request's total bound")
 
@@ -279,10 +280,11 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _send(self, ops: Operations, call: Call) -> httpx.Response | httpx.RequestError | BatchkitError:
+    async def _send(self, ops: Operations, call: Call,
+                    since: float | None = None) -> httpx.Response | httpx.RequestError | BatchkitError:  # fmt: skip
         try:
             with contextlib.ExitStack() as stack:
-                request = call.build(self._http, stack, ops.on_upload)
+                request = call.build(self._http, stack, ops.on_upload, since)
                 response = await self._http.send(request, auth=ops.auth, stream=True, follow_redirects=False)
                 hops = 0
                 while (hop := redirect(self._http, response, hops)) is not None:

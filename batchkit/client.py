@@ -211,14 +211,15 @@ class Client(ClientBase[httpx.Client]):
         return cast(T, run.value)
 
     def _send(self, ops: Operations, call: Call) -> httpx.Response | httpx.RequestError | BatchkitError | NotSent:
+        since = None
         if call.before is not None:  # in this thread: the pool's slot is held, nothing waits between
             try:
-                call.before()
+                since = call.before()
             except Exception as exc:
                 return NotSent(exc)
         try:
             with contextlib.ExitStack() as stack:
-                request = call.build(self._http, stack, ops.on_upload)
+                request = call.build(self._http, stack, ops.on_upload, since)
                 response = self._http.send(request, auth=ops.auth, stream=True, follow_redirects=False)
                 hops = 0
                 while (hop := redirect(self._http, response, hops)) is not None:

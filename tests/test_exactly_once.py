@@ -611,3 +611,28 @@ def test_a_chunk_whose_step_met_an_unreachable_journal_is_given_back_not_kept_al
     assert (summary.sent, summary.finished, _chunk(journal, run).state) == (1, 1, ChunkState.DONE)
     assert not _owned(journal, run)
     assert emu.created("resemble") == 1
+
+
+def test_a_worker_stopped_between_its_intent_and_its_upload_sends_nothing_late(emulated, emu, tmp_path: Path,
+                                                                              monkeypatch, caplog) -> None:  # fmt: skip
+    """The upload's bound counts from the intent, not from when the request is built: a process stopped
+    (SIGSTOP, a frozen VM) just after journaling its intent cannot send a whole body once the settle window
+    may have let another worker send the chunk again. Here the pause is a sleep longer than the bound."""
+    journal_intent, paused = Journal.intend, []
+
+    def intend_then_pause(self: Journal, *args: Any) -> int:
+        at = journal_intent(self, *args)
+        if not paused:
+            paused.append(at)
+            time.sleep(0.5 + 0.3)  # past the upload's bound: half the settle window of 1 s
+        return at
+
+    monkeypatch.setattr(Journal, "intend", intend_then_pause)
+    caplog.set_level(logging.INFO, logger="batchkit")
+    client = emulated("resemble")
+    journal = str(tmp_path / "run.db")
+    run = client.enqueue(many(tmp_path, 2), journal=journal)
+    summary = client.work(journal, until_done=True, settle=1)
+    assert paused
+    assert "no job with these files was found, 1 s after its intent: sending it again" in caplog.text  # not late
+    assert (summary.finished, _chunk(journal, run).state, emu.created("resemble")) == (1, ChunkState.DONE, 1)

@@ -85,10 +85,13 @@ class Call:
     total: float | None = None
     """Seconds the whole exchange may take once the reply has begun (None: each read is bounded only)."""
     upload_total: float | None = None
-    """Seconds the upload of its files may take in all, from the moment it is built (None: no bound)."""
-    before: Callable[[], None] | None = attrs.field(default=None, eq=False, repr=False)
+    """Seconds the upload of its files may take in all, from the moment ``before`` names (else from when
+    it is built; None: no bound)."""
+    before: Callable[[], float | None] | None = attrs.field(default=None, eq=False, repr=False)
     """Disk work the executor does once a slot to send is held, just before the request is written (a
-    worker's intent: nothing waits between it and the send); what it raises comes back as :class:`NotSent`."""
+    worker's intent: nothing waits between it and the send); what it raises comes back as :class:`NotSent`.
+    It returns the moment (``time.monotonic()``) the upload's bound counts from: the first intent, taken
+    before it was journaled, so a process stopped after journaling it cannot send a whole body later."""
     _reported: list[int] = attrs.field(factory=lambda: [0], eq=False, repr=False, alias="_reported")
     """Upload bytes reported to the progress callback, taken back when a retry starts again."""
 
@@ -102,12 +105,15 @@ class Call:
         return Reading(self, response, now)
 
     def build(
-        self, http: httpx.Client | httpx.AsyncClient, stack: contextlib.ExitStack, progress: Progress | None
+        self, http: httpx.Client | httpx.AsyncClient, stack: contextlib.ExitStack, progress: Progress | None,
+        since: float | None = None,
     ) -> httpx.Request:
-        """The request, with upload files opened on ``stack`` (closed by the caller after sending)."""
+        """The request, with upload files opened on ``stack`` (closed by the caller after sending); the
+        upload's bound counts from ``since`` (``time.monotonic()``, what ``before`` returned), or from now."""
         if progress is not None and self.uploads:
             progress = self._counted(progress)
-        deadline = None if self.upload_total is None else time.monotonic() + self.upload_total
+        begun = time.monotonic() if since is None else since
+        deadline = None if self.upload_total is None else begun + self.upload_total
         files: list[tuple[str, Any]] = [
             (u.field, (u.file.name, u.open(stack, progress, deadline), u.content_type)) for u in self.uploads
         ]

@@ -151,7 +151,7 @@ class Operations:
         return job
 
     def create(self, prepared: Any, identify: Callable[[str], Operation[None]] | None = None,
-               intend: Callable[[], None] | None = None, upload_total: float | None = None,
+               intend: Callable[[], float | None] | None = None, upload_total: float | None = None,
                ) -> Operation[BatchJob]:  # fmt: skip
         """A job from ``prepared``; ``identify`` journals its id where the provider knows it before the bytes
         go, ``intend`` the intent just before they go; its upload takes at most ``upload_total`` seconds."""

@@ -64,9 +64,10 @@ class Sender:
     """Journals the id an operation says it is creating (:class:`Identified`); None: it is not kept."""
     upload_total: float | None = None
     """Seconds a create's upload may take in all (a worker's: shorter than its settle window)."""
-    intend: Callable[[], None] | None = None
+    intend: Callable[[], float | None] | None = None
     """Journals the intent of a create, run by the executor just before the request is written (after
-    the shared rate, a 429's pause and the client's limiter: a send stopped while waiting was never made)."""
+    the shared rate, a 429's pause and the client's limiter: a send stopped while waiting was never made);
+    returns the moment the upload's bound counts from (:attr:`Call.before`)."""
     observer: Observer = NO_OBSERVER
     """Told of each request, retry, rate-limit pause and create outcome."""
     chosen: bool = False

@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import random
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -69,7 +70,7 @@ class Sends(Protocol):
     def poll(self) -> PollSchedule: ...
 
     def create(self, prepared: Any, identify: Callable[[str], Operation[None]] | None = None,
-               intend: Callable[[], None] | None = None, upload_total: float | None = None,
+               intend: Callable[[], float | None] | None = None, upload_total: float | None = None,
                ) -> Operation[BatchJob]: ...  # fmt: skip
 
 
@@ -120,6 +121,8 @@ class _Sending:
     """What one send has journaled so far: its intent's time, and the id it said before its bytes went."""
 
     intent_ms: int | None = None
+    began: float = 0.0
+    """When the intent was begun (``time.monotonic()``): the upload's bound counts from it, retries too."""
     job_id: str | None = None
 
 
@@ -338,9 +341,11 @@ class Worker:
         before they go journaled at once), or (synchronous) the provider's id of the request and its reply."""
         provider = self.ops.provider
 
-        def intend() -> None:  # once: a create retried (its connection failed) keeps its first intent
+        def intend() -> float:  # once: a create retried (its connection failed) keeps its first intent
             if sending.intent_ms is None:
+                sending.began = time.monotonic()  # before it is journaled: the upload is bounded from here
                 sending.intent_ms = self.journal.intend(claim, self._now_ms(), self.lease.ms)
+            return sending.began
 
         bound = self.settle / 2  # an upload that may still land has landed before anyone looks for it
         if isinstance(provider, SynchronousProvider):
