@@ -36,6 +36,9 @@ def default_sigint() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+PROVIDER = "resemble"
+
+
 class Workers:
     """``batchkit`` commands in subprocesses, configured for the emulator by the environment."""
 
@@ -72,6 +75,12 @@ class Workers:
 
     def stderr(self, proc: subprocess.Popen[str]) -> str:
         return (self.logs / f"worker-{self.started.index(proc)}.err").read_text()
+
+    def said(self) -> str:
+        """What every worker said but its progress lines, as evidence when a run ends wrong."""
+        lines = [f"worker {n}: {line}" for n, proc in enumerate(self.started) for line in self.stderr(proc).splitlines()
+                 if not line.startswith(f"{PROVIDER}: ")]  # fmt: skip
+        return "\n".join(lines[-60:])
 
     def progress(self) -> tuple[int, int]:
         """What changes while workers make progress: requests served, and workers that have ended (not
@@ -216,11 +225,12 @@ def chaos(emu: Any, workers: Workers, tmp_path: Path, seed: int, restart: Any = 
     elapsed = time.monotonic() - started
     chunks = json.loads(workers.command("--json", "runs", "--journal", workers.journal, "--run", run).stdout)
     unsettled = [c for c in chunks if c["state"] != "done" or c["error"]]
-    assert (emu.created("resemble"), unsettled) == (40, []), f"seed {seed}"
+    assert (emu.created("resemble"), unsettled) == (40, []), f"seed {seed}; the workers said:\n{workers.said()}"
     rows = workers.results(run)
     assert [row["source"] for row in rows] == [str(p.resolve()) for p in files]
     unsucceeded = [row for row in rows if row["status"] != "SUCCEEDED"]
-    assert not unsucceeded, f"seed {seed}: {len(unsucceeded)} not SUCCEEDED, the first {unsucceeded[:2]}"
+    assert not unsucceeded, (f"seed {seed}: {len(unsucceeded)} not SUCCEEDED, the first {unsucceeded[:2]};"
+                             f" the workers said:\n{workers.said()}")  # fmt: skip
     shown = json.loads(workers.command("--json", "runs", "--journal", workers.journal).stdout)
     assert [(r["ambiguous"], r["failed"], r["files_done"]) for r in shown] == [(0, 0, 2000)], f"seed {seed}"
     print(f"seed {seed}: 2000 files, 40 chunks, 4 workers (2 killed, 1 paused, 2 started"
