@@ -181,6 +181,17 @@ def test_429_and_5xx_measure_nothing_and_are_retried(hx, emu, tmp_path: Path) ->
     assert emu.created("hume-expression") == 2
 
 
+def test_a_run_the_list_shows_is_answered_by_get(hx, emu, tmp_path: Path) -> None:
+    """``list()`` gives Hume's own runs (one per request): ``get`` of one asks Hume for it; an id neither
+    the journal nor Hume knows is still a NotFoundError that says what ``jobs`` lists."""
+    hx.submit([media_files.wav(tmp_path / "a.wav", 1)])
+    [run] = hx.list(limit=10)
+    assert hx.get(run.id).status is JobStatus.SUCCEEDED
+    assert any(r.path == f"/v1/expression/run/{run.id}" for r in emu.requests)
+    with pytest.raises(batchkit.NotFoundError, match="`jobs` lists"):
+        hx.get("no-such-run")
+
+
 def test_list_reads_the_run_list_with_filters_and_cursor(hx, emu, tmp_path: Path, monkeypatch) -> None:
     hx.submit([media_files.wav(tmp_path / f"{n}.wav", 1) for n in range(3)] + [media_files.image(tmp_path / "f.jpg")])
     import batchkit.providers.hume_expression as provider

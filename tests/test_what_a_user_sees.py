@@ -61,16 +61,19 @@ def test_python_dash_m_batchkit_is_the_command_line() -> None:
     assert (done.returncode, done.stdout.strip()) == (0, f"batchkit, version {batchkit.__version__}")
 
 
-def test_a_hume_expression_id_from_jobs_is_explained_by_status(cli, tmp_path: Path) -> None:
+def test_a_hume_expression_id_from_jobs_is_answered_by_status(cli, tmp_path: Path) -> None:
     from tests import media_files
 
     wav = media_files.wav(tmp_path / "call.wav", 1)
     assert cli("-p", "hume-expression", "submit", str(wav)).returncode == EXIT_OK
     [listed, *_] = json.loads(cli("--json", "-p", "hume-expression", "jobs").stdout)
-    asked = cli("-p", "hume-expression", "status", listed["id"])
-    assert asked.returncode == EXIT_PROVIDER
-    assert "provider's own runs, one per request" in asked.stderr
-    assert "batchkit runs --journal" in asked.stderr
+    asked = cli("--json", "-p", "hume-expression", "status", listed["id"])  # Hume is asked for its run
+    assert asked.returncode == EXIT_OK, asked.stderr
+    assert [job["status"] for job in json.loads(asked.stdout)] == ["SUCCEEDED"]
+    unknown = cli("-p", "hume-expression", "status", "no-such-run")
+    assert unknown.returncode == EXIT_PROVIDER
+    assert "provider's own runs, one per request" in unknown.stderr
+    assert "batchkit runs --journal" in unknown.stderr
 
 
 SECRET = "pw-Zq81"

@@ -18,7 +18,7 @@ import attrs
 from batchkit._kernel.journal import Chunk, ChunkState, Journal, Run, Scope
 from batchkit._kernel.journal.stores import POSTGRES_SCHEMES
 from batchkit._kernel.steps import Blocking, Operation
-from batchkit.errors import AmbiguousSubmissionError, InputError, NotFoundError
+from batchkit.errors import AmbiguousSubmissionError, InputError, NotFoundError, UnsupportedError
 from batchkit.models import BatchJob, FileResult, JobStatus
 from batchkit.providers.base import Answer, Requests, SynchronousProvider
 
@@ -139,9 +139,17 @@ def job_of(provider: SynchronousProvider[Any, Any], run: Run, chunks: Sequence[C
 
 
 def state(ops: Operations, job_id: str) -> Operation[BatchJob]:
+    """The job ``job_id`` as the journal has it; an id the journal does not know is asked of the provider,
+    which may know it as one of its own runs (one request's, as ``list()`` shows them)."""
     provider = ops.provider
     assert isinstance(provider, SynchronousProvider)
-    found = yield from read(ops, job_id)
+    try:
+        found = yield from read(ops, job_id)
+    except NotFoundError as unknown:
+        try:
+            return (yield from ops.sender.run(provider.get(job_id)))
+        except (NotFoundError, UnsupportedError):
+            raise unknown from None
     return job_of(provider, *found)
 
 

@@ -174,6 +174,10 @@ class HumeExpressionProvider(SynchronousProvider[Plan, ExpressionPrediction]):
 
     rows = staticmethod(tidy_rows)
 
+    def get(self, job_id: str) -> Operation[BatchJob]:
+        """One of Hume's runs (a request's, as :meth:`list` shows them): its status, no results."""
+        return _run_job(read_json((yield self.request("GET", f"{RUNS}/{job_id}")), "Hume run"))
+
 
 def _run_job(run: Any) -> BatchJob:
     if not isinstance(run, dict):
