@@ -136,10 +136,11 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
     async def list(
         self, *, limit: int = 50, status: JobStatus | Iterable[JobStatus] | None = None,
         timeout: float | NotGiven = NOT_GIVEN, **filters: Any,
-    ) -> builtins.list[BatchJob]:  # fmt: skip
-        """See :meth:`batchkit.Client.list`."""
+    ) -> AsyncIterator[BatchJob]:  # fmt: skip
+        """See :meth:`batchkit.Client.list`; use ``async for``."""
         ops = self._configured(timeout)
-        return await self._run(ops, ops.list(limit, status, filters))
+        async for job in self._emitted(ops, ops.list(limit, status, filters)):
+            yield job
 
     async def wait(self, job: JobRef, *, timeout: float | None = None, poll_interval: float | None = None) -> BatchJob:
         """See :meth:`batchkit.Client.wait`."""

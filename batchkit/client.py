@@ -141,10 +141,12 @@ class Client(ClientBase[httpx.Client]):
     def list(
         self, *, limit: int = 50, status: JobStatus | Iterable[JobStatus] | None = None,
         timeout: float | NotGiven = NOT_GIVEN, **filters: Any,
-    ) -> builtins.list[BatchJob]:  # fmt: skip
-        """Recent jobs, newest first; ``filters`` are the provider's own list parameters."""
+    ) -> Iterator[BatchJob]:  # fmt: skip
+        """Recent jobs, newest first, ``limit`` in all, as they come: the provider's pages are asked one
+        after another while you iterate; ``filters`` are the provider's own list parameters (one the
+        provider does not know is an :class:`InputError` at the first step, before anything is sent)."""
         ops = self._configured(timeout)
-        return self._run(ops, ops.list(limit, status, filters))
+        return self._drive(ops, ops.list(limit, status, filters))
 
     def wait(self, job: JobRef, *, timeout: float | None = None, poll_interval: float | None = None) -> BatchJob:
         """Poll until the job is terminal and return it as it is then (``job`` itself, a frozen value, is

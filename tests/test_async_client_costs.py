@@ -31,10 +31,10 @@ def test_async_requests_look_for_no_module(emu: Any, monkeypatch: pytest.MonkeyP
 
     async def twenty_lists() -> None:
         async with batchkit.connect_async("hume", api_key=EMULATOR_KEY, base_url=emu.base_url) as client:
-            await client.list()  # the first request imports what requests need
+            [_ async for _ in client.list()]  # the first request imports what requests need
             monkeypatch.setattr(sys, "meta_path", [lookups, *sys.meta_path])
             for _ in range(20):
-                await client.list()
+                [_ async for _ in client.list()]
 
     asyncio.run(twenty_lists())
     assert lookups.names == []

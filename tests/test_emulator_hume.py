@@ -76,7 +76,7 @@ def test_list_filters(emulated, emu) -> None:
     done = client.wait(client.submit(text=["b"]))
     assert [j.id for j in client.list(status=JobStatus.SUCCEEDED)] == [done.id]
     assert {j.id for j in client.list()} == {running.id, done.id}
-    assert len(client.list(limit=1)) == 1
+    assert len(list(client.list(limit=1))) == 1
     oldest_first = client.list(sort_by="created", direction="asc")
     assert [j.id for j in oldest_first] == [running.id, done.id]
 
@@ -94,7 +94,7 @@ def test_list_pages_back_in_time_to_the_limit(emulated, emu, monkeypatch, clock:
     lists = len([r for r in emu.requests if r.method == "GET"])
     assert {j.id for j in client.list()} == set(made)
     assert len([r for r in emu.requests if r.method == "GET"]) - lists >= 3  # pages of 2
-    newest = client.list(limit=4)
+    newest = list(client.list(limit=4))
     assert len(newest) == len({j.id for j in newest}) == 4
     assert [j.created_at for j in newest] == sorted((j.created_at for j in newest), reverse=True)
 

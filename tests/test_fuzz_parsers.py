@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import batchkit
 from batchkit import webhooks
-from batchkit._kernel.steps import Done, advance
+from batchkit._kernel.steps import Done, advance, collected
 from batchkit.models import BatchJob, FileResult
 from batchkit.providers.hume import HumeProvider
 from batchkit.providers.hume import to_batch_job as hume_job
@@ -114,7 +114,7 @@ def test_error_bodies_always_give_a_typed_error(body: bytes, status: int) -> Non
 def test_hume_list_and_predictions_bodies(body: Any) -> None:
     provider = HumeProvider("https://h.test")
     job = BatchJob("hume", "j", batchkit.JobStatus.SUCCEEDED, "COMPLETED")
-    for operation in (provider.list(5, frozenset(), {}), provider.results(job)):
+    for operation in (collected(provider.list(5, frozenset(), {})), provider.results(job)):
         next(operation)
         try:
             outcome = advance(operation, httpx.Response(200, content=json.dumps(body).encode()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import inspect
 import io
 import json
 import logging
@@ -176,11 +177,15 @@ def connect_to(kind: str, url: str, **settings: Any) -> Any:
 def call(kind: str, client: Any, method: str, *args: Any, **kwargs: Any) -> Any:
     if kind == "sync":
         with client:
-            return getattr(client, method)(*args, **kwargs)
+            result = getattr(client, method)(*args, **kwargs)
+            return list(result) if isinstance(result, Iterator) else result  # list() pages as it is iterated
 
     async def go() -> Any:
         async with client:
-            return await getattr(client, method)(*args, **kwargs)
+            attr = getattr(client, method)
+            if inspect.isasyncgenfunction(attr):
+                return [item async for item in attr(*args, **kwargs)]
+            return await attr(*args, **kwargs)
 
     return asyncio.run(go())
 
@@ -426,7 +431,7 @@ def test_one_string_where_many_are_expected_is_one_item(make_client, httpx_mock:
     assert [j.id for j in client.as_completed("job-123")] == ["job-123"]
     assert len(httpx_mock.get_requests()) == 2
     httpx_mock.add_response(json=[])
-    client.list(status="succeeded")
+    list(client.list(status="succeeded"))
     assert "status=COMPLETED" in str(httpx_mock.get_requests()[-1].url)
 
 

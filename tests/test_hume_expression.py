@@ -185,7 +185,7 @@ def test_a_run_the_list_shows_is_answered_by_get(hx, emu, tmp_path: Path) -> Non
     """``list()`` gives Hume's own runs (one per request): ``get`` of one asks Hume for it; an id neither
     the journal nor Hume knows is still a NotFoundError that says what ``jobs`` lists."""
     hx.submit([media_files.wav(tmp_path / "a.wav", 1)])
-    [run] = hx.list(limit=10)
+    [run] = hx.list(limit=10)  # one request, one of Hume's runs
     assert hx.get(run.id).status is JobStatus.SUCCEEDED
     assert any(r.path == f"/v1/expression/run/{run.id}" for r in emu.requests)
     with pytest.raises(batchkit.NotFoundError, match="`jobs` lists"):
@@ -197,13 +197,13 @@ def test_list_reads_the_run_list_with_filters_and_cursor(hx, emu, tmp_path: Path
     import batchkit.providers.hume_expression as provider
 
     monkeypatch.setattr(provider, "PAGE_SIZE", 2)
-    runs = hx.list(limit=10, endpoint="audio")
+    runs = list(hx.list(limit=10, endpoint="audio"))
     assert len(runs) == 3
     assert all(r.raw["endpoint"] == "audio" and r.status is JobStatus.SUCCEEDED for r in runs)
     assert any("cursor=" in r.query for r in emu.requests if r.path == "/v1/expression/run")
-    assert len(hx.list(limit=10, mode="file")) == 4
+    assert len(list(hx.list(limit=10, mode="file"))) == 4
     with pytest.raises(batchkit.InputError, match="unknown filter"):
-        hx.list(limit=1, since="yesterday")
+        list(hx.list(limit=1, since="yesterday"))
 
 
 def test_the_emulator_checks_uploads_as_the_api_does(emu, tmp_path: Path) -> None:

@@ -92,14 +92,14 @@ def test_transcription_none_sends_explicit_null_and_not_given_sends_nothing(make
 
 def test_list_jobs_sends_filters_and_parses_documented_reply(make_client, httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(method="GET", json=LIST_REPLY)
-    jobs = make_client("hume").list(
+    jobs = list(make_client("hume").list(
         limit=10,
         status=[JobStatus.RUNNING, JobStatus.SUCCEEDED],
         when="created_before",
         timestamp_ms=1712587158717,
         sort_by="created",
         direction="asc",
-    )
+    ))
     [request] = httpx_mock.get_requests()
     assert request.method == "GET"
     assert request.url.path == "/v0/batch/jobs"
@@ -124,13 +124,13 @@ def test_list_jobs_sends_filters_and_parses_documented_reply(make_client, httpx_
 
 def test_list_default_sends_only_limit(make_client, httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url=f"{JOBS}?limit=50", json=[])
-    assert make_client("hume").list() == []
+    assert list(make_client("hume").list()) == []
 
 
 def test_list_keeps_only_the_asked_normalised_status(make_client, httpx_mock: HTTPXMock) -> None:
     partial = {**JOB, "job_id": "p", "state": {**JOB["state"], "num_errors": 2, "num_predictions": 8}}
     httpx_mock.add_response(json=[JOB, partial])
-    jobs = make_client("hume").list(status=JobStatus.PARTIALLY_FAILED)
+    jobs = list(make_client("hume").list(status=JobStatus.PARTIALLY_FAILED))
     assert [j.id for j in jobs] == ["p"]
     assert httpx_mock.get_requests()[0].url.params.get_list("status") == ["COMPLETED"]
 

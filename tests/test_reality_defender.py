@@ -177,15 +177,15 @@ def test_the_scan_list_pages_and_filters(emu, media, monkeypatch) -> None:
     with emu.connect(RD, poll=poll) as client:
         for name in ("one.wav", "two-fake.wav", "three.wav", "four-fake.wav", "five.png"):
             client.wait(client.submit([media(name)]), timeout=30)
-        every = client.list(limit=10)
-        fakes = client.list(limit=10, name="FAKE")
+        every = list(client.list(limit=10))
+        fakes = list(client.list(limit=10, name="FAKE"))
         today = __import__("datetime").date.today()
-        dated = client.list(limit=3, start_date=today.isoformat(), end_date=today)
-        none = client.list(limit=10, end_date="2001-01-01")
+        dated = list(client.list(limit=3, start_date=today.isoformat(), end_date=today))
+        none = list(client.list(limit=10, end_date="2001-01-01"))
         with pytest.raises(InputError, match="unknown filter 'colour'"):
-            client.list(limit=1, colour="red")
+            next(client.list(limit=1, colour="red"))  # at the first step, before anything is sent
         with pytest.raises(InputError, match="end_date must be a date"):
-            client.list(limit=1, end_date="yesterday")
+            next(client.list(limit=1, end_date="yesterday"))
     assert len(every) == 5
     assert all(j.status is JobStatus.SUCCEEDED for j in every)
     assert sorted(j.raw["originalFileName"] for j in fakes) == ["four-fake.wav", "two-fake.wav"]

@@ -348,3 +348,19 @@ def advance(operation: Operation[T], outcome: Any) -> Step | Done[T]:
         return operation.send(outcome)
     except StopIteration as stop:
         return Done(stop.value)
+
+
+def emitted_to(operation: Operation[T], sink: Callable[[Any], object]) -> Operation[T]:
+    """``operation`` with each value it emits (:class:`Emit`) handed to ``sink`` here, not passed on."""
+    step = advance(operation, None)
+    while not isinstance(step, Done):
+        outcome = sink(step.value) if isinstance(step, Emit) else (yield step)
+        step = advance(operation, None if isinstance(step, Emit) else outcome)
+    return step.value
+
+
+def collected(operation: Operation[Any]) -> Operation[list[Any]]:
+    """What ``operation`` emits, gathered into a list."""
+    found: list[Any] = []
+    yield from emitted_to(operation, found.append)
+    return found

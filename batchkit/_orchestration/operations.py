@@ -241,7 +241,8 @@ class Operations:
 
     def list(
         self, limit: int, status: JobStatus | Iterable[JobStatus] | None, filters: Mapping[str, Any]
-    ) -> Operation[list[BatchJob]]:
+    ) -> Operation[None]:
+        """Up to ``limit`` recent jobs in all, each emitted as its page arrives (checked before anything is sent)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InputError(f"limit must be a positive integer, got {limit!r}")
         if not isinstance(self.provider, Lists):

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 import attrs
 
 from batchkit._kernel.clock import Clock
-from batchkit._kernel.steps import Done, Emit, Operation, Parallel, Sleep, advance
+from batchkit._kernel.steps import Emit, Operation, Parallel, Sleep, emitted_to
 from batchkit.errors import RateLimitedError, ResponseFormatError, ServerError, TransportError, WaitTimeoutError
 from batchkit.models import BatchJob, JobStatus
 
@@ -151,8 +151,4 @@ def _known(provider: str, latest: dict[str, BatchJob | None], ids: list[str]) ->
 
 def ignoring_emits(operation: Operation[list[BatchJob]]) -> Operation[list[BatchJob]]:
     """``operation`` with its :class:`Emit` steps answered here, for callers that want only the end."""
-    step = advance(operation, None)
-    while not isinstance(step, Done):
-        outcome = None if isinstance(step, Emit) else (yield step)
-        step = advance(operation, outcome)
-    return step.value
+    return emitted_to(operation, lambda _: None)

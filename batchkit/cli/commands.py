@@ -326,7 +326,7 @@ def artifacts(state: State, job: str, dest: Path, extract: bool) -> int:
 def jobs(state: State, statuses: tuple[str, ...], limit: int) -> int:
     """List recent jobs (where the provider lists them)."""
     with state.client() as client:
-        found = client.list(limit=limit, status=[JobStatus[s] for s in statuses] or None)
+        found = [*client.list(limit=limit, status=[JobStatus[s] for s in statuses] or None)]
     state.show_jobs(found, "jobs")
     return EXIT_OK
 

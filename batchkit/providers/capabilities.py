@@ -4,7 +4,6 @@ says so (``UnsupportedError``), or, for presentation, uses :class:`Plain`'s memb
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -36,9 +35,10 @@ class Reconciles(Protocol):
 class Lists(Protocol):
     """Has a list of recent jobs."""
 
-    def list(self, limit: int, statuses: frozenset[JobStatus],
-             filters: Mapping[str, Any]) -> Operation[builtins.list[BatchJob]]:  # fmt: skip
-        """Recent jobs, newest first, of the given statuses (all when empty)."""
+    def list(self, limit: int, statuses: frozenset[JobStatus], filters: Mapping[str, Any]) -> Operation[None]:
+        """Recent jobs, newest first, of the given statuses (all when empty), ``limit`` in all: each is
+        emitted (:class:`~batchkit._kernel.steps.Emit`) as its page arrives, the next page asked only when
+        the caller wants more."""
 
 
 @runtime_checkable

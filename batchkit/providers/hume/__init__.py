@@ -28,7 +28,7 @@ from batchkit._kernel.inputs import (
     strings,
 )
 from batchkit._kernel.options import coerce_options
-from batchkit._kernel.steps import Blocking, Call, Operation, Upload
+from batchkit._kernel.steps import Blocking, Call, Emit, Operation, Upload, collected
 from batchkit._kernel.wire import read_json, read_list
 from batchkit.errors import InputError, ResponseFormatError, UnsupportedError
 from batchkit.models import BatchJob, Callback, FileResult, JobStatus
@@ -143,7 +143,7 @@ class HumeProvider(Provider[Prepared, SourcePrediction]):
         response = yield self.request("GET", f"{self.JOBS}/{job_id}")
         return to_batch_job(read_json(response, "Hume job"))
 
-    def list(self, limit: int, statuses: frozenset[JobStatus], filters: Mapping[str, Any]) -> Operation[list[BatchJob]]:
+    def list(self, limit: int, statuses: frozenset[JobStatus], filters: Mapping[str, Any]) -> Operation[None]:
         """Jobs, newest first, ``limit`` in all: pages of :data:`PAGE_SIZE` are followed by creation time
         (Hume has no cursor), unless ``filters`` choose their own order or window (then one page)."""
         params = [("status", s) for s in sorted({STATUS_TO_HUME[s] for s in statuses if s in STATUS_TO_HUME})]
@@ -153,12 +153,12 @@ class HumeProvider(Provider[Prepared, SourcePrediction]):
                 raise InputError(f"hume: unknown list filter {key}={value!r}; known: {sorted(LIST_FILTERS)}")
             params.append((key, str(value)))
         seen: set[str] = set()
-        wanted: list[BatchJob] = []
+        emitted = 0
         created: collections.Counter[int] = collections.Counter()  # jobs seen per creation ms
         before: int | None = None  # the page goes back from here: created at or before it, the ties seen asked again
-        while len(wanted) < limit:
+        while emitted < limit:
             window = [("when", "created_before"), ("timestamp_ms", str(before + 1))] if before is not None else []
-            size = limit if filters else min(limit - len(wanted), PAGE_SIZE)
+            size = limit if filters else min(limit - emitted, PAGE_SIZE)
             asked = size + (created[before] if before is not None else 0)
             response = yield self.request("GET", self.JOBS, params=[("limit", str(asked)), *params, *window],
                                           max_bytes=LIST_BYTES)  # fmt: skip
@@ -166,11 +166,13 @@ class HumeProvider(Provider[Prepared, SourcePrediction]):
             new = [job for job in jobs if job.id not in seen]
             seen.update(job.id for job in new)
             created.update(_ms(job) for job in new if job.created_at is not None)
-            wanted += [job for job in new if not statuses or job.status in statuses]
+            for job in new:
+                if emitted < limit and (not statuses or job.status in statuses):
+                    yield Emit(job)
+                    emitted += 1
             if filters or not new or len(jobs) < asked or any(job.created_at is None for job in jobs):
                 break
             before = min(_ms(job) for job in jobs)
-        return wanted[:limit]
 
     def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
         response = yield self.request("GET", f"{self.JOBS}/{job.id}/predictions", max_bytes=PREDICTIONS_BYTES)
@@ -203,7 +205,7 @@ class HumeProvider(Provider[Prepared, SourcePrediction]):
         wanted = sorted(zip((f.sent_name for f in files), sums, strict=True))
         sent = coerce_options(options, HumeOptions, self.name).to_wire()
         filters = {"when": "created_after", "timestamp_ms": since_ms - RECONCILE_MARGIN_MS}
-        listed = yield from self.list(MAX_INPUTS, frozenset(), filters)
+        listed: list[BatchJob] = yield from collected(self.list(MAX_INPUTS, frozenset(), filters))
         for job in listed:
             request = structure_job(job.raw).request
             if job.id in held or request is None or sorted((f.filename, f.md5sum) for f in request.files) != wanted:

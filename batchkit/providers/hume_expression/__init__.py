@@ -23,7 +23,7 @@ import cattrs
 from batchkit._kernel.inputs import LocalFile, as_path_list, check_files
 from batchkit._kernel.journal.stores import data_dir
 from batchkit._kernel.options import coerce_options
-from batchkit._kernel.steps import Operation, Upload
+from batchkit._kernel.steps import Emit, Operation, Upload
 from batchkit._kernel.wire import read_json, structure
 from batchkit.errors import BatchkitError, InputError, UnsupportedError
 from batchkit.models import BatchJob, FileResult, JobStatus
@@ -96,9 +96,7 @@ class HumeExpressionProvider(SynchronousProvider[Plan, ExpressionPrediction]):
                  answers: Sequence[Answer]) -> builtins.list[FileResult[Any]]:  # fmt: skip
         return file_results(cls.name, names, requests, answers)
 
-    def list(
-        self, limit: int, statuses: frozenset[JobStatus], filters: Mapping[str, Any]
-    ) -> Operation[builtins.list[BatchJob]]:
+    def list(self, limit: int, statuses: frozenset[JobStatus], filters: Mapping[str, Any]) -> Operation[None]:
         """Hume's runs, newest first: filters ``mode``, ``endpoint``, ``user_id``, ``started_after``,
         ``started_before`` (datetimes or RFC 3339), and the statuses; pages followed by cursor."""
         known = ("mode", "endpoint", "user_id", "started_after", "started_before")
@@ -109,19 +107,21 @@ class HumeExpressionProvider(SynchronousProvider[Plan, ExpressionPrediction]):
         wanted = {s for s, status in RUN_STATUS.items() if status in statuses}
         if len(wanted) == 1:
             params.append(("status", wanted.pop()))
-        found: builtins.list[BatchJob] = []
-        cursor: str | None = None
-        while len(found) < limit:
-            page = [*params, ("page_size", str(min(PAGE_SIZE, limit))), *([("cursor", cursor)] if cursor else [])]
+        emitted, cursor = 0, None
+        while emitted < limit:
+            page = [*params, ("page_size", str(min(PAGE_SIZE, limit - emitted))),
+                    *([("cursor", cursor)] if cursor else [])]  # fmt: skip
             body = read_json((yield self.request("GET", RUNS, params=page)), "Hume run list")
             runs = body.get("runs") if isinstance(body, dict) else None
             if not isinstance(runs, list):
                 break
-            found += [job for job in map(_run_job, runs) if not statuses or job.status in statuses]
+            for job in map(_run_job, runs):
+                if emitted < limit and (not statuses or job.status in statuses):
+                    yield Emit(job)
+                    emitted += 1
             cursor = body.get("next_cursor")
             if not cursor or not runs:
                 break
-        return found[:limit]
 
     def lookup(self, request: Request, since_ms: int) -> Operation[str]:
         """What the run list says of an upload that may have been measured: billed, not billed, or (when

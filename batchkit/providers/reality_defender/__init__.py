@@ -22,7 +22,7 @@ import attrs
 import httpx
 
 from batchkit._kernel.inputs import LocalFile, as_path_list, check_files
-from batchkit._kernel.steps import Call, Identified, Operation, Upload
+from batchkit._kernel.steps import Call, Emit, Identified, Operation, Upload
 from batchkit._kernel.wire import read_json
 from batchkit.errors import AmbiguousSubmissionError, InputError, NotFoundError, ProviderError, ResponseFormatError
 from batchkit.models import BatchJob, FileResult, JobStatus
@@ -130,8 +130,7 @@ class RealityDefenderProvider(Provider[Prepared, Scan]):
         body = job.raw if job.raw.get("resultsSummary") else (yield from self.get(job.id)).raw
         return [to_result(body)]
 
-    def list(self, limit: int, statuses: frozenset[JobStatus],
-             filters: Mapping[str, Any]) -> Operation[builtins.list[BatchJob]]:  # fmt: skip
+    def list(self, limit: int, statuses: frozenset[JobStatus], filters: Mapping[str, Any]) -> Operation[None]:
         """Scans, newest first, of the given statuses: filters ``name`` (part of the file name),
         ``start_date`` and ``end_date`` (dates, inclusive); pages followed to ``totalPages``."""
         known = ("name", "start_date", "end_date")
@@ -144,16 +143,18 @@ class RealityDefenderProvider(Provider[Prepared, Scan]):
         for key, wire in (("start_date", "startDate"), ("end_date", "endDate")):
             if filters.get(key) is not None:
                 params.append((wire, _day(filters[key], key)))
-        found: builtins.list[BatchJob] = []
+        emitted = 0
         for page in range(MAX_PAGES):
             body = read_json((yield self.request("GET", PAGES.format(page), params=params)), "Reality Defender scans")
             items = (body.get("mediaList") or body.get("data")) if isinstance(body, dict) else None
             if not isinstance(items, list) or not items:
                 break
-            found += [job for job in map(to_job, items) if not statuses or job.status in statuses]
-            if len(found) >= limit or page + 1 >= int(body.get("totalPages") or 0):
+            for job in map(to_job, items):
+                if emitted < limit and (not statuses or job.status in statuses):
+                    yield Emit(job)
+                    emitted += 1
+            if emitted >= limit or page + 1 >= int(body.get("totalPages") or 0):
                 break
-        return found[:limit]
 
     def chunk_limits(self, options: Any) -> tuple[int, int]:
         return 1, max(MAX_BYTES.values())
