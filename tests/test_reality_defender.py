@@ -171,6 +171,22 @@ def test_an_expired_url_is_a_typed_refusal_without_the_url(emu, media) -> None:
     assert not any(s in str(caught.value) + repr(caught.value) for s in SECRETS)
 
 
+def test_the_scan_list_asks_each_page_only_when_it_is_iterated_that_far(emu, media, monkeypatch) -> None:
+    monkeypatch.setattr("batchkit.providers.reality_defender.PAGE_SIZE", 2)
+    poll = batchkit.PollSchedule(initial=0.01, factor=1.0, maximum=0.01)
+    with emu.connect(RD, poll=poll) as client:
+        for name in ("one.wav", "two.wav", "three.wav", "four.wav", "five.wav"):
+            client.wait(client.submit([media(name)]), timeout=30)
+        pages = lambda: len([r for r in emu.requests if "/pages/" in r.path])  # noqa: E731
+        before = pages()
+        scans = client.list(limit=4)
+        assert pages() == before  # nothing asked yet
+        first = [next(scans), next(scans)]
+        assert pages() == before + 1
+        rest = list(scans)
+        assert (pages(), len(first + rest), len({j.id for j in first + rest})) == (before + 2, 4, 4)
+
+
 def test_the_scan_list_pages_and_filters(emu, media, monkeypatch) -> None:
     monkeypatch.setattr("batchkit.providers.reality_defender.PAGE_SIZE", 2)
     poll = batchkit.PollSchedule(initial=0.01, factor=1.0, maximum=0.01)
