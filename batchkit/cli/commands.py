@@ -344,7 +344,7 @@ def jobs(state: State, statuses: tuple[str, ...], limit: int) -> int:
               help="seconds a request body may send nothing before the connection is dropped (nothing is created)")
 def emulator(port: int, host: str, seed: int, run_seconds: float, run_seconds_max: float | None,
              allow_remote: bool, idle_timeout: float) -> int:  # fmt: skip
-    """Serve the local emulator of every provider that has one (Resemble, hume-expression, Hume v0) until Ctrl-C."""
+    """Serve the local emulator of every provider that has one, until Ctrl-C."""
     import threading
 
     from batchkit.emulator import EmulatorConfig, serve
