@@ -9,7 +9,7 @@ import pytest
 
 import batchkit
 from batchkit import JobStatus
-from batchkit.emulator import EMULATOR_KEY, FaultKind
+from batchkit.emulator import EMULATOR_KEY, EmulatorConfig, FaultKind
 from batchkit.testing import FakeClock
 
 
@@ -34,8 +34,9 @@ def test_wait_all_with_faults_and_progress(emulated, emu) -> None:
 
 
 def test_as_completed_yields_in_finishing_order(emulated, emu, media) -> None:
-    client = emulated("resemble")
-    emu.config.run_seconds = 0.4
+    clock = FakeClock()  # the client's and the emulator's: the slow job is slow whatever the machine's load
+    emu.reset(EmulatorConfig(queue_seconds=0.0, run_seconds=60.0), clock=clock)
+    client = emulated("resemble", clock=clock, poll=batchkit.PollSchedule(initial=5, factor=2, maximum=30, jitter=0))
     first = client.submit([media("slow.wav")])
     emu.config.run_seconds = 0.0
     second = client.submit([media("fast.wav")])
