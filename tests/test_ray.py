@@ -135,9 +135,9 @@ def test_actors_that_keep_dying_end_in_an_engine_error(local_ray, emu, tmp_path:
         made = lambda: emu.created("resemble") == 1 and held_replies(emu) == 1  # noqa: E731
         wait_until(lambda: made() or working.done(), "the actor never sent", progress)
         [name] = [n for n in ray.util.list_named_actors() if n.startswith("batchkit-worker-")]
-        ray.kill(ray.get_actor(name))
+        ray.kill(ray.get_actor(name))  # it returns before the actor is dead: its reply stays held until work()
+        wait_until(working.done, "work() never returned", progress)  # has seen the actor die
         emu.faults.release()
-        wait_until(working.done, "work() never returned", progress)
         with pytest.raises(batchkit.EngineError, match="1 batchkit worker actors died"):
             working.result()
     assert emu.created("resemble") == 1
@@ -187,11 +187,13 @@ def test_ctrl_c_stops_actors_that_work_until_cancelled_and_frees_their_chunks(lo
         if driver.poll() is None:
             driver.kill()
             driver.wait()
-        emu.faults.release()
     assert "stopped" in out.read_text(), out.read_text()
     with sqlite3.connect(journal) as db:  # each actor gave its chunk up as it stood (a send begun stays so)
         assert db.execute("SELECT COUNT(*) FROM chunks WHERE owner IS NOT NULL").fetchone() == (0,)
         assert db.execute("SELECT COUNT(*) FROM chunks WHERE state = 'sending'").fetchone() == (2,)
+    # the replies are let go only now: an actor Ray has not yet ended (its end is asynchronous) could
+    # otherwise take its reply and journal it after the driver stopped
+    emu.faults.release()
     assert not [n for n in ray.util.list_named_actors(all_namespaces=True) if n["name"].startswith("batchkit-worker-")]
     summary = batchkit.ray.work(journal, workers=1, settings=settings(emu))  # looked for, found, not sent again
     assert (summary.adopted, summary.sent) == (2, 0)
