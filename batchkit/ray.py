@@ -60,6 +60,10 @@ class Worker:
         return [summary for _, summary in done]
 
 
+WAKE_SECONDS = 1.0
+"""The longest the driver waits on its actors in one call: Python sees a Ctrl-C only between calls into Ray."""
+
+
 def work(journal: str | os.PathLike[str], *, workers: int = 2, concurrency: int | None = None,
          provider: str | None = None, until_done: bool = True, run: str | None = None, lease: float = 30.0,
          rate: float | None = None, settings: WorkerSettings | None = None,
@@ -100,7 +104,10 @@ def work(journal: str | os.PathLike[str], *, workers: int = 2, concurrency: int 
         for _ in range(workers):
             start()
         while running:
-            [ref], _ = ray.wait(list(running), num_returns=1)
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=WAKE_SECONDS)  # Ctrl-C is seen between waits
+            if not ready:
+                continue
+            [ref] = ready
             actor = running.pop(ref)
             try:
                 done += ray.get(ref)
