@@ -171,12 +171,17 @@ def test_an_expired_url_is_a_typed_refusal_without_the_url(emu, media) -> None:
     assert not any(s in str(caught.value) + repr(caught.value) for s in SECRETS)
 
 
-def test_the_scan_list_asks_each_page_only_when_it_is_iterated_that_far(emu, media, monkeypatch) -> None:
+def scanned(emu, media, monkeypatch, names: tuple[str, ...]) -> Any:
+    """A client (pages of 2 scans) that has scanned ``names``, one scan each, all finished."""
     monkeypatch.setattr("batchkit.providers.reality_defender.PAGE_SIZE", 2)
-    poll = batchkit.PollSchedule(initial=0.01, factor=1.0, maximum=0.01)
-    with emu.connect(RD, poll=poll) as client:
-        for name in ("one.wav", "two.wav", "three.wav", "four.wav", "five.wav"):
-            client.wait(client.submit([media(name)]), timeout=30)
+    client = emu.connect(RD, poll=batchkit.PollSchedule(initial=0.01, factor=1.0, maximum=0.01))
+    for name in names:
+        client.wait(client.submit([media(name)]), timeout=30)
+    return client
+
+
+def test_the_scan_list_asks_each_page_only_when_it_is_iterated_that_far(emu, media, monkeypatch) -> None:
+    with scanned(emu, media, monkeypatch, ("one.wav", "two.wav", "three.wav", "four.wav", "five.wav")) as client:
         pages = lambda: len([r for r in emu.requests if "/pages/" in r.path])  # noqa: E731
         before = pages()
         scans = client.list(limit=4)
@@ -188,11 +193,8 @@ def test_the_scan_list_asks_each_page_only_when_it_is_iterated_that_far(emu, med
 
 
 def test_the_scan_list_pages_and_filters(emu, media, monkeypatch) -> None:
-    monkeypatch.setattr("batchkit.providers.reality_defender.PAGE_SIZE", 2)
-    poll = batchkit.PollSchedule(initial=0.01, factor=1.0, maximum=0.01)
-    with emu.connect(RD, poll=poll) as client:
-        for name in ("one.wav", "two-fake.wav", "three.wav", "four-fake.wav", "five.png"):
-            client.wait(client.submit([media(name)]), timeout=30)
+    names = ("one.wav", "two-fake.wav", "three.wav", "four-fake.wav", "five.png")
+    with scanned(emu, media, monkeypatch, names) as client:
         every = list(client.list(limit=10))
         fakes = list(client.list(limit=10, name="FAKE"))
         today = __import__("datetime").date.today()
