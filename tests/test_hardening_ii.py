@@ -636,3 +636,39 @@ def test_a_migrated_run_still_sends_files_of_unknown_size(emulated, emu, tmp_pat
         db.execute("UPDATE meta SET value = ? WHERE key = 'fingerprint'", (whole,))
     resumed = client.submit_many(files, journal=path, chunk=1)
     assert [c.state for c in resumed.chunks] == ["sent", "sent"]
+
+
+def _looked_for(client: batchkit.Client, files: list[Path], since_ms: int) -> batchkit.BatchJob | None:
+    """What Resemble's lookup of a batch of ``files`` (sent since ``since_ms``) answers, through ``client``."""
+    from batchkit._kernel.inputs import LocalFile
+    from batchkit._kernel.not_given import NOT_GIVEN
+
+    provider = client._ops.provider
+    looked = provider.find_submission([LocalFile(f, f.stat().st_size) for f in files], since_ms, None)
+    found: batchkit.BatchJob | None = client._run(client._configured(NOT_GIVEN), looked)
+    return found
+
+
+def test_batches_created_in_one_instant_are_told_apart_by_their_names(emulated, emu, tmp_path: Path) -> None:
+    # a fleet's creates land together; a server whose clock shows whole seconds (or milliseconds, for two
+    # creates 0.4 ms apart, seen in a Ray run) gives both batches' detects one created_at
+    client = emulated("resemble")
+    since_ms = int(time.time() * 1000) - 1000
+    first = [_write(tmp_path / "a.wav"), _write(tmp_path / "b.wav")]
+    second = [_write(tmp_path / "c.wav"), _write(tmp_path / "d.wav")]
+    jobs = [client.submit(first), client.submit(second)]
+    fake = emu.fakes["resemble"]
+    instant = max(d.created for d in fake.detects.values())
+    for detect in fake.detects.values():
+        detect.created = instant
+    for files, job in zip((first, second), jobs, strict=True):
+        found = _looked_for(client, files, since_ms)
+        assert found is not None, files
+        assert set(found.children) == {d.uuid for d in fake.batches[job.id].detects}
+    alike = [_write(tmp_path / "day1" / "a.wav")]  # a third batch in that instant, with a name of the first's
+    client.submit(alike)
+    for detect in fake.detects.values():
+        detect.created = instant
+    with pytest.raises(batchkit.UnsupportedError, match="cannot tell: batches created in the same instant"):
+        _looked_for(client, alike, since_ms)
+    assert _looked_for(client, second, since_ms) is not None, "names the others do not share still tell"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,19 +68,23 @@ def test_submit_many_makes_one_item_a_file(emu: Emulator, media, tmp_path: Path)
     assert emu.created("acme-presign") == 3
 
 
-def crash_after_the_bytes_went(client: batchkit.Client, journal: str, run: str,
-                                monkeypatch: pytest.MonkeyPatch) -> list[Chunk]:  # fmt: skip
+def crash_after_the_bytes_went(client: batchkit.Client, journal: str, run: str, monkeypatch: pytest.MonkeyPatch,
+                                before_the_bytes: str = "") -> list[Chunk]:  # fmt: skip
     """Work ``run`` until the process dies once the first chunk's bytes went, before its outcome was
-    written; that run's chunks as the journal then holds them."""
-    kept = Journal.sent
+    written (``before_the_bytes``: once the journal's step of that name was done, before a byte went);
+    that run's chunks as the journal then holds them."""
+    step = before_the_bytes or "sent"
+    kept = getattr(Journal, step)
 
     def crash(self: Journal, *args: object, **kwargs: object) -> None:
+        if before_the_bytes:
+            kept(self, *args, **kwargs)
         raise Crash
 
-    monkeypatch.setattr(Journal, "sent", crash)
+    monkeypatch.setattr(Journal, step, crash)
     with pytest.raises(Crash):
         client.work(journal, until_done=True, concurrency=1)
-    monkeypatch.setattr(Journal, "sent", kept)
+    monkeypatch.setattr(Journal, step, kept)
     book = Journal(journal)
     try:
         return book.chunks(run)
@@ -100,6 +105,31 @@ def test_an_interrupted_upload_is_found_by_the_id_journaled_at_intent(emu: Emula
     assert emu.created("acme-presign") == 2, "no second slot for the interrupted upload"
     assert [r.status for r in batchkit.runs.results(journal, run)] == [JobStatus.SUCCEEDED] * 2
     assert b"signature" not in stored_bytes(journal)
+
+
+def test_an_upload_that_never_arrived_is_sent_again_once_the_settle_window_has_passed(
+        emu: Emulator, media, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    journal = str(tmp_path / "j.db")
+    with emu.connect("acme-presign", poll=FAST_POLL) as client:
+        run = client.enqueue([media("a.wav"), media("b.wav")], journal=journal)
+        # its slot asked for, nothing PUT
+        [first, _] = crash_after_the_bytes_went(client, journal, run, monkeypatch, before_the_bytes="identified")
+        assert first.state == ChunkState.SENDING
+        assert first.job_id
+        assert first.intent_ms
+        assert puts(emu) == 0
+        crashed, since_intent = time.monotonic(), time.time() - first.intent_ms / 1000
+        summary = client.work(journal, until_done=True, settle=0.5)
+    assert (summary.adopted, summary.sent, summary.finished) == (0, 2, 2)
+    assert (emu.created("acme-presign"), puts(emu)) == (3, 2), "a new slot for the upload that never went"
+    again = [r for r in emu.requests if r.method == "POST"][-1]
+    assert again.at - crashed >= 0.5 - since_intent, "not sent again before the settle window had passed"
+    assert [r.status for r in batchkit.runs.results(journal, run)] == [JobStatus.SUCCEEDED] * 2
+    assert b"signature" not in stored_bytes(journal)
+
+
+def puts(emu: Emulator) -> int:
+    return len([r for r in emu.requests if r.method == "PUT"])
 
 
 def test_a_presigned_urls_signature_is_not_in_a_calls_repr_nor_its_target() -> None:

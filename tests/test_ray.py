@@ -161,8 +161,6 @@ except KeyboardInterrupt:
 """
 
 
-@pytest.mark.skip(reason="open defect: about 1 run in 4, a Ray driver given Ctrl-C while its actors' create replies"
-                         " are held never stops (seen in CI and alone); skipped until it is found, see the session note")
 def test_ctrl_c_stops_actors_that_work_until_cancelled_and_frees_their_chunks(local_ray, emu, tmp_path: Path) -> None:
     import json
     import signal
@@ -192,13 +190,18 @@ def test_ctrl_c_stops_actors_that_work_until_cancelled_and_frees_their_chunks(lo
             driver.kill()
             driver.wait()
     assert "stopped" in out.read_text(), out.read_text()
-    with sqlite3.connect(journal) as db:  # each actor gave its chunk up as it stood (a send begun stays so)
+    with sqlite3.connect(journal) as db:
         assert db.execute("SELECT COUNT(*) FROM chunks WHERE owner IS NOT NULL").fetchone() == (0,)
-        assert db.execute("SELECT COUNT(*) FROM chunks WHERE state = 'sending'").fetchone() == (2,)
+        states = dict(db.execute("SELECT state, COUNT(*) FROM chunks GROUP BY state").fetchall())
+    # each actor gave its chunk up as it stood, a send begun; an actor not yet told to stop may have taken
+    # the chunk the other gave up, found its job (the server saw the create) and followed it: adopted,
+    # never sent again
+    assert set(states) <= {"sending", "sent", "done"}, states
+    assert states.get("sending", 0) >= 1, states
     # the replies are let go only now: an actor Ray has not yet ended (its end is asynchronous) could
     # otherwise take its reply and journal it after the driver stopped
     emu.faults.release()
     assert not [n for n in ray.util.list_named_actors(all_namespaces=True) if n["name"].startswith("batchkit-worker-")]
     summary = batchkit.ray.work(journal, workers=1, settings=settings(emu))  # looked for, found, not sent again
-    assert (summary.adopted, summary.sent) == (2, 0)
+    assert (summary.adopted, summary.sent) == (states["sending"], 0)
     assert emu.created("resemble") == 2

@@ -143,6 +143,22 @@ def test_an_interrupted_upload_is_found_by_the_request_id_journaled_at_intent(em
     assert b"someone@example.com" not in stored
 
 
+def test_a_scan_whose_bytes_never_arrived_is_sent_again_under_a_new_request_id(emu, media, tmp_path: Path,
+                                                                               monkeypatch) -> None:  # fmt: skip
+    journal = str(tmp_path / "j.db")
+    with emu.connect(RD, poll=batchkit.PollSchedule(initial=0.01, factor=1.0, maximum=0.01)) as client:
+        run = client.enqueue([media("a-fake.wav")], journal=journal)
+        [first] = crash_after_the_bytes_went(client, journal, run, monkeypatch, before_the_bytes="intend")
+        assert first.state == ChunkState.SENDING
+        assert first.job_id == uploads(emu)[0].request_id
+        summary = client.work(journal, until_done=True, settle=0.2)  # a 404 for its id: certainly not there
+    assert (summary.adopted, summary.sent) == (0, 1)
+    assert [r.method for r in emu.requests if r.method in ("POST", "PUT")] == ["POST", "POST", "PUT"]
+    [result] = batchkit.runs.results(journal, run)
+    assert (result.status, result.prediction.status) == (JobStatus.SUCCEEDED, "FAKE")
+    assert not any(s.encode() in stored_bytes(journal) for s in SECRETS)
+
+
 def test_a_lost_put_reply_is_never_sent_again_and_the_scan_is_adopted(emu, media, tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     journal = str(tmp_path / "j.db")

@@ -45,7 +45,7 @@ from batchkit.errors import (
 from batchkit.models import BatchJob, FileResult, JobStatus
 from batchkit.observing import Event
 from batchkit.providers.base import Provider, Request, Shape, Submission, SynchronousProvider
-from batchkit.providers.capabilities import Reconciles
+from batchkit.providers.capabilities import ChecksUploads, Reconciles
 
 from .sending import Sender
 from .waiting import PollSchedule
@@ -436,8 +436,13 @@ class Worker:
         """The job this chunk's interrupted send created, or why it cannot be told (a synchronous
         provider's request is never found again: its reply is gone; what the provider can tell of it)."""
         provider = self.ops.provider
-        if chunk.job_id:  # its id was known before its bytes went (a presign step): it is that job
-            return BatchJob(provider.name, chunk.job_id, JobStatus.UNKNOWN, "")
+        if chunk.job_id:  # its id was known before its bytes went (a presign step): that job, if they arrived
+            if not isinstance(provider, ChecksUploads):
+                return BatchJob(provider.name, chunk.job_id, JobStatus.UNKNOWN, "")
+            job_id = chunk.job_id
+            with self._span("reconcile", chunk):
+                arrived = yield from self.ops.sender.run(provider.uploaded(job_id))
+            return arrived if arrived is not None else NotThere(f"no upload arrived for its id {job_id}")
         if isinstance(provider, SynchronousProvider):
             said: str = yield from self.ops.sender.run(provider.lookup(requests_of(run)[chunk.index], since_ms))
             return said

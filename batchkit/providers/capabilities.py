@@ -32,6 +32,15 @@ class Reconciles(Protocol):
 
 
 @runtime_checkable
+class ChecksUploads(Protocol):
+    """Tells, by the id it gave before the bytes went (a presign step), whether they arrived."""
+
+    def uploaded(self, job_id: str) -> Operation[BatchJob | None]:
+        """The job of ``job_id`` (*found*); None when the provider has nothing of its bytes (*certainly
+        not there*: after the settle window the item is sent again, under a new id)."""
+
+
+@runtime_checkable
 class Lists(Protocol):
     """Has a list of recent jobs."""
 
@@ -132,5 +141,5 @@ def presented(cls: type[Any]) -> Presentation:
     return Presentation(*(getattr(cls, name, getattr(Plain, name)) for name in ("rows", "sample")))
 
 
-__all__ = ["VERDICTS", "Archives", "CallsBack", "Judges", "Lists", "Plain", "Presentation", "Presents", "Reconciles",
-           "Streams", "Verdict", "presented"]
+__all__ = ["VERDICTS", "Archives", "CallsBack", "ChecksUploads", "Judges", "Lists", "Plain", "Presentation",
+           "Presents", "Reconciles", "Streams", "Verdict", "presented"]

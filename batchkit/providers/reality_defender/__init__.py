@@ -126,6 +126,16 @@ class RealityDefenderProvider(Provider[Prepared, Scan]):
                             message="no scan of this requestId yet (its upload has not arrived)")  # fmt: skip
         return to_job(read_json(response, "Reality Defender scan"))
 
+    def uploaded(self, job_id: str) -> Operation[BatchJob | None]:
+        """The scan of ``job_id``; None when there is none (its bytes never arrived: asked after the settle
+        window, long past the seconds a landed upload takes to show, so it is sent again, with a new presign:
+        the old signed URL is a secret, never journaled)."""
+        try:
+            response = yield self.request("GET", SCAN.format(job_id))
+        except NotFoundError:
+            return None
+        return to_job(read_json(response, "Reality Defender scan"))
+
     def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Scan]]]:
         body = job.raw if job.raw.get("resultsSummary") else (yield from self.get(job.id)).raw
         return [to_result(body)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -211,7 +212,9 @@ class ResembleProvider(Provider[Prepared, Detect]):
         created together (one ``created_at``), not ``held`` by another chunk, whose file names (as the
         multipart header carried them) and media types are exactly the chunk's (as a multiset) and whose
         echoed settings are these options are adopted as a job ``adopted-<first detect uuid>`` followed
-        by its detects. Under zero retention names are redacted, so nothing can be matched.
+        by its detects. Other batches made in the same instant are told apart by their names; where they
+        share the chunk's names, it cannot tell. Under zero retention names are redacted, so nothing can
+        be matched.
         """
         settings = coerce_options(options, ResembleOptions, self.name)
         if settings.zero_retention_mode:
@@ -240,10 +243,17 @@ class ResembleProvider(Provider[Prepared, Detect]):
                 break
         else:
             raise UnsupportedError(f"cannot tell: the detect list is longer than {LIST_PAGES} pages since the intent")
-        for members in groups.values():
-            if sorted((str(m.get("filename")), m.get("media_type")) for m in members) == wanted:
-                uuids = tuple(str(m.get("uuid")) for m in members)
+        unclear = False
+        for members in groups.values():  # an instant may hold several batches (a fleet creates at once)
+            ours = [m for m in members if (str(m.get("filename")), m.get("media_type")) in wanted]
+            named = sorted((str(m.get("filename")), m.get("media_type")) for m in ours)
+            if named == wanted:
+                uuids = tuple(str(m.get("uuid")) for m in ours)
                 return BatchJob(self.name, f"{ADOPTED}{uuids[0]}", JobStatus.UNKNOWN, "", children=uuids)
+            unclear = unclear or Counter(wanted) <= Counter(named)
+        if unclear:
+            raise UnsupportedError("cannot tell: batches created in the same instant share this chunk's file names,"
+                                   " so its detects cannot be told from theirs")  # fmt: skip
         return None
 
     def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
@@ -263,7 +273,6 @@ class ResembleProvider(Provider[Prepared, Detect]):
     @classmethod
     def parse_callback(cls, body: Mapping[str, Any]) -> Callback:
         return Callback(to_batch_job(body))
-
 
     @classmethod
     def result_from(cls, raw: Any) -> FileResult[Any]:

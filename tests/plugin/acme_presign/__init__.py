@@ -73,6 +73,11 @@ class PresignProvider(Provider):
         response = yield self.request("GET", f"/presign/v1/items/{job_id}")
         return to_job(read_json(response, "acme-presign item"))
 
+    def uploaded(self, job_id: str) -> Operation[BatchJob | None]:
+        """The item, once its bytes arrived; None while it still awaits them."""
+        job = yield from self.get(job_id)
+        return None if job.raw["state"] == "awaiting_upload" else job
+
     def results(self, job: BatchJob) -> Operation[builtins.list[FileResult[Any]]]:
         body = job.raw if job.raw.get("verdict") else (yield from self.get(job.id)).raw
         prediction = {"verdict": body["verdict"], "score": body["score"]}
