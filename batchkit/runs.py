@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import attrs
 
 from batchkit._kernel.journal import Chunk, ChunkState, FileEntry, Journal, RowError, Run, RunProgress, redacted
 from batchkit._orchestration import synchronous
+from batchkit.errors import InputError
 from batchkit.models import FileResult, JobStatus
 from batchkit.providers import get_provider
 from batchkit.providers.base import Provider, SynchronousProvider
@@ -32,6 +34,19 @@ def resolved(journal: str | os.PathLike[str], run: str) -> str:
     book = Journal(journal)
     try:
         return book.run(run).id
+    finally:
+        book.close()
+
+
+def prune(journal: str | os.PathLike[str], older_than: float, *, dry_run: bool = False) -> list[str]:
+    """Delete from ``journal`` the runs created more than ``older_than`` seconds ago that are over: every
+    chunk done, failed or cancelled (a run with work left, or an ambiguous chunk, is kept); their ids,
+    oldest first. ``dry_run``: only say which."""
+    if isinstance(older_than, bool) or not isinstance(older_than, (int, float)) or not older_than >= 0:
+        raise InputError(f"older_than must be seconds, 0 or more, got {older_than!r}")
+    book = Journal(journal)
+    try:
+        return book.prune(int((time.time() - older_than) * 1000), dry_run)
     finally:
         book.close()
 
@@ -97,4 +112,4 @@ def _result(provider: type[Provider[Any, Any]] | None, name: str, entry: FileEnt
     return FileResult(entry.path, status, error, provider=name)
 
 
-__all__ = ["RunProgress", "progress", "redacted", "resolved", "results", "streamed"]
+__all__ = ["RunProgress", "progress", "prune", "redacted", "resolved", "results", "streamed"]

@@ -290,3 +290,37 @@ def cancel(state: State, journal: str, run: str) -> int:
     if state.as_json:
         click.echo(json.dumps({"run": found.id, "cancelled": stopped}))
     return EXIT_OK
+
+
+AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def age(text: str) -> float:
+    """Seconds from ``30d``, ``12h``, ``90m``, ``45s``, ``2w`` or a plain number of seconds."""
+    number, unit = (text[:-1], AGE_UNITS[text[-1]]) if text[-1:] in AGE_UNITS else (text, 1)
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an age (say 30d, 12h, 90m or 45s)") from None
+    if not seconds >= 0:
+        raise click.BadParameter(f"{text!r} is not an age (say 30d, 12h, 90m or 45s)")
+    return seconds
+
+
+@cli.command()
+@JOURNAL
+@click.option("--older-than", "older_than", required=True, metavar="AGE", help="created that long ago: 30d, 12h, 90m")
+@click.option("--dry-run", is_flag=True, help="only say which runs would go")
+@with_state
+def prune(state: State, journal: str, older_than: str, dry_run: bool) -> int:
+    """Delete the runs created more than AGE ago that are over (every chunk done, failed or cancelled),
+    with their files' results. A run with work left, or an ambiguous chunk, is kept."""
+    from batchkit.runs import prune as prune_runs
+
+    gone = prune_runs(journal, age(older_than), dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    listed = "".join(f"\n  {r}" for r in gone)
+    state.report.line(f"{verb} {len(gone)} run(s) created more than {older_than} ago{listed}")
+    if state.as_json:
+        click.echo(json.dumps({"dry_run": dry_run, "pruned": gone}))
+    return EXIT_OK

@@ -313,6 +313,20 @@ class Journal:
                  ChunkState.AMBIGUOUS),
             ).rowcount  # fmt: skip
 
+    def prune(self, created_before_ms: int, dry_run: bool = False) -> list[str]:
+        """Delete the runs created before ``created_before_ms`` whose every chunk is done, failed or cancelled,
+        with their chunks and files; their ids, oldest first (``dry_run``: only the ids). A run with work
+        left, or an ambiguous chunk (whose job may exist), is kept."""
+        with self._store.transaction(write=not dry_run) as tx:
+            ids = [str(row[0]) for row in tx.execute(
+                "SELECT id FROM runs WHERE created_ms < ? AND NOT EXISTS (SELECT 1 FROM chunks WHERE run_id = runs.id"
+                " AND state NOT IN (?, ?, ?)) ORDER BY created_ms, id",
+                (created_before_ms, ChunkState.DONE, ChunkState.FAILED, ChunkState.CANCELLED)).fetchall()]  # fmt: skip
+            if not dry_run:
+                for table, column in (("files", "run_id"), ("chunks", "run_id"), ("runs", "id")):
+                    tx.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in ids])
+            return ids
+
     def runs(self, run: str | None = None) -> list[RunProgress]:
         """Every run (or ``run`` alone: its rows only are read), oldest first, with its progress."""
         params: tuple[str, ...] = () if run is None else (run,)
