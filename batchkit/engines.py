@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from batchkit import runs
+from batchkit._kernel.journal.patience import here, patiently
 from batchkit._orchestration.waiting import PollSchedule
 from batchkit._orchestration.workers import WorkSummary
 from batchkit.async_client import AsyncClient
@@ -46,7 +47,8 @@ def providers_of(journal: str | os.PathLike[str], provider: str | None, run: str
     only ``until_done`` (there is no work), else :class:`ConfigError`."""
     if provider:
         return [provider]
-    found = sorted({p.run.provider for p in runs.progress(journal) if p.run.provider and run in (None, p.run.id)})
+    looked = here(patiently(lambda: runs.progress(journal)))  # a worker may start while the database restarts
+    found = sorted({p.run.provider for p in looked if p.run.provider and run in (None, p.run.id)})
     if not found and not until_done:
         raise ConfigError("the journal has no runs yet: say which provider the workers serve (-p NAME, provider=)")
     return found

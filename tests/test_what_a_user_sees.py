@@ -86,12 +86,17 @@ HIDDEN = [
 
 
 @pytest.mark.parametrize("journal", HIDDEN)
-def test_a_journal_password_is_never_printed(cli, media, journal: str, tmp_path: Path) -> None:
+def test_a_journal_password_is_never_printed(cli, media, journal: str, tmp_path: Path, monkeypatch, caplog) -> None:
     pytest.importorskip("psycopg", reason="batchkit[postgres]")
+    from batchkit._kernel.journal import patience
+
+    monkeypatch.setattr(patience, "PATIENCE", 1.0)  # a worker waits for a server out of reach, then gives up
     enqueued = cli("-p", "resemble", "enqueue", str(media("a.wav")), "--journal", journal)
     working = cli("-p", "resemble", "worker", "--journal", journal, "--until-done")
+    assert "trying again in 1.0 s" in caplog.text
+    assert SECRET not in caplog.text
     for done in (enqueued, working):
-        assert done.returncode == EXIT_INPUT, done.stderr
+        assert done.returncode == EXIT_PROVIDER, done.stderr  # refused: out of reach, not a wrong URL
         assert "cannot open the journal" in done.stderr
         assert SECRET not in done.stdout + done.stderr
         assert "***" in done.stderr

@@ -97,6 +97,9 @@ class WorkOptions(TypedDict, total=False):
     """Seconds after an interrupted send's intent that the provider's authoritative lookup must still not
     find it before it is sent again by itself (default 600; the upload of a create is bounded to half of
     it, so choose it above twice the provider's idle timeout). A lookup that cannot tell is never resent."""
+    idle: float | None
+    """The longest rest between looks at the journal when nothing is due: 1 s on sqlite; 30 s on PostgreSQL,
+    whose journal wakes idle workers (``LISTEN``/``NOTIFY``) when a run is enqueued or a chunk is freed."""
 
 
 class WaitOptions(TypedDict, total=False):

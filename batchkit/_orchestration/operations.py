@@ -18,6 +18,7 @@ from batchkit._kernel.clock import Clock
 from batchkit._kernel.download import AtomicFile, ExtractLimits, complete_zip, safe_extract
 from batchkit._kernel.inputs import LocalFile, Paths, Progress, as_path_list, check_files, is_job_id
 from batchkit._kernel.journal import Journal, Scope
+from batchkit._kernel.journal.patience import patiently
 from batchkit._kernel.retry import RetryPolicy
 from batchkit._kernel.signed_urls import guard_httpx_log
 from batchkit._kernel.steps import END, KEYLESS, Blocking, Call, Emit, Items, NextItem, Operation, Parallel
@@ -203,13 +204,14 @@ class Operations:
         return run
 
     def work(self, journal: str | os.PathLike[str], settings: Mapping[str, Any]) -> Operation[WorkSummary]:
-        known = dict(_known(settings, ("until_done", "run", "concurrency", "lease", "rate", "settle")))
+        known = dict(_known(settings, ("until_done", "run", "concurrency", "lease", "rate", "settle", "idle")))
         settle = settle_seconds(known.get("settle", SETTLE_SECONDS))
+        idle = idle_seconds(known.get("idle"))
         lanes = known.get("concurrency") or self.poll.concurrency
         if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1:
             raise InputError(f"concurrency must be a positive integer, got {lanes!r}")
         lease = lease_of(known.get("lease"))
-        book: Journal = yield Blocking(lambda: Journal(journal))
+        book: Journal = yield from patiently(lambda: Journal(journal))  # a worker may start while it restarts
         try:
             asked, run = known.get("run"), None
             if asked is not None:
@@ -219,7 +221,7 @@ class Operations:
                     raise InputError(f"run {run} is for {found.provider}; this client speaks {self.provider.name}")
             scope = Scope(self.provider.name, run)
             worker = Worker(self.paced(book, known.get("rate")), book, scope, lanes=lanes, lease=lease,
-                            until_done=bool(known.get("until_done", False)), settle=settle)  # fmt: skip
+                            until_done=bool(known.get("until_done", False)), settle=settle, idle=idle)  # fmt: skip
             return (yield from worker.run())
         finally:
             book.close()
@@ -385,6 +387,14 @@ def lease_of(value: Any) -> Lease:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value <= 3600:
         raise InputError(f"lease must be 0.5 to 3600 seconds, got {value!r}")
     return Lease(float(value))
+
+
+def idle_seconds(value: Any) -> float | None:
+    """A worker's longest idle rest, checked: 0.05 to 3600 seconds (None: its default)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not 0.05 <= value <= 3600):  # fmt: skip
+        raise InputError(f"idle must be 0.05 to 3600 seconds, got {value!r}")
+    return value
 
 
 def settle_seconds(value: Any) -> float:

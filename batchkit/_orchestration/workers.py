@@ -26,7 +26,9 @@ import cattrs
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.inputs import LocalFile, check_file
 from batchkit._kernel.journal import Chunk, ChunkState, Claim, FileEntry, Journal, RowError, Run, Scope, within
+from batchkit._kernel.journal.patience import PATIENCE, patiently
 from batchkit._kernel.journal.stores import Unavailable
+from batchkit._kernel.journal.wake_ups import WakeUps
 from batchkit._kernel.steps import Blocking, Operation, Parallel, Sleep
 from batchkit.errors import (
     AmbiguousSubmissionError,
@@ -143,14 +145,20 @@ class Worker:
     ``until_done``: stop when no chunk in scope has work left (else work until cancelled).
     ``settle``: seconds after its intent an interrupted send the provider's authoritative lookup does not
     find is sent again (its upload is bounded to half of it; see :data:`SETTLE_SECONDS`).
+    ``idle``: the longest rest between looks at the journal when nothing is due (default :attr:`IDLE`, or
+    :attr:`WOKEN_IDLE` where the journal wakes idle workers when a run is enqueued or a chunk is freed).
     """
 
     IDLE = 1.0
-    """The longest sleep between looks at the journal when nothing is due."""
+    """The longest sleep between looks at the journal when nothing is due, where it sends no wake-ups."""
+    WOKEN_IDLE = 30.0
+    """The same where the journal wakes idle workers (PostgreSQL's ``NOTIFY``): polling is the fallback."""
+    WAKE_CHECK = 0.1
+    """How often a resting lane looks whether a wake-up came (a counter: no query)."""
     PAUSE = (5.0, 300.0)
     """How long a worker first stops claiming when the trouble is its own (its key refused, the provider
     out of its reach, the run's folders not on its host), and the most it grows to, doubling each time."""
-    JOURNAL_PATIENCE = 300.0
+    JOURNAL_PATIENCE = PATIENCE
     """How long a worker waits for a journal out of reach (a database restarting) before it gives up."""
     FOLLOW_ERRORS = 8
     """How many checks of a job in a row may fail (each after a longer wait, up to the poll schedule's
@@ -159,8 +167,8 @@ class Worker:
 
     def __init__(self, ops: Sends, journal: Journal, scope: Scope, *, lanes: int = 1, lease: Lease = Lease(),
                  strict: bool = False, resend: bool = False, until_done: bool = True,
-                 settle: float = SETTLE_SECONDS) -> None:  # fmt: skip
-        self.ops, self.journal, self.scope, self.settle = ops, journal, scope, settle
+                 settle: float = SETTLE_SECONDS, idle: float | None = None) -> None:  # fmt: skip
+        self.ops, self.journal, self.scope, self.settle, self.idle = ops, journal, scope, settle, idle
         self.lanes, self.lease, self.strict, self.resend, self.until_done = lanes, lease, strict, resend, until_done
         self.owner = uuid.uuid4().hex
         self.summary = WorkSummary()
@@ -172,6 +180,7 @@ class Worker:
         self._working = 0
         self._since: dict[tuple[str, int], float] = {}
         self.observer = ops.sender.observer
+        self._wake_ups: WakeUps | None = None
 
     def _now_ms(self) -> int:
         return int(self.ops.clock.time() * 1000)
@@ -182,14 +191,29 @@ class Worker:
                                                      self._now_ms(), self.lease.ms))  # fmt: skip
         self.observer.event(Event("worker_started", self.ops.provider.name, self.scope.run))
         try:
+            self._wake_ups = yield Blocking(self.journal.wake_ups)
+            if self.idle is None:
+                self.idle = self.IDLE if self._wake_ups is None else self.WOKEN_IDLE
             yield Parallel([*(self._lane() for _ in range(self.lanes)), self._heartbeat()])
         finally:
+            if self._wake_ups is not None:
+                self._wake_ups.close()
             try:
                 self.journal.release(self.owner)  # quick, and needed even when the operation is closed
             except Unavailable as exc:  # its leases lapse by themselves
                 log.warning("%s", exc)
             self.observer.event(Event("worker_stopped", self.ops.provider.name, self.scope.run))
         return self.summary
+
+    def _rest(self, seconds: float) -> Operation[None]:
+        """Sleep ``seconds``, or less once the journal wakes this worker."""
+        wake_ups, clock = self._wake_ups, self.ops.clock
+        if wake_ups is None:
+            yield Sleep(seconds)
+            return
+        end, seen = clock.monotonic() + seconds, wake_ups.count
+        while wake_ups.count == seen and (left := end - clock.monotonic()) > 0:
+            yield Sleep(min(left, self.WAKE_CHECK))
 
     def _tell(self, name: str, claim: Claim, remote_id: str | None = None) -> None:
         """Tell the observer of a step of ``claim``'s chunk, with the seconds since it was claimed."""
@@ -250,8 +274,9 @@ class Worker:
                     due: int | None = yield from self._patiently(functools.partial(self.journal.next_due, scope, now))
                     if due is None and self.until_done:
                         return
-                    wait = self.IDLE if due is None else (due - now) / 1000
-                    yield Sleep(min(max(wait, paused, 0.05), self.IDLE))
+                    idle = self.idle or self.IDLE
+                    wait = idle if due is None else (due - now) / 1000
+                    yield from self._rest(min(max(wait, paused, 0.05), idle))
                     continue
                 key = (claim.chunk.run, claim.chunk.index)
                 self._since[key] = self.ops.clock.monotonic()
@@ -502,20 +527,8 @@ class Worker:
         log.warning("chunk %d of %s failed: %s", claim.chunk.index, claim.chunk.run, refused)
 
     def _patiently(self, write: Callable[[], T]) -> Operation[T]:
-        """``write()`` on the journal, made again while the database is out of reach (restarting), waiting
-        longer each time up to 30 s, for as long as :attr:`JOURNAL_PATIENCE`: safe, as every journal
-        transaction made twice is the same as once (fenced writes set values; claims take a new token)."""
-        wait, waited = 0.5, 0.0
-        while True:
-            try:
-                return (yield Blocking(write))  # type: ignore[no-any-return]
-            except Unavailable as exc:
-                if waited >= self.JOURNAL_PATIENCE:
-                    raise
-                log.warning("%s; trying again in %.0f s", exc, wait)
-            yield Sleep(wait)
-            waited += wait
-            wait = min(wait * 2, 30.0)
+        """``write()`` on the journal, made again while the database is out of reach (:func:`patiently`)."""
+        return patiently(write, self.JOURNAL_PATIENCE)
 
     def _paused(self, exc: BatchkitError) -> Operation[None]:
         """Stop claiming for a while (longer each time in a row): the trouble is this worker's, not a chunk's."""

@@ -91,6 +91,8 @@ def worker_command(journal: str, source: ParameterSource | None) -> list[str]:
 @click.option("--settle", type=click.FloatRange(0, 86400, min_open=True), default=600.0, show_default=True,
               help="seconds after an interrupted send that the provider's authoritative lookup must still not find"
               " it before it is sent again (above twice the provider's idle timeout)")  # fmt: skip
+@click.option("--idle", type=click.FloatRange(0.05, 3600), help="the longest rest between looks at the journal when"
+              " nothing is due (default: 1 s; 30 s on PostgreSQL, which wakes idle workers)")  # fmt: skip
 @click.option("--progress-every", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="print a progress line every this many seconds (0: none)")  # fmt: skip
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="serve Prometheus metrics on this port"
@@ -98,7 +100,7 @@ def worker_command(journal: str, source: ParameterSource | None) -> list[str]:
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="the metrics server's address")
 @with_state
 def worker(state: State, journal: str, until_done: bool, concurrency: int, lease: float, rate: float | None,
-           run: str | None, settle: float, progress_every: float, metrics_port: int | None,
+           run: str | None, settle: float, idle: float | None, progress_every: float, metrics_port: int | None,
            metrics_host: str) -> int:  # fmt: skip
     """Send the journal's chunks, follow their jobs and collect their results, until stopped (Ctrl-C)
     or, with --until-done, until no run has work left. Start as many as you like, on any hosts."""
@@ -123,7 +125,8 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
         try:
             return await serve(journal, providers, concurrency=concurrency, observers=observing.observer,
-                               until_done=until_done, run=run, lease=lease, rate=rate, settle=settle)  # fmt: skip
+                               until_done=until_done, run=run, lease=lease, rate=rate, settle=settle,
+                               idle=idle)  # fmt: skip
         except asyncio.CancelledError:
             if terminated.is_set():
                 raise KeyboardInterrupt from None

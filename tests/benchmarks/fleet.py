@@ -215,3 +215,48 @@ def bench_throughput(row: Row, runs: int, chunks: int = 200, store: str = "sqlit
             target = {(8, 1): ">= 7x", (1, 4): ">= 3.5x"}.get((workers, lanes), f"ideal {ideal}x")
             row(f"{workers} worker(s) x {lanes} lane(s), {store}", f"{speed:.2f} chunks/s, {cpu / chunks * 1000:.0f} ms CPU/chunk",
                 f"1 x 1 {base:.2f} chunks/s", f"{speed / base:.2f}x; bound by {bound}", target)  # fmt: skip
+
+
+def bench_idle_load(row: Row, runs: int, workers: int = 20, seconds: float = 10.0) -> None:
+    """The statements a second that ``workers`` idle ``batchkit worker`` processes send PostgreSQL (counted
+    in the server's log, ``log_statement = all``), polling each second (``--idle 1``, as before wake-ups)
+    beside resting with ``LISTEN``/``NOTIFY``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests import postgres
+
+    if postgres.binaries() is None:
+        print("  (no PostgreSQL binaries: idle load not measured)", flush=True)
+        return
+    import psycopg
+
+    from batchkit._kernel.journal import Journal
+
+    print(f"idle load: {workers} idle workers on PostgreSQL, statements a second over {seconds:.0f} s", flush=True)
+    with postgres.server() as url, psycopg.connect(f"{url}/postgres", autocommit=True) as admin:
+        log = Path(str(admin.execute("SHOW data_directory").fetchone()[0])).parent / "log"  # type: ignore[index]
+        admin.execute("ALTER SYSTEM SET log_statement = 'all'")
+        admin.execute("SELECT pg_reload_conf()")
+        rates: dict[str, float] = {}
+        for label, extra in (("polling each second (--idle 1)", ["--idle", "1"]), ("wake-ups (default)", [])):
+            journal = postgres.new_database(url)
+            Journal(journal).close()  # its tables, before the workers race to make them
+            env = {**os.environ, "RESEMBLE_API_KEY": "bench", "BATCHKIT_BASE_URL": "http://127.0.0.1:9"}
+            procs = [subprocess.Popen([sys.executable, "-m", "batchkit", "-p", "resemble", "worker", "--journal",
+                                       journal, "--progress-every", "0", *extra], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]  # fmt: skip
+            try:
+                with psycopg.connect(journal, autocommit=True) as db:
+                    while db.execute("SELECT COUNT(*) FROM workers").fetchone()[0] < workers:  # type: ignore[index]
+                        time.sleep(0.2)
+                time.sleep(2.0)  # past their first looks
+                before = log.read_text(errors="replace").count("LOG:  statement:")
+                time.sleep(seconds)
+                rates[label] = (log.read_text(errors="replace").count("LOG:  statement:") - before) / seconds
+            finally:
+                for proc in procs:
+                    proc.terminate()
+                for proc in procs:
+                    proc.wait()
+        polled, woken = rates.values()
+        row(f"{workers} idle workers, statements/s", f"{woken:.1f} with wake-ups", f"{polled:.1f} polling each second",
+            f"{woken / polled:.2f}x", "far fewer")  # fmt: skip

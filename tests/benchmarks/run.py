@@ -616,6 +616,7 @@ CASES = {
     "throughput": lambda runs: fleet.bench_throughput(row, runs),
     "throughput-pg": lambda runs: fleet.bench_throughput(row, runs, store="postgresql",
                                                          fleets=[(1, 1), (8, 1), (1, 4), (8, 4)]),
+    "idle-pg": lambda runs: fleet.bench_idle_load(row, runs),
 }
 FILES = [100_000]
 """The files of the enqueue and export cases (``--files``)."""

@@ -24,6 +24,7 @@ from batchkit.models import JobStatus
 
 from .schema import keyed_run, migrate, run_id_for
 from .stores import UNREADABLE, RowError, Store, Tx, open_store
+from .wake_ups import WakeUps
 
 
 class ChunkState:
@@ -205,6 +206,11 @@ class Journal:
     def close(self) -> None:
         self._store.close()
 
+    def wake_ups(self) -> WakeUps | None:
+        """A listener for the wake-ups this journal's writes send when a run is enqueued or a chunk can be
+        claimed again (PostgreSQL: ``LISTEN``/``NOTIFY``); None where workers only poll (sqlite)."""
+        return self._store.wake_ups()
+
     # -- runs ---------------------------------------------------------------------------------------
 
     def record_run(self, provider: str, fingerprint: str, spec: Mapping[str, Any],
@@ -237,6 +243,7 @@ class Journal:
                     "INSERT INTO files (run_id, idx, chunk_idx, path, size, mtime_ns) VALUES (?, ?, ?, ?, ?, ?)",
                     [(run, i, where[i], path, size, mtime) for i, (path, size, mtime) in enumerate(files)],
                 )
+                self._store.notify(tx, run)
             else:  # files not yet sent are taken as they are now; a run of an older journal learns its settings
                 if found[0] is None or "roots" not in json.loads(found[0]):  # an older journal's, or batchkit's
                     tx.execute("UPDATE runs SET provider = ?, spec = ? WHERE id = ?", (provider, json.dumps(spec), run))
@@ -251,6 +258,7 @@ class Journal:
         """Plan again the chunks of ``run`` the provider refused; follow again those whose job could not be
         checked (a failed chunk with a job is never sent again: that job was accepted)."""
         with self._store.transaction() as tx:
+            self._store.notify(tx, run)
             tx.execute("UPDATE chunks SET state = ? WHERE run_id = ? AND state = ? AND job_id IS NULL",
                        (ChunkState.PLANNED, run, ChunkState.FAILED))  # fmt: skip
             tx.execute("UPDATE chunks SET state = ?, attempts = 0, next_poll_ms = 0 WHERE run_id = ? AND state = ?"
@@ -299,6 +307,8 @@ class Journal:
                            " lease_until_ms = NULL WHERE run_id = ? AND idx = ? AND state = ?",
                            [(ChunkState.PLANNED, f"resent knowingly (was: {c.error})"[:2000], run, c.index,
                              ChunkState.AMBIGUOUS) for c in chosen])  # fmt: skip
+            if chosen:
+                self._store.notify(tx, run)
             return chosen
 
     def cancel(self, run: str) -> int:
@@ -538,9 +548,11 @@ class Journal:
         """Give up every chunk ``owner`` holds, as it stands (a send in progress stays ``sending``), and
         leave the registry."""
         with self._store.transaction() as tx:
-            tx.execute("UPDATE chunks SET owner = NULL, owner_pid = NULL, owner_host = NULL, lease_until_ms = NULL"
-                       " WHERE owner = ?", (owner,))  # fmt: skip
+            freed = tx.execute("UPDATE chunks SET owner = NULL, owner_pid = NULL, owner_host = NULL, lease_until_ms ="
+                               " NULL WHERE owner = ?", (owner,)).rowcount  # fmt: skip
             tx.execute("DELETE FROM workers WHERE id = ?", (owner,))
+            if freed:
+                self._store.notify(tx, "")
 
     def let_go(self, claim: Claim) -> None:
         """Give up ``claim``'s chunk as it stands, if this claim still holds it (fenced: a chunk another
@@ -548,6 +560,7 @@ class Journal:
         with self._store.transaction() as tx:
             tx.execute("UPDATE chunks SET owner = NULL, owner_pid = NULL, owner_host = NULL, lease_until_ms = NULL"
                        " WHERE run_id = ? AND idx = ? AND token = ?", claim.key)  # fmt: skip
+            self._store.notify(tx, claim.chunk.run)
 
     # -- fenced writes ----------------------------------------------------------------------------------
 
@@ -557,6 +570,8 @@ class Journal:
             columns += ", owner = NULL, owner_pid = NULL, owner_host = NULL, lease_until_ms = NULL"
         done = tx.execute(f"UPDATE chunks SET {columns} WHERE run_id = ? AND idx = ? AND token = ?",
                           (*values.values(), *claim.key))  # fmt: skip
+        if release and done.rowcount == 1:  # the claim ended: idle workers look again (it may have been the last)
+            self._store.notify(tx, claim.chunk.run)
         if done.rowcount != 1:
             raise LeaseLostError(
                 f"{self.where}: chunk {claim.chunk.index} of {claim.chunk.run} was taken over by another worker"

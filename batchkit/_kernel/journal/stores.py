@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from batchkit.errors import InputError, JournalError
 
+from .wake_ups import CHANNEL, WakeUps
+
 T = TypeVar("T")
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -75,6 +77,12 @@ class Store(Protocol):
     def statement(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         """One statement, committed on its own: no lock outlives it, whatever happens to this process
         between two of them."""
+
+    def wake_ups(self) -> WakeUps | None:
+        """A listener for the wake-ups :meth:`notify` sends (PostgreSQL); None where there are none."""
+
+    def notify(self, tx: Tx, run: str) -> None:
+        """Wake idle workers once ``tx`` commits: ``run`` has a chunk to claim."""
 
     def close(self) -> None: ...
 
@@ -249,6 +257,12 @@ class SqliteStore:
         with self._lock, _typed(self.where, sqlite3.Error):
             return _Done(_while_locked(lambda: self._db.execute(sql, params), None, self.where))
 
+    def wake_ups(self) -> None:
+        return None  # one host: workers poll its file, which costs no server
+
+    def notify(self, tx: Tx, run: str) -> None:
+        pass
+
     def close(self) -> None:
         self._db.close()
 
@@ -281,6 +295,11 @@ class _PostgresTx:
         self._cursor.executemany(sql.replace("?", "%s"), rows)
 
 
+UNREACHED = ("Connection refused", "the database system is starting up", "the database system is shutting down",
+             "the database system is in recovery mode", "server closed the connection unexpectedly",
+             "timeout expired", "Network is unreachable", "No route to host")  # fmt: skip
+"""What libpq says when a first connection fails because the server is out of reach (down, starting up,
+shutting down), not because the URL, the password or the database is wrong."""
 POOL_WAIT = 60.0
 """How long a transaction waits for a connection (the pool reconnects meanwhile: a server restarting)."""
 
@@ -302,7 +321,7 @@ class PostgresStore:
         except ImportError:
             raise ImportError("a PostgreSQL journal needs psycopg: pip install 'batchkit[postgres]'") from None
         self.where = redacted(url)
-        self._secrets = passwords(url)
+        self._url, self._secrets = url, passwords(url)
         self._lock = threading.Lock()
         self._pool = ConnectionPool(url, min_size=1, max_size=1, open=False, timeout=POOL_WAIT,
                                     check=ConnectionPool.check_connection, name="batchkit-journal",
@@ -310,7 +329,10 @@ class PostgresStore:
         try:  # the first connection says what is wrong, as libpq gives it
             psycopg.connect(url, autocommit=True, connect_timeout=30).close()
         except psycopg.Error as exc:
-            raise InputError(f"{self.where}: cannot open the journal ({self._scrub(exc)})") from None
+            said = f"{self.where}: cannot open the journal ({self._scrub(exc)})"
+            if isinstance(exc, psycopg.OperationalError) and any(m in str(exc) for m in UNREACHED):
+                raise Unavailable(said) from None  # a server down or restarting: a worker waits for it
+            raise InputError(said) from None
         self._pool.open()
 
     def _scrub(self, exc: BaseException) -> str:
@@ -340,6 +362,14 @@ class PostgresStore:
     def statement(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         with self._connection() as db:
             return _Done(db.execute(sql.replace("?", "%s"), params))  # autocommit: no BEGIN
+
+    def wake_ups(self) -> WakeUps:
+        import psycopg
+
+        return WakeUps(lambda: psycopg.connect(self._url, autocommit=True, connect_timeout=30), self._scrub)
+
+    def notify(self, tx: Tx, run: str) -> None:
+        tx.execute("SELECT pg_notify(?, ?)", (CHANNEL, run))
 
     def close(self) -> None:
         self._pool.close()
