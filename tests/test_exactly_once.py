@@ -616,6 +616,32 @@ def test_a_chunk_whose_step_met_an_unreachable_journal_is_given_back_not_kept_al
     assert emu.created("resemble") == 1
 
 
+def test_a_journal_outage_while_results_are_collected_fails_no_file(emulated, emu, tmp_path: Path,
+                                                                     monkeypatch) -> None:  # fmt: skip
+    """Collecting results asks the journal too (the shared rate, before each request): its outage then is
+    the journal's, and the results are asked again; seen as 50 files FAILED "the journal could not be
+    reached" in a loaded PostgreSQL chaos run (pg_ctl restart)."""
+    from batchkit._kernel.journal.stores import Unavailable
+    from batchkit.providers.resemble import ResembleProvider
+
+    collect, refused = ResembleProvider.results, []
+
+    def results_once_unreachable(self: ResembleProvider, job: Any) -> Any:
+        if not refused:
+            refused.append(job.id)
+            raise Unavailable("the journal could not be reached (server closed the connection unexpectedly)")
+        return (yield from collect(self, job))
+
+    monkeypatch.setattr(ResembleProvider, "results", results_once_unreachable)
+    client = emulated("resemble", clock=FakeClock())
+    journal = str(tmp_path / "run.db")
+    run = client.enqueue(many(tmp_path, 2), journal=journal)
+    summary = client.work(journal, until_done=True, lease=LONG_LEASE)
+    assert len(refused) == 1
+    assert (summary.finished, summary.failed) == (1, 0)
+    assert [r.status for r in batchkit.runs.results(journal, run)] == [batchkit.JobStatus.SUCCEEDED] * 2
+
+
 def test_a_worker_stopped_between_its_intent_and_its_upload_sends_nothing_late(emulated, emu, tmp_path: Path,
                                                                               monkeypatch, caplog) -> None:  # fmt: skip
     """The upload's bound counts from the intent, not from when the request is built: a process stopped

@@ -566,8 +566,9 @@ class Worker:
             try:
                 with self._span("collect", chunk):
                     results = yield from self.ops.sender.run(provider.results(attrs.evolve(now, id=job.id)))
-            except (TransportError, ServerError, AuthenticationError, PermissionDeniedError):
-                raise
+            except (TransportError, ServerError, AuthenticationError, PermissionDeniedError, Unavailable,
+                    LeaseLostError):  # fmt: skip
+                raise  # asked again later: a journal outage (the shared rate asks it too) is not the job's
             except BatchkitError as exc:  # an ended job whose results cannot be had: every file says why,
                 if transient(exc, self.ops.sender.policy.statuses):  # unless asking later may answer (M3)
                     raise
