@@ -260,3 +260,64 @@ def bench_idle_load(row: Row, runs: int, workers: int = 20, seconds: float = 10.
         polled, woken = rates.values()
         row(f"{workers} idle workers, statements/s", f"{woken:.1f} with wake-ups", f"{polled:.1f} polling each second",
             f"{woken / polled:.2f}x", "far fewer")  # fmt: skip
+
+
+def bench_explain(row: Row, runs: int, chunks: int = 100_000) -> None:
+    """The plans PostgreSQL chooses for a worker's frequent statements (claim, renew, release, next due)
+    with ``chunks`` one-file chunks in the journal, and each call's time, beside a raw
+    ``FOR UPDATE SKIP LOCKED`` claim of one row."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests import postgres
+
+    if postgres.binaries() is None:
+        print("  (no PostgreSQL binaries: plans not shown)", flush=True)
+        return
+    import psycopg
+
+    from batchkit._kernel.journal import Journal, Scope, stores
+
+    print(f"plans: a worker's statements with {chunks:,} chunks in a PostgreSQL journal", flush=True)
+    with postgres.server() as url:
+        journal = postgres.new_database(url)
+        book = Journal(journal)
+        now = int(time.time() * 1000)
+        book.record_run("resemble", "explain", {}, [(f"/data/f{i:07d}.wav", 10, None) for i in range(chunks)],
+                        [[i] for i in range(chunks)], now)  # fmt: skip
+        seen: list[tuple[str, tuple[Any, ...]]] = []
+        execute = stores._PostgresTx.execute
+
+        def recorded(self: Any, sql: str, params: Any = ()) -> Any:
+            seen.append((sql, tuple(params)))
+            return execute(self, sql, params)
+
+        stores._PostgresTx.execute = recorded  # type: ignore[method-assign]
+        calls = {"claim": lambda: book.claim("w", Scope("resemble"), now, 30_000),
+                 "renew": lambda: book.renew("w", now, 30_000),
+                 "next due": lambda: book.next_due(Scope("resemble"), now),
+                 "release": lambda: book.release("w")}  # fmt: skip
+        try:
+            book.register("w", ["resemble"], "bench", now, 30_000)
+            with psycopg.connect(journal, autocommit=True) as db:
+                db.execute("ANALYZE")
+                for name, call in calls.items():
+                    seen.clear()
+                    started = time.perf_counter()
+                    call()
+                    spent = (time.perf_counter() - started) * 1000
+                    plans = []
+                    for sql, params in seen:
+                        if "clock_timestamp" in sql or "pg_notify" in sql:
+                            continue
+                        lines = [str(r[0]) for r in db.execute(f"EXPLAIN {sql.replace('?', '%s')}", params)]
+                        plans.append(" / ".join(line.strip() for line in lines[:3]))
+                        print(f"  {name}: {sql[:100]}\n    {chr(10).join('    ' + ln for ln in lines)}", flush=True)
+                    row(f"{name} at {chunks:,} chunks", f"{spent:.1f} ms, {len(plans)} statements", "-", "-",
+                        "<= 5 ms" if name == "claim" else "an index")  # fmt: skip
+                started = time.perf_counter()
+                with db.transaction():
+                    db.execute("SELECT run_id, idx FROM chunks WHERE state = 'planned' LIMIT 1 FOR UPDATE SKIP LOCKED")
+                raw = (time.perf_counter() - started) * 1000
+                row("raw SKIP LOCKED claim of one row", f"{raw:.1f} ms", "-", "-", "baseline")
+        finally:
+            stores._PostgresTx.execute = execute  # type: ignore[method-assign]
+            book.close()

@@ -617,6 +617,7 @@ CASES = {
     "throughput-pg": lambda runs: fleet.bench_throughput(row, runs, store="postgresql",
                                                          fleets=[(1, 1), (8, 1), (1, 4), (8, 4)]),
     "idle-pg": lambda runs: fleet.bench_idle_load(row, runs),
+    "explain-pg": lambda runs: fleet.bench_explain(row, runs),
 }
 FILES = [100_000]
 """The files of the enqueue and export cases (``--files``)."""
