@@ -304,7 +304,7 @@ def age(text: str) -> float:
     try:
         seconds = float(number) * unit
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not an age (say 30d, 12h, 90m or 45s)") from None
+        seconds = -1.0
     if not seconds >= 0:
         raise click.BadParameter(f"{text!r} is not an age (say 30d, 12h, 90m or 45s)")
     return seconds

@@ -119,12 +119,11 @@ class RealityDefenderProvider(Provider[Prepared, Scan]):
 
     def get(self, job_id: str) -> Operation[BatchJob]:
         """The scan now; one not found yet (its bytes have not arrived, or not been registered) is queued."""
-        try:
-            response = yield self.request("GET", SCAN.format(job_id))
-        except NotFoundError:
+        scan = yield from self.uploaded(job_id)
+        if scan is None:
             return BatchJob(self.name, job_id, JobStatus.QUEUED, "NOT_FOUND", total_count=1,
                             message="no scan of this requestId yet (its upload has not arrived)")  # fmt: skip
-        return to_job(read_json(response, "Reality Defender scan"))
+        return scan
 
     def uploaded(self, job_id: str) -> Operation[BatchJob | None]:
         """The scan of ``job_id``; None when there is none (its bytes never arrived: asked after the settle
