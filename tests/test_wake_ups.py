@@ -14,6 +14,7 @@ import pytest
 
 import batchkit
 from batchkit._kernel.journal import Journal
+from batchkit._kernel.journal.wake_ups import WakeUps
 from batchkit._orchestration.workers import Worker
 from batchkit.emulator import EMULATOR_KEY
 from tests.patience import wait_until
@@ -24,9 +25,9 @@ def test_an_enqueue_wakes_a_worker_resting_for_a_minute(emu, postgres_url: str, 
     rests: list[float] = []
     resting = Worker._rest
 
-    def rest(self: Worker, seconds: float) -> Any:
+    def rest(self: Worker, seconds: float, seen: int) -> Any:
         rests.append(seconds)
-        return resting(self, seconds)
+        return resting(self, seconds, seen)
 
     monkeypatch.setattr(Worker, "_rest", rest)
 
@@ -52,6 +53,50 @@ def test_an_enqueue_wakes_a_worker_resting_for_a_minute(emu, postgres_url: str, 
     assert first_rest == 60
     assert woke_after < 30, f"sent {woke_after:.1f} s after the enqueue: it waited for its poll, not a wake-up"
     print(f"an idle worker resting 60 s sent {woke_after:.2f} s after the enqueue")
+
+
+def test_a_wake_up_sent_while_the_worker_looks_at_the_journal_is_not_missed(emu, postgres_url: str, tmp_path: Path,
+                                                                            monkeypatch) -> None:  # fmt: skip
+    listeners: list[WakeUps] = []
+    listening = WakeUps.__init__
+
+    def listen(self: WakeUps, *args: Any) -> None:
+        listening(self, *args)
+        listeners.append(self)
+
+    looking, looked = Journal.next_due, []
+
+    def next_due(self: Journal, scope: Any, now_ms: int) -> int | None:
+        """The journal as it was (nothing due), while a run is enqueued and its wake-up arrives."""
+        due = looking(self, scope, now_ms)
+        if not looked:
+            looked.append(time.monotonic())
+            [listener] = listeners
+            wait_until(lambda: listener.count >= 1, "it never listened", lambda: listener.count)
+            before = listener.count
+            with batchkit.connect("resemble", api_key=EMULATOR_KEY, base_url=emu.base_url) as other:
+                other.enqueue(many(tmp_path, 3), journal=postgres_url)
+            wait_until(lambda: listener.count > before, "the wake-up never came", lambda: listener.count)
+        return due
+
+    monkeypatch.setattr(WakeUps, "__init__", listen)
+    monkeypatch.setattr(Journal, "next_due", next_due)
+
+    async def scenario() -> float:
+        async with batchkit.connect_async("resemble", api_key=EMULATOR_KEY, base_url=emu.base_url) as client:
+            working = asyncio.create_task(client.work(postgres_url, idle=60, concurrency=1))
+            try:
+                while emu.created("resemble") == 0:
+                    assert not working.done(), working.result()
+                    await asyncio.sleep(0.01)
+                return time.monotonic() - looked[0]
+            finally:
+                working.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await working
+
+    woke_after = asyncio.run(scenario())
+    assert woke_after < 30, f"sent {woke_after:.1f} s after the enqueue: the wake-up was missed"
 
 
 def test_wake_ups_come_back_after_their_connection_is_dropped(postgres_url: str) -> None:

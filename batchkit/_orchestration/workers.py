@@ -205,13 +205,19 @@ class Worker:
             self.observer.event(Event("worker_stopped", self.ops.provider.name, self.scope.run))
         return self.summary
 
-    def _rest(self, seconds: float) -> Operation[None]:
-        """Sleep ``seconds``, or less once the journal wakes this worker."""
+    def _woken(self) -> int:
+        """How many wake-ups have come so far (read before the journal is looked at, so that one sent
+        while it was being looked at is not missed by the rest that follows)."""
+        return 0 if self._wake_ups is None else self._wake_ups.count
+
+    def _rest(self, seconds: float, seen: int) -> Operation[None]:
+        """Sleep ``seconds``, or less once the journal has woken this worker since it had woken it ``seen``
+        times."""
         wake_ups, clock = self._wake_ups, self.ops.clock
         if wake_ups is None:
             yield Sleep(seconds)
             return
-        end, seen = clock.monotonic() + seconds, wake_ups.count
+        end = clock.monotonic() + seconds
         while wake_ups.count == seen and (left := end - clock.monotonic()) > 0:
             yield Sleep(min(left, self.WAKE_CHECK))
 
@@ -267,6 +273,7 @@ class Worker:
                 scope = attrs.evolve(self.scope, skip=frozenset(self._skipped))
                 paused = self._paused_until - self.ops.clock.monotonic()
                 claim: Claim | None = None
+                seen = self._woken()
                 if paused <= 0:
                     claim = yield from self._patiently(functools.partial(self.journal.claim, self.owner, scope, now,
                                                                          self.lease.ms))  # fmt: skip
@@ -276,7 +283,7 @@ class Worker:
                         return
                     idle = self.idle or self.IDLE
                     wait = idle if due is None else (due - now) / 1000
-                    yield from self._rest(min(max(wait, paused, 0.05), idle))
+                    yield from self._rest(min(max(wait, paused, 0.05), idle), seen)
                     continue
                 key = (claim.chunk.run, claim.chunk.index)
                 self._since[key] = self.ops.clock.monotonic()
