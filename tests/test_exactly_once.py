@@ -379,9 +379,13 @@ def test_m7_a_live_worker_on_a_host_of_the_same_name_is_never_reaped_by_its_proc
         assert book.claim("B", Scope("resemble", run), now_ms=now + 1_000, lease_ms=30_000) is None
         [entry] = book.workers()
         assert (entry.id, entry.alive, entry.chunks, entry.providers) == ("A", True, 1, ("resemble",))
+        book.renew("B", now + 1_000, 30_000)  # B's heartbeat sweeps: A lives
+        assert book.claim("B", Scope("resemble", run), now_ms=now + 1_000, lease_ms=30_000) is None
         with book._store.transaction() as tx:  # A stops beating; its lease would still run for a long time
             tx.execute("UPDATE workers SET heartbeat_ms = heartbeat_ms - 60000")
             tx.execute("UPDATE chunks SET lease_until_ms = lease_until_ms + 3600000")
+        assert book.claim("B", Scope("resemble", run), now_ms=now + 1_000, lease_ms=30_000) is None  # not swept yet
+        book.renew("B", now + 1_000, 30_000)
         taken = book.claim("B", Scope("resemble", run), now_ms=now + 1_000, lease_ms=30_000)
         assert taken is not None
         assert taken.token == held.token + 1

@@ -73,3 +73,39 @@ def test_the_prune_command(cli, emulated, tmp_path: Path) -> None:
         refused = cli("prune", "--journal", journal, "--older-than", bad)
         assert refused.returncode == 3  # bad input or usage
         assert "is not an age" in refused.stderr
+
+
+def test_a_worker_prunes_when_told_to_one_worker_at_a_time(emulated, journal_url: str, tmp_path: Path,
+                                                          caplog) -> None:  # fmt: skip
+    """``work(prune=…)``: the worker deletes the runs that are over and old as it starts (and every ten
+    minutes); while another worker of the fleet is pruning (its advisory lock held, on PostgreSQL) it
+    leaves pruning to that one."""
+    caplog.set_level("INFO", "batchkit")
+    made = _runs(emulated, tmp_path, journal_url)
+    client = emulated("resemble")
+    if journal_url.startswith("postgresql"):
+        import psycopg
+
+        from batchkit._kernel.journal.book import PRUNING
+
+        with psycopg.connect(journal_url, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(%s)", (PRUNING,))  # another worker, pruning now
+            client.work(journal_url, until_done=True, prune=30 * DAY, run=made["recent"])
+            assert _count(journal_url, "runs") == 4
+    client.work(journal_url, until_done=True, prune=30 * DAY, run=made["recent"])  # a run with nothing left
+    assert [p.run.id for p in batchkit.runs.progress(journal_url)] == [made["ambiguous"], made["planned"],
+                                                                        made["recent"]]  # fmt: skip
+    assert f"pruned 1 run(s) over and created more than {30 * DAY} s ago: {made['done']}" in caplog.text
+    with pytest.raises(batchkit.InputError, match="prune must be seconds"):
+        client.work(journal_url, prune=-1)
+
+
+def test_the_worker_command_prunes(cli, emulated, tmp_path: Path) -> None:
+    journal = str(tmp_path / "journal.db")
+    made = _runs(emulated, tmp_path, journal)
+    said = cli("worker", "--journal", journal, "--until-done", "--prune-older-than", "30d")
+    assert said.returncode == 0, said.stderr
+    assert [p.run.id for p in batchkit.runs.progress(journal)] == [made["ambiguous"], made["planned"], made["recent"]]
+    refused = cli("worker", "--journal", journal, "--until-done", "--prune-older-than", "soon")
+    assert refused.returncode == 3
+    assert "is not an age" in refused.stderr

@@ -100,6 +100,9 @@ class WorkOptions(TypedDict, total=False):
     idle: float | None
     """The longest rest between looks at the journal when nothing is due: 1 s on sqlite; 30 s on PostgreSQL,
     whose journal wakes idle workers (``LISTEN``/``NOTIFY``) when a run is enqueued or a chunk is freed."""
+    prune: float | None
+    """Also delete the runs created more than this many seconds ago that are over, as ``batchkit prune``
+    does: at start and every ten minutes, by one worker of the fleet at a time (default: never)."""
 
 
 class WaitOptions(TypedDict, total=False):

@@ -204,9 +204,13 @@ class Operations:
         return run
 
     def work(self, journal: str | os.PathLike[str], settings: Mapping[str, Any]) -> Operation[WorkSummary]:
-        known = dict(_known(settings, ("until_done", "run", "concurrency", "lease", "rate", "settle", "idle")))
+        known = dict(_known(settings, ("until_done", "run", "concurrency", "lease", "rate", "settle", "idle",
+                                       "prune")))  # fmt: skip
         settle = settle_seconds(known.get("settle", SETTLE_SECONDS))
         idle = idle_seconds(known.get("idle"))
+        prune = known.get("prune")
+        if prune is not None and (isinstance(prune, bool) or not isinstance(prune, (int, float)) or not prune >= 0):
+            raise InputError(f"prune must be seconds, 0 or more, got {prune!r}")
         lanes = known.get("concurrency") or self.poll.concurrency
         if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1:
             raise InputError(f"concurrency must be a positive integer, got {lanes!r}")
@@ -221,7 +225,8 @@ class Operations:
                     raise InputError(f"run {run} is for {found.provider}; this client speaks {self.provider.name}")
             scope = Scope(self.provider.name, run)
             worker = Worker(self.paced(book, known.get("rate")), book, scope, lanes=lanes, lease=lease,
-                            until_done=bool(known.get("until_done", False)), settle=settle, idle=idle)  # fmt: skip
+                            until_done=bool(known.get("until_done", False)), settle=settle, idle=idle,
+                            prune=prune)  # fmt: skip
             return (yield from worker.run())
         finally:
             book.close()

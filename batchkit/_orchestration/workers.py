@@ -147,6 +147,8 @@ class Worker:
     find is sent again (its upload is bounded to half of it; see :data:`SETTLE_SECONDS`).
     ``idle``: the longest rest between looks at the journal when nothing is due (default :attr:`IDLE`, or
     :attr:`WOKEN_IDLE` where the journal wakes idle workers when a run is enqueued or a chunk is freed).
+    ``prune``: delete the runs created more than this many seconds ago that are over, every
+    :attr:`PRUNE_EVERY` (the first time at start), one worker of the fleet at a time.
     """
 
     IDLE = 1.0
@@ -158,6 +160,7 @@ class Worker:
     PAUSE = (5.0, 300.0)
     """How long a worker first stops claiming when the trouble is its own (its key refused, the provider
     out of its reach, the run's folders not on its host), and the most it grows to, doubling each time."""
+    PRUNE_EVERY = 600.0
     JOURNAL_PATIENCE = PATIENCE
     """How long a worker waits for a journal out of reach (a database restarting) before it gives up."""
     FOLLOW_ERRORS = 8
@@ -167,8 +170,10 @@ class Worker:
 
     def __init__(self, ops: Sends, journal: Journal, scope: Scope, *, lanes: int = 1, lease: Lease = Lease(),
                  strict: bool = False, resend: bool = False, until_done: bool = True,
-                 settle: float = SETTLE_SECONDS, idle: float | None = None) -> None:  # fmt: skip
+                 settle: float = SETTLE_SECONDS, idle: float | None = None,
+                 prune: float | None = None) -> None:  # fmt: skip
         self.ops, self.journal, self.scope, self.settle, self.idle = ops, journal, scope, settle, idle
+        self.prune = prune
         self.lanes, self.lease, self.strict, self.resend, self.until_done = lanes, lease, strict, resend, until_done
         self.owner = uuid.uuid4().hex
         self.summary = WorkSummary()
@@ -245,14 +250,30 @@ class Worker:
         so time a slow renewal took is not added on top) while a lane works; a renewal the journal
         refused is tried again a quarter second on."""
         clock, every = self.ops.clock, self.lease.seconds / 3
-        due = clock.monotonic() + every
+        due, prune_due = clock.monotonic() + every, clock.monotonic()
         while self._working:
+            if self.prune is not None and clock.monotonic() >= prune_due:
+                yield Blocking(self._pruned)
+                prune_due = clock.monotonic() + self.PRUNE_EVERY
             yield Sleep(min(max(due - clock.monotonic(), 0.0), 0.25))  # short: the heartbeat ends with the lanes
             began = clock.monotonic()
             self.observer.tick(began)
             if began >= due:
                 renewed = yield Blocking(self._renew)
                 due = began + (every if renewed else 0.25)
+
+    def _pruned(self) -> None:
+        """Delete the runs that are over and older than :attr:`prune` (unless another worker is doing it);
+        a journal that refused is asked again next time."""
+        assert self.prune is not None
+        try:
+            gone = self.journal.prune(int((self.ops.clock.time() - self.prune) * 1000), sweep=True)
+        except BatchkitError as exc:
+            log.warning("worker %s could not prune the journal (%s); trying again later", self.owner[:8], exc)
+            return
+        if gone:
+            log.info("pruned %d run(s) over and created more than %.0f s ago: %s", len(gone), self.prune,
+                     ", ".join(gone))  # fmt: skip
 
     def _renew(self) -> bool:
         """Extend this worker's leases, asking twice; False when the journal refused both times (a dropped

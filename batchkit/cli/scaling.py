@@ -93,6 +93,8 @@ def worker_command(journal: str, source: ParameterSource | None) -> list[str]:
               " it before it is sent again (above twice the provider's idle timeout)")  # fmt: skip
 @click.option("--idle", type=click.FloatRange(0.05, 3600), help="the longest rest between looks at the journal when"
               " nothing is due (default: 1 s; 30 s on PostgreSQL, which wakes idle workers)")  # fmt: skip
+@click.option("--prune-older-than", "prune_older_than", metavar="AGE", help="also delete the runs over and created"
+              " more than AGE ago (30d, 12h), every ten minutes, one worker of the fleet at a time")  # fmt: skip
 @click.option("--progress-every", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="print a progress line every this many seconds (0: none)")  # fmt: skip
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="serve Prometheus metrics on this port"
@@ -100,12 +102,13 @@ def worker_command(journal: str, source: ParameterSource | None) -> list[str]:
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="the metrics server's address")
 @with_state
 def worker(state: State, journal: str, until_done: bool, concurrency: int, lease: float, rate: float | None,
-           run: str | None, settle: float, idle: float | None, progress_every: float, metrics_port: int | None,
-           metrics_host: str) -> int:  # fmt: skip
+           run: str | None, settle: float, idle: float | None, prune_older_than: str | None, progress_every: float,
+           metrics_port: int | None, metrics_host: str) -> int:  # fmt: skip
     """Send the journal's chunks, follow their jobs and collect their results, until stopped (Ctrl-C)
     or, with --until-done, until no run has work left. Start as many as you like, on any hosts."""
     if run is not None:
         run = batchkit.runs.resolved(journal, run)  # a prefix of its id names it too
+    prune = None if prune_older_than is None else age(prune_older_than)
     providers = providers_of(journal, state.provider, run, until_done)
     if not providers:
         state.report.line("no run in the journal has work left")
@@ -126,7 +129,7 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
         try:
             return await serve(journal, providers, concurrency=concurrency, observers=observing.observer,
                                until_done=until_done, run=run, lease=lease, rate=rate, settle=settle,
-                               idle=idle)  # fmt: skip
+                               idle=idle, prune=prune)  # fmt: skip
         except asyncio.CancelledError:
             if terminated.is_set():
                 raise KeyboardInterrupt from None

@@ -321,3 +321,75 @@ def bench_explain(row: Row, runs: int, chunks: int = 100_000) -> None:
         finally:
             stores._PostgresTx.execute = execute  # type: ignore[method-assign]
             book.close()
+
+
+def bench_claims(row: Row, runs: int, sizes: tuple[int, ...] = (2_000, 20_000, 100_000), claims: int = 600) -> None:
+    """Claims a second at each size (one-file chunks, the first half done, as in a run under way): a
+    worker's claim, then its chunk's end (one fenced write), from 1 and 4 connections, beside a raw
+    ``FOR UPDATE SKIP LOCKED`` claim-and-end loop on the same table; the chunks taken are planned again
+    (and the table vacuumed) before each measurement."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests import postgres
+
+    if postgres.binaries() is None:
+        print("  (no PostgreSQL binaries: claims not measured)", flush=True)
+        return
+    import threading
+
+    import psycopg
+
+    from batchkit._kernel.journal import Journal, Scope
+
+    def rate(journal: str, size: int, steps: list[Callable[[], None]]) -> float:
+        with psycopg.connect(journal, autocommit=True) as db:
+            db.execute("UPDATE chunks SET state = 'planned', owner = NULL, lease_until_ms = NULL"
+                       " WHERE idx >= %s AND state <> 'planned'", (size // 2,))  # fmt: skip
+            db.execute("VACUUM ANALYZE chunks")
+        each = claims // len(steps)
+        threads = [threading.Thread(target=lambda s=s: [s() for _ in range(each)]) for s in steps]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return each * len(steps) / (time.perf_counter() - started)
+
+    def ours(book: Journal, owner: str) -> Callable[[], None]:
+        def step() -> None:
+            claim = book.claim(owner, Scope("resemble"), int(time.time() * 1000), 30_000)
+            assert claim is not None
+            book.failed(claim, "measured")
+
+        return step
+
+    def raw(db: Any) -> Callable[[], None]:
+        def step() -> None:
+            with db.transaction():
+                found = db.execute("SELECT run_id, idx FROM chunks WHERE state = 'planned' ORDER BY run_id, idx"
+                                   " LIMIT 1 FOR UPDATE SKIP LOCKED").fetchone()  # fmt: skip
+                db.execute("UPDATE chunks SET state = 'failed' WHERE run_id = %s AND idx = %s", found)
+
+        return step
+
+    print(f"claims: {claims} claims of PostgreSQL chunks a second, half of the chunks done", flush=True)
+    with postgres.server() as url:
+        for size in sizes:
+            journal = postgres.new_database(url)
+            books = [Journal(journal) for _ in range(4)]
+            books[0].record_run("resemble", f"claims-{size}", {}, [(f"/data/f{i:07d}.wav", 10, None)
+                                for i in range(size)], [[i] for i in range(size)], int(time.time() * 1000))  # fmt: skip
+            connections = [psycopg.connect(journal, autocommit=True) for _ in range(4)]
+            try:
+                for width in (1, 4):
+                    mine = sorted(rate(journal, size, [ours(b, f"w{n}") for n, b in enumerate(books[:width])])
+                                  for _ in range(max(1, runs)))  # fmt: skip
+                    theirs = sorted(rate(journal, size, [raw(db) for db in connections[:width]])
+                                    for _ in range(max(1, runs)))  # fmt: skip
+                    ours_, raw_ = mine[len(mine) // 2], theirs[len(theirs) // 2]
+                    row(f"claims/s at {size:,} chunks, {width} connection{'s' * (width > 1)}", f"{ours_:.0f}",
+                        f"{raw_:.0f} raw SKIP LOCKED", f"{ours_ / raw_:.2f}x", ">= 0.5x")  # fmt: skip
+            finally:
+                for db in connections:
+                    db.close()
+                for book in books:
+                    book.close()

@@ -618,6 +618,7 @@ CASES = {
                                                          fleets=[(1, 1), (8, 1), (1, 4), (8, 4)]),
     "idle-pg": lambda runs: fleet.bench_idle_load(row, runs),
     "explain-pg": lambda runs: fleet.bench_explain(row, runs),
+    "claims-pg": lambda runs: fleet.bench_claims(row, runs),
 }
 FILES = [100_000]
 """The files of the enqueue and export cases (``--files``)."""

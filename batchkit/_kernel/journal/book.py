@@ -14,6 +14,7 @@ import contextlib
 import functools
 import json
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -160,8 +161,6 @@ MAX_LOOKS = 5
 
 
 def _wall_ms() -> int:
-    import time
-
     return int(time.time() * 1000)
 
 
@@ -172,6 +171,21 @@ def host() -> str:
     return socket.gethostname()
 
 
+SWEEPING, PRUNING = 7274120003, 7274120004
+"""The advisory locks (PostgreSQL) of the two sweeps one worker at a time does: leases, and pruning."""
+CLOCK_READ = 10.0
+"""How often (s) a PostgreSQL journal reads the database's clock; between reads it follows it on the host's
+monotonic clock (its drift over that time is parts per million of it; leases are seconds long)."""
+_TO_SEND = f"c.state IN ('{ChunkState.PLANNED}', '{ChunkState.SENDING}')"
+_TO_CHECK = f"c.state IN ('{ChunkState.SENT}', '{ChunkState.AMBIGUOUS}')"
+"""The chunks with work left, by kind: each kind has a partial index (the schema's ``chunks_to_send``,
+``chunks_to_check``) whose condition is this one, word for word, so that both stores use it."""
+_BY_INDEX = "ORDER BY c.run_id, c.idx LIMIT 1 OFFSET 0"
+"""Ends a lookup of whether a send is free: it walks ``chunks_to_send`` in its order and stops at the first
+(PostgreSQL otherwise may scan the table, where done chunks can lie before any free one; ``OFFSET`` keeps
+it a lookup per run, not a join over every chunk)."""
+_OF_PROVIDER = "r.provider = ? AND r.spec IS NOT NULL"
+"""The runs (``r``) a worker of a provider serves: those enqueued for it (a spec to send them by)."""
 _LEASE = "CAST(c.lease_until_ms AS BIGINT)"
 _NEXT_POLL = "COALESCE(CAST(c.next_poll_ms AS BIGINT), 0)"
 """A chunk's lease and next poll as numbers: none yet (a migrated journal) is now, and on sqlite, where
@@ -183,12 +197,16 @@ _CHUNK_COLUMNS = (
     " c.poll_interval, c.reply, c.token"
 )
 
+_RETURNING = " RETURNING " + _CHUNK_COLUMNS.replace("c.", "")
+
 
 class Journal:
     """A journal on a sqlite file or a PostgreSQL database; every change is one committed transaction."""
 
     def __init__(self, target: str | os.PathLike[str]) -> None:
         self._store: Store = open_store(target)
+        self._clock: tuple[float, float] | None = None
+        """The database's clock less this host's monotonic one (ms), and when that was read."""
         try:
             migrate(self._store)
         except InputError:
@@ -323,11 +341,14 @@ class Journal:
                  ChunkState.AMBIGUOUS),
             ).rowcount  # fmt: skip
 
-    def prune(self, created_before_ms: int, dry_run: bool = False) -> list[str]:
+    def prune(self, created_before_ms: int, dry_run: bool = False, sweep: bool = False) -> list[str]:
         """Delete the runs created before ``created_before_ms`` whose every chunk is done, failed or cancelled,
         with their chunks and files; their ids, oldest first (``dry_run``: only the ids). A run with work
-        left, or an ambiguous chunk (whose job may exist), is kept."""
+        left, or an ambiguous chunk (whose job may exist), is kept. ``sweep``: a worker's periodic prune,
+        done by one worker at a time (none, here, while another prunes)."""
         with self._store.transaction(write=not dry_run) as tx:
+            if sweep and not self._store.exclusive(tx, PRUNING):
+                return []
             ids = [str(row[0]) for row in tx.execute(
                 "SELECT id FROM runs WHERE created_ms < ? AND NOT EXISTS (SELECT 1 FROM chunks WHERE run_id = runs.id"
                 " AND state NOT IN (?, ?, ?)) ORDER BY created_ms, id",
@@ -419,20 +440,11 @@ class Journal:
 
     # -- claims and leases ----------------------------------------------------------------------------
 
-    def _wanted(self, scope: Scope, now_ms: int, due: bool = True) -> tuple[str, list[Any]]:
-        """The SQL condition (and its parameters) of chunks in ``scope`` with work left (``due``: now)."""
-        when = f" AND {_NEXT_POLL} <= ?" if due else ""
-        states = [f"c.state IN ('{ChunkState.PLANNED}', '{ChunkState.SENDING}')"]
-        params: list[Any] = [scope.provider]
-        if scope.poll:
-            states.append(f"(c.state = '{ChunkState.SENT}'{when})")
-            params.extend([now_ms] if due else [])
-        if scope.patient:
-            states.append(f"(c.state = '{ChunkState.AMBIGUOUS}' AND c.attempts < {MAX_LOOKS}{when})")
-            params.extend([now_ms] if due else [])
-        else:
-            states.append(f"c.state = '{ChunkState.AMBIGUOUS}'")
-        where = f"r.provider = ? AND r.spec IS NOT NULL AND ({' OR '.join(states)})"
+    @staticmethod
+    def _in_scope(scope: Scope) -> tuple[str, list[Any]]:
+        """The SQL condition (after ``AND``) and parameters of chunks (``c``) in ``scope``, but for their
+        runs' provider (:data:`_OF_PROVIDER`)."""
+        where, params = "", list[Any]()
         if scope.run is not None:
             where += " AND c.run_id = ?"
             params.append(scope.run)
@@ -441,12 +453,34 @@ class Journal:
             params.extend(sorted(scope.skip))
         return where, params
 
+    @staticmethod
+    def _checks(scope: Scope, now_ms: int | None) -> tuple[str, list[Any]]:
+        """The condition (after ``AND``) and parameters of chunks to check in ``scope``: jobs to poll and
+        sends to look for (``now_ms``: those due by then; None: whenever due)."""
+        kinds = [f"c.state = '{ChunkState.SENT}'"] if scope.poll else []
+        if scope.patient:
+            kinds.append(f"(c.state = '{ChunkState.AMBIGUOUS}' AND c.attempts < {MAX_LOOKS})")
+        else:  # one ``submit_many`` call: every ambiguous chunk (not in ``skip``) is looked for once, due or not
+            kinds.append(f"c.state = '{ChunkState.AMBIGUOUS}'")
+        where = f" AND {_TO_CHECK} AND ({' OR '.join(kinds)})"
+        if now_ms is None:
+            return where, []
+        if scope.patient:
+            return where + f" AND {_NEXT_POLL} <= ?", [now_ms]
+        return where + f" AND (c.state = '{ChunkState.AMBIGUOUS}' OR {_NEXT_POLL} <= ?)", [now_ms]
+
     def _now(self, tx: Tx, given_ms: int) -> int:
         """The time leases are kept in: the database's clock on PostgreSQL (``clock_timestamp()``: hosts'
-        clocks may disagree), ``given_ms`` (the caller's) on sqlite, which is one host."""
+        clocks may disagree), read every :data:`CLOCK_READ` seconds and followed on this host's monotonic
+        clock between reads; ``given_ms`` (the caller's) on sqlite, which is one host."""
         if self._store.dialect != "postgresql":
             return given_ms
-        return int(tx.execute("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)").fetchone()[0])
+        local = time.monotonic()
+        if self._clock is not None and local - self._clock[1] < CLOCK_READ:
+            return int(local * 1000 + self._clock[0])
+        ms = int(tx.execute("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)").fetchone()[0])
+        self._clock = (ms - local * 1000, local)
+        return ms
 
     def now_ms(self, given_ms: int) -> int:
         """The time leases and intents are kept in (see :meth:`_now`)."""
@@ -458,29 +492,22 @@ class Journal:
     def claim(self, owner: str, scope: Scope, now_ms: int, lease_ms: int) -> Claim | None:
         """A chunk in ``scope`` with work left that no live worker holds, now held by ``owner`` until
         ``now + lease_ms`` (on the database's clock on PostgreSQL) with a new fencing token; None if
-        there is none now."""
+        there is none now. Checks that are due come first (the longest due first), then sends (the
+        oldest run's first chunk)."""
         with self._store.transaction() as tx:
             now_ms = self._now(tx, now_ms)
-            where, params = self._wanted(scope, now_ms)
-            query = (
-                "SELECT c.run_id, c.idx FROM chunks c JOIN runs r ON r.id = c.run_id WHERE "
-                f"{where} AND (c.owner IS NULL OR {_LEASE} < ?) ORDER BY r.created_ms, c.run_id, c.idx LIMIT 1"
-            )
-            reaped = False
             while True:
-                found = tx.execute(query + self._store.row_locks, (*params, now_ms)).fetchone()
-                if found is None and not reaped and (reaped := self._reap(tx, now_ms)):
-                    continue
+                found = self._claimable(tx, scope, now_ms)
                 if found is None:
                     return None
-                run, idx = str(found[0]), int(found[1])
-                tx.execute(
+                run, idx = found
+                taken = tx.execute(
                     "UPDATE chunks SET owner = ?, owner_pid = ?, owner_host = ?, lease_until_ms = ?, token = token + 1"
-                    " WHERE run_id = ? AND idx = ?",
+                    f" WHERE run_id = ? AND idx = ?{_RETURNING if self._store.returning else ''}",
                     (owner, os.getpid(), host(), now_ms + lease_ms, run, idx),
                 )
-                row = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? AND c.idx = ?",
-                                 (run, idx)).fetchone()  # fmt: skip
+                row = taken.fetchone() if self._store.returning else tx.execute(
+                    f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? AND c.idx = ?", (run, idx)).fetchone()
                 try:
                     return Claim(_chunk(row, self._paths(tx, run, idx).get(idx, ())), int(row[-1]))
                 except UNREADABLE as exc:  # failed where it stands, and the next one looked for
@@ -488,17 +515,44 @@ class Journal:
                                " owner_host = NULL, lease_until_ms = NULL WHERE run_id = ? AND idx = ?",
                                (ChunkState.FAILED, f"{RowError.what} ({exc})"[:2000], run, idx))  # fmt: skip
 
-    @staticmethod
-    def _reap(tx: Tx, now_ms: int) -> bool:
-        """End the leases of workers whose heartbeat has expired (a killed worker's chunks need not wait
-        for leases its sends extended), and forget those workers; whether there were any. A worker is
-        known dead by its heartbeat alone, never by a process id (containers share host names)."""
+    def _claimable(self, tx: Tx, scope: Scope, now_ms: int) -> tuple[str, int] | None:
+        """The chunk :meth:`claim` takes, locked on PostgreSQL; each lookup walks a partial index of the
+        chunks with that kind of work left (in the order taken), so its cost does not grow with the run."""
+        locks, (among, params) = self._store.row_locks, self._in_scope(scope)
+        free, (checks, due) = f" AND (c.owner IS NULL OR {_LEASE} < ?)", self._checks(scope, now_ms)
+        row = tx.execute(f"SELECT c.run_id, c.idx FROM chunks c JOIN runs r ON r.id = c.run_id WHERE {_OF_PROVIDER}"
+                         f"{checks}{free}{among} ORDER BY {_NEXT_POLL} LIMIT 1{locks}",
+                         (scope.provider, *due, now_ms, *params)).fetchone()  # fmt: skip
+        if row is not None:
+            return str(row[0]), int(row[1])
+        sends = f" AND {_TO_SEND}{free}{among}"
+        oldest = (f"SELECT r.id FROM runs r WHERE {_OF_PROVIDER} AND EXISTS (SELECT 1 FROM chunks c WHERE"
+                  f" c.run_id = r.id{sends} {_BY_INDEX}) ORDER BY r.created_ms, r.id")  # fmt: skip
+        first = f"SELECT c.run_id, c.idx FROM chunks c WHERE c.run_id = ({{}}){sends} ORDER BY c.idx LIMIT 1{locks}"
+        row = tx.execute(first.format(oldest + " LIMIT 1"),
+                         (scope.provider, now_ms, *params, now_ms, *params)).fetchone()  # fmt: skip
+        if row is not None:
+            return str(row[0]), int(row[1])
+        for (run,) in tx.execute(oldest, (scope.provider, now_ms, *params)).fetchall():
+            row = tx.execute(first.format("?"), (run, now_ms, *params)).fetchone()  # the oldest run's free
+            if row is not None:  # chunks may all have been locked by other workers just now: the next run's
+                return str(row[0]), int(row[1])
+        return None
+
+    def _reap(self, tx: Tx, now_ms: int) -> None:
+        """The sweep of leases: end those of workers whose heartbeat has expired (a killed worker's chunks
+        need not wait for leases its sends extended), forget those workers, and wake idle workers. One
+        worker at a time sweeps (on PostgreSQL, whoever takes an advisory lock; the others pass). A worker
+        is known dead by its heartbeat alone, never by a process id (containers share host names)."""
+        if not self._store.exclusive(tx, SWEEPING):
+            return
         dead = [str(w) for (w,) in tx.execute("SELECT id FROM workers WHERE heartbeat_ms + ttl_ms < ?",
                                               (now_ms,)).fetchall()]  # fmt: skip
         for worker in dead:
             tx.execute("UPDATE chunks SET lease_until_ms = 0 WHERE owner = ?", (worker,))
             tx.execute("DELETE FROM workers WHERE id = ?", (worker,))
-        return bool(dead)
+        if dead:
+            self._store.notify(tx, "")
 
     def register(self, owner: str, providers: Sequence[str], version: str, now_ms: int, ttl_ms: int) -> None:
         """Record a worker in the registry: its host, process, version and providers, and a heartbeat
@@ -524,25 +578,32 @@ class Journal:
 
     def next_due(self, scope: Scope, now_ms: int) -> int | None:
         """When a chunk in ``scope`` with work left may next be claimed (ms; perhaps now); None when no
-        chunk has work left."""
-        where, params = self._wanted(scope, now_ms, due=False)
+        chunk has work left. Each part is read from an index: a free send (due now), the first check
+        coming due, and the leases of chunks held now."""
+        (among, params), (checks, _) = self._in_scope(scope), self._checks(scope, None)
+        chunks = f"FROM chunks c JOIN runs r ON r.id = c.run_id WHERE {_OF_PROVIDER} AND"
+        free = f"(c.owner IS NULL OR {_LEASE} < ?)"
         with self._store.transaction(write=False) as tx:
             row = tx.execute(
-                f"SELECT COUNT(*), MIN(CASE WHEN c.owner IS NOT NULL AND {_LEASE} > {_NEXT_POLL}"
-                f" THEN {_LEASE} ELSE {_NEXT_POLL} END)"
-                f" FROM chunks c JOIN runs r ON r.id = c.run_id WHERE {where}",
-                params,
+                f"SELECT (SELECT 0 {chunks} {_TO_SEND} AND {free}{among} {_BY_INDEX}),"
+                f" (SELECT {_NEXT_POLL} {chunks} {free}{checks}{among} ORDER BY {_NEXT_POLL} LIMIT 1),"
+                f" (SELECT MIN(CASE WHEN {_NEXT_POLL} > {_LEASE} THEN {_NEXT_POLL} ELSE {_LEASE} END) {chunks}"
+                f" c.owner IS NOT NULL AND {_LEASE} >= ? AND ({_TO_SEND} OR (1 = 1{checks})){among})",
+                [part for _ in range(3) for part in (scope.provider, now_ms, *params)],
             ).fetchone()
-        return None if not row or not row[0] else int(row[1] or 0)
+        due = [int(n) for n in row or () if n is not None]
+        return min(due) if due else None
 
     def renew(self, owner: str, now_ms: int, lease_ms: int) -> int:
-        """Extend every lease ``owner`` still holds, and its heartbeat; how many leases."""
+        """Extend every lease ``owner`` still holds, and its heartbeat, and sweep the leases of workers that
+        are dead (:meth:`_reap`); how many leases ``owner`` holds."""
         with self._store.transaction() as tx:
             now_ms = self._now(tx, now_ms)
             tx.execute("UPDATE workers SET heartbeat_ms = ? WHERE id = ?", (now_ms, owner))
-            return tx.execute(
-                "UPDATE chunks SET lease_until_ms = ? WHERE owner = ?", (now_ms + lease_ms, owner)
-            ).rowcount
+            held = tx.execute("UPDATE chunks SET lease_until_ms = ? WHERE owner = ?",
+                              (now_ms + lease_ms, owner)).rowcount  # (the cursor is reused below)
+            self._reap(tx, now_ms)
+            return held
 
     def release(self, owner: str) -> None:
         """Give up every chunk ``owner`` holds, as it stands (a send in progress stays ``sending``), and
@@ -564,23 +625,36 @@ class Journal:
 
     # -- fenced writes ----------------------------------------------------------------------------------
 
-    def _write(self, tx: Tx, claim: Claim, values: Mapping[str, Any], release: bool = True) -> None:
+    @staticmethod
+    def _update(claim: Claim, values: Mapping[str, Any], release: bool) -> tuple[str, tuple[Any, ...]]:
+        """The fenced ``UPDATE`` of ``claim``'s chunk to ``values`` (``release``: the claim ends)."""
         columns = ", ".join(f"{name} = ?" for name in values)
         if release:
             columns += ", owner = NULL, owner_pid = NULL, owner_host = NULL, lease_until_ms = NULL"
-        done = tx.execute(f"UPDATE chunks SET {columns} WHERE run_id = ? AND idx = ? AND token = ?",
-                          (*values.values(), *claim.key))  # fmt: skip
-        if release and done.rowcount == 1:  # the claim ended: idle workers look again (it may have been the last)
-            self._store.notify(tx, claim.chunk.run)
-        if done.rowcount != 1:
+        return f"UPDATE chunks SET {columns} WHERE run_id = ? AND idx = ? AND token = ?", (*values.values(), *claim.key)
+
+    def _held_still(self, claim: Claim, changed: int) -> None:
+        if changed != 1:
             raise LeaseLostError(
                 f"{self.where}: chunk {claim.chunk.index} of {claim.chunk.run} was taken over by another worker"
                 " after this one's lease ended; nothing was written"
             )
 
+    def _write(self, tx: Tx, claim: Claim, values: Mapping[str, Any], release: bool = True) -> None:
+        changed = tx.execute(*self._update(claim, values, release)).rowcount
+        if release and changed == 1:  # the claim ended: idle workers look again (it may have been the last)
+            self._store.notify(tx, claim.chunk.run)
+        self._held_still(claim, changed)
+
     def _fenced(self, claim: Claim, values: Mapping[str, Any], release: bool = True) -> None:
-        with self._store.transaction() as tx:
-            self._write(tx, claim, values, release)
+        """One fenced write, committed on its own: one statement, which also wakes idle workers when the
+        claim ends."""
+        sql, params = self._update(claim, values, release)
+        if release:
+            changed = self._store.notifying(sql, params, claim.chunk.run)
+        else:
+            changed = self._store.statement(sql, params).rowcount
+        self._held_still(claim, changed)
 
     def intend(self, claim: Claim, now_ms: int, lease_ms: int) -> int:
         """Record that the chunk is about to be sent (and hold it ``lease_ms`` more); the intent's time

@@ -11,14 +11,16 @@ from batchkit.errors import InputError, JournalError
 
 from .stores import Store, Tx
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """1 to 3: one submission per sqlite file (its chunks, then owners, then children); 4: runs, files and
 their results, leases with fencing tokens, shared rate limits; sqlite or PostgreSQL; 5: a chunk's
 reply (the measurements of a provider whose results exist only in the reply); 6: runs that are such a
 provider's own jobs (``local``: sent by the process that submits them, never by workers); 7: no run is
 a provider's own: a run of schema 6's ``local`` kind becomes an ordinary run of requests any worker
 serves (the column is left, unread); 8: a registry of workers with heartbeats (a worker is dead when its
-heartbeat has expired), and indexes for renewing, releasing and reaping leases."""
+heartbeat has expired), and indexes for renewing, releasing and reaping leases; 9: partial indexes of
+the chunks with work left, one of sends (in the order they are taken) and one of checks (by when each is
+due), so that a claim's cost does not grow with the run."""
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -32,7 +34,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     owner TEXT, owner_pid {int}, owner_host TEXT, lease_until_ms {int}, token {int} NOT NULL DEFAULT 0,
     reply TEXT, PRIMARY KEY (run_id, idx)
 );
-CREATE INDEX IF NOT EXISTS chunks_by_state ON chunks (state, next_poll_ms);
+CREATE INDEX IF NOT EXISTS chunks_to_send ON chunks (run_id, idx) WHERE state IN ('planned', 'sending');
+CREATE INDEX IF NOT EXISTS chunks_to_check ON chunks ((COALESCE(CAST(next_poll_ms AS BIGINT), 0)))
+    WHERE state IN ('sent', 'ambiguous');
 CREATE TABLE IF NOT EXISTS files (
     run_id TEXT NOT NULL, idx {int} NOT NULL, chunk_idx {int} NOT NULL, path TEXT NOT NULL,
     size {int} NOT NULL, mtime_ns {int}, status TEXT, error TEXT, result TEXT,
@@ -69,6 +73,7 @@ MIGRATIONS: dict[int, tuple[str | Callable[[Tx], None], ...]] = {
     5: ("ALTER TABLE chunks ADD COLUMN reply TEXT",),
     6: ("ALTER TABLE runs ADD COLUMN local {int} NOT NULL DEFAULT 0",),
     7: (_ordinary_runs,),
+    9: ("DROP INDEX IF EXISTS chunks_by_state",),
 }
 """Statements (or steps) that bring a journal of the version before (4 or later) to each version."""
 

@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, cast
@@ -71,6 +72,8 @@ class Store(Protocol):
     """Column types by role (``int``: 64-bit, ``real``)."""
     read_only: bool
     """Opened for reading only (a journal this process may not write, as in a read-only folder)."""
+    returning: bool
+    """``UPDATE … RETURNING`` is understood (sqlite from 3.35)."""
 
     def transaction(self, write: bool = True) -> contextlib.AbstractContextManager[Tx]: ...
 
@@ -83,6 +86,14 @@ class Store(Protocol):
 
     def notify(self, tx: Tx, run: str) -> None:
         """Wake idle workers once ``tx`` commits: ``run`` has a chunk to claim."""
+
+    def exclusive(self, tx: Tx, lock: int) -> bool:
+        """Whether ``tx`` holds ``lock`` until it ends, taken now unless another transaction holds it (an
+        advisory lock on PostgreSQL; always on sqlite, whose write transactions exclude each other)."""
+
+    def notifying(self, sql: str, params: Sequence[Any], run: str) -> int:
+        """The ``UPDATE`` ``sql`` committed on its own, waking idle workers (as :meth:`notify`) if it
+        changed a row, in one statement; the rows it changed."""
 
     def close(self) -> None: ...
 
@@ -204,6 +215,7 @@ class SqliteStore:
 
         self.where = str(path)
         self._lock = threading.Lock()
+        self.returning = sqlite3.sqlite_version_info >= (3, 35)
         self.read_only = path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
         try:
             self._db = self._read_only(path) if self.read_only else sqlite3.connect(
@@ -263,6 +275,12 @@ class SqliteStore:
     def notify(self, tx: Tx, run: str) -> None:
         pass
 
+    def exclusive(self, tx: Tx, lock: int) -> bool:
+        return True
+
+    def notifying(self, sql: str, params: Sequence[Any], run: str) -> int:
+        return self.statement(sql, params).rowcount
+
     def close(self) -> None:
         self._db.close()
 
@@ -300,6 +318,8 @@ UNREACHED = ("Connection refused", "the database system is starting up", "the da
              "timeout expired", "Network is unreachable", "No route to host")  # fmt: skip
 """What libpq says when a first connection fails because the server is out of reach (down, starting up,
 shutting down), not because the URL, the password or the database is wrong."""
+CHECKED_FOR = 1.0
+"""Seconds after a transaction in which the connection is used again unchecked."""
 POOL_WAIT = 60.0
 """How long a transaction waits for a connection (the pool reconnects meanwhile: a server restarting)."""
 
@@ -311,6 +331,7 @@ class PostgresStore:
 
     dialect = "postgresql"
     read_only = False
+    returning = True
     row_locks = " FOR UPDATE OF c SKIP LOCKED"
     types: ClassVar[dict[str, str]] = {"int": "BIGINT", "real": "DOUBLE PRECISION"}
 
@@ -323,8 +344,10 @@ class PostgresStore:
         self.where = redacted(url)
         self._url, self._secrets = url, passwords(url)
         self._lock = threading.Lock()
+        self._used = 0.0
+        """When the connection last served a transaction without failing (monotonic)."""
         self._pool = ConnectionPool(url, min_size=1, max_size=1, open=False, timeout=POOL_WAIT,
-                                    check=ConnectionPool.check_connection, name="batchkit-journal",
+                                    check=self._check, name="batchkit-journal",
                                     kwargs={"autocommit": True, "connect_timeout": 30})  # fmt: skip
         try:  # the first connection says what is wrong, as libpq gives it
             psycopg.connect(url, autocommit=True, connect_timeout=30).close()
@@ -341,6 +364,15 @@ class PostgresStore:
             text = text.replace(secret, "***")
         return text
 
+    def _check(self, db: Any) -> None:
+        """Check a connection before it is used, unless it served a transaction in the last
+        :data:`CHECKED_FOR`: a busy worker pays no round trip for it, and a connection dropped since
+        costs one transaction (out of reach), as one dropped after its check does."""
+        from psycopg_pool import ConnectionPool
+
+        if time.monotonic() - self._used >= CHECKED_FOR:
+            ConnectionPool.check_connection(db)
+
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Any]:
         """A checked connection of the pool, as a typed failure when the database is out of reach."""
@@ -351,7 +383,9 @@ class PostgresStore:
             try:
                 with self._pool.connection() as db:
                     yield db
+                self._used = time.monotonic()
             except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+                self._used = 0.0
                 raise Unavailable(f"{self.where}: the journal could not be reached ({self._scrub(exc)})") from None
 
     @contextlib.contextmanager
@@ -370,6 +404,13 @@ class PostgresStore:
 
     def notify(self, tx: Tx, run: str) -> None:
         tx.execute("SELECT pg_notify(?, ?)", (CHANNEL, run))
+
+    def exclusive(self, tx: Tx, lock: int) -> bool:
+        return bool(tx.execute("SELECT pg_try_advisory_xact_lock(?)", (lock,)).fetchone()[0])
+
+    def notifying(self, sql: str, params: Sequence[Any], run: str) -> int:
+        woken = f"WITH changed AS ({sql} RETURNING 1) SELECT pg_notify(?, ?) FROM changed"
+        return len(self.statement(woken, (*params, CHANNEL, run)).fetchall())
 
     def close(self) -> None:
         self._pool.close()
@@ -395,7 +436,6 @@ def _while_locked(step: Callable[[], T], seconds: float | None = 60.0, where: st
     (switching to WAL, two processes creating the same journal) for up to ``seconds``; with None, any
     lock, for as long as it is held (each wait :data:`BUSY_SECONDS`, then logged)."""
     import sqlite3
-    import time
 
     deadline = None if seconds is None else time.monotonic() + seconds
     while True:
