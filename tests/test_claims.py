@@ -71,7 +71,7 @@ def test_due_checks_come_first_then_the_oldest_runs_sends(journal_url: str) -> N
         for _ in (0, 1):
             taken = journal.claim("w", Scope("resemble"), now, 60_000)
             assert taken is not None
-            journal.finished(taken, "COMPLETED", [])
+            journal.finished(taken, "succeeded", [])
         assert journal.next_due(Scope("resemble"), now) == now + 3_600_000  # the check not due yet
         assert journal.claim("w", Scope("resemble"), now, 60_000) is None
 
@@ -191,7 +191,7 @@ def test_a_claim_on_a_sqlite_without_returning_reads_the_chunk_after_taking_it(t
             taken = journal.claim("w", Scope("resemble"), NOW, 60_000)
         assert taken is not None
         assert (taken.chunk.index, taken.chunk.state, taken.token) == (0, ChunkState.PLANNED, 1)
-        assert taken.chunk.files == ("/data/old-sqlite/000000.wav",)
+        assert taken.chunk.files == ()  # a claim reads no paths: ``files`` gives them with their sizes
         assert not any("RETURNING" in sql for sql, _ in seen)
         journal.failed(taken, "refused")  # the token read is the one the chunk holds
 
@@ -217,3 +217,35 @@ def test_one_worker_at_a_time_sweeps_the_leases_of_dead_workers(postgres_url: st
         taken = journal.claim("B", Scope("resemble", run), now, 30_000)
         assert taken is not None
         assert journal.workers() == []
+
+
+def test_a_chunks_results_are_written_140_files_a_statement(journal_url: str) -> None:
+    with contextlib.closing(Journal(journal_url)) as journal:
+        files = [(f"/data/many/{i:04d}.wav", 10, None) for i in range(300)]
+        run = journal.record_run("resemble", "many", {"inputs": {}}, files, [list(range(300))], 1_000)
+        taken = journal.claim("w", Scope("resemble"), NOW, 60_000)
+        assert taken is not None
+        outcomes = [(i, "succeeded" if i % 3 else "failed", None if i % 3 else f"bad {i}", {"n": i}) for i in range(300)]
+        with _statements(journal) as seen:
+            journal.finished(taken, "succeeded", outcomes)
+        assert len([sql for sql, _ in seen if sql.startswith("UPDATE files")]) == 3  # 140 + 140 + 20
+        written = journal.files(run)
+        assert [(f.index, f.status, f.error, f.result) for f in written] == outcomes
+
+
+def test_requests_other_than_creates_see_a_pause_within_pause_look(journal_url: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A poll asks whether the shared bucket is paused at most every ``PAUSE_LOOK`` seconds (it is not
+    billed); a create always asks, and a pause this journal wrote is seen at once."""
+    local = [1_000.0]
+    monkeypatch.setattr(book.time, "monotonic", lambda: local[0])
+    with contextlib.closing(Journal(journal_url)) as mine, contextlib.closing(Journal(journal_url)) as other:
+        assert mine.take("b", None, NOW) == 0
+        other.pause("b", NOW + 60_000)  # another worker's 429
+        assert mine.take("b", None, NOW) == 0  # not asked again yet
+        assert mine.take("b", 5.0, NOW) == 60.0  # a create asks
+        local[0] += book.PAUSE_LOOK
+        assert mine.take("b", None, NOW) == 60.0
+        assert mine.take("b", None, NOW + 60_000) == 0
+        mine.pause("b", NOW + 120_000)  # its own 429: seen at once
+        assert mine.take("b", None, NOW + 60_000) == 60.0

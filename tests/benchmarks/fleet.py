@@ -396,3 +396,70 @@ def bench_claims(row: Row, runs: int, sizes: tuple[int, ...] = (2_000, 20_000, 1
                     db.close()
                 for book in books:
                     book.close()
+
+
+def bench_statements(row: Row, runs: int, chunks: int = 20) -> None:
+    """PostgreSQL statements (and transactions) per 10-file Resemble chunk from claim to done, counted in
+    the worker's process over a whole run against the emulator, beside a raw ``SKIP LOCKED`` claim loop
+    (one claim and one end per row: 2 statements in 1 transaction); the statements a chunk costs most
+    are printed."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests import postgres
+
+    if postgres.binaries() is None:
+        print("  (no PostgreSQL binaries: statements not counted)", flush=True)
+        return
+    import collections
+
+    from batchkit._kernel.journal import stores
+    from batchkit.emulator import EmulatorConfig, serve
+
+    print(f"statements: a worker's PostgreSQL statements per chunk over {chunks} chunks of 10 files", flush=True)
+    seen: collections.Counter[str] = collections.Counter()
+    transactions = [0]
+    execute, statement, transaction = stores._PostgresTx.execute, stores.PostgresStore.statement, stores.PostgresStore.transaction
+    executemany = stores._PostgresTx.executemany
+
+    def counted_many(self: Any, sql: str, rows: Any) -> None:
+        seen[" ".join(sql.split()[:4])] += len(rows)  # each row is one statement sent (pipelined)
+        executemany(self, sql, rows)
+
+    def counted(real: Any) -> Any:
+        def call(self: Any, sql: str, params: Any = ()) -> Any:
+            seen[" ".join(sql.split()[:4])] += 1
+            return real(self, sql, params)
+
+        return call
+
+    @contextlib.contextmanager
+    def counted_transaction(self: Any, write: bool = True) -> Iterator[Any]:
+        transactions[0] += 1
+        with transaction(self, write) as tx:
+            yield tx
+
+    with (postgres.server() as server, serve(config=EmulatorConfig(queue_seconds=0.01, run_seconds=0.05)) as emu,
+          tempfile.TemporaryDirectory() as tmp):  # fmt: skip
+        journal = postgres.new_database(server)
+        files = [Path(tmp) / f"f{i:05d}.wav" for i in range(chunks * 10)]
+        for path in files:
+            path.write_bytes(os.urandom(100))
+        with batchkit.connect("resemble", api_key="bench", base_url=str(emu.base_url)) as client:
+            client.enqueue(files, journal=journal, chunk=10)
+            stores._PostgresTx.execute = counted(execute)  # type: ignore[method-assign]
+            stores.PostgresStore.statement = counted(statement)  # type: ignore[method-assign]
+            stores.PostgresStore.transaction = counted_transaction  # type: ignore[method-assign]
+            stores._PostgresTx.executemany = counted_many  # type: ignore[method-assign]
+            try:
+                summary = client.work(journal, until_done=True, concurrency=1)
+            finally:
+                stores._PostgresTx.execute = execute  # type: ignore[method-assign]
+                stores.PostgresStore.statement = statement  # type: ignore[method-assign]
+                stores.PostgresStore.transaction = transaction  # type: ignore[method-assign]
+                stores._PostgresTx.executemany = executemany  # type: ignore[method-assign]
+        assert summary.finished == chunks, summary
+    total = sum(seen.values())
+    for sql, count in seen.most_common():
+        print(f"  {count / chunks:5.1f} a chunk: {sql}", flush=True)
+    row("PostgreSQL statements per 10-file chunk, claim to done", f"{total / chunks:.1f} in "
+        f"{transactions[0] / chunks:.1f} transactions", "2 in 1 (raw SKIP LOCKED claim and end)",
+        f"{total / chunks / 2:.1f}x", "<= 15")  # fmt: skip

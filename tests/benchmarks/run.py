@@ -619,6 +619,7 @@ CASES = {
     "idle-pg": lambda runs: fleet.bench_idle_load(row, runs),
     "explain-pg": lambda runs: fleet.bench_explain(row, runs),
     "claims-pg": lambda runs: fleet.bench_claims(row, runs),
+    "statements-pg": lambda runs: fleet.bench_statements(row, runs),
 }
 FILES = [100_000]
 """The files of the enqueue and export cases (``--files``)."""

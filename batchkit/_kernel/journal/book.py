@@ -171,6 +171,12 @@ def host() -> str:
     return socket.gethostname()
 
 
+FILES_A_STATEMENT = 140
+"""Files whose results one statement writes (7 parameters each: within sqlite's oldest limit of 999)."""
+PAUSE_LOOK = 1.0
+"""Seconds a bucket seen without a pause is taken to have none for requests other than creates (polls,
+results: unbilled; a create always asks): another worker's 429 reaches them within this, not a query
+before each."""
 SWEEPING, PRUNING = 7274120003, 7274120004
 """The advisory locks (PostgreSQL) of the two sweeps one worker at a time does: leases, and pruning."""
 CLOCK_READ = 10.0
@@ -206,6 +212,9 @@ class Journal:
     def __init__(self, target: str | os.PathLike[str]) -> None:
         self._store: Store = open_store(target)
         self._clock: tuple[float, float] | None = None
+        self._unpaused: dict[str, float] = {}
+        """Buckets seen not paused, and until when (monotonic) that is taken to hold for requests that are
+        not creates."""
         """The database's clock less this host's monotonic one (ms), and when that was read."""
         try:
             migrate(self._store)
@@ -509,7 +518,7 @@ class Journal:
                 row = taken.fetchone() if self._store.returning else tx.execute(
                     f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? AND c.idx = ?", (run, idx)).fetchone()
                 try:
-                    return Claim(_chunk(row, self._paths(tx, run, idx).get(idx, ())), int(row[-1]))
+                    return Claim(_chunk(row, ()), int(row[-1]))  # its files: :meth:`files` (with their sizes)
                 except UNREADABLE as exc:  # failed where it stands, and the next one looked for
                     tx.execute("UPDATE chunks SET state = ?, error = ?, owner = NULL, owner_pid = NULL,"
                                " owner_host = NULL, lease_until_ms = NULL WHERE run_id = ? AND idx = ?",
@@ -640,21 +649,18 @@ class Journal:
                 " after this one's lease ended; nothing was written"
             )
 
-    def _write(self, tx: Tx, claim: Claim, values: Mapping[str, Any], release: bool = True) -> None:
-        changed = tx.execute(*self._update(claim, values, release)).rowcount
-        if release and changed == 1:  # the claim ended: idle workers look again (it may have been the last)
-            self._store.notify(tx, claim.chunk.run)
+    def _write(self, tx: Tx | None, claim: Claim, values: Mapping[str, Any], release: bool = True) -> None:
+        """The fenced write of ``claim``'s chunk, in ``tx`` (None: committed on its own): one statement,
+        which also wakes idle workers when the claim ends (it may have been the last)."""
+        sql, params = self._update(claim, values, release)
+        if release:
+            changed = self._store.notifying(sql, params, claim.chunk.run, tx)
+        else:
+            changed = (self._store.statement(sql, params) if tx is None else tx.execute(sql, params)).rowcount
         self._held_still(claim, changed)
 
     def _fenced(self, claim: Claim, values: Mapping[str, Any], release: bool = True) -> None:
-        """One fenced write, committed on its own: one statement, which also wakes idle workers when the
-        claim ends."""
-        sql, params = self._update(claim, values, release)
-        if release:
-            changed = self._store.notifying(sql, params, claim.chunk.run)
-        else:
-            changed = self._store.statement(sql, params).rowcount
-        self._held_still(claim, changed)
+        self._write(None, claim, values, release)
 
     def intend(self, claim: Claim, now_ms: int, lease_ms: int) -> int:
         """Record that the chunk is about to be sent (and hold it ``lease_ms`` more); the intent's time
@@ -747,10 +753,14 @@ class Journal:
         """The job ended: its status, and each input file's ``(index, status, error, raw result)``, at once."""
         with self._store.transaction() as tx:
             self._write(tx, claim, {"state": ChunkState.DONE, "job_status": job_status, "error": None})
-            tx.executemany(
-                "UPDATE files SET status = ?, error = ?, result = ? WHERE run_id = ? AND idx = ?",
-                [(status, error, json.dumps(raw), claim.chunk.run, i) for i, status, error, raw in outcomes],
-            )
+            rows = [(i, status, error, json.dumps(raw)) for i, status, error, raw in outcomes]
+            for at in range(0, len(rows), FILES_A_STATEMENT):  # one statement a chunk, not one a file
+                some = rows[at:at + FILES_A_STATEMENT]
+                cases = " ".join("WHEN ? THEN ?" for _ in some)
+                tx.execute(f"UPDATE files SET status = CASE idx {cases} END, error = CASE idx {cases} END,"
+                           f" result = CASE idx {cases} END WHERE run_id = ? AND idx IN ({', '.join('?' * len(some))})",
+                           [*(v for i, st, _, _ in some for v in (i, st)), *(v for i, _, e, _ in some for v in (i, e)),
+                            *(v for i, _, _, r in some for v in (i, r)), claim.chunk.run, *(r[0] for r in some)])
 
     # -- callbacks --------------------------------------------------------------------------------------
 
@@ -784,14 +794,20 @@ class Journal:
 
     def take(self, bucket: str, rate: float | None, now_ms: int) -> float:
         """Take a token from ``bucket`` (``rate`` a second, at most one in hand; None: only see whether
-        the bucket is paused); 0 when taken, else the seconds to wait (until a token is due, or a pause ends).
+        the bucket is paused, which is asked again :data:`PAUSE_LOOK` seconds after it was last seen not
+        to be, or at once after this journal paused it); 0 when taken, else the seconds to wait (until a
+        token is due, or a pause ends).
 
         Each statement commits on its own (the token is taken by a compare-and-set, tried again when
         another worker took one in between), so a worker stopped anywhere here holds no lock."""
         store = self._store
+        if rate is None and time.monotonic() < self._unpaused.get(bucket, 0.0):
+            return 0.0
         while True:
             row = store.statement("SELECT tokens, updated_ms, paused_until_ms FROM rates WHERE bucket = ?",
                                   (bucket,)).fetchone()  # fmt: skip
+            if rate is None and (row is None or row[2] <= now_ms):
+                self._unpaused[bucket] = time.monotonic() + PAUSE_LOOK
             if row is None and rate is not None:
                 store.statement("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, ?, 0)"
                                 " ON CONFLICT (bucket) DO NOTHING", (bucket, now_ms))  # fmt: skip
@@ -811,6 +827,7 @@ class Journal:
 
     def pause(self, bucket: str, until_ms: int) -> None:
         """No worker takes a token from ``bucket`` before ``until_ms`` (a 429's Retry-After)."""
+        self._unpaused.pop(bucket, None)
         self._store.statement("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, 0, 0)"
                               " ON CONFLICT (bucket) DO NOTHING", (bucket,))  # fmt: skip
         self._store.statement("UPDATE rates SET paused_until_ms = ? WHERE bucket = ? AND paused_until_ms < ?",

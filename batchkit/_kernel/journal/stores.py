@@ -91,9 +91,9 @@ class Store(Protocol):
         """Whether ``tx`` holds ``lock`` until it ends, taken now unless another transaction holds it (an
         advisory lock on PostgreSQL; always on sqlite, whose write transactions exclude each other)."""
 
-    def notifying(self, sql: str, params: Sequence[Any], run: str) -> int:
-        """The ``UPDATE`` ``sql`` committed on its own, waking idle workers (as :meth:`notify`) if it
-        changed a row, in one statement; the rows it changed."""
+    def notifying(self, sql: str, params: Sequence[Any], run: str, tx: Tx | None = None) -> int:
+        """The ``UPDATE`` ``sql`` in ``tx`` (None: committed on its own), waking idle workers (as
+        :meth:`notify`) if it changed a row, in one statement; the rows it changed."""
 
     def close(self) -> None: ...
 
@@ -278,8 +278,8 @@ class SqliteStore:
     def exclusive(self, tx: Tx, lock: int) -> bool:
         return True
 
-    def notifying(self, sql: str, params: Sequence[Any], run: str) -> int:
-        return self.statement(sql, params).rowcount
+    def notifying(self, sql: str, params: Sequence[Any], run: str, tx: Tx | None = None) -> int:
+        return (self.statement(sql, params) if tx is None else tx.execute(sql, params)).rowcount
 
     def close(self) -> None:
         self._db.close()
@@ -408,9 +408,10 @@ class PostgresStore:
     def exclusive(self, tx: Tx, lock: int) -> bool:
         return bool(tx.execute("SELECT pg_try_advisory_xact_lock(?)", (lock,)).fetchone()[0])
 
-    def notifying(self, sql: str, params: Sequence[Any], run: str) -> int:
+    def notifying(self, sql: str, params: Sequence[Any], run: str, tx: Tx | None = None) -> int:
         woken = f"WITH changed AS ({sql} RETURNING 1) SELECT pg_notify(?, ?) FROM changed"
-        return len(self.statement(woken, (*params, CHANNEL, run)).fetchall())
+        given = (*params, CHANNEL, run)
+        return len((self.statement(woken, given) if tx is None else tx.execute(woken, given)).fetchall())
 
     def close(self) -> None:
         self._pool.close()
