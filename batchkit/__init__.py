@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from batchkit._orchestration.waiting import PollSchedule
     from batchkit._orchestration.workers import WorkSummary
     from batchkit.async_client import AsyncClient
-    from batchkit.chains import ChainClient, connect
+    from batchkit.chains import AsyncChainClient, ChainClient, connect, connect_async
     from batchkit.client import Client
     from batchkit.errors import (
         AmbiguousSubmissionError,
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     from batchkit.results import rows, typed
     from batchkit.verdict_rows import verdicts
 
-    connect_async = AsyncClient.connect
 
 __version__ = "0.1.0"
 
@@ -73,6 +72,7 @@ _HOMES: dict[str, str] = {
     "verdicts": "batchkit.verdict_rows",
     **dict.fromkeys(("NOT_GIVEN", "NotGiven"), "batchkit._kernel.not_given"),
     "AsyncClient": "batchkit.async_client",
+    "AsyncChainClient": "batchkit.chains",
     "ChainClient": "batchkit.chains",
     "Chunk": "batchkit._kernel.journal",
     "Client": "batchkit.client",
@@ -84,15 +84,10 @@ _HOMES: dict[str, str] = {
 }
 """Where each public name lives."""
 
-_CONNECTORS = {"connect_async": "AsyncClient"}
-
-
 def __getattr__(name: str) -> Any:
     """Import a public name on first use and keep it (public classes say ``batchkit``, as httpx's do)."""
-    if name == "connect":
-        value: Any = importlib.import_module("batchkit.chains").connect
-    elif name in _CONNECTORS:
-        value = __getattr__(_CONNECTORS[name]).connect
+    if name in ("connect", "connect_async"):
+        value: Any = getattr(importlib.import_module("batchkit.chains"), name)
     elif name == "runs":
         value = importlib.import_module("batchkit.runs")
     elif name in _HOMES:
@@ -112,6 +107,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "NOT_GIVEN",
     "AmbiguousSubmissionError",
+    "AsyncChainClient",
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",

@@ -17,106 +17,55 @@ Each provider's sends are its own client's, journaled and retried as for one pro
 never pays one provider twice for a file. Each result carries the ``provider`` that gave it. A chain
 job lives in the process that made it (it is not journaled as a chain);
 :meth:`ChainClient.submit_many` sends each provider's part as that provider's journaled run.
+:class:`AsyncChainClient` (``batchkit.connect_async([...])``) is the awaitable twin: both run the one
+logic of :mod:`batchkit.chain_plans`.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
-import secrets
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, overload
+from typing import Any, Generic, TypeVar, overload
 
-import attrs
-
-from batchkit._kernel.inputs import Paths, as_path_list
+from batchkit._kernel.inputs import Paths
+from batchkit.async_client import AsyncClient
+from batchkit.chain_plans import MODES, Chain, Driving, Plan
 from batchkit.client import Client
 from batchkit.config import chain_of
-from batchkit.errors import (
-    AmbiguousSubmissionError,
-    InputError,
-    InsufficientBalanceError,
-    PermissionDeniedError,
-    ProviderError,
-    ServerError,
-    TransportError,
-)
-from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
-from batchkit.verdict_rows import verdict
+from batchkit.errors import BatchkitError, InputError
+from batchkit.models import BatchJob, FileResult, JobRef
 
-MODES = ("fallback", "ensemble")
-OUT = (PermissionDeniedError, InsufficientBalanceError, ServerError, TransportError)
-"""Refusals that say a provider takes nothing more now: out of quota or down."""
-UNANSWERED = frozenset({"not_applicable", "error"})
-"""Verdicts a fallback chain asks the next provider about."""
-REMEMBERED = 10_000
-"""Chain jobs this process remembers (any chain client of the same providers follows them)."""
+T = TypeVar("T")
+_Client = TypeVar("_Client", Client, AsyncClient)
 
 
-@attrs.define
-class Attempt:
-    """One file at one provider: the job it went in (None: refused before sending), and why not where
-    it did not get there."""
+class _Chained(Generic[_Client]):
+    """What both chain clients are: their providers' clients, and the chain's rules over them."""
 
-    provider: str
-    file: str
-    job: BatchJob | None = None
-    refusal: str | None = None
-    result: FileResult[Any] | None = None
-    ambiguous: bool = False
-    """Its create may have landed: it is not sent anywhere else."""
-
-
-@attrs.define
-class Chained:
-    """A chain job's state: its files and every attempt, in order."""
-
-    files: tuple[str, ...]
-    mode: str
-    attempts: list[Attempt] = attrs.field(factory=list)
-    options: Mapping[str, Any] = attrs.field(factory=dict)
-
-
-_JOBS: dict[str, Chained] = {}
-
-
-def _matched(files: Sequence[str], results: Sequence[FileResult[Any]]) -> dict[str, FileResult[Any]]:
-    """Each file's result: by its path as given, else its base name, else in order."""
-    left = list(results)
-    found: dict[str, FileResult[Any]] = {}
-    for key in (lambda f: f, lambda f: Path(f).name):
-        for file in files:
-            hit = next((r for r in left if r.source == key(file)), None) if file not in found else None
-            if hit is not None:
-                found[file] = hit
-                left.remove(hit)
-    for file in files:
-        if file not in found and left:
-            found[file] = left.pop(0)
-    return found
-
-
-class ChainClient:
-    """The providers of a chain, each its own :class:`batchkit.Client`; ``submit``, ``wait`` and
-    ``results`` as a client's, over all of them (see the module's rules)."""
-
-    def __init__(self, clients: Sequence[Client], mode: str = "fallback") -> None:
-        if mode not in MODES:
-            raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        if len(clients) < 2 or len({c.provider for c in clients}) != len(clients):
-            raise InputError("a chain needs two or more different providers")
-        self.clients = list(clients)
+    def __init__(self, clients: Sequence[_Client], mode: str = "fallback") -> None:
+        self._chain = Chain([c.provider for c in clients], mode, self._most)
+        self.clients: builtins.list[_Client] = list(clients)
         self.mode = mode
+
+    def _most(self, name: str, options: Any) -> int:
+        """The most files one job of provider ``name`` takes."""
+        return int({c.provider: c for c in self.clients}[name]._ops.provider.chunk_limits(options)[0])
 
     @property
     def provider(self) -> str:
         """The chain's providers, in order, joined by commas."""
-        return ",".join(c.provider for c in self.clients)
+        return self._chain.name
 
     def __repr__(self) -> str:
-        return f"<batchkit.ChainClient {self.mode} {self.provider}>"
+        return f"<batchkit.{type(self).__name__} {self.mode} {self.provider}>"
+
+
+class ChainClient(_Chained[Client]):
+    """The providers of a chain, each its own :class:`batchkit.Client`; ``submit``, ``wait`` and
+    ``results`` as a client's, over all of them (see the module's rules)."""
 
     def __enter__(self) -> ChainClient:
         return self
@@ -130,187 +79,112 @@ class ChainClient:
         for client in self.clients:
             client.close()
 
+    def _run(self, plan: Plan[T]) -> T:
+        """``plan`` carried out: each ask a call of its provider's client, its answer or error sent back."""
+        clients, driving = {c.provider: c for c in self.clients}, Driving(plan)
+        with contextlib.closing(plan):
+            while (ask := driving.ask()) is not None:
+                try:
+                    driving.answer(getattr(clients[ask.provider], ask.method)(*ask.args, **ask.kwargs))
+                except BatchkitError as exc:
+                    driving.fail(exc)
+        return driving.value  # type: ignore[return-value]
+
     def submit(self, files: Paths, *, options: Mapping[str, Any] | None = None, **inputs: Any) -> BatchJob:
         """Send ``files`` to the first provider (every provider, in an ensemble); ``options`` holds
         each provider's options under its name. Refusals before sending are kept, not raised."""
-        given = sorted(k for k, v in inputs.items() if v is not None)
-        if given:
-            raise InputError(f"a chain submits local files only, not {given[0]}")
-        ident, chained = self._chain(files, options)
-        for client in self.clients if self.mode == "ensemble" else self.clients[:1]:
-            self._send(client, chained, chained.files)
-        return self._job(ident, chained)
-
-    def _chain(self, files: Paths, options: Mapping[str, Any] | None) -> tuple[str, Chained]:
-        """A new chain job of ``files``, remembered in this process."""
-        paths = [str(p) for p in as_path_list(files, "files")]
-        if not paths:
-            raise InputError("a chain submits local files; none given")
-        unknown = sorted(set(options or {}) - {c.provider for c in self.clients})
-        if unknown:
-            raise InputError(f"options for {unknown[0]!r}, which is not in the chain {self.provider}")
-        chained = Chained(tuple(paths), self.mode, options=dict(options or {}))
-        ident = f"chain-{secrets.token_hex(8)}"
-        _JOBS[ident] = chained
-        while len(_JOBS) > REMEMBERED:
-            del _JOBS[next(iter(_JOBS))]
-        return ident, chained
+        return self._run(self._chain.submit(files, options, inputs))
 
     def submit_many(self, files: Paths, *, journal: str | os.PathLike[str], options: Mapping[str, Any] | None = None,
                     **settings: Any) -> BatchJob:  # fmt: skip
         """Like :meth:`submit`, each provider's part as its ``submit_many(..., journal=journal, wait=True)``
         (``settings``: ``chunk``, ``rate``, ``resend_ambiguous``): every send journaled as for one
         provider; the chain job comes back ended."""
-        ident, chained = self._chain(files, options)
-
-        def send(client: Client, files: Sequence[str]) -> None:
-            self._send_many(client, chained, files, journal, settings)
-
-        for client in self.clients if self.mode == "ensemble" else self.clients[:1]:
-            send(client, chained.files)
-        while self.mode == "fallback" and self._fall_back(chained, send):
-            pass
-        return self._job(ident, chained)
-
-    def _send_many(self, client: Client, chained: Chained, files: Sequence[str], journal: str | os.PathLike[str],
-                   settings: Mapping[str, Any]) -> None:  # fmt: skip
-        """``files`` as one journaled run at ``client``'s provider, waited for; a run it refuses is tried
-        file by file."""
-        name, options = client.provider, chained.options.get(client.provider)
-        try:
-            group = client.submit_many(list(files), journal=journal, wait=True, options=options, **settings)
-        except InputError as exc:
-            if len(files) > 1:
-                for file in files:
-                    self._send_many(client, chained, [file], journal, settings)
-            else:
-                chained.attempts.append(Attempt(name, files[0], refusal=f"refused: {exc}"))
-            return
-        except OUT as exc:
-            chained.attempts += [Attempt(name, f, refusal=f"{name} is out of quota or down: {exc}") for f in files]
-            return
-        except AmbiguousSubmissionError as exc:  # some chunk may have landed: none of these goes elsewhere
-            chained.attempts += [Attempt(name, f, refusal=str(exc), ambiguous=True) for f in files]
-            return
-        except ProviderError as exc:  # refused (a 401, a 429 ...): nothing was made
-            chained.attempts += [Attempt(name, f, refusal=f"refused: {exc}") for f in files]
-            return
-        found = _matched(files, client.results(group))
-        for file in files:
-            result = found.get(file) or FileResult(file, JobStatus.FAILED, error="no result", provider=name)
-            chained.attempts.append(Attempt(name, file, result=attrs.evolve(result, source=file)))
-
-    def _send(self, client: Client, chained: Chained, files: Sequence[str]) -> None:
-        """``files`` to ``client``'s provider, as many a job as it takes; a chunk it refuses is tried
-        file by file, so one bad file refuses itself alone."""
-        name, options = client.provider, chained.options.get(client.provider)
-        most = max(1, client._ops.provider.chunk_limits(options)[0])
-        queue = [list(files[i : i + most]) for i in range(0, len(files), most)]
-        out: str | None = None
-        while queue:
-            chunk = queue.pop(0)
-            if out is not None:
-                chained.attempts += [Attempt(name, f, refusal=out) for f in chunk]
-                continue
-            try:
-                job = client.submit(chunk, options=options)
-            except InputError as exc:
-                if len(chunk) > 1:
-                    queue[:0] = [[f] for f in chunk]
-                else:
-                    chained.attempts.append(Attempt(name, chunk[0], refusal=f"refused: {exc}"))
-                continue
-            except OUT as exc:
-                out = f"{name} is out of quota or down: {exc}"
-                queue.insert(0, chunk)
-                continue
-            except AmbiguousSubmissionError as exc:
-                chained.attempts += [Attempt(name, f, refusal=str(exc), ambiguous=True) for f in chunk]
-                continue
-            except ProviderError as exc:  # refused these (a 401, a 429 ...): nothing was made
-                chained.attempts += [Attempt(name, f, refusal=f"refused: {exc}") for f in chunk]
-                continue
-            chained.attempts += [Attempt(name, f, job=job) for f in chunk]
-
-    def _job(self, ident: str, chained: Chained) -> BatchJob:
-        finals = self._finals(chained)
-        if any(a.job is not None and a.result is None for a in chained.attempts):
-            status = JobStatus.RUNNING
-        else:
-            answered = [a for a in finals if a.result is not None and verdict(a.result).verdict not in UNANSWERED]
-            status = JobStatus.combine([JobStatus.SUCCEEDED] * len(answered)
-                                       + [JobStatus.FAILED] * (len(finals) - len(answered)))  # fmt: skip
-        return BatchJob(self.provider, ident, status, status.value, total_count=len(chained.files),
-                        raw={"mode": self.mode, "attempts": len(chained.attempts)})  # fmt: skip
-
-    def _finals(self, chained: Chained) -> builtins.list[Attempt]:
-        """Each file's last attempt (an ensemble's: every provider's)."""
-        if self.mode == "ensemble":
-            return list(chained.attempts)
-        last: dict[str, Attempt] = {}
-        for attempt in chained.attempts:
-            last[attempt.file] = attempt
-        return [last[f] for f in chained.files if f in last]
-
-    def _chained(self, job: JobRef) -> tuple[str, Chained]:
-        ident = job.id if isinstance(job, BatchJob) else job
-        chained = _JOBS.get(ident)
-        if chained is None or chained.mode != self.mode or any(a.provider not in self.provider.split(",")
-                                                                for a in chained.attempts):  # fmt: skip
-            raise InputError(f"{ident!r} is not a job of this chain ({self.mode} {self.provider}) in this process")
-        return ident, chained
+        return self._run(self._chain.submit_many(files, journal, options, settings))
 
     def wait(self, job: JobRef, timeout: float | None = None) -> BatchJob:
         """Wait for every provider's jobs; in a fallback chain, send each file left unanswered to the
         next provider, until every file is answered or no provider is left. The chain job at its end."""
-        ident, chained = self._chained(job)
-        clients = {c.provider: c for c in self.clients}
-        while True:
-            pending = [a for a in chained.attempts if a.job is not None and a.result is None]
-            for job_id in dict.fromkeys(a.job.id for a in pending if a.job is not None):
-                members = [a for a in pending if a.job is not None and a.job.id == job_id]
-                client = clients[members[0].provider]
-                done = client.wait(members[0].job, timeout=timeout)  # type: ignore[arg-type]
-                found = _matched([a.file for a in members], client.results(done))
-                for attempt in members:
-                    result = found.get(attempt.file) or FileResult(attempt.file, JobStatus.FAILED, error="the job"
-                                                                   " returned no result", provider=attempt.provider)
-                    attempt.result = attrs.evolve(result, source=attempt.file)  # one name at every provider
-            if self.mode == "ensemble" or not self._fall_back(chained, lambda c, f: self._send(c, chained, f)):
-                return self._job(ident, chained)
+        return self._run(self._chain.wait(job, timeout))
 
     def wait_all(self, jobs: Sequence[JobRef], timeout: float | None = None, **waiting: Any) -> builtins.list[BatchJob]:
         """:meth:`wait` of each job, in order (``on_update`` is not called)."""
         return [self.wait(job, timeout) for job in jobs]
 
-    def _fall_back(self, chained: Chained, send: Callable[[Client, Sequence[str]], None]) -> bool:
-        """Send each file whose last attempt is unanswered to the next provider; whether any was sent."""
-        order = [c.provider for c in self.clients]
-        clients = {c.provider: c for c in self.clients}
-        by_next: dict[str, builtins.list[str]] = {}
-        for attempt in self._finals(chained):
-            refused = attempt.refusal is not None and not attempt.ambiguous
-            unanswered = refused or (attempt.result is not None and verdict(attempt.result).verdict in UNANSWERED)
-            step = order.index(attempt.provider) + 1
-            if unanswered and step < len(order):
-                by_next.setdefault(order[step], []).append(attempt.file)
-        for name, files in by_next.items():
-            send(clients[name], files)
-        return bool(by_next)
-
     def results(self, job: JobRef) -> builtins.list[FileResult[Any]]:
         """Each file's answer, from the provider that gave it (``provider``); a file no provider answered
         has the last one's failure. An ensemble's: every provider's, file by file."""
-        _, chained = self._chained(job)
-        if any(a.job is not None and a.result is None for a in chained.attempts):
-            raise InputError("the chain job has not ended; wait for it first")
-        found = []
-        for attempt in self._finals(chained):
-            found.append(attempt.result or FileResult(attempt.file, JobStatus.FAILED, error=attempt.refusal,
-                                                      provider=attempt.provider))  # fmt: skip
-        if self.mode == "ensemble":
-            found.sort(key=lambda r: chained.files.index(r.source))
-        return found
+        return self._chain.results(job)
+
+
+class AsyncChainClient(_Chained[AsyncClient]):
+    """The awaitable twin of :class:`ChainClient`, over :class:`batchkit.AsyncClient` s: the same rules
+    and the same chain jobs."""
+
+    async def __aenter__(self) -> AsyncChainClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every provider's client."""
+        for client in self.clients:
+            await client.aclose()
+
+    async def _run(self, plan: Plan[T]) -> T:
+        """``plan`` carried out: each ask awaited of its provider's client, its answer or error sent back."""
+        clients, driving = {c.provider: c for c in self.clients}, Driving(plan)
+        with contextlib.closing(plan):
+            while (ask := driving.ask()) is not None:
+                try:
+                    driving.answer(await getattr(clients[ask.provider], ask.method)(*ask.args, **ask.kwargs))
+                except BatchkitError as exc:
+                    driving.fail(exc)
+        return driving.value  # type: ignore[return-value]
+
+    async def submit(self, files: Paths, *, options: Mapping[str, Any] | None = None, **inputs: Any) -> BatchJob:
+        """See :meth:`ChainClient.submit`."""
+        return await self._run(self._chain.submit(files, options, inputs))
+
+    async def submit_many(self, files: Paths, *, journal: str | os.PathLike[str],
+                          options: Mapping[str, Any] | None = None, **settings: Any) -> BatchJob:  # fmt: skip
+        """See :meth:`ChainClient.submit_many`."""
+        return await self._run(self._chain.submit_many(files, journal, options, settings))
+
+    async def wait(self, job: JobRef, timeout: float | None = None) -> BatchJob:
+        """See :meth:`ChainClient.wait`."""
+        return await self._run(self._chain.wait(job, timeout))
+
+    async def wait_all(self, jobs: Sequence[JobRef], timeout: float | None = None,
+                       **waiting: Any) -> builtins.list[BatchJob]:  # fmt: skip
+        """See :meth:`ChainClient.wait_all`."""
+        return [await self.wait(job, timeout) for job in jobs]
+
+    async def results(self, job: JobRef) -> builtins.list[FileResult[Any]]:
+        """See :meth:`ChainClient.results`."""
+        return self._chain.results(job)
+
+
+def _clients(kind: type[_Client], names: Sequence[str], settings: Mapping[str, Any]) -> builtins.list[_Client]:
+    """A client of ``kind`` for each provider (those made are closed if one cannot be)."""
+    clients: builtins.list[_Client] = []
+    try:
+        for name in names:
+            clients.append(kind.connect(name, **settings))
+    except BaseException:
+        _drop(clients)
+        raise
+    return clients
+
+
+def _drop(clients: Sequence[Client] | Sequence[AsyncClient]) -> None:
+    """Close clients never used (an async one's connections are not open yet: its threads are all)."""
+    for client in clients:
+        if isinstance(client, Client):
+            client.close()
+        else:
+            client._threads.close()
 
 
 @overload
@@ -333,15 +207,37 @@ def connect(provider: str | Sequence[str] | None = None, *, mode: str = "fallbac
         if mode != "fallback":
             raise InputError("mode= is a chain's setting; name two or more providers")
         return Client.connect(provider if isinstance(provider, str) or provider is None else None, **settings)
-    clients: builtins.list[Client] = []
+    clients = _clients(Client, names, settings)
     try:
-        for name in names:
-            clients.append(Client.connect(name, **settings))
         return ChainClient(clients, mode)
     except BaseException:
-        for client in clients:
-            client.close()
+        _drop(clients)
         raise
 
 
-__all__ = ["MODES", "ChainClient", "connect"]
+@overload
+def connect_async(provider: builtins.list[str] | tuple[str, ...], *, mode: str = ...,
+                  **settings: Any) -> AsyncChainClient: ...  # fmt: skip
+
+
+@overload
+def connect_async(provider: str | None = None, *, mode: str = ..., **settings: Any) -> AsyncClient: ...
+
+
+def connect_async(provider: str | Sequence[str] | None = None, *, mode: str = "fallback",
+                  **settings: Any) -> AsyncClient | AsyncChainClient:  # fmt: skip
+    """:func:`connect`'s awaitable twin: an :class:`batchkit.AsyncClient`, or an :class:`AsyncChainClient`."""
+    names = chain_of(provider, settings.get("config_file"))
+    if names is None:
+        if mode != "fallback":
+            raise InputError("mode= is a chain's setting; name two or more providers")
+        return AsyncClient.connect(provider if isinstance(provider, str) or provider is None else None, **settings)
+    clients = _clients(AsyncClient, names, settings)
+    try:
+        return AsyncChainClient(clients, mode)
+    except BaseException:
+        _drop(clients)
+        raise
+
+
+__all__ = ["MODES", "AsyncChainClient", "ChainClient", "connect", "connect_async"]

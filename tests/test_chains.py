@@ -5,6 +5,7 @@ joined with commas (``-p a,b``, ``BATCHKIT_PROVIDER``) or by ``provider = [...]`
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -131,3 +132,60 @@ def test_a_provider_refusing_the_key_sends_the_files_on(emu, media) -> None:
         [result] = client.results(job)
     assert (result.provider, result.status) == (RD, JobStatus.SUCCEEDED)
     assert (emu.created(RESEMBLE), emu.created(RD)) == (0, 1)
+
+
+# -- the async chain: the same logic, awaited --------------------------------------------------------
+
+
+def _async_chain(emu, providers: list[str], **settings) -> batchkit.AsyncChainClient:
+    return batchkit.connect_async(providers, api_key=EMULATOR_KEY, base_url=emu.base_url, poll=FAST_POLL, **settings)
+
+
+def test_an_async_fallback_chain_answers_a_refused_file_at_the_next_with_one_create_at_each(emu, media) -> None:
+    voice, clip = media("voice.wav"), media("clip.mkv")
+
+    async def scenario() -> tuple[batchkit.BatchJob, list[batchkit.FileResult]]:
+        async with _async_chain(emu, [RD, RESEMBLE]) as client:
+            assert repr(client) == f"<batchkit.AsyncChainClient fallback {RD},{RESEMBLE}>"
+            job = await client.wait(await client.submit([voice, clip]), timeout=60)
+            return job, await client.results(job)
+
+    job, results = asyncio.run(scenario())
+    assert job.status is JobStatus.SUCCEEDED
+    assert [(r.source, r.provider, r.status) for r in results] == [
+        (str(voice), RD, JobStatus.SUCCEEDED), (str(clip), RESEMBLE, JobStatus.SUCCEEDED)]  # fmt: skip
+    assert (emu.created(RD), emu.created(RESEMBLE)) == (1, 1)
+
+
+def test_an_async_ensemble_and_an_async_submit_many(emu, media, tmp_path: Path) -> None:
+    photo, plain = media("portrait-fake.png"), media("plain.png")
+    voice, odd = media("voice.wav"), media("odd-fail-reality-defender.wav")
+
+    async def scenario() -> tuple[list[batchkit.FileResult], list[batchkit.FileResult]]:
+        async with _async_chain(emu, [HIVE, RD], mode="ensemble") as ensemble:
+            both = await ensemble.results(await ensemble.wait(await ensemble.submit([photo, plain]), timeout=60))
+        async with _async_chain(emu, [RD, RESEMBLE]) as fallback:
+            many = await fallback.results(await fallback.submit_many([voice, odd], journal=tmp_path / "j.db"))
+        return both, many
+
+    both, many = asyncio.run(scenario())
+    assert [(Path(r.source).name, r.provider) for r in both] == [
+        ("portrait-fake.png", HIVE), ("portrait-fake.png", RD), ("plain.png", HIVE), ("plain.png", RD)]  # fmt: skip
+    assert [(r.source, r.provider) for r in many] == [(str(voice), RD), (str(odd), RESEMBLE)]
+
+
+def test_an_async_chain_is_chosen_as_a_sync_one_is(emu, monkeypatch) -> None:
+    monkeypatch.setenv("BATCHKIT_PROVIDER", f"{RD},{RESEMBLE}")
+
+    async def scenario() -> None:
+        async with batchkit.connect_async(api_key=EMULATOR_KEY, base_url=emu.base_url) as client:
+            assert isinstance(client, batchkit.AsyncChainClient)
+        async with batchkit.connect_async(RESEMBLE, api_key=EMULATOR_KEY, base_url=emu.base_url) as one:
+            assert isinstance(one, batchkit.AsyncClient)
+        with pytest.raises(InputError, match="mode= is a chain's setting"):
+            batchkit.connect_async(HIVE, mode="ensemble")
+        with pytest.raises(InputError, match="not a job of this chain"):
+            async with _async_chain(emu, [HIVE, RD]) as other:
+                await other.wait("chain-0000")
+
+    asyncio.run(scenario())
