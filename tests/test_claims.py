@@ -236,16 +236,46 @@ def test_a_chunks_results_are_written_140_files_a_statement(journal_url: str) ->
 def test_requests_other_than_creates_see_a_pause_within_pause_look(journal_url: str,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """A poll asks whether the shared bucket is paused at most every ``PAUSE_LOOK`` seconds (it is not
-    billed); a create always asks, and a pause this journal wrote is seen at once."""
+    billed); a create always asks, with a rate or without, and a pause this journal wrote is seen at once."""
     local = [1_000.0]
     monkeypatch.setattr(book.time, "monotonic", lambda: local[0])
     with contextlib.closing(Journal(journal_url)) as mine, contextlib.closing(Journal(journal_url)) as other:
-        assert mine.take("b", None, NOW) == 0
+        assert mine.take("b", None, NOW, cached=True) == 0
         other.pause("b", NOW + 60_000)  # another worker's 429
-        assert mine.take("b", None, NOW) == 0  # not asked again yet
+        assert mine.take("b", None, NOW, cached=True) == 0  # not asked again yet
         assert mine.take("b", 5.0, NOW) == 60.0  # a create asks
+        assert mine.take("b", None, NOW) == 60.0  # so does a create with no rate
         local[0] += book.PAUSE_LOOK
-        assert mine.take("b", None, NOW) == 60.0
-        assert mine.take("b", None, NOW + 60_000) == 0
+        assert mine.take("b", None, NOW, cached=True) == 60.0
+        assert mine.take("b", None, NOW + 60_000, cached=True) == 0
         mine.pause("b", NOW + 120_000)  # its own 429: seen at once
-        assert mine.take("b", None, NOW + 60_000) == 60.0
+        assert mine.take("b", None, NOW + 60_000, cached=True) == 60.0
+
+
+def test_a_look_begun_before_this_journals_pause_is_not_remembered(journal_url: str) -> None:
+    """One lane looks at the bucket (not paused) while another lane of the same journal writes a 429's
+    pause: what the first saw must not hide the pause for PAUSE_LOOK (a create sent again 26 ms after
+    its 429 was seen so, in 1 of 7 runs of the suite)."""
+    with contextlib.closing(Journal(journal_url)) as mine:
+        statement = mine._store.statement
+
+        def paused_meanwhile(sql: str, params: tuple) -> Any:
+            found = statement(sql, params)
+            if sql.startswith("SELECT tokens"):
+                row = found.fetchone()
+                mine._store.statement = statement  # type: ignore[method-assign]
+                mine.pause("b", NOW + 60_000)  # the other lane, between the look and its keeping
+                return _Rows(row)
+            return found
+
+        mine._store.statement = paused_meanwhile  # type: ignore[method-assign]
+        assert mine.take("b", None, NOW, cached=True) == 0  # it looked before the pause
+        assert mine.take("b", None, NOW, cached=True) == 60.0, "the look was not remembered"
+
+
+class _Rows:
+    def __init__(self, row: Any) -> None:
+        self.row = row
+
+    def fetchone(self) -> Any:
+        return self.row

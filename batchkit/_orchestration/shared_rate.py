@@ -34,7 +34,7 @@ class SharedRate:
     def before(self, creates: bool) -> Operation[None]:
         rate = self.rate if creates else None
         while True:
-            wait: float = yield Blocking(lambda: self.journal.take(self.bucket, rate, self._now_ms()))
+            wait: float = yield Blocking(lambda: self.journal.take(self.bucket, rate, self._now_ms(), not creates))
             if wait <= 0:
                 return
             yield Sleep(wait)

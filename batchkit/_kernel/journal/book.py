@@ -213,6 +213,7 @@ class Journal:
         self._store: Store = open_store(target)
         self._clock: tuple[float, float] | None = None
         self._unpaused: dict[str, float] = {}
+        self._pauses = 0
         """Buckets seen not paused, and until when (monotonic) that is taken to hold for requests that are
         not creates."""
         """The database's clock less this host's monotonic one (ms), and when that was read."""
@@ -792,21 +793,23 @@ class Journal:
 
     # -- a rate shared by every worker -----------------------------------------------------------------
 
-    def take(self, bucket: str, rate: float | None, now_ms: int) -> float:
+    def take(self, bucket: str, rate: float | None, now_ms: int, cached: bool = False) -> float:
         """Take a token from ``bucket`` (``rate`` a second, at most one in hand; None: only see whether
-        the bucket is paused, which is asked again :data:`PAUSE_LOOK` seconds after it was last seen not
-        to be, or at once after this journal paused it); 0 when taken, else the seconds to wait (until a
-        token is due, or a pause ends).
+        the bucket is paused); 0 when taken, else the seconds to wait (until a token is due, or a pause
+        ends). ``cached`` (a request that is not billed): whether the bucket is paused is asked again
+        only :data:`PAUSE_LOOK` seconds after it was last seen not to be, or at once after this journal
+        paused it.
 
         Each statement commits on its own (the token is taken by a compare-and-set, tried again when
         another worker took one in between), so a worker stopped anywhere here holds no lock."""
         store = self._store
-        if rate is None and time.monotonic() < self._unpaused.get(bucket, 0.0):
+        if cached and time.monotonic() < self._unpaused.get(bucket, 0.0):
             return 0.0
         while True:
+            pauses = self._pauses  # a pause of this journal's written while we look: what we saw is not kept
             row = store.statement("SELECT tokens, updated_ms, paused_until_ms FROM rates WHERE bucket = ?",
                                   (bucket,)).fetchone()  # fmt: skip
-            if rate is None and (row is None or row[2] <= now_ms):
+            if cached and (row is None or row[2] <= now_ms) and pauses == self._pauses:
                 self._unpaused[bucket] = time.monotonic() + PAUSE_LOOK
             if row is None and rate is not None:
                 store.statement("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, ?, 0)"
@@ -826,12 +829,15 @@ class Journal:
                 return wait
 
     def pause(self, bucket: str, until_ms: int) -> None:
-        """No worker takes a token from ``bucket`` before ``until_ms`` (a 429's Retry-After)."""
-        self._unpaused.pop(bucket, None)
+        """No worker takes a token from ``bucket`` before ``until_ms`` (a 429's Retry-After). What this
+        journal remembers of the bucket not being paused is forgotten once the pause is written (and
+        counted, so that a look begun before is not remembered either)."""
         self._store.statement("INSERT INTO rates (bucket, tokens, updated_ms, paused_until_ms) VALUES (?, 1, 0, 0)"
                               " ON CONFLICT (bucket) DO NOTHING", (bucket,))  # fmt: skip
         self._store.statement("UPDATE rates SET paused_until_ms = ? WHERE bucket = ? AND paused_until_ms < ?",
                               (until_ms, bucket, until_ms))  # fmt: skip
+        self._unpaused.pop(bucket, None)
+        self._pauses += 1
 
 
 def roots(paths: Sequence[str]) -> list[str]:
