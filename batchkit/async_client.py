@@ -14,7 +14,7 @@ import importlib.util
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -123,6 +123,10 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         """See :meth:`batchkit.Client.enqueue`."""
         ops = self._configured(timeout)
         return await self._run(ops, ops.enqueue(files, inputs))
+
+    async def _enqueue_chained(self, files: Paths, chain: Mapping[str, Any], **inputs: Any) -> str:
+        """See :meth:`batchkit.Client._enqueue_chained`."""
+        return await self._run(self._ops, self._ops.enqueue(files, inputs, chain))
 
     async def work(self, journal: str | os.PathLike[str], **options: Unpack[WorkOptions]) -> WorkSummary:
         """See :meth:`batchkit.Client.work`."""

@@ -15,6 +15,9 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from batchkit._kernel.inputs import Paths, as_path_list
+from batchkit._orchestration import chain_runs
+from batchkit._orchestration.workers import WorkSummary
+from batchkit.engines import summed
 from batchkit.errors import (
     AmbiguousSubmissionError,
     BatchkitError,
@@ -26,15 +29,13 @@ from batchkit.errors import (
     TransportError,
 )
 from batchkit.models import BatchJob, FileResult, JobRef, JobStatus
-from batchkit.verdict_rows import verdict
+from batchkit.providers import unanswered
 
 T = TypeVar("T")
 
 MODES = ("fallback", "ensemble")
 OUT = (PermissionDeniedError, InsufficientBalanceError, ServerError, TransportError)
 """Refusals that say a provider takes nothing more now: out of quota or down."""
-UNANSWERED = frozenset({"not_applicable", "error"})
-"""Verdicts a fallback chain asks the next provider about."""
 REMEMBERED = 10_000
 """Chain jobs this process remembers (any chain client of the same providers follows them)."""
 
@@ -154,9 +155,7 @@ class Chain:
         paths = [str(p) for p in as_path_list(files, "files")]
         if not paths:
             raise InputError("a chain submits local files; none given")
-        unknown = sorted(set(options or {}) - set(self.providers))
-        if unknown:
-            raise InputError(f"options for {unknown[0]!r}, which is not in the chain {self.name}")
+        self._options(options)
         chained = Chained(tuple(paths), self.mode, options=dict(options or {}))
         ident = f"chain-{secrets.token_hex(8)}"
         _JOBS[ident] = chained
@@ -173,6 +172,45 @@ class Chain:
             for provider, left in onward.items():
                 yield from self._send_many(provider, chained, left, journal, settings)
         return self._job(ident, chained)
+
+    def enqueue(self, files: Paths, journal: str | os.PathLike[str], options: Mapping[str, Any] | None,
+                run_key: str | None, inputs: Mapping[str, Any]) -> Plan[str]:  # fmt: skip
+        """Record ``files`` as the first provider's run in ``journal`` (an ensemble: a run at each
+        provider), the chain in its spec; the first run's id, which :func:`batchkit.runs.results` follows
+        through the chain."""
+        given = sorted(k for k, v in inputs.items() if v is not None)
+        if given:
+            raise InputError(f"a chain enqueues local files with journal, options and run_key, not {given[0]}")
+        self._options(options)
+        chain = chain_runs.spec(self.providers, self.mode, options)
+        settings = {"journal": journal, "options": (options or {}).get(self.providers[0]), "run_key": run_key}
+        first: str = yield Ask(self.providers[0], "_enqueue_chained", (files, chain), settings)
+        for name in self.providers[1:] if self.mode == "ensemble" else ():
+            yield Ask(name, "_enqueue_chained", (files, chain),
+                      {"journal": journal, "options": chain["options"].get(name),
+                       "run_key": chain_runs.sibling_key(first, name)})  # fmt: skip
+        return first
+
+    def work(self, journal: str | os.PathLike[str], options: Mapping[str, Any]) -> Plan[WorkSummary]:
+        """Each provider's ``work(journal, until_done=True)`` in the chain's order, round after round while
+        one moves work on (files handed on are the next provider's as their chunk ends); all it did."""
+        if not options.get("until_done"):
+            raise InputError("a chain's work() runs with until_done=True; workers that run on serve one provider"
+                             " each (batchkit worker -p NAME), or all of a chain's in one process (-p A,B)")
+        done: builtins.list[WorkSummary] = []
+        while True:
+            this_round = []
+            for name in self.providers:
+                this_round.append((yield Ask(name, "work", (journal,), dict(options))))
+            done += this_round
+            if not any(s.progressed for s in this_round):
+                return summed(done)
+
+    def _options(self, options: Mapping[str, Any] | None) -> None:
+        """Refuse options for a provider not in the chain."""
+        unknown = sorted(set(options or {}) - set(self.providers))
+        if unknown:
+            raise InputError(f"options for {unknown[0]!r}, which is not in the chain {self.name}")
 
     def _send_many(self, name: str, chained: Chained, files: Sequence[str], journal: str | os.PathLike[str],
                    settings: Mapping[str, Any]) -> Plan[None]:  # fmt: skip
@@ -240,7 +278,7 @@ class Chain:
         if any(a.job is not None and a.result is None for a in chained.attempts):
             status = JobStatus.RUNNING
         else:
-            answered = [a for a in finals if a.result is not None and verdict(a.result).verdict not in UNANSWERED]
+            answered = [a for a in finals if a.result is not None and not unanswered(a.result)]
             status = JobStatus.combine([JobStatus.SUCCEEDED] * len(answered)
                                        + [JobStatus.FAILED] * (len(finals) - len(answered)))  # fmt: skip
         return BatchJob(self.name, ident, status, status.value, total_count=len(chained.files),
@@ -287,9 +325,9 @@ class Chain:
         by_next: dict[str, builtins.list[str]] = {}
         for attempt in self._finals(chained):
             refused = attempt.refusal is not None and not attempt.ambiguous
-            unanswered = refused or (attempt.result is not None and verdict(attempt.result).verdict in UNANSWERED)
+            left = refused or (attempt.result is not None and unanswered(attempt.result))
             step = self.providers.index(attempt.provider) + 1
-            if unanswered and step < len(self.providers):
+            if left and step < len(self.providers):
                 by_next.setdefault(self.providers[step], []).append(attempt.file)
         return by_next
 

@@ -16,7 +16,9 @@ adds a combined row per file.
 Each provider's sends are its own client's, journaled and retried as for one provider, so a chain
 never pays one provider twice for a file. Each result carries the ``provider`` that gave it. A chain
 job lives in the process that made it (it is not journaled as a chain);
-:meth:`ChainClient.submit_many` sends each provider's part as that provider's journaled run.
+:meth:`ChainClient.submit_many` sends each provider's part as that provider's journaled run, and
+:meth:`ChainClient.enqueue` records the chain itself in the journal, for workers: there the chain is
+carried on by whichever worker ends a chunk (see :mod:`batchkit._orchestration.chain_runs`).
 :class:`AsyncChainClient` (``batchkit.connect_async([...])``) is the awaitable twin: both run the one
 logic of :mod:`batchkit.chain_plans`.
 """
@@ -31,6 +33,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar, overload
 
 from batchkit._kernel.inputs import Paths
+from batchkit._orchestration.workers import WorkSummary
 from batchkit.async_client import AsyncClient
 from batchkit.chain_plans import MODES, Chain, Driving, Plan
 from batchkit.client import Client
@@ -102,6 +105,19 @@ class ChainClient(_Chained[Client]):
         provider; the chain job comes back ended."""
         return self._run(self._chain.submit_many(files, journal, options, settings))
 
+    def enqueue(self, files: Paths, *, journal: str | os.PathLike[str], options: Mapping[str, Any] | None = None,
+                run_key: str | None = None, **inputs: Any) -> str:  # fmt: skip
+        """Record ``files`` in ``journal`` as the first provider's run (an ensemble's: a run at each
+        provider), for workers of the chain's providers; its id. A worker that ends a chunk hands the
+        files it left unanswered to the next provider's run, in the same write, and
+        :func:`batchkit.runs.results` of this id gives each file's last answer (an ensemble's: all)."""
+        return self._run(self._chain.enqueue(files, journal, options, run_key, inputs))
+
+    def work(self, journal: str | os.PathLike[str], **options: Any) -> WorkSummary:
+        """Work the chain's runs in ``journal`` with each provider's client, ``until_done=True`` (required),
+        round after round while one moves work on; what they did, summed."""
+        return self._run(self._chain.work(journal, options))
+
     def wait(self, job: JobRef, timeout: float | None = None) -> BatchJob:
         """Wait for every provider's jobs; in a fallback chain, send each file left unanswered to the
         next provider, until every file is answered or no provider is left. The chain job at its end."""
@@ -151,6 +167,15 @@ class AsyncChainClient(_Chained[AsyncClient]):
                           options: Mapping[str, Any] | None = None, **settings: Any) -> BatchJob:  # fmt: skip
         """See :meth:`ChainClient.submit_many`."""
         return await self._run(self._chain.submit_many(files, journal, options, settings))
+
+    async def enqueue(self, files: Paths, *, journal: str | os.PathLike[str], options: Mapping[str, Any] | None = None,
+                      run_key: str | None = None, **inputs: Any) -> str:  # fmt: skip
+        """See :meth:`ChainClient.enqueue`."""
+        return await self._run(self._chain.enqueue(files, journal, options, run_key, inputs))
+
+    async def work(self, journal: str | os.PathLike[str], **options: Any) -> WorkSummary:
+        """See :meth:`ChainClient.work`."""
+        return await self._run(self._chain.work(journal, options))
 
     async def wait(self, job: JobRef, timeout: float | None = None) -> BatchJob:
         """See :meth:`ChainClient.wait`."""

@@ -16,7 +16,7 @@ import os
 import queue
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
@@ -125,6 +125,10 @@ class Client(ClientBase[httpx.Client]):
         """
         ops = self._configured(timeout)
         return self._run(ops, ops.enqueue(files, inputs))
+
+    def _enqueue_chained(self, files: Paths, chain: Mapping[str, Any], **inputs: Any) -> str:
+        """:meth:`enqueue` as a part of provider chain ``chain`` (:mod:`batchkit.chains`)."""
+        return self._run(self._ops, self._ops.enqueue(files, inputs, chain))
 
     def work(self, journal: str | os.PathLike[str], **options: Unpack[WorkOptions]) -> WorkSummary:
         """Work the runs of this client's provider in ``journal``: send their chunks, follow their

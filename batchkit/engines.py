@@ -12,9 +12,11 @@ import attrs
 
 from batchkit import runs
 from batchkit._kernel.journal.patience import here, patiently
+from batchkit._orchestration import chain_runs
 from batchkit._orchestration.waiting import PollSchedule
 from batchkit._orchestration.workers import WorkSummary
 from batchkit.async_client import AsyncClient
+from batchkit.config import chain_of
 from batchkit.errors import ConfigError, InputError
 from batchkit.observing import Observer
 
@@ -43,12 +45,13 @@ class WorkerSettings:
 
 def providers_of(journal: str | os.PathLike[str], provider: str | None, run: str | None = None,
                  until_done: bool = True) -> list[str]:  # fmt: skip
-    """The providers a worker serves: ``provider``, else those of the journal's runs (of ``run``); none
-    only ``until_done`` (there is no work), else :class:`ConfigError`."""
+    """The providers a worker serves: ``provider`` (a chain's: each), else those of the journal's runs
+    (of ``run``) and of their chains; none only ``until_done`` (there is no work), else :class:`ConfigError`."""
     if provider:
-        return [provider]
+        return chain_of(provider) or [provider]
     looked = here(patiently(lambda: runs.progress(journal)))  # a worker may start while the database restarts
-    found = sorted({p.run.provider for p in looked if p.run.provider and run in (None, p.run.id)})
+    found = sorted({name for p in looked if p.run.provider and run in (None, p.run.id)
+                    for name in [p.run.provider, *(chain_runs.of(p.run) or {}).get("providers", [])]})  # fmt: skip
     if not found and not until_done:
         raise ConfigError("the journal has no runs yet: say which provider the workers serve (-p NAME, provider=)")
     return found
@@ -66,7 +69,9 @@ async def serve(journal: str | os.PathLike[str], providers: list[str], *, concur
                 settings: WorkerSettings | None = None, observers: Callable[[str], Observer] | None = None,
                 **options: Any) -> list[tuple[str, WorkSummary]]:  # fmt: skip
     """Work ``journal``'s runs of each of ``providers`` at once in this process (``options``: those of
-    ``work``; ``observers``: each provider's observer of events); each provider's summary."""
+    ``work``; ``observers``: each provider's observer of events); each provider's summary. With
+    ``until_done`` and several providers, again while a round moved work on: a fallback chain's next
+    provider is handed files only as the one before it ends their chunks."""
     lanes(concurrency)
 
     async def one(provider: str) -> tuple[str, WorkSummary]:
@@ -80,7 +85,13 @@ async def serve(journal: str | os.PathLike[str], providers: list[str], *, concur
         async with AsyncClient.connect(provider, **given) as client:
             return provider, await client.work(journal, **options)
 
-    return list(await asyncio.gather(*(one(p) for p in providers)))
+    done = list(await asyncio.gather(*(one(p) for p in providers)))
+    while options.get("until_done") and len(providers) > 1 and any(s.progressed for _, s in done):
+        again = await asyncio.gather(*(one(p) for p in providers))
+        if not any(s.progressed for _, s in again):
+            break
+        done = [(p, summed([s, more])) for (p, s), (_, more) in zip(done, again, strict=True)]
+    return done
 
 
 def summed(summaries: list[WorkSummary]) -> WorkSummary:

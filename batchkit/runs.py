@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
 import attrs
 
 from batchkit._kernel.journal import Chunk, ChunkState, FileEntry, Journal, RowError, Run, RunProgress, redacted
-from batchkit._orchestration import synchronous
+from batchkit._orchestration import chain_runs, synchronous
+from batchkit._orchestration.chain_runs import follow_up, sibling
 from batchkit.errors import InputError
 from batchkit.models import FileResult, JobStatus
 from batchkit.providers import get_provider
@@ -57,11 +59,12 @@ def results(journal: str | os.PathLike[str], run: str) -> list[FileResult[Any]]:
 
     A file whose job has not ended has no prediction, and the status of its chunk's job (``QUEUED``
     before it is sent; ``FAILED`` with the refusal, ``UNKNOWN`` with the reason when its send is
-    ambiguous)."""
+    ambiguous). A run a provider chain enqueued (``ChainClient.enqueue``) gives the chain's answers:
+    each file's last (a fallback), or every provider's, file by file (an ensemble)."""
     return list(streamed(journal, run))
 
 
-def streamed(journal: str | os.PathLike[str], run: str, page: int = 1000) -> Iterator[FileResult[Any]]:
+def streamed(journal: str | os.PathLike[str], run: str, page: int = 1000) -> Generator[FileResult[Any], None, None]:
     """:func:`results`, read ``page`` files at a time as they are consumed, in one snapshot of the journal:
     a run of millions of files in constant memory (``batchkit results --run … -o out.csv``). The run is
     looked up at once (a run that is not there raises here); the journal stays open until the iterator
@@ -74,11 +77,47 @@ def streamed(journal: str | os.PathLike[str], run: str, page: int = 1000) -> Ite
     except BaseException:
         reading.close()
         raise
-    return _streamed(reading, found, {chunk.index: chunk for chunk in chunks}, pages, journal)
+    plain = _streamed(reading, found, {chunk.index: chunk for chunk in chunks}, pages, journal)
+    chain = chain_runs.of(found)
+    return plain if chain is None else _chained(plain, found, chain, journal, page)
+
+
+def _chained(plain: Iterator[FileResult[Any]], found: Run, chain: Mapping[str, Any], journal: str | os.PathLike[str],
+             page: int) -> Generator[FileResult[Any], None, None]:  # fmt: skip
+    """A chain's results from its first run's: in a fallback chain each file's last answer (that of the
+    run it was handed on to, and on); in an ensemble every provider's, file by file."""
+    providers = [str(p) for p in chain.get("providers", [])]
+    step = providers.index(found.provider) + 1 if found.provider in providers else len(providers)
+    if chain.get("mode") == "ensemble":
+        others = [sibling(found.id, p) for p in providers[1:]] if step == 1 else []
+        with contextlib.ExitStack() as reading:
+            theirs = [reading.enter_context(contextlib.closing(streamed(journal, r, page)))
+                      for r in _recorded(journal, others)]  # fmt: skip
+            for mine, *more in zip(plain, *theirs, strict=False):  # the same files, unless one was pruned
+                yield mine
+                yield from more
+        return
+    later: dict[str, deque[FileResult[Any]]] = {}
+    if step < len(providers):
+        for then in _recorded(journal, [follow_up(found.id, providers[step])]):
+            for result in streamed(journal, then, page):
+                later.setdefault(result.source, deque()).append(result)
+    for result in plain:
+        kept = later.get(result.source)
+        yield kept.popleft() if kept else result
+
+
+def _recorded(journal: str | os.PathLike[str], ids: list[str]) -> list[str]:
+    """Those of the runs ``ids`` that ``journal`` holds."""
+    book = Journal(journal)
+    try:
+        return [run for run in ids if book.recorded(run)]
+    finally:
+        book.close()
 
 
 def _streamed(reading: contextlib.ExitStack, found: Run, chunks: dict[int, Chunk], pages: Iterator[list[FileEntry]],
-              journal: str | os.PathLike[str]) -> Iterator[FileResult[Any]]:  # fmt: skip
+              journal: str | os.PathLike[str]) -> Generator[FileResult[Any], None, None]:  # fmt: skip
     with reading:
         provider: type[Provider[Any, Any]] | None = get_provider(found.provider) if found.provider else None
         if provider is not None and issubclass(provider, SynchronousProvider):  # kept as its requests' replies

@@ -18,34 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from batchkit.errors import ConfigError
 from batchkit.models import FileResult
-from batchkit.providers import get_provider
-from batchkit.providers.capabilities import Judges, Verdict
+from batchkit.providers import judge, verdict
 
 VERDICT_COLUMNS = ("source", "provider", "verdict", "p_fake", "reason")
 """The columns of a verdict row."""
 PRECEDENCE = ("fake", "uncertain", "real", "not_applicable", "error")
 """An ensemble's verdict: the first of these any provider gave."""
 ENSEMBLE = "ensemble"
-
-
-def judge(provider: str | None) -> type[Judges] | None:
-    """Provider ``provider``'s class where it is a detector (maps its results to verdicts), else None."""
-    try:
-        found = get_provider(provider) if provider else None
-    except ConfigError:
-        return None
-    return found if isinstance(found, Judges) else None
-
-
-def verdict(result: FileResult[Any]) -> Verdict:
-    """The verdict of one result, by its provider's own mapping (``not_applicable`` for a provider that
-    is no detector)."""
-    provider = judge(result.provider)
-    if provider is None:
-        return Verdict("not_applicable", None, f"{result.provider or 'this provider'} is not a deepfake detector")
-    return provider.verdict(result)
 
 
 def combined(found: list[dict[str, Any]]) -> dict[str, Any]:

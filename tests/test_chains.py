@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 import batchkit
+import batchkit.engines
 from batchkit import InputError, JobStatus
 from batchkit.chains import ChainClient
 from batchkit.config import chain_of
@@ -189,3 +191,88 @@ def test_an_async_chain_is_chosen_as_a_sync_one_is(emu, monkeypatch) -> None:
                 await other.wait("chain-0000")
 
     asyncio.run(scenario())
+
+
+# -- chains in the journal: enqueued, carried on by workers ----------------------------------------
+
+
+def _providers_and_states(results: list[batchkit.FileResult]) -> list[tuple[str, str, JobStatus]]:
+    return [(Path(r.source).name, r.provider, r.status) for r in results]
+
+
+def test_an_enqueued_fallback_chain_is_carried_on_by_workers_and_never_pays_twice(emu, media, journal_url) -> None:
+    journal = journal_url
+    files = [media("voice.wav"), media("clip.mkv"), media("face-fail-reality-defender.png"), media("no-face.png")]
+    with chain(emu, [RD, RESEMBLE]) as client, chain(emu, [RD, RESEMBLE]) as other:
+        run = client.enqueue(files, journal=journal)
+        assert client.enqueue(files, journal=journal) == run, "the same files and chain: the same run"
+        with ThreadPoolExecutor(2) as pool:  # two workers of the chain at once
+            done = batchkit.engines.summed(list(pool.map(lambda c: c.work(journal, until_done=True), [client, other])))
+        assert client.work(journal, until_done=True).progressed is False, "nothing is left to do"
+        with pytest.raises(InputError, match="until_done=True"):
+            client.work(journal)
+        with pytest.raises(InputError, match="not chunk"):
+            client.enqueue(files, journal=journal, chunk=2)
+    assert _providers_and_states(batchkit.runs.results(journal, run)) == [
+        ("voice.wav", RD, JobStatus.SUCCEEDED), ("clip.mkv", RESEMBLE, JobStatus.SUCCEEDED),
+        ("face-fail-reality-defender.png", RESEMBLE, JobStatus.SUCCEEDED),
+        ("no-face.png", RESEMBLE, JobStatus.SUCCEEDED)]  # fmt: skip
+    assert (emu.created(RD), emu.created(RESEMBLE)) == (3, 3), "the .mkv was refused before anything was sent"
+    assert (done.failed, done.finished) == (1, 6), "the refusal, then every job at both providers"
+    progress = batchkit.runs.progress(journal)
+    assert [(p.run.provider, p.run.files) for p in progress] == [(RD, 4), (RESEMBLE, 3)]
+    assert all(p.settled for p in progress)
+
+
+def test_a_chain_enqueued_from_the_cli_is_worked_by_one_chain_worker(cli, media, tmp_path: Path) -> None:
+    env = {"REALITY_DEFENDER_API_KEY": EMULATOR_KEY}
+    journal = str(tmp_path / "j.db")
+    names = ",".join([RD, RESEMBLE])
+    enqueued = cli("-p", names, "enqueue", str(media("a.wav")), str(media("c.mkv")), "--journal", journal,
+                   env_update=env)  # fmt: skip
+    assert enqueued.returncode == 0, enqueued.stderr
+    run = enqueued.stdout.split()[-1]
+    worked = cli("-p", names, "worker", "--journal", journal, "--until-done", "--progress-every", "0", env_update=env)
+    assert worked.returncode == 0, worked.stderr
+    assert f"worker for {RD}, {RESEMBLE}" in worked.stderr
+    rows = cli("--json", "results", "--journal", journal, "--run", run, env_update=env)
+    assert rows.returncode == 0, rows.stderr
+    assert [(Path(r["source"]).name, r["provider"], r["status"]) for r in json.loads(rows.stdout)] == [
+        ("a.wav", RD, "SUCCEEDED"), ("c.mkv", RESEMBLE, "SUCCEEDED")]  # fmt: skip
+
+
+def test_an_enqueued_ensemble_is_a_run_at_each_provider_read_file_by_file(emu, media, tmp_path: Path) -> None:
+    journal = str(tmp_path / "j.db")
+    with chain(emu, [HIVE, RD], mode="ensemble") as client:
+        run = client.enqueue([media("portrait-fake.png"), media("plain.png")], journal=journal)
+        client.work(journal, until_done=True)
+    results = batchkit.runs.results(journal, run)
+    assert _providers_and_states(results) == [
+        ("portrait-fake.png", HIVE, JobStatus.SUCCEEDED), ("portrait-fake.png", RD, JobStatus.SUCCEEDED),
+        ("plain.png", HIVE, JobStatus.SUCCEEDED), ("plain.png", RD, JobStatus.SUCCEEDED)]  # fmt: skip
+    rows = [r for r in batchkit.verdicts(results) if r["provider"] == "ensemble"]
+    assert [r["verdict"] for r in rows] == ["fake", "real"]
+    assert (emu.created(HIVE), emu.created(RD)) == (2, 2)
+
+
+def test_an_async_chain_enqueues_and_works_as_the_sync_one(emu, media, tmp_path: Path) -> None:
+    journal = str(tmp_path / "j.db")
+    voice, clip = media("voice.wav"), media("clip.mkv")
+
+    async def scenario() -> str:
+        async with _async_chain(emu, [RD, RESEMBLE]) as client:
+            run = await client.enqueue([voice, clip], journal=journal)
+            await client.work(journal, until_done=True)
+            return run
+
+    run = asyncio.run(scenario())
+    assert _providers_and_states(batchkit.runs.results(journal, run)) == [
+        ("voice.wav", RD, JobStatus.SUCCEEDED), ("clip.mkv", RESEMBLE, JobStatus.SUCCEEDED)]  # fmt: skip
+    assert (emu.created(RD), emu.created(RESEMBLE)) == (1, 1)
+
+
+def test_a_provider_that_answers_in_its_reply_is_refused_in_an_enqueued_fallback_chain(emu, media, tmp_path) -> None:
+    journal = str(tmp_path / "j.db")
+    with chain(emu, [RD, HIVE]) as client, pytest.raises(InputError, match="hive answers in its reply"):
+        client.enqueue([media("a.wav")], journal=journal)
+    assert emu.requests == [], "refused before anything was sent"

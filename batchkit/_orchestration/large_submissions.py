@@ -4,6 +4,7 @@ by this process (``submit_many``) or by any number of workers (``enqueue`` + ``w
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -20,9 +21,10 @@ from batchkit._kernel.not_given import NOT_GIVEN
 from batchkit._kernel.steps import Blocking, Operation
 from batchkit.errors import AmbiguousSubmissionError, InputError
 from batchkit.models import BatchJob, JobStatus
+from batchkit.providers import get_provider
 from batchkit.providers.base import Submission, SynchronousProvider
 
-from . import synchronous
+from . import chain_runs, synchronous
 from .groups import JobGroup
 from .workers import Lease, Sends, Worker
 
@@ -89,10 +91,17 @@ def checked_key(key: Any) -> str | None:
     return key
 
 
+def chained(identity: str, chain: Mapping[str, Any]) -> str:
+    """The identity of a submission as a part of provider chain ``chain``."""
+    return hashlib.sha256(f"{identity}\0chain\0{json.dumps(chain, sort_keys=True)}".encode()).hexdigest()
+
+
 def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Mapping[str, Any],
-           chunk: int | None, key: str | None = None) -> Operation[str]:  # fmt: skip
+           chunk: int | None, key: str | None = None,
+           chain: Mapping[str, Any] | None = None) -> Operation[str]:  # fmt: skip
     """Check every chunk as the provider would, then record the run (or find it recorded, or, with ``key``,
-    the run the key names); its id.
+    the run the key names); its id. ``chain``: the provider chain the run is the first part of (its spec,
+    :mod:`batchkit._orchestration.chain_runs`), which is part of the run's identity.
 
     The run's identity is one canonical spec, however the call was made: a setting given as None is
     not given (the CLI's ``callback_url=None, options=None`` is Python's ``{}``)."""
@@ -104,29 +113,46 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
         if isinstance(chunk, bool) or not isinstance(chunk, int) or not 1 <= chunk <= max_files:
             raise InputError(f"chunk must be 1 to {max_files} files for {provider.name}, got {chunk!r}")
         max_files = chunk
+    if chain is not None:
+        chain = {**chain, "options": {name: portable({"options": value})["options"]
+                                      for name, value in chain.get("options", {}).items()}}  # fmt: skip
+        answering = [p for p in chain["providers"] if issubclass(get_provider(p), SynchronousProvider)]
+        if chain.get("mode") != "ensemble" and answering:
+            raise InputError(f"{answering[0]} answers in its reply: it can be in an enqueued ensemble, not in an"
+                             " enqueued fallback chain (submit that chain, or submit_many it)")  # fmt: skip
     if isinstance(provider, SynchronousProvider):  # one chunk a request
         whole = yield Blocking(lambda: provider.prepare(Submission(files=files, **inputs)))
-        found: str = yield Blocking(lambda: synchronous.record(journal, provider.name, provider.requests(whole),
-                                                               portable(inputs), int(ops.clock.time() * 1000), key))
+        planned = provider.requests(whole)
+        if chain is not None:
+            planned = attrs.evolve(planned, identity=chained(planned.identity, chain))
+        found: str = yield Blocking(lambda: synchronous.record(journal, provider.name, planned, portable(inputs),
+                                                               int(ops.clock.time() * 1000), key, chain))  # fmt: skip
         return found
-    parts = plan(files, max_files, max_bytes)
-    yield Blocking(lambda: [provider.prepare(Submission(files=p, **inputs)) for p in parts])
+    layout: list[list[int]]
+    if chain is None:
+        parts = plan(files, max_files, max_bytes)
+        yield Blocking(lambda: [provider.prepare(Submission(files=p, **inputs)) for p in parts])
+        ends = list(itertools.accumulate(len(p) for p in parts))
+        layout = [list(range(end - len(p), end)) for end, p in zip(ends, parts, strict=True)]
+    else:  # a file the provider refuses is a chunk alone, handed on by the worker that fails it
+        sizes = [(str(f.path), f.size) for f in files]
+        options = inputs.get("options")
+        layout = yield Blocking(lambda: chain_runs.planned(provider, options, sizes, max_files, max_bytes))
     resolved: list[str] = yield Blocking(lambda: [str(f.path.resolve()) for f in files])  # once a file: it is slow
     identity = fingerprint(provider.name, files, (max_files, max_bytes), inputs, resolved)
     if inputs.get("callback_url"):  # so that a receiver knows the callbacks of this run (batchkit callbacks)
         inputs = {**inputs, "callback_url": with_nonce(str(inputs["callback_url"]))}
     spec = {"inputs": portable(inputs), "limits": [max_files, max_bytes]}
     earlier = fingerprint(provider.name, files, (max_files, max_bytes), given, resolved)
+    if chain is not None:
+        spec["chain"] = chain
+        identity = earlier = chained(identity, chain)
 
     def write() -> str:  # the parts hold the files in the order given
         nonlocal identity
         if key is None and earlier != identity and journal.recorded(run_id_for(earlier)):  # an earlier batchkit's id
             identity = earlier
         entries = [(path, f.size, os.stat(path).st_mtime_ns) for path, f in zip(resolved, files, strict=True)]
-        layout, start = [], 0
-        for part in parts:
-            layout.append(range(start, start + len(part)))
-            start += len(part)
         return journal.record_run(provider.name, identity, spec, entries, layout, int(ops.clock.time() * 1000), key)
 
     run: str = yield Blocking(write)

@@ -192,12 +192,13 @@ class Operations:
         finally:
             book.close()
 
-    def enqueue(self, files: Paths, inputs: Mapping[str, Any]) -> Operation[str]:
+    def enqueue(self, files: Paths, inputs: Mapping[str, Any],
+                chain: Mapping[str, Any] | None = None) -> Operation[str]:  # fmt: skip
         settings = dict(_known(inputs, (*SUBMIT_KEYS, *RUN_KEYS)))
         journal, chunk, key = (settings.pop(name, None) for name in RUN_KEYS)
         book, local = yield from self._journaled(journal, files)
         try:
-            run = yield from record(self, book, local, settings, chunk, key)
+            run = yield from record(self, book, local, settings, chunk, key, chain)
         finally:
             book.close()
         log.info("%s: recorded run %s in %s", self.provider.name, run, book.where)

@@ -42,12 +42,13 @@ def spec_of(planned: Requests, inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def record(journal: Journal, provider: str, planned: Requests, inputs: Mapping[str, Any], now_ms: int,
-           key: str | None = None) -> str:  # fmt: skip
-    """The submission's run, recorded (or found recorded by an earlier one, or named by ``key``); refused
-    requests are planned again."""
+           key: str | None = None, chain: Mapping[str, Any] | None = None) -> str:  # fmt: skip
+    """The submission's run, recorded (or found recorded by an earlier one, or named by ``key``; ``chain``:
+    as a part of an enqueued ensemble); refused requests are planned again."""
     entries = [(str(f.path.resolve()), f.size, os.stat(f.path).st_mtime_ns) for f in planned.files]
     layout = [r.files for r in planned.requests]
-    run = journal.record_run(provider, planned.identity, spec_of(planned, inputs), entries, layout, now_ms, key)
+    spec = spec_of(planned, inputs) if chain is None else {**spec_of(planned, inputs), "chain": dict(chain)}
+    run = journal.record_run(provider, planned.identity, spec, entries, layout, now_ms, key)
     journal.retry_failed(run)
     return run
 

@@ -25,7 +25,7 @@ import cattrs
 
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.inputs import LocalFile, check_file
-from batchkit._kernel.journal import Chunk, ChunkState, Claim, FileEntry, Journal, RowError, Run, Scope, within
+from batchkit._kernel.journal import Chunk, ChunkState, Claim, FileEntry, Journal, Onward, RowError, Run, Scope, within
 from batchkit._kernel.journal.patience import PATIENCE, patiently
 from batchkit._kernel.journal.stores import Unavailable
 from batchkit._kernel.journal.wake_ups import WakeUps
@@ -49,6 +49,7 @@ from batchkit.observing import Event
 from batchkit.providers.base import Provider, Request, Shape, Submission, SynchronousProvider
 from batchkit.providers.capabilities import ChecksUploads, Reconciles
 
+from . import chain_runs
 from .sending import Sender
 from .waiting import PollSchedule
 
@@ -116,6 +117,11 @@ class WorkSummary:
     """Chunks the provider refused."""
     lost: int = 0
     """Chunks another worker took over after this one's lease ended (its writes were refused)."""
+
+    @property
+    def progressed(self) -> bool:
+        """Whether it moved any chunk on (a chunk it left ambiguous it may meet again)."""
+        return bool(self.sent or self.adopted or self.finished or self.failed or self.lost)
 
 
 @attrs.define
@@ -320,7 +326,7 @@ class Worker:
                     self._tell("lease_lost", claim)
                     log.warning("%s", exc)
                 except RowError as exc:  # this chunk's rows, or its run's, cannot be read: it alone fails
-                    yield from self._failed(claim, exc)
+                    yield from self._failed(claim, exc, chained=False)
                 finally:
                     self._since.pop(key, None)
         finally:
@@ -545,14 +551,23 @@ class Worker:
         (self._unsettled.discard if settled else self._unsettled.add)(key)
         self.summary.ambiguous = len(self._unsettled)
 
-    def _failed(self, claim: Claim, exc: BatchkitError) -> Operation[None]:
+    def _failed(self, claim: Claim, exc: BatchkitError, chained: bool = True) -> Operation[None]:
         refused = str(exc)
-        yield Blocking(lambda: self.journal.failed(claim, refused))  # not skipped by index: other runs have one
+        yield from self._fail(claim, refused, chained)  # not skipped by index: other runs have one
         self._tell("chunk_failed", claim)
         self.summary.failed += 1
         if self.strict:
             raise exc
         log.warning("chunk %d of %s failed: %s", claim.chunk.index, claim.chunk.run, refused)
+
+    def _fail(self, claim: Claim, reason: str, chained: bool = True) -> Operation[None]:
+        """The chunk failed; in a fallback chain its files go to the next provider, in the same write."""
+        run = self._runs.get(claim.chunk.run)
+        onward: list[Onward] = []
+        if chained and run is not None and chain_runs.of(run) is not None:
+            entries: list[FileEntry] = yield Blocking(lambda: self.journal.files(run.id, claim.chunk.index))
+            onward = yield Blocking(lambda: chain_runs.onward(run, entries, {e.index for e in entries}))
+        yield Blocking(lambda: self.journal.failed(claim, reason, onward))
 
     def _patiently(self, write: Callable[[], T]) -> Operation[T]:
         """``write()`` on the journal, made again while the database is out of reach (:func:`patiently`)."""
@@ -608,7 +623,11 @@ class Worker:
             self._tell("chunk_polled", claim)
             return
         entries: list[FileEntry] = yield Blocking(lambda: journal.files(run.id, chunk.index))
-        yield Blocking(lambda: journal.finished(claim, now.status.value, outcomes(entries, results)))
+        ended = outcomes(entries, results)
+        onward: list[Onward] = []
+        if chain_runs.of(run) is not None:
+            onward = yield Blocking(lambda: chain_runs.onward(run, entries, chain_runs.left(provider.name, ended)))
+        yield Blocking(lambda: journal.finished(claim, now.status.value, ended, onward))
         self._tell("chunk_finished", claim)
         self.summary.finished += 1
 
@@ -620,7 +639,7 @@ class Worker:
         if isinstance(exc, NotFoundError):
             lost = f"lost job: the provider has no job {chunk.job_id} any more ({problem})"
             log.warning("chunk %d of %s: %s", chunk.index, chunk.run, lost)
-            yield Blocking(lambda: journal.failed(claim, lost))
+            yield from self._fail(claim, lost)
             self.summary.failed += 1
         elif _about_the_worker(exc) or isinstance(exc, PermissionDeniedError):
             yield Blocking(lambda: journal.polled(claim, None, problem, self._now_ms(), chunk.poll_interval or 0.0))
@@ -628,7 +647,7 @@ class Worker:
         elif chunk.attempts + 1 >= self.FOLLOW_ERRORS:
             given_up = f"{problem} (its job {chunk.job_id} could not be checked {chunk.attempts + 1} times in a row)"
             log.warning("chunk %d of %s: %s", chunk.index, chunk.run, given_up)
-            yield Blocking(lambda: journal.failed(claim, given_up))
+            yield from self._fail(claim, given_up)
             self.summary.failed += 1
         else:
             yield Blocking(lambda: journal.polled(claim, None, problem, due, interval, failures=chunk.attempts + 1))

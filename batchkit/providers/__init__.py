@@ -13,9 +13,10 @@ import importlib
 from typing import Any, TypeVar
 
 from batchkit.errors import ConfigError
+from batchkit.models import FileResult, JobStatus
 
 from .base import Provider, Submission
-from .capabilities import Presentation, presented
+from .capabilities import Judges, Presentation, Verdict, presented
 
 P = TypeVar("P", bound="Provider[Any, Any]")
 
@@ -97,5 +98,32 @@ def get_provider(name: str) -> type[Provider[Any, Any]]:
     return register(cls)
 
 
-__all__ = ["ENTRY_POINT_GROUP", "FAKE_GROUP", "Provider", "Submission", "available", "fake_of", "get_provider",
-           "presentation", "register"]
+UNANSWERED = frozenset({"not_applicable", "error"})
+"""Verdicts a fallback chain asks its next provider about."""
+
+
+def judge(provider: str | None) -> type[Judges] | None:
+    """Provider ``provider``'s class where it is a detector (maps its results to verdicts), else None."""
+    try:
+        found = get_provider(provider) if provider else None
+    except ConfigError:
+        return None
+    return found if isinstance(found, Judges) else None
+
+
+def verdict(result: FileResult[Any]) -> Verdict:
+    """The verdict of one result, by its provider's own mapping (``not_applicable`` for a provider that
+    is no detector)."""
+    provider = judge(result.provider)
+    if provider is None:
+        return Verdict("not_applicable", None, f"{result.provider or 'this provider'} is not a deepfake detector")
+    return provider.verdict(result)
+
+
+def unanswered(result: FileResult[Any]) -> bool:
+    """Whether a fallback chain sends this file on: it failed, or its verdict is one of :data:`UNANSWERED`."""
+    return result.status is JobStatus.FAILED or verdict(result).verdict in UNANSWERED
+
+
+__all__ = ["ENTRY_POINT_GROUP", "FAKE_GROUP", "UNANSWERED", "Provider", "Submission", "available", "fake_of",
+           "get_provider", "judge", "presentation", "register", "unanswered", "verdict"]

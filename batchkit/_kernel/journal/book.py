@@ -124,6 +124,18 @@ class RunProgress:
 
 
 @attrs.frozen
+class Onward:
+    """Files a chunk's provider left unanswered, for the next provider of its chain: appended, chunked as
+    ``plan`` says (indexes into ``files``), to the run ``fingerprint`` names, recorded with the first."""
+
+    provider: str
+    fingerprint: str
+    spec: Mapping[str, Any]
+    files: Sequence[tuple[str, int, int | None]]
+    plan: Sequence[Sequence[int]]
+
+
+@attrs.frozen
 class WorkerEntry:
     """A worker in the journal's registry."""
 
@@ -737,8 +749,43 @@ class Journal:
         self._fenced(claim, {"state": ChunkState.DONE, "job_id": remote_id, "job_status": job_status, "error": None,
                              "reply": json.dumps(reply)})  # fmt: skip
 
-    def failed(self, claim: Claim, reason: str) -> None:
-        self._fenced(claim, {"state": ChunkState.FAILED, "error": reason})
+    def failed(self, claim: Claim, reason: str, onward: Sequence[Onward] = ()) -> None:
+        """The chunk failed (``onward``: its files go to the next provider of its chain, in the same
+        transaction)."""
+        if not onward:
+            self._fenced(claim, {"state": ChunkState.FAILED, "error": reason})
+            return
+        with self._store.transaction() as tx:
+            self._write(tx, claim, {"state": ChunkState.FAILED, "error": reason})
+            self._extend(tx, onward)
+
+    def _extend(self, tx: Tx, onward: Sequence[Onward]) -> None:
+        """Append each of ``onward``'s files, as its chunks, to the run its fingerprint names (recorded with
+        the first); its workers are woken. Concurrent appends to one run take turns on its row."""
+        now_ms = self._now(tx, _wall_ms())
+        for more in onward:
+            for path, *_ in more.files:
+                _storable(path)
+            run = run_id_for(more.fingerprint)
+            tx.execute("INSERT INTO runs (id, provider, fingerprint, spec, created_ms, files, chunks)"
+                       " VALUES (?, ?, ?, ?, ?, 0, 0) ON CONFLICT DO NOTHING",
+                       (run, more.provider, more.fingerprint, json.dumps(more.spec), now_ms))  # fmt: skip
+            grown = "UPDATE runs SET files = files + ?, chunks = chunks + ? WHERE id = ?"
+            counts = (len(more.files), len(more.plan), run)
+            if self._store.returning:
+                files, chunks = tx.execute(grown + " RETURNING files, chunks", counts).fetchone()
+            else:  # an older sqlite: its write transaction holds the whole journal
+                tx.execute(grown, counts)
+                files, chunks = tx.execute("SELECT files, chunks FROM runs WHERE id = ?", (run,)).fetchone()
+            first_file, first_chunk = int(files) - len(more.files), int(chunks) - len(more.plan)
+            where = {i: first_chunk + n for n, indexes in enumerate(more.plan) for i in indexes}
+            tx.executemany("INSERT INTO chunks (run_id, idx, state) VALUES (?, ?, ?)",
+                           [(run, first_chunk + n, ChunkState.PLANNED) for n in range(len(more.plan))])  # fmt: skip
+            tx.executemany(
+                "INSERT INTO files (run_id, idx, chunk_idx, path, size, mtime_ns) VALUES (?, ?, ?, ?, ?, ?)",
+                [(run, first_file + i, where[i], *entry) for i, entry in enumerate(more.files)],
+            )
+            self._store.notify(tx, run)
 
     def polled(self, claim: Claim, job_status: str | None, error: str | None, next_poll_ms: int, interval: float,
                failures: int = 0) -> None:  # fmt: skip
@@ -750,9 +797,12 @@ class Journal:
             values["job_status"] = job_status
         self._fenced(claim, values)
 
-    def finished(self, claim: Claim, job_status: str, outcomes: Sequence[tuple[int, str, str | None, Any]]) -> None:
-        """The job ended: its status, and each input file's ``(index, status, error, raw result)``, at once."""
+    def finished(self, claim: Claim, job_status: str, outcomes: Sequence[tuple[int, str, str | None, Any]],
+                 onward: Sequence[Onward] = ()) -> None:  # fmt: skip
+        """The job ended: its status, and each input file's ``(index, status, error, raw result)``, at once
+        (and ``onward``'s files to the next provider of its chain)."""
         with self._store.transaction() as tx:
+            self._extend(tx, onward)
             self._write(tx, claim, {"state": ChunkState.DONE, "job_status": job_status, "error": None})
             rows = [(i, status, error, json.dumps(raw)) for i, status, error, raw in outcomes]
             for at in range(0, len(rows), FILES_A_STATEMENT):  # one statement a chunk, not one a file
