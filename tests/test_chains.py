@@ -276,3 +276,16 @@ def test_a_provider_that_answers_in_its_reply_is_refused_in_an_enqueued_fallback
     with chain(emu, [RD, HIVE]) as client, pytest.raises(InputError, match="hive answers in its reply"):
         client.enqueue([media("a.wav")], journal=journal)
     assert emu.requests == [], "refused before anything was sent"
+
+
+def test_an_enqueued_chain_hands_files_on_while_its_first_provider_is_down(emu, media, tmp_path: Path) -> None:
+    """A create refused by a 5xx that made nothing (Reality Defender's presign), retries spent: the worker
+    hands the file to the next provider instead of waiting for the first to come back."""
+    journal = str(tmp_path / "j.db")
+    emu.faults.add("POST /api/files/aws-presigned", "status", status=503, times=100)
+    with chain(emu, [RD, RESEMBLE], retry=batchkit.RetryPolicy(max_retries=1, backoff_base=0.01)) as client:
+        run = client.enqueue([media("voice.wav")], journal=journal)
+        client.work(journal, until_done=True)
+    [result] = batchkit.runs.results(journal, run)
+    assert (result.provider, result.status) == (RESEMBLE, JobStatus.SUCCEEDED)
+    assert (emu.created(RD), emu.created(RESEMBLE)) == (0, 1)

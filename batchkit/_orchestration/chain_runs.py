@@ -71,19 +71,24 @@ def left(provider: str, outcomes: Sequence[tuple[int, str, str | None, Any]]) ->
     return found
 
 
+def next_of(run: Run) -> str | None:
+    """The provider a fallback chain hands ``run``'s unanswered files to (None: no chain, or the last)."""
+    chain = of(run)
+    if chain is None or chain.get("mode") != "fallback":
+        return None
+    providers = [str(p) for p in chain.get("providers", [])]
+    step = providers.index(run.provider) + 1 if run.provider in providers else len(providers)
+    return providers[step] if step < len(providers) else None
+
+
 def onward(run: Run, entries: Sequence[FileEntry], indexes: Collection[int]) -> list[Onward]:
     """What a fallback chain's next provider is to be asked about ``entries`` with ``indexes`` (none
     where ``run`` is no part of one, or its provider is the last). The files go in jobs as the next
     provider takes them; one it refuses on its own goes in a job alone, so that it alone is handed on."""
-    chain = of(run)
+    chain, name = of(run), next_of(run)
     kept = [e for e in entries if e.index in indexes]
-    if chain is None or chain.get("mode") != "fallback" or not kept or run.provider is None:
+    if chain is None or name is None or not kept:
         return []
-    providers = [str(p) for p in chain.get("providers", [])]
-    step = providers.index(run.provider) + 1 if run.provider in providers else len(providers)
-    if step >= len(providers):
-        return []
-    name = providers[step]
     cls = get_provider(name)
     provider, options = cls(cls.default_base_url), chain.get("options", {}).get(name)
     limits = provider.chunk_limits(options)
@@ -118,4 +123,4 @@ def planned(provider: Provider[Any, Any], options: Any, files: Sequence[tuple[st
     return plan
 
 
-__all__ = ["CHAIN", "follow_up", "left", "of", "onward", "planned", "sibling", "sibling_key", "spec"]
+__all__ = ["CHAIN", "follow_up", "left", "next_of", "of", "onward", "planned", "sibling", "sibling_key", "spec"]

@@ -451,7 +451,8 @@ class Worker:
         except Unavailable:  # the intent could not be journaled: nothing was sent
             raise
         except BatchkitError as exc:
-            if not _about_the_worker(exc):
+            down = isinstance(exc, (ServerError, TransportError)) and chain_runs.next_of(run) is not None
+            if down or not _about_the_worker(exc):  # a chain's provider that is down: its next is asked
                 yield from self._failed(claim, exc)
                 return
             refused = str(exc)
