@@ -50,12 +50,16 @@ def test_a_failure_beside_failing_disk_work_leaves_nothing_unretrieved(caplog: p
 
 
 @pytest.mark.long
-def test_a_503_burst_on_results_leaves_the_job_to_be_fetched_later(emulated, emu, media, tmp_path) -> None:
+def test_a_503_burst_on_results_leaves_the_job_to_be_fetched_later(emulated, emu, media, tmp_path,
+                                                                    monkeypatch) -> None:  # fmt: skip
     """M3: the job succeeded, but its results answer 503 for longer than the retries last: the chunk
     is left to be fetched again at a later poll, not its files marked FAILED for good."""
+    from batchkit._orchestration.workers import Worker
     from batchkit.emulator import FaultKind
 
-    client = emulated("hume")
+    monkeypatch.setattr(Worker, "PAUSE", (0.05, 0.1))  # the worker's pause once the provider fails: short here
+
+    client = emulated("hume", retry=batchkit.RetryPolicy(backoff_base=0.01, backoff_max=0.05))  # 3 retries, quick
     journal = str(tmp_path / "j.db")
     run = client.enqueue([media("a.wav")], journal=journal)
     emu.faults.add("GET /v0/batch/jobs/*/predictions", FaultKind.STATUS, status=503, times=6)  # > 1 + 3 retries

@@ -163,6 +163,9 @@ class Worker:
     """The same where the journal wakes idle workers (PostgreSQL's ``NOTIFY``): polling is the fallback."""
     WAKE_CHECK = 0.1
     """How often a resting lane looks whether a wake-up came (a counter: no query)."""
+    HEARTBEAT_CHECK = 0.05
+    """How often the heartbeat looks whether the lanes have stopped (a counter: so a call that runs a worker,
+    ``submit_many`` or a synchronous provider's ``submit``, returns this soon after its last lane)."""
     PAUSE = (5.0, 300.0)
     """How long a worker first stops claiming when the trouble is its own (its key refused, the provider
     out of its reach, the run's folders not on its host), and the most it grows to, doubling each time."""
@@ -192,6 +195,7 @@ class Worker:
         self._since: dict[tuple[str, int], float] = {}
         self.observer = ops.sender.observer
         self._wake_ups: WakeUps | None = None
+        self._stirs = 0
 
     def _now_ms(self) -> int:
         return int(self.ops.clock.time() * 1000)
@@ -217,19 +221,16 @@ class Worker:
         return self.summary
 
     def _woken(self) -> int:
-        """How many wake-ups have come so far (read before the journal is looked at, so that one sent
-        while it was being looked at is not missed by the rest that follows)."""
-        return 0 if self._wake_ups is None else self._wake_ups.count
+        """How many wake-ups have come so far: the journal's, and this worker's own lanes' (one ended a
+        chunk, which may have been the last, or stopped); read before the journal is looked at, so that
+        one sent while it was being looked at is not missed by the rest that follows."""
+        return self._stirs + (0 if self._wake_ups is None else self._wake_ups.count)
 
     def _rest(self, seconds: float, seen: int) -> Operation[None]:
-        """Sleep ``seconds``, or less once the journal has woken this worker since it had woken it ``seen``
-        times."""
-        wake_ups, clock = self._wake_ups, self.ops.clock
-        if wake_ups is None:
-            yield Sleep(seconds)
-            return
+        """Sleep ``seconds``, or less once this worker has been woken since it had been woken ``seen`` times."""
+        clock = self.ops.clock
         end = clock.monotonic() + seconds
-        while wake_ups.count == seen and (left := end - clock.monotonic()) > 0:
+        while self._woken() == seen and (left := end - clock.monotonic()) > 0:
             yield Sleep(min(left, self.WAKE_CHECK))
 
     def _tell(self, name: str, claim: Claim, remote_id: str | None = None) -> None:
@@ -261,7 +262,7 @@ class Worker:
             if self.prune is not None and clock.monotonic() >= prune_due:
                 yield Blocking(self._pruned)
                 prune_due = clock.monotonic() + self.PRUNE_EVERY
-            yield Sleep(min(max(due - clock.monotonic(), 0.0), 0.25))  # short: the heartbeat ends with the lanes
+            yield Sleep(min(max(due - clock.monotonic(), 0.0), self.HEARTBEAT_CHECK))  # it ends with the lanes
             began = clock.monotonic()
             self.observer.tick(began)
             if began >= due:
@@ -329,8 +330,10 @@ class Worker:
                     yield from self._failed(claim, exc, chained=False)
                 finally:
                     self._since.pop(key, None)
+                    self._stirs += 1
         finally:
             self._working -= 1
+            self._stirs += 1
 
     def _handle(self, claim: Claim) -> Operation[None]:
         chunk = claim.chunk
