@@ -12,8 +12,14 @@ from typing import Any, NamedTuple
 
 import pytest
 
-import batchkit
-from tests.patience import IDLE
+# The suite starts a hundred Pythons (xdist workers, CLIs, killed workers), each importing batchkit: its
+# bytecode is kept (in __pycache__, ignored by git, as Python does by default) even where the environment
+# says not to, so that they compile it once between them, not once each.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+import batchkit  # noqa: E402
+from tests.patience import IDLE  # noqa: E402
 
 HUME_KEY = "hume-test-key-SECRET-9f8e7d"
 RESEMBLE_KEY = "resemble-test-key-SECRET-1a2b3c"
