@@ -136,7 +136,8 @@ class Sender:
         return response
 
     def _tell(self, name: str, call: Call, **fields: Any) -> None:
-        self.observer.event(Event(name, self.provider.name, operation=operation_of(call), **fields))
+        if self.observer is not NO_OBSERVER:  # none is made for nobody: a status call's cost is counted
+            self.observer.event(Event(name, self.provider.name, operation=operation_of(call), **fields))
 
     def _attempts(self, call: Call) -> Operation[httpx.Response]:
         provider, policy, advice = self.provider.name, self.policy, self.provider.ambiguity_advice
@@ -154,8 +155,9 @@ class Sender:
             outcome = yield attrs.evolve(call, before=self.intend) if call.creates and self.intend else call
             if isinstance(outcome, NotSent):
                 raise outcome.error
-            self._tell("request", call, attempt=attempt, seconds=self.clock.monotonic() - sent,
-                       status=status_class(outcome), upload_bytes=upload_bytes(call, outcome))  # fmt: skip
+            if self.observer is not NO_OBSERVER:
+                self._tell("request", call, attempt=attempt, seconds=self.clock.monotonic() - sent,
+                           status=status_class(outcome), upload_bytes=upload_bytes(call, outcome))  # fmt: skip
             retry_after = None
             failure: BatchkitError
             if isinstance(outcome, BatchkitError):  # found by the executor: a changed file, a reply too large
@@ -163,7 +165,8 @@ class Sender:
                     raise AmbiguousSubmissionError(provider, str(outcome), advice=advice) from None
                 raise outcome
             if isinstance(outcome, httpx.Response):
-                log.debug("%s -> %d (attempt %d)", call.target, outcome.status_code, attempt)
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s -> %d (attempt %d)", call.target, outcome.status_code, attempt)
                 if outcome.is_success:
                     return outcome
                 failure = provider_error(provider, outcome, self.provider.error_body)
