@@ -284,13 +284,18 @@ def bench_explain(row: Row, runs: int, chunks: int = 100_000) -> None:
         book.record_run("resemble", "explain", {}, [(f"/data/f{i:07d}.wav", 10, None) for i in range(chunks)],
                         [[i] for i in range(chunks)], now)  # fmt: skip
         seen: list[tuple[str, tuple[Any, ...]]] = []
-        execute = stores._PostgresTx.execute
+        execute, statement = stores._PostgresTx.execute, stores.PostgresStore.statement
 
         def recorded(self: Any, sql: str, params: Any = ()) -> Any:
             seen.append((sql, tuple(params)))
             return execute(self, sql, params)
 
+        def recorded_alone(self: Any, sql: str, params: Any = ()) -> Any:  # a statement committed on its own
+            seen.append((sql, tuple(params)))
+            return statement(self, sql, params)
+
         stores._PostgresTx.execute = recorded  # type: ignore[method-assign]
+        stores.PostgresStore.statement = recorded_alone  # type: ignore[method-assign]
         calls = {"claim": lambda: book.claim("w", Scope("resemble"), now, 30_000),
                  "renew": lambda: book.renew("w", now, 30_000),
                  "next due": lambda: book.next_due(Scope("resemble"), now),
@@ -323,6 +328,7 @@ def bench_explain(row: Row, runs: int, chunks: int = 100_000) -> None:
                 row("raw SKIP LOCKED claim of one row", f"{raw:.1f} ms", "-", "-", "baseline")
         finally:
             stores._PostgresTx.execute = execute  # type: ignore[method-assign]
+            stores.PostgresStore.statement = statement  # type: ignore[method-assign]
             book.close()
 
 

@@ -491,7 +491,7 @@ class Journal:
             return where + f" AND {_NEXT_POLL} <= ?", [now_ms]
         return where + f" AND (c.state = '{ChunkState.AMBIGUOUS}' OR {_NEXT_POLL} <= ?)", [now_ms]
 
-    def _now(self, tx: Tx, given_ms: int) -> int:
+    def _now(self, tx: Tx | None, given_ms: int) -> int:
         """The time leases are kept in: the database's clock on PostgreSQL (``clock_timestamp()``: hosts'
         clocks may disagree), read every :data:`CLOCK_READ` seconds and followed on this host's monotonic
         clock between reads; ``given_ms`` (the caller's) on sqlite, which is one host."""
@@ -500,7 +500,8 @@ class Journal:
         local = time.monotonic()
         if self._clock is not None and local - self._clock[1] < CLOCK_READ:
             return int(local * 1000 + self._clock[0])
-        ms = int(tx.execute("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)").fetchone()[0])
+        read = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+        ms = int((self._store.statement(read) if tx is None else tx.execute(read)).fetchone()[0])
         self._clock = (ms - local * 1000, local)
         return ms
 
@@ -515,51 +516,52 @@ class Journal:
         """A chunk in ``scope`` with work left that no live worker holds, now held by ``owner`` until
         ``now + lease_ms`` (on the database's clock on PostgreSQL) with a new fencing token; None if
         there is none now. Checks that are due come first (the longest due first), then sends (the
-        oldest run's first chunk)."""
-        with self._store.transaction() as tx:
-            now_ms = self._now(tx, now_ms)
-            while True:
-                found = self._claimable(tx, scope, now_ms)
-                if found is None:
-                    return None
-                run, idx = found
-                taken = tx.execute(
-                    "UPDATE chunks SET owner = ?, owner_pid = ?, owner_host = ?, lease_until_ms = ?, token = token + 1"
-                    f" WHERE run_id = ? AND idx = ?{_RETURNING if self._store.returning else ''}",
-                    (owner, os.getpid(), host(), now_ms + lease_ms, run, idx),
-                )
-                row = taken.fetchone() if self._store.returning else tx.execute(
-                    f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? AND c.idx = ?", (run, idx)).fetchone()
-                try:
-                    return Claim(_chunk(row, ()), int(row[-1]))  # its files: :meth:`files` (with their sizes)
-                except UNREADABLE as exc:  # failed where it stands, and the next one looked for
-                    tx.execute("UPDATE chunks SET state = ?, error = ?, owner = NULL, owner_pid = NULL,"
-                               " owner_host = NULL, lease_until_ms = NULL WHERE run_id = ? AND idx = ?",
-                               (ChunkState.FAILED, f"{RowError.what} ({exc})"[:2000], run, idx))  # fmt: skip
+        oldest run's first chunk).
 
-    def _claimable(self, tx: Tx, scope: Scope, now_ms: int) -> tuple[str, int] | None:
-        """The chunk :meth:`claim` takes, locked on PostgreSQL; each lookup walks a partial index of the
-        chunks with that kind of work left (in the order taken), so its cost does not grow with the run."""
+        A claim is one ``UPDATE`` of the chunk its subquery finds (locked, skipping those other workers
+        hold, on PostgreSQL), committed on its own. A free chunk another worker was claiming at that moment
+        is not waited for: it is due now, for the next look."""
+        now_ms = self._now(None, now_ms)
+        lookup, params = self._lookup(scope, now_ms)
+        take = ("UPDATE chunks SET owner = ?, owner_pid = ?, owner_host = ?, lease_until_ms = ?, token = token + 1"
+                " WHERE (run_id, idx) = ({})")  # fmt: skip
+        holder = (owner, os.getpid(), host(), now_ms + lease_ms)
+        while True:
+            row = None
+            if self._store.returning:
+                row = self._store.statement(take.format(lookup) + _RETURNING, (*holder, *params)).fetchone()
+            else:  # an older sqlite (no RETURNING): the lookup, its update and the read in one transaction
+                with self._store.transaction() as tx:
+                    found = tx.execute(lookup, params).fetchone()
+                    if found is not None:
+                        tx.execute(take.format("?, ?"), (*holder, *found))
+                        row = tx.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c WHERE c.run_id = ? AND c.idx = ?",
+                                         found).fetchone()  # fmt: skip
+            if row is None:
+                return None
+            try:
+                return Claim(_chunk(row, ()), int(row[-1]))  # its files: :meth:`files` (with their sizes)
+            except UNREADABLE as exc:  # failed where it stands, and the next one looked for
+                self._store.statement("UPDATE chunks SET state = ?, error = ?, owner = NULL, owner_pid = NULL,"
+                                      " owner_host = NULL, lease_until_ms = NULL WHERE run_id = ? AND idx = ?",
+                                      (ChunkState.FAILED, f"{RowError.what} ({exc})"[:2000], row[0], row[1]))
+
+    def _lookup(self, scope: Scope, now_ms: int) -> tuple[str, tuple[Any, ...]]:
+        """The query of the chunk :meth:`claim` takes, and its parameters: the longest due check, else the
+        oldest run's first chunk to send (the second is looked at only where there is no first). Each walks
+        a partial index of the chunks with that kind of work left (in the order taken), so its cost does not
+        grow with the run."""
         locks, (among, params) = self._store.row_locks, self._in_scope(scope)
         free, (checks, due) = f" AND (c.owner IS NULL OR {_LEASE} < ?)", self._checks(scope, now_ms)
-        row = tx.execute(f"SELECT c.run_id, c.idx FROM chunks c JOIN runs r ON r.id = c.run_id WHERE {_OF_PROVIDER}"
-                         f"{checks}{free}{among} ORDER BY {_NEXT_POLL} LIMIT 1{locks}",
-                         (scope.provider, *due, now_ms, *params)).fetchone()  # fmt: skip
-        if row is not None:
-            return str(row[0]), int(row[1])
+        check = (f"SELECT c.run_id, c.idx FROM chunks c JOIN runs r ON r.id = c.run_id WHERE {_OF_PROVIDER}"
+                 f"{checks}{free}{among} ORDER BY {_NEXT_POLL} LIMIT 1{locks}")  # fmt: skip
         sends = f" AND {_TO_SEND}{free}{among}"
         oldest = (f"SELECT r.id FROM runs r WHERE {_OF_PROVIDER} AND EXISTS (SELECT 1 FROM chunks c WHERE"
-                  f" c.run_id = r.id{sends} {_BY_INDEX}) ORDER BY r.created_ms, r.id")  # fmt: skip
-        first = f"SELECT c.run_id, c.idx FROM chunks c WHERE c.run_id = ({{}}){sends} ORDER BY c.idx LIMIT 1{locks}"
-        row = tx.execute(first.format(oldest + " LIMIT 1"),
-                         (scope.provider, now_ms, *params, now_ms, *params)).fetchone()  # fmt: skip
-        if row is not None:
-            return str(row[0]), int(row[1])
-        for (run,) in tx.execute(oldest, (scope.provider, now_ms, *params)).fetchall():
-            row = tx.execute(first.format("?"), (run, now_ms, *params)).fetchone()  # the oldest run's free
-            if row is not None:  # chunks may all have been locked by other workers just now: the next run's
-                return str(row[0]), int(row[1])
-        return None
+                  f" c.run_id = r.id{sends} {_BY_INDEX}) ORDER BY r.created_ms, r.id LIMIT 1")  # fmt: skip
+        send = f"SELECT c.run_id, c.idx FROM chunks c WHERE c.run_id = ({oldest}){sends} ORDER BY c.idx LIMIT 1{locks}"
+        either = (f"SELECT run_id, idx FROM (SELECT * FROM ({check}) AS due UNION ALL SELECT * FROM ({send}) AS unsent)"
+                  " AS either LIMIT 1")  # fmt: skip
+        return either, (scope.provider, *due, now_ms, *params, scope.provider, now_ms, *params, now_ms, *params)
 
     def _reap(self, tx: Tx, now_ms: int) -> None:
         """The sweep of leases: end those of workers whose heartbeat has expired (a killed worker's chunks

@@ -288,9 +288,10 @@ class SqliteStore:
 class _Done:
     """A statement's outcome, read while the store was held."""
 
-    def __init__(self, cursor: Any) -> None:
+    def __init__(self, cursor: Any, rows: bool | None = None) -> None:
+        """``rows``: whether the statement gave rows (None: asked of ``cursor.description``)."""
         self.rowcount: int = cursor.rowcount
-        self._rows: list[Any] = cursor.fetchall() if cursor.description else []
+        self._rows: list[Any] = cursor.fetchall() if (cursor.description if rows is None else rows) else []
 
     def fetchone(self) -> Any:
         return self._rows[0] if self._rows else None
@@ -395,7 +396,8 @@ class PostgresStore:
 
     def statement(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         with self._connection() as db:
-            return _Done(db.execute(sql.replace("?", "%s"), params))  # autocommit: no BEGIN
+            cursor = db.execute(sql.replace("?", "%s"), params)  # autocommit: no BEGIN
+            return _Done(cursor, cursor.rownumber is not None)  # (a description costs a claim 100 µs)
 
     def wake_ups(self) -> WakeUps:
         import psycopg
