@@ -182,11 +182,12 @@ class Chain:
         if given:
             raise InputError(f"a chain enqueues local files with journal, options and run_key, not {given[0]}")
         self._options(options)
+        paths = [str(p) for p in as_path_list(files, "files")]  # an ensemble reads them once for each provider
         chain = chain_runs.spec(self.providers, self.mode, options)
         settings = {"journal": journal, "options": (options or {}).get(self.providers[0]), "run_key": run_key}
-        first: str = yield Ask(self.providers[0], "_enqueue_chained", (files, chain), settings)
+        first: str = yield Ask(self.providers[0], "_enqueue_chained", (paths, chain), settings)
         for name in self.providers[1:] if self.mode == "ensemble" else ():
-            yield Ask(name, "_enqueue_chained", (files, chain),
+            yield Ask(name, "_enqueue_chained", (paths, chain),
                       {"journal": journal, "options": chain["options"].get(name),
                        "run_key": chain_runs.sibling_key(first, name)})  # fmt: skip
         return first

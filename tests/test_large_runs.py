@@ -142,3 +142,33 @@ def test_a_streamed_export_does_not_grow_with_the_run(tmp_path: Path) -> None:
     runs = a_run_of(small, 1_000), a_run_of(large, 10_000)
     peaks = [exported_peak(j, r, tmp_path / "out.csv") for j, r in zip((small, large), runs, strict=True)]
     assert peaks[1] < 2 * peaks[0], peaks  # ten times the rows, not twice the memory (read whole: ten times)
+
+
+def enqueued_peak(journal: str, files: list[Path]) -> int:
+    """The most memory ``enqueue`` of ``files`` (given one at a time) holds, in bytes."""
+    client = batchkit.connect("resemble", api_key="k", base_url="http://127.0.0.1:9")
+    tracemalloc.start()
+    try:
+        client.enqueue((f for f in files), journal=journal, chunk=10)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        client.close()
+
+
+def test_a_streamed_enqueue_does_not_grow_with_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchkit._kernel.journal import stores
+
+    monkeypatch.setattr(stores, "BATCH", 100)  # what one statement carries: less than either run here
+    folder = tmp_path / "media"
+    folder.mkdir()
+    files = []
+    for n in range(10_000):
+        files.append(folder / f"f{n:05d}.wav")
+        files[-1].write_bytes(b"x")
+    small, large = str(tmp_path / "small.db"), str(tmp_path / "large.db")
+    enqueued_peak(str(tmp_path / "warm.db"), files[:100])  # imports and first statements, not counted
+    peaks = enqueued_peak(small, files[:1_000]), enqueued_peak(large, files)
+    assert peaks[1] < 2 * peaks[0], peaks  # ten times the files, not twice the memory (held: ten times)
+    [progress] = batchkit.runs.progress(large)
+    assert (progress.run.files, progress.run.chunks) == (10_000, 1_000)

@@ -15,7 +15,7 @@ import pytest
 import batchkit
 from batchkit import JobStatus
 from batchkit._kernel.inputs import LocalFile
-from batchkit._orchestration.large_submissions import plan
+from batchkit._orchestration.large_submissions import fingerprint, spooled
 from batchkit.emulator import FaultKind
 from tests.patience import exited, wait_until
 
@@ -31,13 +31,39 @@ def many(tmp_path: Path, count: int, ext: str = ".wav", size: int = 10) -> list[
     return paths
 
 
-def test_plan_respects_count_and_bytes() -> None:
-    files = [LocalFile(Path(f"{i}.wav"), size) for i, size in enumerate([40, 40, 40, 10, 90, 5])]
-    chunks = plan(files, max_files=3, max_bytes=100)
-    assert [[f.size for f in c] for c in chunks] == [[40, 40], [40, 10], [90, 5]]
-    assert [len(c) for c in plan(files, max_files=2, max_bytes=1000)] == [2, 2, 2]
+class _Takes:
+    """A provider that takes anything, counting the chunks it was asked to check."""
+
+    name = "resemble"
+
+    def __init__(self) -> None:
+        self.checked: list[int] = []
+
+    def prepare(self, submission) -> None:
+        self.checked.append(len(submission.files))
+
+
+def test_chunks_respect_count_and_bytes_and_keep_the_runs_identity(tmp_path: Path) -> None:
+    files = []
+    for i, size in enumerate([40, 40, 40, 10, 90, 5]):
+        files.append(tmp_path / f"{i}.wav")
+        files[-1].write_bytes(b"x" * size)
+    provider = _Takes()
+    kept = spooled(provider, iter(files), {}, {}, (3, 100))  # any iterable, read once
+    assert [row[3] for row in kept.rows()] == [0, 0, 1, 1, 2, 2]  # [40, 40], [40, 10], [90, 5]
+    assert (kept.files, kept.chunks, provider.checked) == (6, 3, [2, 2, 2])
+    local = [LocalFile(f, f.stat().st_size) for f in files]
+    assert kept.identity == fingerprint("resemble", local, (3, 100), {}), "the same run id as when it was held"
+    kept.spool.close()
+    again = spooled(provider, files, {}, {}, (2, 1000))
+    assert [row[3] for row in again.rows()] == [0, 0, 1, 1, 2, 2]
+    again.spool.close()
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"x" * 101)
     with pytest.raises(batchkit.InputError, match="more than one batch may hold"):
-        plan([LocalFile(Path("big.mp4"), 101)], max_files=5, max_bytes=100)
+        spooled(provider, [big], {}, {}, (5, 100))
+    with pytest.raises(batchkit.InputError, match="no files given"):
+        spooled(provider, [], {}, {}, (5, 100))
 
 
 def test_resemble_chunks_complete_and_resume_is_a_no_op(emulated, emu, tmp_path: Path) -> None:

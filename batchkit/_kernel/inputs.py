@@ -8,7 +8,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -57,20 +57,26 @@ def is_job_id(ident: str) -> bool:
 
 def as_path_list(paths: Paths | LocalFile | Iterable[LocalFile] | None, what: str) -> list[Path | LocalFile]:
     """Accept one path or an iterable of paths (already checked :class:`LocalFile` s pass through)."""
+    return list(each_path(paths, what))
+
+
+def each_path(paths: Paths | LocalFile | Iterable[LocalFile] | None, what: str) -> Iterator[Path | LocalFile]:
+    """:func:`as_path_list`, one path at a time (what is not a path raises where it is met)."""
     if paths is None:
-        return []
+        return
     if isinstance(paths, (str, os.PathLike, LocalFile)):
-        return [paths if isinstance(paths, LocalFile) else Path(paths)]
+        yield paths if isinstance(paths, LocalFile) else Path(paths)
+        return
     if isinstance(paths, (bytes, bytearray)):
         raise InputError(f"{what}: give paths, not bytes")
     try:
-        items = list(paths)
+        items = iter(paths)
     except TypeError:
         raise InputError(f"{what}: expected a path or a list of paths, got {type(paths).__name__}") from None
     for item in items:
         if not isinstance(item, (str, os.PathLike, LocalFile)):
             raise InputError(f"{what}: expected paths, got {type(item).__name__} {item!r}")
-    return [item if isinstance(item, LocalFile) else Path(item) for item in items]
+        yield item if isinstance(item, LocalFile) else Path(item)
 
 
 def split_hint(limit: int, unit: str) -> str:

@@ -4,17 +4,19 @@ by this process (``submit_many``) or by any number of workers (``enqueue`` + ``w
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
 
 import attrs
 
-from batchkit._kernel.inputs import LocalFile
+from batchkit._kernel.inputs import LocalFile, check_file, check_files
 from batchkit._kernel.journal import Journal, Scope
+from batchkit._kernel.journal.book import fewest
 from batchkit._kernel.journal.schema import run_id_for
 from batchkit._kernel.nonces import with_nonce
 from batchkit._kernel.not_given import NOT_GIVEN
@@ -22,7 +24,7 @@ from batchkit._kernel.steps import Blocking, Operation
 from batchkit.errors import AmbiguousSubmissionError, InputError
 from batchkit.models import BatchJob, JobStatus
 from batchkit.providers import get_provider
-from batchkit.providers.base import Submission, SynchronousProvider
+from batchkit.providers.base import Provider, Submission, SynchronousProvider
 
 from . import chain_runs, synchronous
 from .groups import JobGroup
@@ -53,13 +55,87 @@ def fingerprint(provider: str, files: Sequence[LocalFile], limits: tuple[int, in
                 resolved: Sequence[str] | None = None) -> str:  # fmt: skip
     """The identity of a submission; ``resolved``: the files' resolved paths, when already known."""
     real = resolved if resolved is not None else [str(f.path.resolve()) for f in files]
-    described = {
-        "provider": provider,
-        "files": [(path, f.size) for path, f in zip(real, files, strict=True)],
-        "limits": limits,
-        "inputs": {k: repr(v) for k, v in sorted(inputs.items())},
-    }
-    return hashlib.sha256(json.dumps(described).encode()).hexdigest()
+    digest = Digest(provider, limits, inputs)
+    for path, f in zip(real, files, strict=True):
+        digest.add(path, f.size)
+    return digest.hexdigest()
+
+
+class Digest:
+    """A submission's identity, file by file: the SHA-256 of ``{"provider", "files": [[path, size], …],
+    "limits", "inputs"}`` as JSON (a run's id since its first journal), without holding the files."""
+
+    def __init__(self, provider: str, limits: tuple[int, int], inputs: Mapping[str, Any]) -> None:
+        self._hash = hashlib.sha256(f'{{"provider": {json.dumps(provider)}, "files": ['.encode())
+        self._first = True
+        given = {k: repr(v) for k, v in sorted(inputs.items())}
+        self._tail = f'], "limits": {json.dumps(list(limits))}, "inputs": {json.dumps(given)}}}'.encode()
+
+    def add(self, path: str, size: int) -> None:
+        self._hash.update(("" if self._first else ", ").encode() + json.dumps([path, size]).encode())
+        self._first = False
+
+    def hexdigest(self) -> str:
+        whole = self._hash.copy()
+        whole.update(self._tail)
+        return whole.hexdigest()
+
+
+@attrs.define
+class Spooled:
+    """A run's files checked, chunked and described one at a time, kept in an anonymous temporary file
+    (gone when closed, or when the process ends) until the run is recorded: an enqueue of millions of
+    files holds one chunk of them."""
+
+    spool: IO[str]
+    files: int
+    chunks: int
+    identity: str
+    earlier: str
+    folders: list[str]
+
+    def rows(self) -> Iterator[tuple[str, int, int | None, int]]:
+        """Each file as the journal records it: ``(resolved path, size, mtime_ns, chunk)``."""
+        self.spool.seek(0)
+        for line in self.spool:
+            path, size, mtime, chunk = json.loads(line)
+            yield path, size, mtime, chunk
+
+
+def spooled(provider: Provider[Any, Any], files: Iterable[Path | LocalFile], inputs: Mapping[str, Any],
+            given: Mapping[str, Any], limits: tuple[int, int]) -> Spooled:  # fmt: skip
+    """``files`` checked as the provider would (each chunk prepared as it is made), chunked in order into
+    at most ``limits`` files and bytes, spooled; their identity under ``inputs`` (and ``given``, how an
+    earlier batchkit named the run)."""
+    most_files, most_bytes = limits
+    spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (the caller closes it once recorded)
+    try:
+        identity, earlier = Digest(provider.name, limits, inputs), Digest(provider.name, limits, given)
+        folders: set[str] = set()
+        part: list[LocalFile] = []
+        size = chunk = count = 0
+        for item in files:
+            f = check_file(item)
+            if f.size > most_bytes:
+                raise InputError(f"{f.path}: {f.size} bytes, more than one batch may hold ({most_bytes})")
+            if part and (len(part) == most_files or size + f.size > most_bytes):
+                provider.prepare(Submission(files=part, **inputs))
+                part, size, chunk = [], 0, chunk + 1
+            part.append(f)
+            size += f.size
+            real = str(f.path.resolve())  # once a file: it is slow
+            identity.add(real, f.size)
+            earlier.add(real, f.size)
+            folders.add(os.path.dirname(real))
+            spool.write(json.dumps([real, f.size, os.stat(real).st_mtime_ns, chunk]) + "\n")
+            count += 1
+        if not part:
+            raise InputError("no files given")
+        provider.prepare(Submission(files=part, **inputs))
+        return Spooled(spool, count, chunk + 1, identity.hexdigest(), earlier.hexdigest(), fewest(folders))
+    except BaseException:
+        spool.close()
+        raise
 
 
 def canonical(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,11 +172,12 @@ def chained(identity: str, chain: Mapping[str, Any]) -> str:
     return hashlib.sha256(f"{identity}\0chain\0{json.dumps(chain, sort_keys=True)}".encode()).hexdigest()
 
 
-def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Mapping[str, Any],
+def record(ops: Sends, journal: Journal, files: Iterable[Path | LocalFile], inputs: Mapping[str, Any],
            chunk: int | None, key: str | None = None,
            chain: Mapping[str, Any] | None = None) -> Operation[str]:  # fmt: skip
     """Check every chunk as the provider would, then record the run (or find it recorded, or, with ``key``,
-    the run the key names); its id. ``chain``: the provider chain the run is the first part of (its spec,
+    the run the key names); its id. ``files`` are read one at a time (:func:`spooled`), except a chain's
+    and a synchronous provider's. ``chain``: the provider chain the run is the first part of (its spec,
     :mod:`batchkit._orchestration.chain_runs`), which is part of the run's identity.
 
     The run's identity is one canonical spec, however the call was made: a setting given as None is
@@ -121,42 +198,50 @@ def record(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Map
             raise InputError(f"{answering[0]} answers in its reply: it can be in an enqueued ensemble, not in an"
                              " enqueued fallback chain (submit that chain, or submit_many it)")  # fmt: skip
     if isinstance(provider, SynchronousProvider):  # one chunk a request
-        whole = yield Blocking(lambda: provider.prepare(Submission(files=files, **inputs)))
+        local: list[LocalFile] = yield Blocking(lambda: check_files(list(files)))
+        whole = yield Blocking(lambda: provider.prepare(Submission(files=local, **inputs)))
         planned = provider.requests(whole)
         if chain is not None:
             planned = attrs.evolve(planned, identity=chained(planned.identity, chain))
         found: str = yield Blocking(lambda: synchronous.record(journal, provider.name, planned, portable(inputs),
                                                                int(ops.clock.time() * 1000), key, chain))  # fmt: skip
         return found
-    layout: list[list[int]]
-    if chain is None:
-        parts = plan(files, max_files, max_bytes)
-        yield Blocking(lambda: [provider.prepare(Submission(files=p, **inputs)) for p in parts])
-        ends = list(itertools.accumulate(len(p) for p in parts))
-        layout = [list(range(end - len(p), end)) for end, p in zip(ends, parts, strict=True)]
-    else:  # a file the provider refuses is a chunk alone, handed on by the worker that fails it
-        sizes = [(str(f.path), f.size) for f in files]
-        options = inputs.get("options")
-        layout = yield Blocking(lambda: chain_runs.planned(provider, options, sizes, max_files, max_bytes))
-    resolved: list[str] = yield Blocking(lambda: [str(f.path.resolve()) for f in files])  # once a file: it is slow
-    identity = fingerprint(provider.name, files, (max_files, max_bytes), inputs, resolved)
+    limits = (max_files, max_bytes)
+    nonced = dict(inputs)
     if inputs.get("callback_url"):  # so that a receiver knows the callbacks of this run (batchkit callbacks)
-        inputs = {**inputs, "callback_url": with_nonce(str(inputs["callback_url"]))}
-    spec = {"inputs": portable(inputs), "limits": [max_files, max_bytes]}
-    earlier = fingerprint(provider.name, files, (max_files, max_bytes), given, resolved)
-    if chain is not None:
-        spec["chain"] = chain
-        identity = earlier = chained(identity, chain)
+        nonced["callback_url"] = with_nonce(str(inputs["callback_url"]))
+    spec: dict[str, Any] = {"inputs": portable(nonced), "limits": list(limits)}
+    if chain is None:
+        kept = yield Blocking(lambda: spooled(provider, files, inputs, given, limits))
+        try:
+            written: str = yield Blocking(lambda: _written(ops, journal, kept, spec, key))
+        finally:
+            kept.spool.close()
+        return written
+    # a chain's: a file the provider refuses is a chunk alone, handed on by the worker that fails it
+    chained_files: list[LocalFile] = yield Blocking(lambda: check_files(list(files)))
+    sizes = [(str(f.path), f.size) for f in chained_files]
+    options = inputs.get("options")
+    layout = yield Blocking(lambda: chain_runs.planned(provider, options, sizes, max_files, max_bytes))
+    resolved: list[str] = yield Blocking(lambda: [str(f.path.resolve()) for f in chained_files])
+    identity = chained(fingerprint(provider.name, chained_files, limits, inputs, resolved), chain)
+    spec["chain"] = chain
 
     def write() -> str:  # the parts hold the files in the order given
-        nonlocal identity
-        if key is None and earlier != identity and journal.recorded(run_id_for(earlier)):  # an earlier batchkit's id
-            identity = earlier
-        entries = [(path, f.size, os.stat(path).st_mtime_ns) for path, f in zip(resolved, files, strict=True)]
+        entries = [(path, f.size, os.stat(path).st_mtime_ns) for path, f in zip(resolved, chained_files, strict=True)]
         return journal.record_run(provider.name, identity, spec, entries, layout, int(ops.clock.time() * 1000), key)
 
     run: str = yield Blocking(write)
     return run
+
+
+def _written(ops: Sends, journal: Journal, kept: Spooled, spec: Mapping[str, Any], key: str | None) -> str:
+    """The run of ``kept``'s files, recorded (or found: under an earlier batchkit's id where it has one)."""
+    identity = kept.identity
+    if key is None and kept.earlier != identity and journal.recorded(run_id_for(kept.earlier)):
+        identity = kept.earlier
+    return journal.record_files(ops.provider.name, identity, spec, kept.rows(), kept.files, kept.chunks,
+                                kept.folders, int(ops.clock.time() * 1000), key)  # fmt: skip
 
 
 def submit_many(ops: Sends, journal: Journal, files: Sequence[LocalFile], inputs: Mapping[str, Any], chunk: int | None,

@@ -16,7 +16,7 @@ import httpx
 
 from batchkit._kernel.clock import Clock
 from batchkit._kernel.download import AtomicFile, ExtractLimits, complete_zip, safe_extract
-from batchkit._kernel.inputs import LocalFile, Paths, Progress, as_path_list, check_files, is_job_id
+from batchkit._kernel.inputs import LocalFile, Paths, Progress, as_path_list, check_files, each_path, is_job_id
 from batchkit._kernel.journal import Journal, Scope
 from batchkit._kernel.journal.patience import patiently
 from batchkit._kernel.retry import RetryPolicy
@@ -196,9 +196,11 @@ class Operations:
                 chain: Mapping[str, Any] | None = None) -> Operation[str]:  # fmt: skip
         settings = dict(_known(inputs, (*SUBMIT_KEYS, *RUN_KEYS)))
         journal, chunk, key = (settings.pop(name, None) for name in RUN_KEYS)
-        book, local = yield from self._journaled(journal, files)
-        try:
-            run = yield from record(self, book, local, settings, chunk, key, chain)
+        if journal is None:
+            raise InputError("a large submission needs journal=<path or postgresql:// URL>: it records each chunk")
+        book: Journal = yield Blocking(lambda: Journal(journal))
+        try:  # the files are read one at a time: a run of millions is never held
+            run = yield from record(self, book, each_path(files, "files"), settings, chunk, key, chain)
         finally:
             book.close()
         log.info("%s: recorded run %s in %s", self.provider.name, run, book.where)

@@ -7,6 +7,7 @@ import json
 import shlex
 import signal
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -54,11 +55,18 @@ def enqueue(state: State, paths: tuple[Path, ...], journal: str, files_from: str
     workers to send; print the run's id (the last line)."""
     if not paths and files_from is None:
         raise click.UsageError("say which files: PATHS, folders, or --files-from LIST")
-    files = list(given(paths, files_from, nul, pattern))
+    counted = 0
+
+    def files() -> Iterator[str]:  # read as they are recorded: a list of millions is never held
+        nonlocal counted
+        for name in given(paths, files_from, nul, pattern):
+            counted += 1
+            yield name
+
     with state.client() as client:
-        run = client.enqueue(files, journal=journal, chunk=chunk, run_key=run_key, callback_url=callback_url,
+        run = client.enqueue(files(), journal=journal, chunk=chunk, run_key=run_key, callback_url=callback_url,
                              options=parse_options(options) or None)  # fmt: skip
-    state.report.line(f"recorded {len(files)} file(s) as {client.provider} run {run}; start workers with:")
+    state.report.line(f"recorded {counted} file(s) as {client.provider} run {run}; start workers with:")
     for line in worker_command(journal, click.get_current_context().get_parameter_source("journal")):
         state.report.line(f"  {line}")
     click.echo(json.dumps({"run": run}) if state.as_json else run)

@@ -15,7 +15,7 @@ import functools
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -24,7 +24,7 @@ from batchkit.errors import InputError, LeaseLostError, RunKeyConflictError
 from batchkit.models import JobStatus
 
 from .schema import keyed_run, migrate, run_id_for
-from .stores import UNREADABLE, RowError, Store, Tx, open_store
+from .stores import UNREADABLE, RowError, Store, Tx, batches, open_store
 from .wake_ups import WakeUps
 
 
@@ -256,18 +256,32 @@ class Journal:
     def record_run(self, provider: str, fingerprint: str, spec: Mapping[str, Any],
                    files: Sequence[tuple[str, int, int | None]], plan: Sequence[Sequence[int]],
                    now_ms: int, key: str | None = None) -> str:  # fmt: skip
-        """The run of this submission: recorded now, or as an earlier call recorded it. With ``key``, the run
-        the key names; :class:`RunKeyConflictError` if it names a run of another submission."""
-        for path, *_ in files:
-            _storable(path)
-        spec = {**spec, "roots": roots([path for path, *_ in files])}
-        run, fingerprint = (run_id_for(fingerprint), fingerprint) if key is None else keyed_run(fingerprint, key)
+        """:meth:`record_files` of ``files`` chunked as ``plan`` says (the files' indexes, chunk by chunk)."""
         where = {i: n for n, indexes in enumerate(plan) for i in indexes}
+        rows = [(path, size, mtime, where[i]) for i, (path, size, mtime) in enumerate(files)]
+        return self.record_files(provider, fingerprint, spec, rows, len(files), len(plan),
+                                 roots([path for path, *_ in files]), now_ms, key)  # fmt: skip
+
+    def record_files(self, provider: str, fingerprint: str, spec: Mapping[str, Any],
+                     rows: Iterable[tuple[str, int, int | None, int]], files: int, chunks: int,
+                     folders: Sequence[str], now_ms: int, key: str | None = None) -> str:  # fmt: skip
+        """The run of this submission: recorded now, or as an earlier call recorded it. With ``key``, the run
+        the key names; :class:`RunKeyConflictError` if it names a run of another submission. ``rows``: each
+        of its ``files`` files, in order, as ``(path, size, mtime_ns, chunk)``, read as they are written (a
+        run of millions is never held); ``folders``: where they are."""
+        spec = {**spec, "roots": list(folders)}
+        run, fingerprint = (run_id_for(fingerprint), fingerprint) if key is None else keyed_run(fingerprint, key)
+
+        def checked() -> Iterator[tuple[str, int, int | None, int]]:
+            for row in rows:
+                _storable(row[0])
+                yield row
+
         with self._store.transaction() as tx:
             inserted = tx.execute(  # two enqueues at once: one inserts, the other finds its run (no race)
                 "INSERT INTO runs (id, provider, fingerprint, spec, created_ms, files, chunks)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (run, provider, fingerprint, json.dumps(spec), now_ms, len(files), len(plan)),
+                (run, provider, fingerprint, json.dumps(spec), now_ms, files, chunks),
             ).rowcount
             found = None if inserted == 1 else tx.execute("SELECT spec, fingerprint FROM runs WHERE id = ?",
                                                           (run,)).fetchone()  # fmt: skip
@@ -275,23 +289,20 @@ class Journal:
                 raise RunKeyConflictError(f"{self.where}: run key {key!r} already names run {run}, of other files or"
                                           " settings; nothing was recorded (use a new key)", run_key=key, run=run)
             if found is None:
-                tx.executemany(
-                    "INSERT INTO chunks (run_id, idx, state) VALUES (?, ?, ?)",
-                    [(run, n, ChunkState.PLANNED) for n in range(len(plan))],
-                )
-                tx.executemany(
-                    "INSERT INTO files (run_id, idx, chunk_idx, path, size, mtime_ns) VALUES (?, ?, ?, ?, ?, ?)",
-                    [(run, i, where[i], path, size, mtime) for i, (path, size, mtime) in enumerate(files)],
-                )
+                self._store.insert(tx, "chunks", ("run_id", "idx", "state"),
+                                   ((run, n, ChunkState.PLANNED) for n in range(chunks)))  # fmt: skip
+                self._store.insert(tx, "files", ("run_id", "idx", "chunk_idx", "path", "size", "mtime_ns"),
+                                   ((run, i, chunk, path, size, mtime)
+                                    for i, (path, size, mtime, chunk) in enumerate(checked())))  # fmt: skip
                 self._store.notify(tx, run)
             else:  # files not yet sent are taken as they are now; a run of an older journal learns its settings
                 if found[0] is None or "roots" not in json.loads(found[0]):  # an older journal's, or batchkit's
                     tx.execute("UPDATE runs SET provider = ?, spec = ? WHERE id = ?", (provider, json.dumps(spec), run))
-                tx.executemany(
-                    "UPDATE files SET size = ?, mtime_ns = ? WHERE run_id = ? AND idx = ? AND chunk_idx IN (SELECT idx"
-                    f" FROM chunks WHERE run_id = ? AND state IN ('{ChunkState.PLANNED}', '{ChunkState.FAILED}'))",
-                    [(size, mtime, run, i, run) for i, (_, size, mtime) in enumerate(files)],
-                )
+                unsent = f"'{ChunkState.PLANNED}', '{ChunkState.FAILED}'"
+                again = ("UPDATE files SET size = ?, mtime_ns = ? WHERE run_id = ? AND idx = ? AND chunk_idx IN (SELECT"
+                         f" idx FROM chunks WHERE run_id = ? AND state IN ({unsent}))")
+                for batch in batches((size, mtime, run, i, run) for i, (_, size, mtime, _) in enumerate(checked())):
+                    tx.executemany(again, batch)
         return run
 
     def retry_failed(self, run: str) -> None:
@@ -894,8 +905,13 @@ class Journal:
 
 def roots(paths: Sequence[str]) -> list[str]:
     """The fewest folders that hold every one of ``paths`` (resolved paths): where a run's files are."""
+    return fewest({os.path.dirname(path) for path in paths})
+
+
+def fewest(folders: Iterable[str]) -> list[str]:
+    """The fewest of ``folders`` that hold them all."""
     found: list[str] = []
-    for folder in sorted({os.path.dirname(path) for path in paths}):
+    for folder in sorted(set(folders)):
         if not found or os.path.commonpath([found[-1], folder]) != found[-1]:
             found.append(folder)
     return found

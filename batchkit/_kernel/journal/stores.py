@@ -10,7 +10,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
@@ -76,6 +76,10 @@ class Store(Protocol):
     """``UPDATE … RETURNING`` is understood (sqlite from 3.35)."""
 
     def transaction(self, write: bool = True) -> contextlib.AbstractContextManager[Tx]: ...
+
+    def insert(self, tx: Tx, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """``rows`` into ``table`` in ``tx``, read as they are written (``COPY`` on PostgreSQL; batches of
+        :data:`BATCH` rows on sqlite): an enqueue of millions holds one batch."""
 
     def statement(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         """One statement, committed on its own: no lock outlives it, whatever happens to this process
@@ -263,6 +267,11 @@ class SqliteStore:
                 raise
             self._db.execute("COMMIT")
 
+    def insert(self, tx: Tx, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        for batch in batches(rows):
+            tx.executemany(sql, batch)
+
     def statement(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         import sqlite3
 
@@ -304,14 +313,30 @@ class _PostgresTx:
     """psycopg's cursor speaking ``?`` placeholders."""
 
     def __init__(self, cursor: Any) -> None:
-        self._cursor = cursor
+        self.cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        self._cursor.execute(sql.replace("?", "%s"), params)
-        return self._cursor  # type: ignore[no-any-return]
+        self.cursor.execute(sql.replace("?", "%s"), params)
+        return self.cursor  # type: ignore[no-any-return]
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._cursor.executemany(sql.replace("?", "%s"), rows)
+        self.cursor.executemany(sql.replace("?", "%s"), rows)
+
+
+BATCH = 5_000
+"""Rows a statement of a batched write carries."""
+
+
+def batches(rows: Iterable[Sequence[Any]]) -> Iterator[list[Sequence[Any]]]:
+    """``rows`` in lists of :data:`BATCH`."""
+    batch: list[Sequence[Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 UNREACHED = ("Connection refused", "the database system is starting up", "the database system is shutting down",
@@ -393,6 +418,12 @@ class PostgresStore:
     def transaction(self, write: bool = True) -> Iterator[Tx]:
         with self._connection() as db, db.transaction(), db.cursor() as c:
             yield _PostgresTx(c)
+
+    def insert(self, tx: Tx, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        assert isinstance(tx, _PostgresTx)
+        with tx.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def statement(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         with self._connection() as db:
