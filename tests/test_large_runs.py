@@ -172,3 +172,32 @@ def test_a_streamed_enqueue_does_not_grow_with_the_run(tmp_path: Path, monkeypat
     assert peaks[1] < 2 * peaks[0], peaks  # ten times the files, not twice the memory (held: ten times)
     [progress] = batchkit.runs.progress(large)
     assert (progress.run.files, progress.run.chunks) == (10_000, 1_000)
+
+
+def test_enqueued_again_a_run_takes_its_unsent_files_as_they_are_now(journal_url: str, tmp_path: Path) -> None:
+    """The same files enqueued again are the same run: the files of chunks not yet sent get their size and
+    time as they are now (one statement a batch, by key); a chunk that was sent keeps what it sent."""
+    from batchkit._kernel.journal import Journal
+
+    files = []
+    for n in range(4):
+        files.append(tmp_path / f"f{n}.wav")
+        files[-1].write_bytes(b"x" * 10)
+    client = batchkit.connect("resemble", api_key="k", base_url="http://127.0.0.1:9")
+    try:
+        run = client.enqueue(files, journal=journal_url, chunk=2)
+        book = Journal(journal_url)
+        try:
+            with book._store.transaction() as tx:
+                tx.execute("UPDATE chunks SET state = 'sent', job_id = 'j' WHERE run_id = ? AND idx = 0", (run,))
+            before = {f.index: f.mtime_ns for f in book.files(run)}
+            for path in files:
+                os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+            assert client.enqueue(iter(files), journal=journal_url, chunk=2) == run
+            after = {f.index: f.mtime_ns for f in book.files(run)}
+        finally:
+            book.close()
+    finally:
+        client.close()
+    assert [after[i] == before[i] for i in range(4)] == [True, True, False, False]
+    assert after[2] == after[3] == 1_000_000_000

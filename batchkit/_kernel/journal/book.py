@@ -24,7 +24,7 @@ from batchkit.errors import InputError, LeaseLostError, RunKeyConflictError
 from batchkit.models import JobStatus
 
 from .schema import keyed_run, migrate, run_id_for
-from .stores import UNREADABLE, RowError, Store, Tx, batches, open_store
+from .stores import UNREADABLE, RowError, Store, Tx, open_store
 from .wake_ups import WakeUps
 
 
@@ -298,11 +298,11 @@ class Journal:
             else:  # files not yet sent are taken as they are now; a run of an older journal learns its settings
                 if found[0] is None or "roots" not in json.loads(found[0]):  # an older journal's, or batchkit's
                     tx.execute("UPDATE runs SET provider = ?, spec = ? WHERE id = ?", (provider, json.dumps(spec), run))
-                unsent = f"'{ChunkState.PLANNED}', '{ChunkState.FAILED}'"
-                again = ("UPDATE files SET size = ?, mtime_ns = ? WHERE run_id = ? AND idx = ? AND chunk_idx IN (SELECT"
-                         f" idx FROM chunks WHERE run_id = ? AND state IN ({unsent}))")
-                for batch in batches((size, mtime, run, i, run) for i, (_, size, mtime, _) in enumerate(checked())):
-                    tx.executemany(again, batch)
+                unsent = {int(n) for (n,) in tx.execute("SELECT idx FROM chunks WHERE run_id = ? AND state IN (?, ?)",
+                                                        (run, ChunkState.PLANNED, ChunkState.FAILED)).fetchall()}
+                rows_of = enumerate(checked())  # a file's chunk is the one recorded: the same files, the same plan
+                self._store.update(tx, "files", ("size", "mtime_ns"), run,
+                                   ((i, size, mtime) for i, (_, size, mtime, chunk) in rows_of if chunk in unsent))
         return run
 
     def retry_failed(self, run: str) -> None:

@@ -81,6 +81,10 @@ class Store(Protocol):
         """``rows`` into ``table`` in ``tx``, read as they are written (``COPY`` on PostgreSQL; batches of
         :data:`BATCH` rows on sqlite): an enqueue of millions holds one batch."""
 
+    def update(self, tx: Tx, table: str, columns: Sequence[str], run: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Set ``columns`` of the rows of ``table`` of run ``run``, each ``(idx, *values)`` of ``rows``, read as
+        they are written (on PostgreSQL ``COPY`` to a temporary table, then one ``UPDATE``)."""
+
     def statement(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         """One statement, committed on its own: no lock outlives it, whatever happens to this process
         between two of them."""
@@ -272,6 +276,11 @@ class SqliteStore:
         for batch in batches(rows):
             tx.executemany(sql, batch)
 
+    def update(self, tx: Tx, table: str, columns: Sequence[str], run: str, rows: Iterable[Sequence[Any]]) -> None:
+        sql = f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE run_id = ? AND idx = ?"
+        for batch in batches((*values, run, idx) for idx, *values in rows):
+            tx.executemany(sql, batch)
+
     def statement(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         import sqlite3
 
@@ -424,6 +433,13 @@ class PostgresStore:
         with tx.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def update(self, tx: Tx, table: str, columns: Sequence[str], run: str, rows: Iterable[Sequence[Any]]) -> None:
+        tx.execute(f"CREATE TEMPORARY TABLE batchkit_changed ON COMMIT DROP AS SELECT idx, {', '.join(columns)}"
+                   f" FROM {table} WITH NO DATA")  # fmt: skip
+        self.insert(tx, "batchkit_changed", ("idx", *columns), rows)
+        tx.execute(f"UPDATE {table} t SET {', '.join(f'{c} = n.{c}' for c in columns)} FROM batchkit_changed n"
+                   " WHERE t.run_id = ? AND t.idx = n.idx", (run,))  # fmt: skip
 
     def statement(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         with self._connection() as db:
