@@ -31,8 +31,20 @@ FAST_POLL = batchkit.PollSchedule(initial=0.001, factor=1.0, maximum=0.001)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``long`` first: a parallel run then ends together instead of waiting for one."""
-    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+    """Tests marked ``long`` first, and in a parallel run first on every worker: xdist hands each worker a
+    block of the tests in order (and steals from their ends), so with the long ones together at the front
+    one worker ran them all in turn, and the run waited for it."""
+    long = [item for item in items if item.get_closest_marker("long")]
+    rest = [item for item in items if not item.get_closest_marker("long")]
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    ordered, left = [], len(items)
+    for worker in range(workers):  # the blocks xdist's worksteal makes: what is left, split evenly
+        size = left // (workers - worker)
+        first = long[worker::workers]
+        ordered += first + rest[: max(size - len(first), 0)]
+        rest = rest[max(size - len(first), 0) :]
+        left -= size
+    items[:] = ordered + rest
 
 
 class Blocking:
