@@ -87,9 +87,8 @@ def _chained(plain: Iterator[FileResult[Any]], found: Run, chain: Mapping[str, A
     """A chain's results from its first run's: in a fallback chain each file's last answer (that of the
     run it was handed on to, and on); in an ensemble every provider's, file by file."""
     providers = [str(p) for p in chain.get("providers", [])]
-    step = providers.index(found.provider) + 1 if found.provider in providers else len(providers)
     if chain.get("mode") == "ensemble":
-        others = [sibling(found.id, p) for p in providers[1:]] if step == 1 else []
+        others = [sibling(found.id, p) for p in providers[1:]] if providers[:1] == [found.provider] else []
         with contextlib.ExitStack() as reading:
             theirs = [reading.enter_context(contextlib.closing(streamed(journal, r, page)))
                       for r in _recorded(journal, others)]  # fmt: skip
@@ -98,8 +97,9 @@ def _chained(plain: Iterator[FileResult[Any]], found: Run, chain: Mapping[str, A
                 yield from more
         return
     later: dict[str, deque[FileResult[Any]]] = {}
-    if step < len(providers):
-        for then in _recorded(journal, [follow_up(found.id, providers[step])]):
+    after = chain_runs.next_of(found)
+    if after is not None:
+        for then in _recorded(journal, [follow_up(found.id, after)]):
             for result in streamed(journal, then, page):
                 later.setdefault(result.source, deque()).append(result)
     for result in plain:

@@ -100,6 +100,11 @@ def onward(run: Run, entries: Sequence[FileEntry], indexes: Collection[int]) -> 
     return [Onward(name, _follow_up_fingerprint(run.id, name), follow, files, plan)]
 
 
+def full(files: int, size: int, more: int, most_files: int, most_bytes: int) -> bool:
+    """Whether a chunk of ``files`` files and ``size`` bytes is full before a file of ``more`` bytes."""
+    return files > 0 and (files >= most_files or size + more > most_bytes)
+
+
 def planned(provider: Provider[Any, Any], options: Any, files: Sequence[tuple[str, int]], most_files: int,
             most_bytes: int) -> list[list[int]]:  # fmt: skip
     """A chain's chunks of ``files`` (their indexes) at ``provider``: in order, as many a chunk as it takes,
@@ -113,7 +118,7 @@ def planned(provider: Provider[Any, Any], options: Any, files: Sequence[tuple[st
         except InputError:
             plan.append([n])
             continue
-        if group and (len(group) >= most_files or size + max(file_size, 0) > most_bytes):
+        if full(len(group), size, max(file_size, 0), most_files, most_bytes):
             plan.append(group)
             group, size = [], 0
         group.append(n)
@@ -123,4 +128,4 @@ def planned(provider: Provider[Any, Any], options: Any, files: Sequence[tuple[st
     return plan
 
 
-__all__ = ["CHAIN", "follow_up", "left", "next_of", "of", "onward", "planned", "sibling", "sibling_key", "spec"]
+__all__ = ["CHAIN", "follow_up", "full", "left", "next_of", "of", "onward", "planned", "sibling", "sibling_key", "spec"]

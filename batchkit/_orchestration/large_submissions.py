@@ -118,7 +118,7 @@ def spooled(provider: Provider[Any, Any], files: Iterable[Path | LocalFile], inp
             f = check_file(item)
             if f.size > most_bytes:
                 raise InputError(f"{f.path}: {f.size} bytes, more than one batch may hold ({most_bytes})")
-            if part and (len(part) == most_files or size + f.size > most_bytes):
+            if chain_runs.full(len(part), size, f.size, most_files, most_bytes):
                 provider.prepare(Submission(files=part, **inputs))
                 part, size, chunk = [], 0, chunk + 1
             part.append(f)
