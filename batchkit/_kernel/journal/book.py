@@ -216,6 +216,8 @@ _CHUNK_COLUMNS = (
 )
 
 _RETURNING = " RETURNING " + _CHUNK_COLUMNS.replace("c.", "")
+_FILE_COLUMNS = ("run_id", "idx", "chunk_idx", "path", "size", "mtime_ns")
+"""The columns an enqueue writes of each file."""
 
 
 class Journal:
@@ -291,7 +293,7 @@ class Journal:
             if found is None:
                 self._store.insert(tx, "chunks", ("run_id", "idx", "state"),
                                    ((run, n, ChunkState.PLANNED) for n in range(chunks)))  # fmt: skip
-                self._store.insert(tx, "files", ("run_id", "idx", "chunk_idx", "path", "size", "mtime_ns"),
+                self._store.insert(tx, "files", _FILE_COLUMNS,
                                    ((run, i, chunk, path, size, mtime)
                                     for i, (path, size, mtime, chunk) in enumerate(checked())))  # fmt: skip
                 self._store.notify(tx, run)
@@ -792,12 +794,10 @@ class Journal:
                 files, chunks = tx.execute("SELECT files, chunks FROM runs WHERE id = ?", (run,)).fetchone()
             first_file, first_chunk = int(files) - len(more.files), int(chunks) - len(more.plan)
             where = {i: first_chunk + n for n, indexes in enumerate(more.plan) for i in indexes}
-            tx.executemany("INSERT INTO chunks (run_id, idx, state) VALUES (?, ?, ?)",
-                           [(run, first_chunk + n, ChunkState.PLANNED) for n in range(len(more.plan))])  # fmt: skip
-            tx.executemany(
-                "INSERT INTO files (run_id, idx, chunk_idx, path, size, mtime_ns) VALUES (?, ?, ?, ?, ?, ?)",
-                [(run, first_file + i, where[i], *entry) for i, entry in enumerate(more.files)],
-            )
+            self._store.insert(tx, "chunks", ("run_id", "idx", "state"),
+                               [(run, first_chunk + n, ChunkState.PLANNED) for n in range(len(more.plan))])  # fmt: skip
+            self._store.insert(tx, "files", _FILE_COLUMNS,
+                               [(run, first_file + i, where[i], *entry) for i, entry in enumerate(more.files)])
             self._store.notify(tx, run)
 
     def polled(self, claim: Claim, job_status: str | None, error: str | None, next_poll_ms: int, interval: float,
