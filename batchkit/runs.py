@@ -24,20 +24,14 @@ from batchkit.providers.base import Provider, SynchronousProvider
 def progress(journal: str | os.PathLike[str], run: str | None = None) -> list[RunProgress]:
     """Every run in ``journal`` (a sqlite file or a ``postgresql://`` URL), oldest first; or ``run`` alone
     (its rows only are read: a cheap look to repeat while waiting)."""
-    book = Journal(journal)
-    try:
+    with Journal(journal) as book:
         return book.runs(run)
-    finally:
-        book.close()
 
 
 def resolved(journal: str | os.PathLike[str], run: str) -> str:
     """The id of the run that ``run`` names: its id, or the beginning of it (with or without ``run-``)."""
-    book = Journal(journal)
-    try:
+    with Journal(journal) as book:
         return book.run(run).id
-    finally:
-        book.close()
 
 
 def prune(journal: str | os.PathLike[str], older_than: float, *, dry_run: bool = False) -> list[str]:
@@ -46,11 +40,8 @@ def prune(journal: str | os.PathLike[str], older_than: float, *, dry_run: bool =
     oldest first. ``dry_run``: only say which."""
     if isinstance(older_than, bool) or not isinstance(older_than, (int, float)) or not older_than >= 0:
         raise InputError(f"older_than must be seconds, 0 or more, got {older_than!r}")
-    book = Journal(journal)
-    try:
+    with Journal(journal) as book:
         return book.prune(int((time.time() - older_than) * 1000), dry_run)
-    finally:
-        book.close()
 
 
 def results(journal: str | os.PathLike[str], run: str) -> list[FileResult[Any]]:
@@ -109,11 +100,8 @@ def _chained(plain: Iterator[FileResult[Any]], found: Run, chain: Mapping[str, A
 
 def _recorded(journal: str | os.PathLike[str], ids: list[str]) -> list[str]:
     """Those of the runs ``ids`` that ``journal`` holds."""
-    book = Journal(journal)
-    try:
+    with Journal(journal) as book:
         return [run for run in ids if book.recorded(run)]
-    finally:
-        book.close()
 
 
 def _streamed(reading: contextlib.ExitStack, found: Run, chunks: dict[int, Chunk], pages: Iterator[list[FileEntry]],

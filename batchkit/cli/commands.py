@@ -25,7 +25,6 @@ from batchkit.errors import (
 from batchkit.models import BatchJob, JobStatus
 
 from . import EXIT_CONFIG, EXIT_FAILED, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_PROVIDER, EXIT_TIMEOUT, EXIT_UNFINISHED
-from .export import streams, write_streamed
 from .output import Reporter, job_row, literal, render
 
 FORMATS = click.Choice(["table", "json", "jsonl", "csv"])
@@ -78,12 +77,8 @@ class State:
         if self.as_json:
             render(rows, "json", sys.stdout)
         else:
-            render(
-                [{k: row[k] for k in ("provider", "id", "status", "total_count", "failed_count")} for row in rows],
-                "table",
-                sys.stdout,
-                title,
-            )
+            shown = ("provider", "id", "status", "total_count", "failed_count")
+            render([{k: row[k] for k in shown} for row in rows], "table", sys.stdout, title, shown)
 
 
 def status_exit(jobs: Sequence[BatchJob]) -> int:
@@ -255,6 +250,8 @@ def results(state: State, job: str | None, journal: str | None, run_id: str | No
         fmt = OUTPUT_FORMATS.get(output.suffix.lower())
         if fmt is None:
             raise InputError(f"{output}: say the format with its extension (.csv, .json, .jsonl) or --format")
+    from .export import picked, streams, write_streamed
+
     if run_id is not None and job is None and output is not None and fmt is not None and streams(fmt, detail):
         from batchkit._kernel.journal import default_journal
 
@@ -263,13 +260,13 @@ def results(state: State, job: str | None, journal: str | None, run_id: str | No
         state.report.line(f"wrote {count} results to {output}")
         return EXIT_OK
     what, found = results_of(state, job, journal, run_id)
-    pick = batchkit.verdicts if as_verdicts else batchkit.rows if detail == "full" else batchkit.results.summary
+    pick, columns = picked(detail, as_verdicts)
     rows = list(pick(found))
     fmt = fmt or ("json" if state.as_json else "table")
     if output is None:
-        render(rows, fmt, sys.stdout, f"results of {what}")
+        render(rows, fmt, sys.stdout, f"results of {what}", columns)
     else:
-        written(output, lambda fh: render(rows, fmt, fh, f"results of {what}"))
+        written(output, lambda fh: render(rows, fmt, fh, f"results of {what}", columns))
         state.report.line(f"wrote {len(rows)} results to {output}")
     return EXIT_OK
 

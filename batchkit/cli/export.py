@@ -9,9 +9,20 @@ from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from batchkit.models import FileResult
+from batchkit.providers.base import COLUMNS
 from batchkit.results import SUMMARY_COLUMNS, rows, summary
+from batchkit.verdict_rows import VERDICT_COLUMNS, verdicts
 
 from .output import csv_cell
+
+Rows = Callable[[Iterable[FileResult[Any]]], Iterable[dict[str, Any]]]
+
+
+def picked(detail: str, as_verdicts: bool) -> tuple[Rows, tuple[str, ...]]:
+    """The rows ``batchkit results`` shows (summary, full or verdicts) and their columns."""
+    if as_verdicts:
+        return verdicts, VERDICT_COLUMNS
+    return (rows, COLUMNS) if detail == "full" else (summary, SUMMARY_COLUMNS)
 
 
 def streams(fmt: str, detail: str) -> bool:
@@ -22,7 +33,7 @@ def streams(fmt: str, detail: str) -> bool:
 
 def write_streamed(results: Iterable[FileResult[Any]], fmt: str, detail: str, out: TextIO) -> int:
     """Write the rows of ``results`` to ``out`` as they come; how many."""
-    found = (rows if detail == "full" else summary)(results)
+    found = picked(detail, False)[0](results)
     line: Callable[[dict[str, Any]], Any]
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=SUMMARY_COLUMNS)

@@ -14,14 +14,10 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 from rich.text import Text
 
 from batchkit.models import BatchJob
-from batchkit.results import SUMMARY_COLUMNS
-
-COLUMNS = SUMMARY_COLUMNS
 
 
 def job_row(job: BatchJob) -> dict[str, Any]:
@@ -59,8 +55,9 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def render(rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, title: str | None = None) -> None:
-    """Write ``rows`` as a table, JSON, JSON lines or CSV."""
+def render(rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, title: str | None = None,
+           columns: Sequence[str] = ()) -> None:  # fmt: skip
+    """Write ``rows`` as a table, JSON, JSON lines or CSV; ``columns`` head a table or CSV of no rows."""
     if fmt == "json":
         json.dump(list(rows), out, indent=2)
         out.write("\n")
@@ -69,14 +66,14 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, out: TextIO, title: str | N
             out.write(json.dumps(row) + "\n")
     elif fmt == "csv":
         buffer = io.StringIO()
-        columns = list(dict.fromkeys(key for row in rows for key in row)) or list(COLUMNS)  # rows may differ
+        columns = list(dict.fromkeys(key for row in rows for key in row)) or list(columns)  # rows may differ
         writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
         writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
         out.write(buffer.getvalue())
     else:
         table = Table(title=Text(literal(title)) if title else None)
-        for column in rows[0] if rows else COLUMNS:
+        for column in rows[0] if rows else columns:
             table.add_column(Text(literal(column)))
         for row in rows:
             table.add_row(*(Text("" if v is None else literal(v)) for v in row.values()))
@@ -119,6 +116,8 @@ class Reporter:
 
             yield first_bytes
             return
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn  # bars only
+
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
         with Progress(*columns, console=self.console, transient=True) as bar:
             task = bar.add_task(f"uploading {what}", total=total_bytes, visible=False)
@@ -134,6 +133,8 @@ class Reporter:
         if not self.fancy:
             yield lambda job: self.line(f"{job.provider} job {job.id}: {job.status.name}")
             return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
         columns = (TextColumn("waiting"), BarColumn(), MofNCompleteColumn(), TextColumn("jobs done"))
         with Progress(*columns, console=self.console, transient=True) as bar:
             task = bar.add_task("wait", total=count)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shlex
 import signal
@@ -21,8 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 import batchkit
-from batchkit._kernel.journal import RunProgress, without_password
-from batchkit.engines import providers_of, serve
+from batchkit._kernel.journal import Journal, RunProgress, without_password
 
 from . import EXIT_OK
 from .commands import State, cli, parse_options, with_state
@@ -114,6 +112,10 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
            metrics_port: int | None, metrics_host: str) -> int:  # fmt: skip
     """Send the journal's chunks, follow their jobs and collect their results, until stopped (Ctrl-C)
     or, with --until-done, until no run has work left. Start as many as you like, on any hosts."""
+    import asyncio  # here, as the engine is: the commands that only read the journal start sooner
+
+    from batchkit.engines import providers_of, serve
+
     if run is not None:
         run = batchkit.runs.resolved(journal, run)  # a prefix of its id names it too
     prune = None if prune_older_than is None else age(prune_older_than)
@@ -170,19 +172,26 @@ def worker(state: State, journal: str, until_done: bool, concurrency: int, lease
 def runs(state: State, journal: str, run: str | None, watch: bool, every: float) -> int:
     """Show each run in the journal: chunks sent, jobs finished, files done (with --run, its chunks)."""
     if run is not None:
-        render(chunk_rows(journal, run), "json" if state.as_json else "table", sys.stdout, "chunks")
+        render(chunk_rows(journal, run), "json" if state.as_json else "table", sys.stdout, "chunks", CHUNK_COLUMNS)
         return EXIT_OK
     if watch:
         show(journal, every, sys.stdout)
         return EXIT_OK
-    rows = [run_row(p) for p in batchkit.runs.progress(journal)]
+    with Journal(journal) as book:
+        rows = [run_row(p) for p in book.runs()]
     if state.as_json:
         render(rows, "json", sys.stdout)
     elif sys.stdout.isatty():
         Console().print(progress_table(rows))
     else:
-        render([{k: v for k, v in row.items() if k != "created"} for row in rows], "table", sys.stdout, "runs")
+        render([{k: row[k] for k in RUN_COLUMNS} for row in rows], "table", sys.stdout, "runs", RUN_COLUMNS)
     return EXIT_OK
+
+
+RUN_COLUMNS = ("run", "provider", "files", "chunks", "sent", "finished", "files_done", "ambiguous", "failed")
+CHUNK_COLUMNS = ("run", "chunk", "files", "state", "job", "job_status", "attempts", "error", "held_by")
+WORKER_COLUMNS = ("worker", "host", "pid", "version", "providers", "started", "heartbeat", "alive", "chunks")
+"""The columns of the tables ``runs``, ``runs --run`` and ``workers`` print (shown even when empty)."""
 
 
 def run_row(progress: RunProgress) -> dict[str, Any]:
@@ -223,17 +232,12 @@ def progress_table(rows: list[dict[str, Any]]) -> Table:
 def workers(state: State, journal: str) -> int:
     """Show the workers registered in the journal: host, process, version, providers, last heartbeat,
     whether it is alive (its heartbeat has not expired) and the chunks it holds."""
-    from batchkit._kernel.journal import Journal
-
-    book = Journal(journal)
-    try:
+    with Journal(journal) as book:
         found = book.workers()
-    finally:
-        book.close()
     rows = [{"worker": w.id, "host": w.host, "pid": w.pid, "version": w.version, "providers": ",".join(w.providers),
              "started": moment(w.started_ms), "heartbeat": moment(w.heartbeat_ms), "alive": w.alive,
              "chunks": w.chunks} for w in found]  # fmt: skip
-    render(rows, "json" if state.as_json else "table", sys.stdout, "workers")
+    render(rows, "json" if state.as_json else "table", sys.stdout, "workers", WORKER_COLUMNS)
     return EXIT_OK
 
 
@@ -244,14 +248,9 @@ def moment(ms: int) -> str:
 
 def chunk_rows(journal: str, run: str) -> list[dict[str, Any]]:
     """Each chunk of ``run`` (or a prefix of its id) as a row: state, job id, attempts, error, lease holder."""
-    from batchkit._kernel.journal import Journal
-
-    book = Journal(journal)
-    try:
+    with Journal(journal) as book:
         found = book.run(run)
         chunks, holders = book.chunks(found.id), book.holders(found.id)
-    finally:
-        book.close()
     return [{"run": found.id, "chunk": c.index, "files": len(c.files), "state": c.state, "job": c.job_id,
              "job_status": c.job_status, "attempts": c.attempts, "error": c.error,
              "held_by": holders.get(c.index)} for c in chunks]  # fmt: skip
@@ -265,14 +264,9 @@ def chunk_rows(journal: str, run: str) -> list[dict[str, Any]]:
 def resend(state: State, journal: str, run: str, chunk: int | None) -> int:
     """Send again, knowingly, a run's ambiguous chunks (never a new run, never a chunk that has a job or is
     done): workers send them. Says first which chunks may be paid for twice."""
-    from batchkit._kernel.journal import Journal
-
-    book = Journal(journal)
-    try:
+    with Journal(journal) as book:
         found = book.run(run)
         chosen = book.resend(found.id, chunk)
-    finally:
-        book.close()
     if not chosen:
         state.report.line(f"run {found.id} has no ambiguous chunk: nothing to resend")
         return EXIT_OK
@@ -292,14 +286,9 @@ def resend(state: State, journal: str, run: str, chunk: int | None) -> int:
 def cancel(state: State, journal: str, run: str) -> int:
     """Stop a run: no worker claims its chunks again, and a worker holding one can write nothing more of it.
     Jobs already created are not cancelled at the provider."""
-    from batchkit._kernel.journal import Journal
-
-    book = Journal(journal)
-    try:
+    with Journal(journal) as book:
         found = book.run(run)
         stopped = book.cancel(found.id)
-    finally:
-        book.close()
     state.report.line(f"cancelled {stopped} chunk(s) of {found.id}")
     if state.as_json:
         click.echo(json.dumps({"run": found.id, "cancelled": stopped}))

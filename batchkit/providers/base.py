@@ -28,10 +28,9 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import attrs
-import httpx
 
 from batchkit._kernel.download import AtomicFile
 from batchkit._kernel.inputs import LocalFile, Paths, as_path_list, check_files, md5_of
@@ -40,6 +39,9 @@ from batchkit._kernel.steps import Blocking, Call, Identified, Operation, Parall
 from batchkit._kernel.wire import read_json, read_list, structure
 from batchkit.errors import AmbiguousSubmissionError, ResponseFormatError, UnsupportedError
 from batchkit.models import BatchJob, FileResult, JobStatus
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 

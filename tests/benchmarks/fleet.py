@@ -6,6 +6,8 @@ prints batchkit's figure beside a baseline measured in the same run.
 - enqueue / export: ``batchkit enqueue --files-from`` and ``batchkit results --run … -o out.csv`` of
   ``--files`` files (default 100,000) on sqlite and PostgreSQL, time and peak memory of the process,
   beside a raw ``executemany`` insert of the same rows and a raw streamed ``SELECT`` to CSV.
+- runs-cli: ``batchkit runs`` in a fresh process, on an empty journal and on one of 100,000 chunks (a
+  third done), on both stores, beside a fresh process that reads the runs table raw (sqlite3, psycopg).
 - throughput: 200 Resemble chunks against the emulator, each create held 1 s, for 1, 2, 4, 8 worker
   processes and ``--concurrency`` 1, 4, 8: chunks a second, the speed-up over 1 worker x 1 lane, the
   workers' CPU per chunk, and what bounds it.
@@ -161,6 +163,46 @@ def bench_enqueue_export(row: Row, measure: Measure, count: int) -> None:
             row(f"results --run -o out.csv, {count:,} files ({store})", f"{wall:.1f} s, {peak:.0f} MB peak",
                 f"raw streamed SELECT {raw_wall:.1f} s, {raw_peak:.0f} MB", f"{peak / raw_peak:.2f}x memory",
                 "streamed: 1M rows in <= 100 MB")  # fmt: skip
+
+
+RAW_RUNS = """
+import sys
+journal = sys.argv[1]
+if journal.startswith("postgresql"):
+    import psycopg as db
+else:
+    import sqlite3 as db
+print(db.connect(journal).execute("SELECT * FROM runs").fetchall())
+"""
+
+
+def bench_runs_cli(row: Row, runs: int, chunks: int = 100_000) -> None:
+    print(f"batchkit runs: a fresh process, on an empty journal and on one of {chunks:,} chunks", flush=True)
+    from batchkit._kernel.journal import ChunkState, Journal
+
+    def timed(command: list[str]) -> float:
+        spent = []
+        for _ in range(max(runs, 5)):
+            start = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            spent.append((time.perf_counter() - start) * 1000)
+        return sorted(spent)[len(spent) // 2]
+
+    with tempfile.TemporaryDirectory() as folder, journals(Path(folder)) as stores:
+        for store, fresh in stores:
+            empty, full = fresh("empty"), fresh("full")
+            Journal(empty).close()
+            with Journal(full) as book:
+                book.record_run("resemble", "big", {}, [(f"/data/f{i:07d}.wav", 10, None) for i in range(chunks)],
+                                [[i] for i in range(chunks)], 1_000)  # fmt: skip
+                with book._store.transaction() as tx:
+                    tx.execute("UPDATE chunks SET state = ?, job_id = 'j' WHERE idx < ?", (ChunkState.DONE, chunks // 3))
+            for label, journal, target in (("empty journal", empty, "<= 150 ms"),
+                                           (f"{chunks:,} chunks", full, "<= 100 ms")):  # fmt: skip
+                ms = timed([sys.executable, "-m", "batchkit.cli", "runs", "--journal", journal])
+                raw = timed([sys.executable, "-c", RAW_RUNS, journal])
+                row(f"batchkit runs, {label} ({store})", f"{ms:.0f} ms", f"a raw SELECT of the runs {raw:.0f} ms",
+                    f"{ms / raw:.1f}x", target)  # fmt: skip
 
 
 def run_fleet(url: str, journal: str, workers: int, lanes: int) -> float:

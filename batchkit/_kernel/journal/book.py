@@ -226,11 +226,11 @@ class Journal:
     def __init__(self, target: str | os.PathLike[str]) -> None:
         self._store: Store = open_store(target)
         self._clock: tuple[float, float] | None = None
+        """The database's clock less this host's monotonic one (ms), and when that was read."""
         self._unpaused: dict[str, float] = {}
-        self._pauses = 0
         """Buckets seen not paused, and until when (monotonic) that is taken to hold for requests that are
         not creates."""
-        """The database's clock less this host's monotonic one (ms), and when that was read."""
+        self._pauses = 0
         try:
             migrate(self._store)
         except InputError:
@@ -247,6 +247,12 @@ class Journal:
 
     def close(self) -> None:
         self._store.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def wake_ups(self) -> WakeUps | None:
         """A listener for the wake-ups this journal's writes send when a run is enqueued or a chunk can be
@@ -394,30 +400,14 @@ class Journal:
             return ids
 
     def runs(self, run: str | None = None) -> list[RunProgress]:
-        """Every run (or ``run`` alone: its rows only are read), oldest first, with its progress."""
-        params: tuple[str, ...] = () if run is None else (run,)
-        only = "" if run is None else " WHERE {} = ?"
+        """Every run (or ``run`` alone), oldest first, with its progress: the counters its writes keep, so
+        that the cost does not grow with the run."""
+        only, params = ("", ()) if run is None else (" WHERE id = ?", (run,))
+        counters = "chunks_sent, jobs_finished, files_done, chunks_ambiguous, chunks_failed, chunks_cancelled"
         with self._store.transaction(write=False) as tx:
-            runs = tx.execute(f"SELECT {_RUN_COLUMNS} FROM runs{only.format('id')} ORDER BY created_ms, id",
+            rows = tx.execute(f"SELECT {_RUN_COLUMNS}, {counters} FROM runs{only} ORDER BY created_ms, id",
                               params).fetchall()  # fmt: skip
-            counts = {
-                row[0]: row[1:]
-                for row in tx.execute(
-                    "SELECT run_id, SUM(CASE WHEN job_id IS NULL THEN 0 ELSE 1 END),"
-                    " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), SUM(CASE WHEN state = ? THEN 1 ELSE 0 END),"
-                    " SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), SUM(CASE WHEN state = ? THEN 1 ELSE 0 END)"
-                    f" FROM chunks{only.format('run_id')} GROUP BY run_id",
-                    (ChunkState.DONE, ChunkState.AMBIGUOUS, ChunkState.FAILED, ChunkState.CANCELLED, *params),
-                ).fetchall()
-            }
-            query = f"SELECT run_id, COUNT(status) FROM files{only.format('run_id')} GROUP BY run_id"
-            done = dict(tx.execute(query, params).fetchall())
-            progress = []
-            for row in runs:
-                sent, finished, ambiguous, failed, cancelled = (int(n or 0) for n in counts.get(row[0], (0,) * 5))
-                progress.append(RunProgress(_run(row), sent, finished, int(done.get(row[0], 0)), ambiguous, failed,
-                                            cancelled))  # fmt: skip
-            return progress
+        return [RunProgress(_run(row[:7]), *(int(n) for n in row[7:])) for row in rows]
 
     def chunks(self, run: str, paths: bool = True) -> list[Chunk]:
         """The chunks of ``run`` in order (without ``paths``: their ``files`` left empty, none read)."""
@@ -770,9 +760,9 @@ class Journal:
         if not onward:
             self._fenced(claim, {"state": ChunkState.FAILED, "error": reason})
             return
-        with self._store.transaction() as tx:
-            self._write(tx, claim, {"state": ChunkState.FAILED, "error": reason})
+        with self._store.transaction() as tx:  # the next run's row first, as ``finished`` takes them
             self._extend(tx, onward)
+            self._write(tx, claim, {"state": ChunkState.FAILED, "error": reason})
 
     def _extend(self, tx: Tx, onward: Sequence[Onward]) -> None:
         """Append each of ``onward``'s files, as its chunks, to the run its fingerprint names (recorded with

@@ -11,7 +11,7 @@ from batchkit.errors import InputError, JournalError
 
 from .stores import Store, Tx
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 """1 to 3: one submission per sqlite file (its chunks, then owners, then children); 4: runs, files and
 their results, leases with fencing tokens, shared rate limits; sqlite or PostgreSQL; 5: a chunk's
 reply (the measurements of a provider whose results exist only in the reply); 6: runs that are such a
@@ -20,12 +20,16 @@ a provider's own: a run of schema 6's ``local`` kind becomes an ordinary run of 
 serves (the column is left, unread); 8: a registry of workers with heartbeats (a worker is dead when its
 heartbeat has expired), and indexes for renewing, releasing and reaping leases; 9: partial indexes of
 the chunks with work left, one of sends (in the order they are taken) and one of checks (by when each is
-due), so that a claim's cost does not grow with the run."""
+due), so that a claim's cost does not grow with the run; 10: each run's progress counted as its chunks and files
+change (by triggers), so that reading it does not grow with the run either."""
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, provider TEXT, fingerprint TEXT NOT NULL UNIQUE, spec TEXT,
-    created_ms {int} NOT NULL, files {int} NOT NULL, chunks {int} NOT NULL
+    created_ms {int} NOT NULL, files {int} NOT NULL, chunks {int} NOT NULL,
+    chunks_sent {int} NOT NULL DEFAULT 0, jobs_finished {int} NOT NULL DEFAULT 0, files_done {int} NOT NULL DEFAULT 0,
+    chunks_ambiguous {int} NOT NULL DEFAULT 0, chunks_failed {int} NOT NULL DEFAULT 0,
+    chunks_cancelled {int} NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS chunks (
     run_id TEXT NOT NULL, idx {int} NOT NULL, state TEXT NOT NULL, job_id TEXT, job_status TEXT,
@@ -55,6 +59,54 @@ CREATE TABLE IF NOT EXISTS rates (
 """
 
 
+COUNTED = {
+    "chunks_sent": ("chunks", "{row}.job_id IS NOT NULL"), "jobs_finished": ("chunks", "{row}.state = 'done'"),
+    "chunks_ambiguous": ("chunks", "{row}.state = 'ambiguous'"), "chunks_failed": ("chunks", "{row}.state = 'failed'"),
+    "chunks_cancelled": ("chunks", "{row}.state = 'cancelled'"), "files_done": ("files", "{row}.status IS NOT NULL"),
+}
+"""Each counter of a run's progress: the table whose rows it counts, and which rows (``{row}`` names one)."""
+
+_CHANGED = {"chunks": ("state, job_id", "OLD.state <> NEW.state OR (OLD.job_id IS NULL) <> (NEW.job_id IS NULL)"),
+            "files": ("status", "(OLD.status IS NULL) <> (NEW.status IS NULL)")}  # fmt: skip
+"""For each counted table, the columns the counters read and when a change of them moves a counter."""
+
+
+def _counting(table: str) -> str:
+    """The statement that moves the counters of ``table``'s changed row (``OLD`` to ``NEW``); its rows are only
+    inserted uncounted (planned chunks, files with no status) and deleted with their run."""
+    moved = [f"{k} = {k} + CAST({c.format(row='NEW')} AS INTEGER) - CAST({c.format(row='OLD')} AS INTEGER)"
+             for k, (counted, c) in COUNTED.items() if counted == table]  # fmt: skip
+    return f"UPDATE runs SET {', '.join(moved)} WHERE id = NEW.run_id"
+
+
+def triggers(dialect: str) -> list[str]:
+    """The statements that (re)create the triggers keeping each run's counters, on ``dialect``."""
+    made = []
+    for table, (columns, changed) in _CHANGED.items():
+        name = f"batchkit_{table}_counted"
+        if dialect == "sqlite":
+            made.append(f"CREATE TRIGGER IF NOT EXISTS {name} AFTER UPDATE OF {columns} ON {table} WHEN {changed}"
+                        f" BEGIN {_counting(table)}; END")  # fmt: skip
+        else:
+            made += [f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS"
+                     f" $$ BEGIN {_counting(table)}; RETURN NULL; END $$",
+                     f"DROP TRIGGER IF EXISTS {name} ON {table}",
+                     f"CREATE TRIGGER {name} AFTER UPDATE OF {columns} ON {table} FOR EACH ROW WHEN ({changed})"
+                     f" EXECUTE PROCEDURE {name}()"]  # fmt: skip
+    return made
+
+
+def _recount(tx: Tx) -> None:
+    """Give every run its counters, set from its chunks and files (a journal from before they were kept)."""
+    kept = _columns(tx, "runs")
+    for name in COUNTED:
+        if name not in kept:
+            tx.execute(f"ALTER TABLE runs ADD COLUMN {name} BIGINT NOT NULL DEFAULT 0")
+    counts = ", ".join(f"{k} = (SELECT COALESCE(SUM(CAST({c.format(row='t')} AS INTEGER)), 0) FROM {table} t"
+                       " WHERE t.run_id = runs.id)" for k, (table, c) in COUNTED.items())  # fmt: skip
+    tx.execute(f"UPDATE runs SET {counts}")
+
+
 def _ordinary_runs(tx: Tx) -> None:
     """Schema 7: a provider's own run (schema 6, ``local``) as a run of requests: each chunk one request
     (its input files, the request as the provider wrote it, the files made for it), its options as inputs."""
@@ -74,6 +126,7 @@ MIGRATIONS: dict[int, tuple[str | Callable[[Tx], None], ...]] = {
     6: ("ALTER TABLE runs ADD COLUMN local {int} NOT NULL DEFAULT 0",),
     7: (_ordinary_runs,),
     9: ("DROP INDEX IF EXISTS chunks_by_state",),
+    10: (_recount,),
 }
 """Statements (or steps) that bring a journal of the version before (4 or later) to each version."""
 
@@ -124,6 +177,7 @@ def migrate(store: Store) -> None:
             tx.execute(statement)
         if legacy:
             _from_one_submission(tx)
+            _recount(tx)
         else:
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 for step in MIGRATIONS.get(target, ()):
@@ -131,6 +185,8 @@ def migrate(store: Store) -> None:
                         tx.execute(step.format(**store.types))
                     else:
                         step(tx)
+        for statement in triggers(store.dialect):
+            tx.execute(statement)
         tx.execute("DELETE FROM meta WHERE key = 'schema'")
         tx.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
