@@ -221,6 +221,65 @@ def run_fleet(url: str, journal: str, workers: int, lanes: int) -> float:
     return cpu
 
 
+RAW_CHUNKS = """
+import asyncio, os, sys, time
+import httpx
+url, chunks, lanes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+files = [(f"f{i}.wav", os.urandom(100), "audio/wav") for i in range(10)]
+auth = {"Authorization": "Bearer bench"}
+
+async def lane(client, count):
+    for _ in range(count):
+        made = await client.post("/api/v2/detect/batch", files=[("files[]", f) for f in files], headers=auth)
+        batch = made.json()["item"]
+        while batch["status"] not in ("completed", "failed"):
+            await asyncio.sleep(0.06)
+            batch = (await client.get(f"/api/v2/detect/batch/{batch['uuid']}", headers=auth)).json()["item"]
+        for child in batch["detect_uuids"]:
+            (await client.get(f"/api/v2/detect/{child}", headers=auth)).json()
+
+async def main():
+    async with httpx.AsyncClient(base_url=url) as client:
+        await asyncio.gather(*(lane(client, chunks // lanes) for _ in range(lanes)))
+
+start = time.process_time()
+asyncio.run(main())
+print(time.process_time() - start)
+"""
+
+
+def bench_worker_cpu(row: Row, runs: int, chunks: int = 200, lanes: int = 4) -> None:
+    """A worker's CPU a chunk at steady state (its CPU on ``chunks`` chunks less its CPU on none: imports and
+    set-up), beside a raw ``httpx.AsyncClient`` sending each chunk's requests (a create, its polls, a GET
+    of each of its 10 files) in ``lanes`` tasks."""
+    print(f"worker CPU a chunk: 1 worker x {lanes} lanes, {chunks} Resemble chunks of 10 files, fast creates",
+          flush=True)  # fmt: skip
+    from batchkit.emulator import EmulatorConfig, serve
+
+    with (serve(config=EmulatorConfig(queue_seconds=0.01, run_seconds=0.05)) as emu,
+          tempfile.TemporaryDirectory() as tmp):  # fmt: skip
+        url = str(emu.base_url)
+        files = [Path(tmp) / f"f{i:05d}.wav" for i in range(chunks * 10)]
+        for path in files:
+            path.write_bytes(os.urandom(100))
+        ours, raws, requests = [], [], 0
+        for n in range(max(1, runs)):
+            empty, full = str(Path(tmp) / f"empty{n}.db"), str(Path(tmp) / f"full{n}.db")
+            with batchkit.connect("resemble", api_key="bench", base_url=url) as client:
+                client.enqueue(files[:10], journal=empty, chunk=10)
+                client.enqueue(files, journal=full, chunk=10)
+            set_up = run_fleet(url, empty, 1, lanes)  # one chunk: imports, set-up, and one chunk's work
+            before = len(emu.requests)
+            ours.append((run_fleet(url, full, 1, lanes) - set_up) / (chunks - 1))
+            requests = len(emu.requests) - before
+            out = subprocess.run([sys.executable, "-c", RAW_CHUNKS, url, str(chunks), str(lanes)], check=True,
+                                 capture_output=True, text=True).stdout  # fmt: skip
+            raws.append(float(out) / chunks)
+        mine, raw = sorted(ours)[len(ours) // 2] * 1000, sorted(raws)[len(raws) // 2] * 1000
+        row(f"worker CPU a chunk, 1 x {lanes} lanes ({requests / chunks:.0f} requests a chunk)", f"{mine:.1f} ms",
+            f"raw httpx.AsyncClient, the same requests {raw:.1f} ms", f"{mine / raw:.2f}x", "<= 10 ms")  # fmt: skip
+
+
 FLEETS = [(workers, lanes) for lanes in (1, 4, 8) for workers in (1, 2, 4, 8)]
 """Every (worker processes, lanes) measured, 1 x 1 (the baseline) first."""
 

@@ -1,6 +1,6 @@
 """batchkit benchmarks: each case measures batchkit and a baseline in the same run and prints the ratio.
 
-    python tests/benchmarks/run.py [--runs 5] [--files 100000] [--only emulator,report,hume-expression,workers,stall,streaming,upload,overhead,parsing,many,import,polls,enqueue,runs-cli,throughput,throughput-pg]
+    python tests/benchmarks/run.py [--runs 5] [--files 100000] [--only emulator,report,hume-expression,workers,stall,streaming,upload,overhead,parsing,many,import,polls,enqueue,runs-cli,worker-cpu,throughput,throughput-pg]
 
 Figures are medians over ``--runs`` runs. Nothing here is asserted; the targets are printed beside them.
 """
@@ -614,6 +614,7 @@ CASES = {
     "polls": lambda runs: fleet.bench_polls(row, runs),
     "enqueue": lambda runs: fleet.bench_enqueue_export(row, measure, FILES[0]),
     "runs-cli": lambda runs: fleet.bench_runs_cli(row, runs),
+    "worker-cpu": lambda runs: fleet.bench_worker_cpu(row, runs),
     "throughput": lambda runs: fleet.bench_throughput(row, runs),
     "throughput-pg": lambda runs: fleet.bench_throughput(row, runs, store="postgresql",
                                                          fleets=[(1, 1), (8, 1), (1, 4), (8, 4)]),
