@@ -131,3 +131,16 @@ def test_no_module_outside_a_provider_package_names_a_provider() -> None:
             naming[name] = found
     assert naming == {}
     assert named_providers(ROOT / "providers" / "__init__.py") == set(BUILTIN), "only the table of built-ins"
+
+
+def test_no_module_reaches_a_submodule_through_the_package_unimported() -> None:
+    """``batchkit.results.summary`` works only where ``batchkit.results`` was imported (the package's own
+    lazy names aside, such as ``batchkit.runs``): a command run in a fresh process would fail on it."""
+    lazy = {"runs", *batchkit.__all__}
+    stray = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "batchkit"
+                    and f"batchkit.{node.attr}" in modules() and node.attr not in lazy):  # fmt: skip
+                stray.append(f"{name}:{node.lineno} batchkit.{node.attr}")
+    assert not stray

@@ -12,6 +12,7 @@ from batchkit.emulator import configured_or_emulated, emulated_providers
 from batchkit.errors import ConfigError
 from batchkit.models import JobStatus
 from batchkit.providers import presentation
+from batchkit.results import summary
 
 from . import EXIT_OK, EXIT_PARTIAL
 from .output import Reporter, render
@@ -42,7 +43,7 @@ def run_demo(provider: str | None, report: Reporter, timeout: float, as_json: bo
                 report.line(f"{name}: submitted {len(sample.files)} file(s) as job {job.id}")
                 with report.waiting(1) as on_update:
                     [job] = client.wait_all([job], timeout=timeout, on_update=on_update)
-                rows = list(batchkit.results.summary(client.results(job)))
+                rows = list(summary(client.results(job)))
             statuses.append(job.status)
             everything += rows
             if not as_json:
