@@ -245,7 +245,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
                         return await self._send(ops, step, since)
                 return await asyncio.wait_for(self._send(ops, step, since), bound)
             except asyncio.TimeoutError:
-                return ReplyTooSlow("the exchange took longer than the request's total bound")
+                return ReplyTooSlow()
 
     async def _on_disk(self, fn: Callable[[], Any]) -> Any:
         """``fn()`` on a disk thread; once begun it ends before a cancellation goes on (a claim, a write)."""

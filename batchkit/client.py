@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 import attrs
 import httpx
 
+from batchkit._kernel.deadlines import ExchangeTooLong, bounded_client, within
 from batchkit._kernel.download import ExtractLimits
 from batchkit._kernel.inputs import Paths
 from batchkit._kernel.not_given import NOT_GIVEN, NotGiven
@@ -80,6 +81,10 @@ class Client(ClientBase[httpx.Client]):
         **settings: Unpack[ClientSettings],
     ) -> None:  # fmt: skip
         super().__init__(provider, http_client=http_client, **settings)
+
+    @classmethod
+    def _own_http(cls, verify: Any) -> tuple[httpx.Client, bool]:
+        return bounded_client(verify)
 
     def __enter__(self) -> Client:
         return self
@@ -216,15 +221,18 @@ class Client(ClientBase[httpx.Client]):
             run.close()
         return cast(T, run.value)
 
-    def _send(self, ops: Operations, call: Call) -> httpx.Response | httpx.RequestError | BatchkitError | NotSent:
+    def _send(self, ops: Operations, call: Call,
+              bounded: bool = False) -> httpx.Response | httpx.RequestError | BatchkitError | NotSent:  # fmt: skip
+        """Send ``call`` and read its reply; ``bounded``: its whole exchange bounded here, by the connection."""
         since = None
         if call.before is not None:  # in this thread: the pool's slot is held, nothing waits between
             try:
                 since = call.before()
             except Exception as exc:
                 return NotSent(exc)
+        deadline = time.monotonic() + EXCHANGE_BOUND * call.total if bounded and call.total is not None else None
         try:
-            with contextlib.ExitStack() as stack:
+            with within(deadline), contextlib.ExitStack() as stack:
                 request = call.build(self._http, stack, ops.on_upload, since)
                 response = self._http.send(request, auth=ops.auth, stream=True, follow_redirects=False)
                 hops = 0
@@ -238,7 +246,10 @@ class Client(ClientBase[httpx.Client]):
                         reading.feed(chunk)
                 finally:
                     response.close()
-        except (httpx.RequestError, BatchkitError) as exc:
+        except (httpx.RequestError, BatchkitError, ExchangeTooLong) as exc:
+            if isinstance(exc, ExchangeTooLong) or (isinstance(exc, httpx.TimeoutException) and deadline is not None
+                                                    and time.monotonic() >= deadline):  # fmt: skip
+                return ReplyTooSlow()
             return exc
         return reading.response()
 
@@ -327,6 +338,9 @@ class _Run:
     def _start(self, task: _Task, step: Step) -> None:
         threads = self.client._threads
         if isinstance(step, Call):
+            if self.client._bounded and not (self.running or self.timers or self.ready):
+                self.ready.append((task, self.client._send(self.ops, step, bounded=True)))  # alone: sent here
+                return
             future = self._on_thread(task, threads.pool("requests"), self.client._send, self.ops, step)
             if step.total is not None:
                 self.deadlines[future] = time.monotonic() + EXCHANGE_BOUND * step.total
@@ -454,7 +468,7 @@ class _Run:
             now = time.monotonic()
             for future, due in list(self.deadlines.items()):
                 if now > due:  # the thread finishes on its own; its answer is not awaited
-                    self._ended(future, lambda: ReplyTooSlow("the exchange took longer than the request's total bound"))
+                    self._ended(future, lambda: ReplyTooSlow())
             self._drained()
         elif self.timers:
             clock.sleep(max(0.0, self.timers[0][0] - clock.monotonic()))

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import time
 import traceback
 import warnings
@@ -531,7 +532,37 @@ def headers_drip(method: str, path: str) -> Iterator[bytes]:
         yield f"x-{i}: {i}\r\n".encode()
 
 
-@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("kind", ["sync", "async", "sync given an httpx client"])
 def test_a_request_has_a_total_bound_even_before_its_reply_begins(kind: str) -> None:
-    with hostile(headers_drip) as url, pytest.raises(batchkit.TransportError, match="ReplyTooSlow"):
-        call(kind, connect_to(kind, url, timeout=0.5, max_retries=0), "get", "j")
+    """The sync client's own httpx client keeps the bound on its connections (a lone request is sent on
+    the calling thread); given an httpx client, it sends on a pool thread and watches the deadline."""
+    given, executor = kind == "sync given an httpx client", kind.split()[0]
+    with hostile(headers_drip) as url, httpx.Client() as http:
+        client = connect_to(executor, url, timeout=0.5, max_retries=0, **({"http_client": http} if given else {}))
+        with pytest.raises(batchkit.TransportError, match="ReplyTooSlow"):
+            call(executor, client, "get", "j")
+
+
+def test_a_lone_request_is_sent_on_the_calling_thread_where_its_bound_can_be_kept_there(
+    httpx_mock: HTTPXMock, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """No hop to a pool thread for the sync client's own httpx client; a given one's, or one that goes
+    through a proxy (another transport, whose connections do not keep the bound), are sent on a pool thread."""
+    senders: list[threading.Thread] = []
+
+    def seen(request: httpx.Request) -> httpx.Response:
+        senders.append(threading.current_thread())
+        return httpx.Response(404, json={"message": "no such job"})
+
+    httpx_mock.add_callback(seen, is_reusable=True)
+    with httpx.Client() as http:
+        for settings in ({}, {"http_client": http}):
+            with (batchkit.connect("hume", api_key=HUME_KEY, base_url="https://hume.test", **settings) as client,
+                  pytest.raises(batchkit.NotFoundError)):  # fmt: skip
+                client.get("j")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    with (batchkit.connect("hume", api_key=HUME_KEY, base_url="https://hume.test") as client,
+          pytest.raises(batchkit.NotFoundError)):  # fmt: skip
+        client.get("j")
+    here = threading.current_thread()
+    assert [thread is here for thread in senders] == [True, False, False]

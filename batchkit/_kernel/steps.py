@@ -213,6 +213,9 @@ def redirect(http: httpx.Client | httpx.AsyncClient, response: httpx.Response, h
 class ReplyTooSlow(httpx.ReadTimeout):
     """The reply went on past the request's total deadline (a slow drip is not a live connection)."""
 
+    def __init__(self, message: str = "the exchange took longer than the request's total bound") -> None:
+        super().__init__(message)
+
 
 class Reading:
     """A reply's body as it arrives: into the call's sink (a successful download) or into memory,

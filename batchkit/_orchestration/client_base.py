@@ -235,10 +235,17 @@ class ClientBase(Generic[HttpT]):
         auth = KeyAuth(resolved.provider.auth_headers, resolved.api_key, resolved.base_url)
         self._ops: Operations = Operations(adapter, sender, auth, poll or PollSchedule(), on_upload,
                                            journal or default_journal())  # fmt: skip
-        self._http: HttpT = http_client if http_client is not None else self.http_type(verify=tls_context())
+        self._http: HttpT
+        self._http, self._bounded = (http_client, False) if http_client is not None else self._own_http(tls_context())
+        """``_bounded``: the client's connections keep an exchange's deadline (the sync client's own)."""
         self._owns_http = http_client is None
         self._threads = Threads(self._ops.poll.concurrency)
         self._is_copy = False
+
+    @classmethod
+    def _own_http(cls, verify: Any) -> tuple[HttpT, bool]:
+        """The httpx client made when none is given, and whether its connections keep an exchange's deadline."""
+        return cls.http_type(verify=verify), False
 
     def _check_open(self) -> None:
         """Raise :class:`ClientClosedError` when this client, or the httpx client it was given, is closed."""
