@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,8 +37,8 @@ bodies = (
     | st.sampled_from([1_000, 100_000]).map(lambda depth: b'{"item": ' * depth + b"1" + b"}" * depth)
 )
 headers = st.dictionaries(
-    st.sampled_from(["retry-after", "content-type", "x-request-id"]),
-    st.sampled_from(["0", "-1", "nan", "1e309", "Wed, 21 Oct 2015 07:28:00 GMT", "text/html", "\u00e9", ""]),
+    st.sampled_from(["retry-after", "content-type", "x-request-id", "content-encoding"]),
+    st.sampled_from(["0", "-1", "nan", "1e309", "Wed, 21 Oct 2015 07:28:00 GMT", "text/html", "\u00e9", "", "gzip"]),
     max_size=3,
 )
 replies = st.tuples(st.sampled_from([200, 202, 400, 404, 429, 500, 503]) | st.integers(100, 599), headers, bodies,
@@ -81,6 +83,8 @@ def calls(tmp: Path, audio: Path) -> list[tuple[str, tuple[Any, ...], dict[str, 
     ]
 
 
+STATUS = {"success": True, "item": {"uuid": "b", "status": "completed", "total_files": 2, "completed_count": 2,
+                                    "failed_count": 0, "detect_uuids": ["d1", "d2"]}}  # fmt: skip
 POLICY = batchkit.RetryPolicy(max_retries=1, backoff_base=0, retry_after_max=0.05)
 
 
@@ -97,6 +101,7 @@ DEEP = b'{"item": ' * 100_000 + b"1" + b"}" * 100_000
 @example(answer=(429, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, b"<html>", "whole"))
 @example(answer=(200, {}, b"", "none"))
 @example(answer=(200, {"content-type": "\u00e9"}, b"\xff\xfe", "whole"))
+@example(answer=(200, {"content-encoding": "gzip"}, b'{"job_id": "j"}', "whole"))  # not gzip at all
 def test_every_failure_is_a_batchkit_error(server: str, tmp_path: Path, answer: Any) -> None:
     SCRIPT.answer = answer
     audio = tmp_path / "a.wav"
@@ -120,3 +125,15 @@ def test_every_failure_is_a_batchkit_error(server: str, tmp_path: Path, answer: 
                             await getattr(client, method)(*args, **kwargs)
 
         asyncio.run(run_async())
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compressed_reply_is_read_as_it_was_sent(make_client: Any, encoding: str) -> None:
+    """httpx asks for gzip and deflate and decodes them as they arrive; the body batchkit reads is that
+    decoded body, not decoded a second time (every compressed reply was a DecodingError out of get())."""
+    body = json.dumps(STATUS).encode()
+    packed = gzip.compress(body) if encoding == "gzip" else zlib.compress(body)
+    with hostile(lambda method, path: [reply(200, packed, {"content-encoding": encoding})]) as url:
+        client = make_client("resemble", base_url=url)
+        job = client.get("b")
+        assert (job.id, job.status, job.children) == ("b", batchkit.JobStatus.SUCCEEDED, ("d1", "d2"))

@@ -7,11 +7,10 @@ the thread that sends; with no deadline set they are httpcore's, unchanged."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import httpcore
@@ -24,13 +23,18 @@ class ExchangeTooLong(Exception):
     """The exchange's deadline passed while it waited on the connection."""
 
 
-@contextlib.contextmanager
-def within(deadline: float | None) -> Iterator[None]:
+class within:
     """Bound every wait of this thread's exchange by ``deadline`` (``time.monotonic()``; None: none)."""
-    _local.deadline = deadline
-    try:
-        yield
-    finally:
+
+    __slots__ = ("_deadline",)
+
+    def __init__(self, deadline: float | None) -> None:
+        self._deadline = deadline
+
+    def __enter__(self) -> None:
+        _local.deadline = self._deadline
+
+    def __exit__(self, *exc: object) -> None:
         _local.deadline = None
 
 

@@ -252,12 +252,13 @@ class Reading:
         self._chunks.append(chunk)
 
     def response(self) -> httpx.Response:
-        """The response with its body read (empty when it went to the sink)."""
+        """The response with its body read (empty when it went to the sink): the body as httpx decoded it
+        while it arrived, kept where httpx's own ``read()`` keeps it. A response made anew from it would
+        decode a compressed body a second time (and cost more than the request's own parsing)."""
         r = self._response
-        content = b"".join(self._chunks)
+        r._content = b"".join(self._chunks)
         self._chunks.clear()
-        return httpx.Response(r.status_code, headers=r.headers, content=content, request=r.request,
-                              extensions=r.extensions)  # fmt: skip
+        return r
 
 
 @attrs.frozen
