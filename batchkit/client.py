@@ -83,7 +83,7 @@ class Client(ClientBase[httpx.Client]):
         super().__init__(provider, http_client=http_client, **settings)
 
     @classmethod
-    def _own_http(cls, verify: Any) -> tuple[httpx.Client, bool]:
+    def _own_http(cls, verify: Any) -> tuple[httpx.Client, Callable[[str], bool] | None]:
         return bounded_client(verify)
 
     def __enter__(self) -> Client:
@@ -338,7 +338,8 @@ class _Run:
     def _start(self, task: _Task, step: Step) -> None:
         threads = self.client._threads
         if isinstance(step, Call):
-            if self.client._bounded and not (self.running or self.timers or self.ready):
+            open_to = self.client._open_to
+            if open_to is not None and not (self.running or self.timers or self.ready) and open_to(step.base_url):
                 self.ready.append((task, self.client._send(self.ops, step, bounded=True)))  # alone: sent here
                 return
             future = self._on_thread(task, threads.pool("requests"), self.client._send, self.ops, step)

@@ -543,26 +543,76 @@ def test_a_request_has_a_total_bound_even_before_its_reply_begins(kind: str) -> 
             call(executor, client, "get", "j")
 
 
-def test_a_lone_request_is_sent_on_the_calling_thread_where_its_bound_can_be_kept_there(
-    httpx_mock: HTTPXMock, monkeypatch: pytest.MonkeyPatch,
+def test_a_lone_request_is_sent_on_the_calling_thread_once_its_connection_is_open(
+    emu: Any, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    """No hop to a pool thread for the sync client's own httpx client; a given one's, or one that goes
-    through a proxy (another transport, whose connections do not keep the bound), are sent on a pool thread."""
-    senders: list[threading.Thread] = []
+    """No hop to a pool thread for the sync client's own httpx client once a connection is open and idle: a
+    request that must open one (a name lookup and a handshake nothing bounds) goes from the pool, where the
+    calling thread watches its whole bound, as do all of a given httpx client's."""
+    from batchkit._kernel import deadlines
+    from batchkit.emulator import EMULATOR_KEY
 
-    def seen(request: httpx.Request) -> httpx.Response:
-        senders.append(threading.current_thread())
-        return httpx.Response(404, json={"message": "no such job"})
-
-    httpx_mock.add_callback(seen, is_reusable=True)
-    with httpx.Client() as http:
-        for settings in ({}, {"http_client": http}):
-            with (batchkit.connect("hume", api_key=HUME_KEY, base_url="https://hume.test", **settings) as client,
-                  pytest.raises(batchkit.NotFoundError)):  # fmt: skip
-                client.get("j")
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    with (batchkit.connect("hume", api_key=HUME_KEY, base_url="https://hume.test") as client,
-          pytest.raises(batchkit.NotFoundError)):  # fmt: skip
-        client.get("j")
+    connects: list[threading.Thread] = []
+    writes: list[threading.Thread] = []
+    connect, write = deadlines._Backend.connect_tcp, deadlines._Stream.write
+    monkeypatch.setattr(deadlines._Backend, "connect_tcp",
+                        lambda self, *a, **kw: connects.append(threading.current_thread()) or connect(self, *a, **kw))
+    monkeypatch.setattr(deadlines._Stream, "write",
+                        lambda self, *a, **kw: writes.append(threading.current_thread()) or write(self, *a, **kw))
     here = threading.current_thread()
-    assert [thread is here for thread in senders] == [True, False, False]
+    with batchkit.connect("hume", api_key=EMULATOR_KEY, base_url=emu.base_url) as client:
+        for _ in range(3):
+            with pytest.raises(batchkit.NotFoundError):
+                client.get("j")
+    assert [thread is here for thread in connects] == [False]  # opened from the pool, once
+    each = len(writes) // 3  # httpcore's writes of one request (its head, then its end)
+    assert [thread is here for thread in writes] == [False] * each + [True] * 2 * each
+    with httpx.Client() as http:
+        given = batchkit.connect("hume", api_key=EMULATOR_KEY, base_url=emu.base_url, http_client=http)
+        assert given._open_to is None
+
+
+def test_the_sync_clients_own_requests_go_through_a_proxy_the_environment_names(
+    emu: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """httpx takes ``HTTP(S)_PROXY`` from the environment only for the transports it makes itself: the
+    client's own was made with a transport of its own, and every request went straight past the proxy."""
+    import socket
+
+    from batchkit.emulator import EMULATOR_KEY
+
+    with socket.create_server(("127.0.0.1", 0)) as proxy:
+        proxy.settimeout(30)
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.getsockname()[1]}")
+        asked: list[bytes] = []
+
+        def answer() -> None:
+            conn, _ = proxy.accept()
+            with conn:
+                asked.append(conn.recv(4096))
+                conn.sendall(b"HTTP/1.1 404 X\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+
+        answering = threading.Thread(target=answer)
+        answering.start()
+        with batchkit.connect("hume", api_key=EMULATOR_KEY, base_url=emu.base_url,
+                              retry=batchkit.RetryPolicy(max_retries=0)) as client:  # fmt: skip
+            assert client._open_to is None  # a proxy's connections are another transport's
+            with pytest.raises(batchkit.NotFoundError):
+                client.get("j")
+        answering.join()
+    assert len(asked) == 1
+    assert asked[0].startswith(f"GET {emu.base_url}/v0/batch/jobs/j ".encode())
+
+
+def test_an_exchange_made_inside_another_leaves_the_outer_ones_bound() -> None:
+    """A request made from an upload's progress callback (on the calling thread) ended the bound of the
+    upload it was made in: the rest of that upload waited with none."""
+    from batchkit._kernel import deadlines
+
+    with deadlines.within(100.0):
+        with deadlines.within(None):
+            assert deadlines._bounded(7.0) == 7.0
+        assert deadlines._local.deadline == 100.0
+    assert deadlines._local.deadline is None

@@ -106,3 +106,54 @@ def test_reading_progress_reads_no_chunk_or_file(journal_url: str) -> None:
         read = [sql for sql, _ in seen if sql.startswith("SELECT")]
         assert read
         assert not any(re.search(r"\b(FROM|JOIN)\s+(chunks|files)\b", sql) for sql in read)
+
+
+def test_a_statement_moves_a_runs_counters_once_on_postgresql(postgres_url: str) -> None:
+    """A row trigger updated the run's row once for each chunk a statement changed: a cancel of 40,000
+    chunks walked ever longer chains of that row's versions (16 s; the update alone takes 0.3 s)."""
+    with contextlib.closing(Journal(postgres_url)) as journal:
+        run = _record(journal, "many", 500, 1_000)
+        with journal._store.transaction() as tx:
+            tx.execute("UPDATE chunks SET state = ? WHERE run_id = ?", (ChunkState.CANCELLED, run))
+            tx.execute("UPDATE chunks SET error = 'a note' WHERE run_id = ?", (run,))  # moves no counter
+            [(updates,)] = tx.execute("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'runs'"
+                                      ).fetchall()  # fmt: skip
+        assert updates == 1
+        assert _counted(journal) == _scanned(journal) == [(0, 0, 0, 0, 500, 0)]
+
+
+def test_a_resend_beside_a_workers_write_cannot_deadlock_on_postgresql(postgres_url: str) -> None:
+    """``resend`` changed its chunks one statement at a time, each moving the run's counters: after the
+    first it held the run's row, then waited for a chunk a worker held, while that worker's write of the
+    chunk waited for the run's row (``deadlock detected``). One statement holds its chunks first."""
+    import threading
+
+    import psycopg
+
+    from .patience import wait_until
+
+    with contextlib.closing(Journal(postgres_url)) as journal:
+        run = _record(journal, "both", 2, 1_000)
+        with journal._store.transaction() as tx:
+            tx.execute("UPDATE chunks SET state = ? WHERE run_id = ?", (ChunkState.AMBIGUOUS, run))
+        with psycopg.connect(postgres_url) as worker:
+            worker.execute("UPDATE chunks SET error = 'looking' WHERE run_id = %s AND idx = 1", (run,))  # holds it
+            outcome: list[object] = []
+            resending = threading.Thread(target=lambda: outcome.append(_resent(journal, run)))
+            resending.start()
+            wait_until(lambda: worker.execute("SELECT COUNT(*) FROM pg_locks WHERE NOT granted").fetchone() == (1,),
+                       "the resend to wait for the worker's chunk")  # fmt: skip
+            worker.execute("UPDATE chunks SET state = 'sent', job_id = 'found' WHERE run_id = %s AND idx = 1", (run,))
+            worker.commit()
+            resending.join()
+        assert isinstance(outcome[0], list)  # not a deadlock's error
+        states = {c.index: c.state for c in journal.chunks(run)}
+        assert states == {0: ChunkState.PLANNED, 1: ChunkState.SENT}  # the chunk whose job was found stays sent
+        assert _counted(journal) == _scanned(journal) == [(1, 0, 0, 0, 0, 0)]
+
+
+def _resent(journal: Journal, run: str) -> object:
+    try:
+        return [c.index for c in journal.resend(run)]
+    except Exception as exc:
+        return exc

@@ -7,10 +7,10 @@ the thread that sends; with no deadline set they are httpcore's, unchanged."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpcore
@@ -24,18 +24,20 @@ class ExchangeTooLong(Exception):
 
 
 class within:
-    """Bound every wait of this thread's exchange by ``deadline`` (``time.monotonic()``; None: none)."""
+    """Bound every wait of this thread's exchange by ``deadline`` (``time.monotonic()``; None: none); the
+    bound of an exchange around it (one made from an upload's progress callback) is kept for after."""
 
-    __slots__ = ("_deadline",)
+    __slots__ = ("_deadline", "_outer")
 
     def __init__(self, deadline: float | None) -> None:
         self._deadline = deadline
 
     def __enter__(self) -> None:
+        self._outer = getattr(_local, "deadline", None)
         _local.deadline = self._deadline
 
     def __exit__(self, *exc: object) -> None:
-        _local.deadline = None
+        _local.deadline = self._outer
 
 
 def passed() -> bool:
@@ -91,14 +93,34 @@ class _Backend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def bounded_client(verify: Any) -> tuple[httpx.Client, bool]:
-    """An httpx client of httpx's own transport, and whether its connections keep :func:`within`'s
-    deadline (not where a proxy is configured, whose transport is another, nor under an httpx whose
-    transport is laid out otherwise)."""
-    transport = httpx.HTTPTransport(verify=verify)
-    pool = getattr(transport, "_pool", None)
+def bounded_client(verify: Any) -> tuple[httpx.Client, Callable[[str], bool] | None]:
+    """An httpx client as httpx makes it (a proxy from the environment mounted), and, where its connections
+    keep :func:`within`'s deadline, whether a request to a base URL would go on one already open and idle.
+
+    Only then is a lone request sent on the calling thread: opening a connection resolves the host's name
+    (``getaddrinfo``, which nothing bounds) and may shake hands over TLS, so a request that must open one is
+    sent from the pool, where the calling thread watches its whole bound. No such test where a proxy is
+    mounted (its transport is another), nor under an httpx whose transport is laid out otherwise."""
+    http = httpx.Client(verify=verify)
+    pool = getattr(http._transport, "_pool", None)
     inner = getattr(pool, "_network_backend", None)
-    bounded = isinstance(inner, httpcore.NetworkBackend) and not urllib.request.getproxies()
-    if isinstance(inner, httpcore.NetworkBackend) and bounded:
-        pool._network_backend = _Backend(inner)  # type: ignore[union-attr]
-    return httpx.Client(verify=verify, transport=transport), bounded
+    proxied = any(mounted is not None for mounted in http._mounts.values())
+    if proxied or not isinstance(pool, httpcore.ConnectionPool) or not isinstance(inner, httpcore.NetworkBackend):
+        return http, None
+    pool._network_backend = _Backend(inner)
+
+    def open_to(base_url: str) -> bool:
+        origin = _origin(base_url)
+        return origin is not None and any(c.can_handle_request(origin) and c.is_idle() for c in pool.connections)
+
+    return http, open_to
+
+
+@functools.lru_cache(maxsize=64)
+def _origin(base_url: str) -> httpcore.Origin | None:
+    """A provider's base URL (never a presigned one: those have no base) as httpcore's connections name it."""
+    try:
+        url = httpx.URL(base_url)
+        return httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=b"/").origin
+    except (httpx.InvalidURL, KeyError, TypeError):
+        return None

@@ -8,7 +8,7 @@ import functools
 import os
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
 
@@ -236,16 +236,18 @@ class ClientBase(Generic[HttpT]):
         self._ops: Operations = Operations(adapter, sender, auth, poll or PollSchedule(), on_upload,
                                            journal or default_journal())  # fmt: skip
         self._http: HttpT
-        self._http, self._bounded = (http_client, False) if http_client is not None else self._own_http(tls_context())
-        """``_bounded``: the client's connections keep an exchange's deadline (the sync client's own)."""
+        self._http, self._open_to = (http_client, None) if http_client is not None else self._own_http(tls_context())
+        """``_open_to(base_url)``: whether a request there goes on a connection already open whose waits keep an
+        exchange's deadline (the sync client's own); None: none does."""
         self._owns_http = http_client is None
         self._threads = Threads(self._ops.poll.concurrency)
         self._is_copy = False
 
     @classmethod
-    def _own_http(cls, verify: Any) -> tuple[HttpT, bool]:
-        """The httpx client made when none is given, and whether its connections keep an exchange's deadline."""
-        return cls.http_type(verify=verify), False
+    def _own_http(cls, verify: Any) -> tuple[HttpT, Callable[[str], bool] | None]:
+        """The httpx client made when none is given, and whether a request to a base URL would go on a
+        connection already open that keeps an exchange's deadline (None: none does)."""
+        return cls.http_type(verify=verify), None
 
     def _check_open(self) -> None:
         """Raise :class:`ClientClosedError` when this client, or the httpx client it was given, is closed."""

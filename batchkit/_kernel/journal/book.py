@@ -356,16 +356,19 @@ class Journal:
     def resend(self, run: str, chunk: int | None = None) -> list[Chunk]:
         """Plan again, knowingly, the ambiguous chunks of ``run`` (or chunk ``chunk`` alone, which must be
         ambiguous): each may have been created already and is then paid for twice. A chunk with a job,
-        or done, is never planned again. Their fencing tokens move on; the chunks as they were."""
+        or done, is never planned again. Their fencing tokens move on; the chunks as they were. One statement
+        for them all: it holds every chunk it changes before the run's counters (a lock order no worker's
+        write of one chunk can cross)."""
         with self._store.transaction() as tx:
             chosen = [c for c in self._chunks(tx, run) if c.state == ChunkState.AMBIGUOUS and not c.job_id
                       and (chunk is None or c.index == chunk)]  # fmt: skip
             if chunk is not None and not chosen:
                 raise InputError(f"chunk {chunk} of {run} is not an ambiguous chunk without a job: nothing to resend")
-            tx.executemany("UPDATE chunks SET state = ?, error = ?, attempts = 0, token = token + 1, owner = NULL,"
-                           " lease_until_ms = NULL WHERE run_id = ? AND idx = ? AND state = ?",
-                           [(ChunkState.PLANNED, f"resent knowingly (was: {c.error})"[:2000], run, c.index,
-                             ChunkState.AMBIGUOUS) for c in chosen])  # fmt: skip
+            one, chosen_one = ("", ()) if chunk is None else (" AND idx = ?", (chunk,))
+            tx.execute("UPDATE chunks SET state = ?, error = SUBSTR('resent knowingly (was: '"
+                       " || COALESCE(error, 'None') || ')', 1, 2000), attempts = 0, token = token + 1, owner = NULL,"
+                       f" lease_until_ms = NULL WHERE run_id = ? AND state = ? AND COALESCE(job_id, '') = ''{one}",
+                       (ChunkState.PLANNED, run, ChunkState.AMBIGUOUS, *chosen_one))  # fmt: skip
             if chosen:
                 self._store.notify(tx, run)
             return chosen
