@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import batchkit
-from batchkit import providers, webhooks
+from batchkit import providers, results, webhooks
 from batchkit.cli import EXIT_OK
 from batchkit.cli.commands import run
 from batchkit.emulator import EMULATOR_KEY, Emulator, EmulatorConfig, serve
@@ -59,7 +59,7 @@ def test_the_library_and_the_emulator(installed: Emulator, media, tmp_path: Path
         assert job.status is batchkit.JobStatus.SUCCEEDED
         assert [(r.source, r.provider) for r in client.results(job)] == [(str(media("a.wav")), "acme"),
                                                                           (str(media("b.png")), "acme")]  # fmt: skip
-        readings = [(h["name"], h["score"]) for h in batchkit.results.summary(client.results(job))]
+        readings = [(h["name"], h["score"]) for h in results.summary(client.results(job))]
         assert readings == [("clean", 0.5), ("clean", 0.51)]
         files = [media(f"{i}.wav") for i in range(7)]
         group = client.submit_many(files, journal=tmp_path / "acme.sqlite")
