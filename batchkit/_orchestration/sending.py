@@ -100,6 +100,9 @@ class Sender:
                     else:
                         outcome = yield step
                 except Exception as exc:  # a failure found by the executor goes to the operation itself
+                    if isinstance(step, Call) and step.creates and isinstance(exc, BatchkitError):
+                        refused = not isinstance(exc, AmbiguousSubmissionError)
+                        self._tell("create", step, status="refused" if refused else "ambiguous")
                     outcome = Failed(exc)
                 step = advance(operation, outcome)
             return step.value
@@ -118,28 +121,18 @@ class Sender:
         """The typed error for a reply that is not a success."""
         return provider_error(self.provider.name, response, self.provider.error_body)
 
+    def _tell(self, name: str, call: Call, **fields: Any) -> None:
+        if self.observer is not NO_OBSERVER:  # none is made for nobody: a status call's cost is counted
+            self.observer.event(Event(name, self.provider.name, operation=operation_of(call), **fields))
+
     def send(self, call: Call) -> Operation[httpx.Response]:
-        """Send ``call``, retrying what is safe to retry; return the successful response.
+        """Send ``call``, retrying what is safe to retry; return the successful response (a create's outcome
+        is told here when accepted, by :meth:`run` when refused or ambiguous).
 
         Reads are retried on connection errors, timeouts, 429 and 5xx. A job-creating call is
         retried only when the connection failed before anything was sent; once it may have
         arrived, an :class:`AmbiguousSubmissionError` is raised instead.
         """
-        if not call.creates:
-            return (yield from self._attempts(call))
-        try:
-            response = yield from self._attempts(call)
-        except BatchkitError as exc:
-            self._tell("create", call, status="ambiguous" if isinstance(exc, AmbiguousSubmissionError) else "refused")
-            raise
-        self._tell("create", call, status="accepted")
-        return response
-
-    def _tell(self, name: str, call: Call, **fields: Any) -> None:
-        if self.observer is not NO_OBSERVER:  # none is made for nobody: a status call's cost is counted
-            self.observer.event(Event(name, self.provider.name, operation=operation_of(call), **fields))
-
-    def _attempts(self, call: Call) -> Operation[httpx.Response]:
         provider, policy, advice = self.provider.name, self.policy, self.provider.ambiguity_advice
         call = self.prepared(call)
         started = self.clock.monotonic()
@@ -168,6 +161,8 @@ class Sender:
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("%s -> %d (attempt %d)", call.target, outcome.status_code, attempt)
                 if outcome.is_success:
+                    if call.creates:
+                        self._tell("create", call, status="accepted")
                     return outcome
                 failure = provider_error(provider, outcome, self.provider.error_body)
                 if outcome.status_code == 429 and self.gate is not None:  # every worker waits, not this one alone
